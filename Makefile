@@ -1,0 +1,49 @@
+# autocoin: `make run` sets up and runs the service; `make test` sets up and runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: run setup test lint demo sandbox engine web backup bench clean browser-deps
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(PY) scripts/bootstrap.py
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py ensureadmin
+	$(PY) manage.py collectstatic --no-input -v 0
+
+run: setup
+	$(PY) manage.py runall
+
+demo: setup
+	$(PY) manage.py runall --demo
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null 2>&1)) \
+	      || echo "autocoin: chromium could not be installed; browser tests will be skipped"; \
+	  else echo "autocoin: chromium not found (install it with your package manager); browser tests will be skipped"; fi; }
+
+test: $(STAMP) browser-deps
+	$(PY) scripts/bootstrap.py
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run -v 1
+	$(PY) scripts/run_tests.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format --check . || true
+
+backup: $(STAMP)
+	$(PY) manage.py backup
+
+clean:
+	rm -rf $(VENV) staticfiles test-output

@@ -1,0 +1,320 @@
+"""autocoin settings: one module, driven by the environment (and `.env` when present).
+
+Every value is validated here, at start-up. A bad value stops the process with one line naming the
+variable, the value given and what is allowed, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_DOT_ENV = Path(os.environ.get("AUTOCOIN_ENV_FILE", BASE_DIR / ".env"))
+if _DOT_ENV.is_file():
+    environ.Env.read_env(str(_DOT_ENV), overwrite=False)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingError(Exception):
+    """A configuration value that cannot be used; its text is shown to the person as-is."""
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"autocoin: configuration error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
+def _raw(name: str, default: str) -> str:
+    return env.str(name, default=default).strip()
+
+
+def _shown(value: str) -> str:
+    return repr(value)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name, "true" if default else "false")
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise SettingError(f"{name}={_shown(value)} is not a boolean; use true or false")
+
+
+def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    value = _raw(name, str(default))
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingError(
+            f"{name}={_shown(value)} is not a whole number; use an integer from {minimum} to {maximum}"
+        ) from None
+    if not minimum <= number <= maximum:
+        raise SettingError(f"{name}={_shown(value)} is out of range; use an integer from {minimum} to {maximum}")
+    return number
+
+
+def env_decimal(
+    name: str,
+    default: str,
+    *,
+    minimum: Decimal,
+    maximum: Decimal,
+    minimum_inclusive: bool = True,
+) -> Decimal:
+    value = _raw(name, default)
+    lower = f"{'at least' if minimum_inclusive else 'more than'} {minimum}"
+    try:
+        number = Decimal(value.replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        raise SettingError(f"{name}={_shown(value)} is not a number; use a decimal {lower} and at most {maximum}") from None
+    if not number.is_finite():
+        raise SettingError(f"{name}={_shown(value)} is not a finite number; use a decimal {lower} and at most {maximum}")
+    too_low = number < minimum if minimum_inclusive else number <= minimum
+    if too_low or number > maximum:
+        raise SettingError(f"{name}={_shown(value)} is out of range; use a decimal {lower} and at most {maximum}")
+    return number
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _raw(name, default)
+    if value not in choices:
+        raise SettingError(f"{name}={_shown(value)} is not allowed; use one of: {', '.join(choices)}")
+    return value
+
+
+def env_url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https"), allow_empty: bool = False) -> str:
+    value = _raw(name, default)
+    if not value and allow_empty:
+        return ""
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        allowed = " or ".join(f"{scheme}://host" for scheme in schemes)
+        raise SettingError(f"{name}={_shown(value)} is not a URL; use {allowed}{' (or leave it empty)' if allow_empty else ''}")
+    return value.rstrip("/")
+
+
+def env_market(name: str, default: str) -> str:
+    value = _raw(name, default).upper()
+    if not re.fullmatch(r"KRW-[A-Z0-9]{1,15}", value):
+        raise SettingError(f"{name}={_shown(value)} is not a KRW market code; use the form KRW-BTC")
+    return value
+
+
+def env_timezone(name: str, default: str) -> str:
+    value = _raw(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(f"{name}={_shown(value)} is not a known time zone; use an IANA name such as Asia/Seoul") from None
+    return value
+
+
+def env_secret(name: str, *, min_length: int = 0) -> str:
+    value = _raw(name, "")
+    if value and len(value) < min_length:
+        raise SettingError(f"{name} is too short ({len(value)} characters); use at least {min_length} characters")
+    return value
+
+
+def _database(url: str) -> dict:
+    try:
+        config = env.db_url_config(url)
+    except Exception:  # noqa: BLE001 - any parse failure becomes the one-line message below
+        raise SettingError(
+            f"DATABASE_URL={_shown(url)} is not a database URL; use sqlite:////abs/path.sqlite3 or postgres://user@host:5432/name"
+        ) from None
+    engine = config.get("ENGINE", "")
+    if engine == "django.db.backends.sqlite3":
+        name = str(config.get("NAME") or "")
+        if not name or name == ":memory:":
+            raise SettingError(f"DATABASE_URL={_shown(url)} needs a file path; use sqlite:////abs/path.sqlite3")
+        config["OPTIONS"] = {
+            # A web process and an engine process write at once: WAL lets readers run beside the
+            # writer, the busy timeout waits for the lock instead of failing with "database is
+            # locked", and IMMEDIATE takes the write lock at BEGIN so no transaction has to be
+            # upgraded (the upgrade is what fails without waiting).
+            "timeout": SQLITE_BUSY_TIMEOUT_SEC,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SEC * 1000};"
+                "PRAGMA foreign_keys=ON;"
+            ),
+        }
+        config["TEST"] = {"NAME": str(Path(name).with_name(f"test_{Path(name).name}"))}
+    elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
+        config["ENGINE"] = "django.db.backends.postgresql"
+        config["CONN_MAX_AGE"] = 60
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    else:
+        raise SettingError(f"DATABASE_URL={_shown(url)} uses an unsupported database; use sqlite:// or postgres://")
+    return config
+
+
+try:
+    # --- Django ---------------------------------------------------------------------------------
+    DEBUG = env_bool("DJANGO_DEBUG", False)
+    SECRET_KEY = env_secret("DJANGO_SECRET_KEY", min_length=32)
+    if not SECRET_KEY:
+        raise SettingError(
+            "DJANGO_SECRET_KEY is not set; run `make run` (it writes .env with a generated key) or set it to 50 random characters"
+        )
+    ALLOWED_HOSTS = [host.strip() for host in _raw("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if host.strip()]
+    if not ALLOWED_HOSTS:
+        raise SettingError("DJANGO_ALLOWED_HOSTS='' is empty; use a comma-separated list such as 127.0.0.1,localhost")
+    TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Seoul")
+    SQLITE_BUSY_TIMEOUT_SEC = env_int("SQLITE_BUSY_TIMEOUT_SEC", 20, minimum=1, maximum=600)
+    DATABASES = {"default": _database(_raw("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+    # --- Upbit ------------------------------------------------------------------------------------
+    UPBIT_ACCESS_KEY = env_secret("UPBIT_ACCESS_KEY")
+    UPBIT_SECRET_KEY = env_secret("UPBIT_SECRET_KEY")
+    UPBIT_API_BASE = env_url("UPBIT_API_BASE", "https://api.upbit.com")
+    UPBIT_CONNECT_TIMEOUT_SEC = env_decimal("UPBIT_CONNECT_TIMEOUT_SEC", "3", minimum=Decimal("0.1"), maximum=Decimal("60"))
+    UPBIT_READ_TIMEOUT_SEC = env_decimal("UPBIT_READ_TIMEOUT_SEC", "10", minimum=Decimal("0.1"), maximum=Decimal("120"))
+
+    # --- Trading ----------------------------------------------------------------------------------
+    TRADING_MARKET = env_market("TRADING_MARKET", "KRW-BTC")
+    LOOP_INTERVAL_SEC = env_int("LOOP_INTERVAL_SEC", 5, minimum=1, maximum=3600)
+    PAPER_MODE = env_bool("PAPER_MODE", True)
+    PAPER_INITIAL_KRW = env_decimal("PAPER_INITIAL_KRW", "1000000", minimum=Decimal("5000"), maximum=Decimal("100000000000"))
+    MAX_ORDER_KRW = env_decimal("MAX_ORDER_KRW", "10000", minimum=Decimal("5000"), maximum=Decimal("1000000000"))
+    MAX_DAILY_LOSS_KRW = env_decimal(
+        "MAX_DAILY_LOSS_KRW", "50000", minimum=Decimal("0"), maximum=Decimal("100000000000"), minimum_inclusive=False
+    )
+    MAX_CONSECUTIVE_FAILURES = env_int("MAX_CONSECUTIVE_FAILURES", 3, minimum=1, maximum=100)
+    ORDER_COOLDOWN_SEC = env_int("ORDER_COOLDOWN_SEC", 30, minimum=0, maximum=86400)
+    MAX_POSITION_RATIO = env_decimal(
+        "MAX_POSITION_RATIO", "0.3", minimum=Decimal("0"), maximum=Decimal("1"), minimum_inclusive=False
+    )
+    STRATEGY = env_choice("STRATEGY", "macd", ("macd", "sma_cross", "volatility_breakout"))
+    BALANCE_SNAPSHOT_INTERVAL_SEC = env_int("BALANCE_SNAPSHOT_INTERVAL_SEC", 300, minimum=5, maximum=86400)
+    HOLD_SIGNAL_INTERVAL_SEC = env_int("HOLD_SIGNAL_INTERVAL_SEC", 300, minimum=5, maximum=86400)
+    ENGINE_STALE_AFTER_SEC = env_int("ENGINE_STALE_AFTER_SEC", 10, minimum=3, maximum=600)
+
+    # --- Web and API ------------------------------------------------------------------------------
+    AUTOCOIN_API_TOKEN = env_secret("AUTOCOIN_API_TOKEN", min_length=16)
+    DASHBOARD_POLL_SEC = env_int("DASHBOARD_POLL_SEC", 2, minimum=1, maximum=600)
+
+    # --- Notifications ----------------------------------------------------------------------------
+    NOTIFY_WEBHOOK_URL = env_url("NOTIFY_WEBHOOK_URL", "", allow_empty=True)
+    TELEGRAM_BOT_TOKEN = env_secret("TELEGRAM_BOT_TOKEN")
+    TELEGRAM_CHAT_ID = _raw("TELEGRAM_CHAT_ID", "")
+    if bool(TELEGRAM_BOT_TOKEN) != bool(TELEGRAM_CHAT_ID):
+        raise SettingError("TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID go together; set both or neither")
+    TELEGRAM_API_BASE = env_url("TELEGRAM_API_BASE", "https://api.telegram.org")
+
+    LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+except SettingError as error:
+    _fail(str(error))
+
+LIVE_KEYS_CONFIGURED = bool(UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY)
+
+# --- Django wiring ----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "exchange",
+    "trading",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "autocoin.urls"
+WSGI_APPLICATION = "autocoin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/"
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "text"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

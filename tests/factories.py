@@ -1,0 +1,154 @@
+"""factory-boy factories for every model."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from trading.models import (
+    BacktestRun,
+    BalanceSnapshot,
+    Candle,
+    EngineEvent,
+    Fill,
+    ManualOrderRequest,
+    Mode,
+    Order,
+    PnlDaily,
+    Signal,
+    StrategyConfig,
+)
+
+
+class EngineEventFactory(DjangoModelFactory[EngineEvent]):
+    class Meta:
+        model = EngineEvent
+
+    kind = EngineEvent.Kind.CYCLE
+    level = EngineEvent.Level.INFO
+    state = "RUNNING"
+    actor = "engine"
+    message = factory.Sequence(lambda n: f"cycle {n} finished")
+    meta = factory.LazyFunction(dict)
+
+
+class SignalFactory(DjangoModelFactory[Signal]):
+    class Meta:
+        model = Signal
+
+    market = "KRW-BTC"
+    action = Signal.Action.BUY
+    score = Decimal("0.5")
+    source = "macd"
+    explanation = "MACD crossed above its signal line"
+
+
+class OrderFactory(DjangoModelFactory[Order]):
+    class Meta:
+        model = Order
+
+    market = "KRW-BTC"
+    side = "buy"
+    ord_type = Order.OrdType.PRICE
+    price = Decimal("10000")
+    volume = None
+    status = Order.Status.DONE
+    mode = Mode.PAPER
+    identifier = factory.LazyFunction(lambda: f"ac-{uuid.uuid4()}")
+    exchange_uuid = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    executed_volume = Decimal("0.0001")
+    executed_funds = Decimal("9995")
+    paid_fee = Decimal("4.9975")
+    reason = "strategy BUY"
+
+
+class FillFactory(DjangoModelFactory[Fill]):
+    class Meta:
+        model = Fill
+
+    order = factory.SubFactory(OrderFactory)
+    price = Decimal("99950000")
+    volume = Decimal("0.0001")
+    funds = Decimal("9995")
+    fee = Decimal("4.9975")
+    trade_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+
+
+class BalanceSnapshotFactory(DjangoModelFactory[BalanceSnapshot]):
+    class Meta:
+        model = BalanceSnapshot
+
+    mode = Mode.PAPER
+    krw = Decimal("990000")
+    coin_symbol = "BTC"
+    coin_volume = Decimal("0.0001")
+    avg_buy_price = Decimal("99950000")
+    price = Decimal("100000000")
+    total_krw = Decimal("1000000")
+
+
+class PnlDailyFactory(DjangoModelFactory[PnlDaily]):
+    class Meta:
+        model = PnlDaily
+
+    date = factory.Sequence(lambda n: timezone.localdate() - timedelta(days=n))
+    market = "KRW-BTC"
+    mode = Mode.PAPER
+    realized = Decimal("1200")
+    unrealized = Decimal("-300")
+    fees = Decimal("10")
+    max_drawdown = Decimal("500")
+
+
+class ManualOrderRequestFactory(DjangoModelFactory[ManualOrderRequest]):
+    class Meta:
+        model = ManualOrderRequest
+
+    market = "KRW-BTC"
+    kind = ManualOrderRequest.Kind.BUY
+    krw = Decimal("10000")
+    requested_by = "user:admin"
+
+
+class StrategyConfigFactory(DjangoModelFactory[StrategyConfig]):
+    class Meta:
+        model = StrategyConfig
+        django_get_or_create = ("strategy",)
+
+    strategy = "macd"
+    params = factory.LazyFunction(lambda: {"fast": 12, "slow": 26, "signal": 9})
+
+
+class CandleFactory(DjangoModelFactory[Candle]):
+    class Meta:
+        model = Candle
+
+    market = "KRW-BTC"
+    unit = 1
+    ts = factory.Sequence(lambda n: timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=n))
+    open = Decimal("100000000")
+    high = Decimal("100100000")
+    low = Decimal("99900000")
+    close = Decimal("100050000")
+    volume = Decimal("1.5")
+    value = Decimal("150000000")
+
+
+class BacktestRunFactory(DjangoModelFactory[BacktestRun]):
+    class Meta:
+        model = BacktestRun
+
+    market = "KRW-BTC"
+    unit = 1
+    strategy = "macd"
+    params = factory.LazyFunction(lambda: {"fast": 12, "slow": 26, "signal": 9})
+    date_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=7))
+    date_to = factory.LazyFunction(timezone.now)
+    initial_krw = Decimal("1000000")
+    final_equity = Decimal("1010000")
+    metrics = factory.LazyFunction(lambda: {"total_return": "0.01", "trades": 4})

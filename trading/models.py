@@ -1,0 +1,431 @@
+"""autocoin's tables. Money and volumes are Decimal end to end; every timestamp is stored in UTC."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Upbit sends up to 8 decimals for prices, volumes and fees; 24 digits leave 16 before the point,
+# far above the 10^12 KRW a price or total can reach.
+MONEY = {"max_digits": 24, "decimal_places": 8}
+ZERO = Decimal("0")
+
+
+def money_field(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(**MONEY, **kwargs)
+
+
+class Mode(models.TextChoices):
+    PAPER = "paper", "Paper"
+    LIVE = "live", "Live"
+
+
+class Side(models.TextChoices):
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The engine's state: one row, created by a migration, never deleted.
+# ---------------------------------------------------------------------------------------------------
+class EngineState(models.Model):
+    SINGLETON_PK = 1
+
+    class State(models.TextChoices):
+        IDLE = "IDLE", "Idle"
+        RUNNING = "RUNNING", "Running"
+        STOPPING = "STOPPING", "Stopping"
+        ERROR = "ERROR", "Error"
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK, editable=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IDLE)
+    state_since = models.DateTimeField(default=timezone.now)
+    state_reason = models.TextField(blank=True, default="")
+    state_changed_by = models.CharField(max_length=150, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    consecutive_order_failures = models.PositiveIntegerField(default=0)
+    iteration = models.PositiveBigIntegerField(default=0)
+    owner = models.CharField(max_length=255, blank=True, default="", help_text="host:pid of the engine process")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_cycle_at = models.DateTimeField(null=True, blank=True)
+    last_price = money_field(null=True, blank=True)
+    kill_switch = models.BooleanField(default=False)
+    kill_switch_reason = models.TextField(blank=True, default="")
+    kill_switch_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "engine state"
+        verbose_name_plural = "engine state"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="engine_state_singleton"),
+            models.CheckConstraint(
+                condition=Q(state__in=["IDLE", "RUNNING", "STOPPING", "ERROR"]), name="engine_state_known_state"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Engine {self.state}"
+
+    @classmethod
+    def load(cls) -> EngineState:
+        state, _ = cls.objects.get_or_create(pk=cls.SINGLETON_PK)
+        return state
+
+
+class StrategyConfig(models.Model):
+    """Run-time parameters of one strategy, edited from the admin and read by the engine each cycle."""
+
+    strategy = models.CharField(max_length=64, unique=True)
+    params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ("strategy",)
+
+    def __str__(self) -> str:
+        return self.strategy
+
+
+# ---------------------------------------------------------------------------------------------------
+# Audit: events and signals.
+# ---------------------------------------------------------------------------------------------------
+class EngineEvent(models.Model):
+    class Level(models.TextChoices):
+        DEBUG = "DEBUG", "Debug"
+        INFO = "INFO", "Info"
+        WARNING = "WARNING", "Warning"
+        ERROR = "ERROR", "Error"
+
+    class Kind(models.TextChoices):
+        STATE_CHANGED = "state_changed", "State changed"
+        TRANSITION_REFUSED = "transition_refused", "Transition refused"
+        ENGINE_CLAIMED = "engine_claimed", "Engine process claimed"
+        ENGINE_RELEASED = "engine_released", "Engine process released"
+        ENGINE_REFUSED = "engine_refused", "Engine process refused"
+        CYCLE = "cycle", "Cycle"
+        SIGNAL = "signal", "Signal"
+        RISK_BLOCKED = "risk_blocked", "Risk gate blocked"
+        ORDER_INTENT = "order_intent", "Order intent"
+        ORDER_SUBMITTED = "order_submitted", "Order submitted"
+        ORDER_REJECTED = "order_rejected", "Order rejected"
+        ORDER_UNKNOWN = "order_unknown", "Order outcome unknown"
+        ORDER_RECONCILED = "order_reconciled", "Order reconciled"
+        ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+        FILL = "fill", "Fill"
+        BALANCE = "balance", "Balance"
+        PNL = "pnl", "PnL"
+        KILL_SWITCH = "kill_switch", "Kill-switch"
+        EXCHANGE_ERROR = "exchange_error", "Exchange error"
+        CONFIG_CHANGED = "config_changed", "Configuration changed"
+        PAPER_RESET = "paper_reset", "Paper account reset"
+        MANUAL_ORDER = "manual_order", "Manual order"
+        NOTIFICATION = "notification", "Notification"
+        ERROR = "error", "Error"
+
+    ts = models.DateTimeField(default=timezone.now, editable=False)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    state = models.CharField(max_length=16, choices=EngineState.State.choices, blank=True, default="")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    actor = models.CharField(max_length=150, blank=True, default="")
+    message = models.TextField()
+    meta = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+
+    class Meta:
+        ordering = ("-ts", "-id")
+        indexes = [
+            models.Index(fields=["-ts", "-id"], name="event_ts_desc"),
+            models.Index(fields=["level", "-ts"], name="event_level_ts"),
+            models.Index(fields=["kind", "-ts"], name="event_kind_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.kind}: {self.message[:60]}"
+
+
+class Signal(models.Model):
+    class Action(models.TextChoices):
+        BUY = "BUY", "Buy"
+        SELL = "SELL", "Sell"
+        HOLD = "HOLD", "Hold"
+
+    MANUAL_SOURCE = "manual"
+
+    ts = models.DateTimeField(default=timezone.now, editable=False)
+    market = models.CharField(max_length=32)
+    action = models.CharField(max_length=4, choices=Action.choices)
+    score = models.DecimalField(max_digits=24, decimal_places=8, default=ZERO)
+    source = models.CharField(max_length=64, help_text="strategy name, or manual")
+    explanation = models.TextField(blank=True, default="")
+    meta = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+
+    class Meta:
+        ordering = ("-ts", "-id")
+        indexes = [
+            models.Index(fields=["-ts", "-id"], name="signal_ts_desc"),
+            models.Index(fields=["market", "-ts"], name="signal_market_ts"),
+            models.Index(fields=["action", "-ts"], name="signal_action_ts"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=["BUY", "SELL", "HOLD"]), name="signal_known_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.market} ({self.source})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Orders and fills. "Our intent" (market, side, ord_type, price, volume, identifier) is written before
+# the exchange is called; the exchange-reported fields (uuid, executed volume, fees, raw) follow.
+# ---------------------------------------------------------------------------------------------------
+class Order(models.Model):
+    class OrdType(models.TextChoices):
+        LIMIT = "limit", "Limit"
+        PRICE = "price", "Market buy (KRW amount)"
+        MARKET = "market", "Market sell (volume)"
+        BEST = "best", "Best"
+
+    class Status(models.TextChoices):
+        NEW = "NEW", "New (intent written, not yet sent)"
+        WAIT = "WAIT", "Open on the exchange"
+        DONE = "DONE", "Filled"
+        CANCEL = "CANCEL", "Cancelled"
+        REJECTED = "REJECTED", "Rejected"
+        UNKNOWN = "UNKNOWN", "Outcome unknown"
+        ABSENT = "ABSENT", "Never reached the exchange"
+
+    FINAL_STATUSES = (Status.DONE, Status.CANCEL, Status.REJECTED, Status.ABSENT)
+    OPEN_STATUSES = (Status.NEW, Status.WAIT, Status.UNKNOWN)
+
+    ts = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    market = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    ord_type = models.CharField(max_length=8, choices=OrdType.choices)
+    price = money_field(null=True, blank=True, help_text="unit price (limit) or KRW total (market buy)")
+    volume = money_field(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    mode = models.CharField(max_length=5, choices=Mode.choices)
+    identifier = models.CharField(max_length=64, unique=True)
+    exchange_uuid = models.CharField(max_length=64, null=True, blank=True)
+    exchange_state = models.CharField(max_length=16, blank=True, default="")
+    executed_volume = money_field(default=ZERO)
+    executed_funds = money_field(default=ZERO)
+    paid_fee = money_field(default=ZERO)
+    reason = models.CharField(max_length=255, blank=True, default="", help_text="why the order was made")
+    error_name = models.CharField(max_length=64, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    lookup_attempts = models.PositiveIntegerField(default=0)
+    signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    raw = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+
+    class Meta:
+        ordering = ("-ts", "-id")
+        indexes = [
+            models.Index(fields=["-ts", "-id"], name="order_ts_desc"),
+            models.Index(fields=["status", "-ts"], name="order_status_ts"),
+            models.Index(fields=["market", "-ts"], name="order_market_ts"),
+            models.Index(fields=["market", "side", "-ts"], name="order_market_side_ts"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange_uuid"], condition=Q(exchange_uuid__isnull=False), name="order_exchange_uuid_unique"
+            ),
+            models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="order_known_side"),
+            models.CheckConstraint(condition=Q(mode__in=["paper", "live"]), name="order_known_mode"),
+            models.CheckConstraint(condition=Q(volume__isnull=True) | Q(volume__gt=0), name="order_positive_volume"),
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gt=0), name="order_positive_price"),
+            models.CheckConstraint(condition=Q(executed_volume__gte=0), name="order_executed_volume_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.market} {self.identifier}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class Fill(models.Model):
+    ts = models.DateTimeField(default=timezone.now)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    price = money_field()
+    volume = money_field()
+    funds = money_field(default=ZERO)
+    fee = money_field(default=ZERO)
+    trade_id = models.CharField(max_length=64, unique=True, help_text="the exchange's trade id")
+    raw = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+
+    class Meta:
+        ordering = ("-ts", "-id")
+        indexes = [
+            models.Index(fields=["-ts", "-id"], name="fill_ts_desc"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(volume__gt=0), name="fill_positive_volume"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="fill_positive_price"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="fill_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.volume} @ {self.price} ({self.trade_id})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Balances and PnL.
+# ---------------------------------------------------------------------------------------------------
+class BalanceSnapshot(models.Model):
+    ts = models.DateTimeField(default=timezone.now, editable=False)
+    mode = models.CharField(max_length=5, choices=Mode.choices, default=Mode.PAPER)
+    krw = money_field(help_text="KRW free and locked")
+    coin_symbol = models.CharField(max_length=16)
+    coin_volume = money_field(help_text="coin free and locked")
+    avg_buy_price = money_field(default=ZERO)
+    price = money_field(default=ZERO, help_text="the market price used for the evaluation")
+    total_krw = money_field(help_text="KRW plus the coin at the market price")
+
+    class Meta:
+        ordering = ("-ts", "-id")
+        indexes = [
+            models.Index(fields=["-ts", "-id"], name="snapshot_ts_desc"),
+            models.Index(fields=["mode", "-ts"], name="snapshot_mode_ts"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(krw__gte=0), name="snapshot_krw_not_negative"),
+            models.CheckConstraint(condition=Q(coin_volume__gte=0), name="snapshot_coin_not_negative"),
+            models.CheckConstraint(condition=Q(mode__in=["paper", "live"]), name="snapshot_known_mode"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ts:%Y-%m-%d %H:%M} {self.total_krw} KRW"
+
+
+class PnlDaily(models.Model):
+    date = models.DateField(help_text="the local (TIME_ZONE) trading day")
+    market = models.CharField(max_length=32)
+    mode = models.CharField(max_length=5, choices=Mode.choices)
+    realized = money_field(default=ZERO)
+    unrealized = money_field(default=ZERO)
+    fees = money_field(default=ZERO)
+    max_drawdown = money_field(default=ZERO, help_text="largest fall of equity from the day's peak, in KRW")
+    equity_start = money_field(null=True, blank=True)
+    equity_peak = money_field(null=True, blank=True)
+    equity_last = money_field(null=True, blank=True)
+    trades = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "daily PnL"
+        verbose_name_plural = "daily PnL"
+        ordering = ("-date", "market")
+        indexes = [
+            models.Index(fields=["-date"], name="pnl_date_desc"),
+            models.Index(fields=["market", "-date"], name="pnl_market_date"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "market", "mode"], name="pnl_daily_unique_day_market_mode"),
+            models.CheckConstraint(condition=Q(mode__in=["paper", "live"]), name="pnl_known_mode"),
+            models.CheckConstraint(condition=Q(max_drawdown__gte=0), name="pnl_drawdown_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.market} {self.mode}"
+
+    @property
+    def total(self) -> Decimal:
+        return self.realized + self.unrealized
+
+
+# ---------------------------------------------------------------------------------------------------
+# Manual orders: queued by a person (admin or API), carried out by the engine in its next cycle.
+# ---------------------------------------------------------------------------------------------------
+class ManualOrderRequest(models.Model):
+    class Kind(models.TextChoices):
+        BUY = "buy", "Buy (KRW amount)"
+        SELL = "sell", "Sell (volume)"
+        SELL_ALL = "sell_all", "Sell all"
+        CLOSE = "close", "Close position"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        DONE = "DONE", "Done"
+        REJECTED = "REJECTED", "Rejected"
+        CANCELLED = "CANCELLED", "Cancelled"
+
+    ts = models.DateTimeField(default=timezone.now, editable=False)
+    market = models.CharField(max_length=32)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    krw = money_field(null=True, blank=True)
+    volume = money_field(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(max_length=150)
+    result = models.TextField(blank=True, default="")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="manual_requests")
+
+    class Meta:
+        ordering = ("-ts", "-id")
+        indexes = [models.Index(fields=["status", "ts"], name="manual_status_ts")]
+        constraints = [
+            models.CheckConstraint(condition=Q(krw__isnull=True) | Q(krw__gt=0), name="manual_positive_krw"),
+            models.CheckConstraint(condition=Q(volume__isnull=True) | Q(volume__gt=0), name="manual_positive_volume"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.market} ({self.status})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Market data and backtests.
+# ---------------------------------------------------------------------------------------------------
+class Candle(models.Model):
+    """One candle. `unit` is minutes (1, 3, 5, 15, 30, 60, 240) or 1440 for day candles."""
+
+    market = models.CharField(max_length=32)
+    unit = models.PositiveIntegerField()
+    ts = models.DateTimeField(help_text="candle start, UTC")
+    open = money_field()
+    high = money_field()
+    low = money_field()
+    close = money_field()
+    volume = money_field(default=ZERO)
+    value = models.DecimalField(max_digits=32, decimal_places=8, default=ZERO)
+
+    class Meta:
+        ordering = ("market", "unit", "ts")
+        constraints = [
+            models.UniqueConstraint(fields=["market", "unit", "ts"], name="candle_unique_market_unit_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market} {self.unit}m {self.ts:%Y-%m-%d %H:%M}"
+
+
+class BacktestRun(models.Model):
+    ts = models.DateTimeField(default=timezone.now, editable=False)
+    market = models.CharField(max_length=32)
+    unit = models.PositiveIntegerField()
+    strategy = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    date_from = models.DateTimeField()
+    date_to = models.DateTimeField()
+    initial_krw = money_field()
+    final_equity = money_field(default=ZERO)
+    metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    equity_svg = models.TextField(blank=True, default="")
+    trades_csv_path = models.CharField(max_length=500, blank=True, default="")
+    duration_sec = models.DecimalField(max_digits=12, decimal_places=3, default=ZERO)
+
+    class Meta:
+        ordering = ("-ts", "-id")
+        indexes = [models.Index(fields=["-ts", "-id"], name="backtest_ts_desc")]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} {self.market} {self.date_from:%Y-%m-%d}..{self.date_to:%Y-%m-%d}"

@@ -58,6 +58,9 @@ class EngineState(models.Model):
     kill_switch = models.BooleanField(default=False)
     kill_switch_reason = models.TextField(blank=True, default="")
     kill_switch_at = models.DateTimeField(null=True, blank=True)
+    metrics = models.JSONField(
+        default=dict, encoder=DjangoJSONEncoder, blank=True, help_text="the engine process's counters, for /metrics"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

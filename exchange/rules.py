@@ -1,0 +1,101 @@
+"""Upbit's KRW market rules: minimum and maximum order totals, fee, tick grid, volume precision.
+
+Shared by the live client (to correct prices before sending), the paper exchange and the sandbox
+(to reject like Upbit does), the risk gate (fee-aware sizing) and the backtest.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Literal
+
+KRW_MIN_ORDER_TOTAL = Decimal("5000")
+KRW_MAX_ORDER_TOTAL = Decimal("1000000000")
+DEFAULT_FEE_RATE = Decimal("0.0005")
+VOLUME_DECIMALS = 8
+VOLUME_QUANTUM = Decimal(1).scaleb(-VOLUME_DECIMALS)
+KRW_QUANTUM = Decimal(1).scaleb(-VOLUME_DECIMALS)
+
+# The current KRW tick-size table (from 2025-07-31): (lower bound inclusive, tick), highest first.
+KRW_TICK_TABLE: tuple[tuple[Decimal, Decimal], ...] = (
+    (Decimal("2000000"), Decimal("1000")),
+    (Decimal("1000000"), Decimal("1000")),
+    (Decimal("500000"), Decimal("500")),
+    (Decimal("100000"), Decimal("100")),
+    (Decimal("50000"), Decimal("50")),
+    (Decimal("10000"), Decimal("10")),
+    (Decimal("5000"), Decimal("5")),
+    (Decimal("1000"), Decimal("1")),
+    (Decimal("100"), Decimal("1")),
+    (Decimal("10"), Decimal("0.1")),
+    (Decimal("1"), Decimal("0.01")),
+    (Decimal("0.1"), Decimal("0.001")),
+    (Decimal("0.01"), Decimal("0.0001")),
+    (Decimal("0.001"), Decimal("0.00001")),
+    (Decimal("0.0001"), Decimal("0.000001")),
+    (Decimal("0.00001"), Decimal("0.0000001")),
+    (Decimal("0"), Decimal("0.00000001")),
+)
+
+Rounding = Literal["down", "up", "nearest"]
+_ROUNDING = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}
+
+
+def krw_tick_size(price: Decimal) -> Decimal:
+    """The tick (호가 단위) for a KRW price."""
+    if price < 0:
+        raise ValueError(f"price must not be negative: {price}")
+    for lower_bound, tick in KRW_TICK_TABLE:
+        if price >= lower_bound:
+            return tick
+    return KRW_TICK_TABLE[-1][1]
+
+
+def round_to_tick(price: Decimal, rounding: Rounding = "nearest") -> Decimal:
+    """Snap a KRW price onto the tick grid. A buy limit should round down, a sell limit up."""
+    if price <= 0:
+        raise ValueError(f"price must be positive: {price}")
+    tick = krw_tick_size(price)
+    snapped = (price / tick).quantize(Decimal(1), rounding=_ROUNDING[rounding]) * tick
+    # Rounding up can cross into a band with a coarser tick (e.g. 999,999 → 1,000,000): snap again.
+    if snapped > 0 and krw_tick_size(snapped) != tick:
+        coarser = krw_tick_size(snapped)
+        snapped = (snapped / coarser).quantize(Decimal(1), rounding=_ROUNDING[rounding]) * coarser
+    if snapped <= 0:
+        snapped = tick
+    return snapped.quantize(tick) if tick < 1 else snapped.quantize(Decimal(1))
+
+
+def is_on_tick(price: Decimal) -> bool:
+    return price > 0 and (price % krw_tick_size(price)) == 0
+
+
+def quantize_volume(volume: Decimal) -> Decimal:
+    """Volumes carry at most 8 decimals; never round a volume up (it could exceed the balance)."""
+    return volume.quantize(VOLUME_QUANTUM, rounding=ROUND_DOWN)
+
+
+def quantize_krw(amount: Decimal) -> Decimal:
+    return amount.quantize(KRW_QUANTUM, rounding=ROUND_DOWN)
+
+
+def fee_for(funds: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
+    """The fee Upbit charges on `funds` of quote currency: funds × rate, 8 decimals, rounded half up."""
+    return (funds * fee_rate).quantize(KRW_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def spendable_total(budget: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
+    """The largest market-buy total whose reserved fee still fits in `budget` (total × (1 + fee) ≤ budget).
+
+    Upbit reserves the fee on top of the order total, so buying with the whole balance fails with
+    insufficient_funds_bid unless the total is reduced this way."""
+    if budget <= 0:
+        return Decimal("0")
+    total = (budget / (1 + fee_rate)).quantize(Decimal(1), rounding=ROUND_FLOOR)
+    while total > 0 and total + fee_for(total, fee_rate) > budget:
+        total -= 1
+    return total
+
+
+def meets_minimum_total(total: Decimal) -> bool:
+    return total >= KRW_MIN_ORDER_TOTAL

@@ -59,9 +59,7 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise SettingError(
-            f"{name}={_shown(value)} is not a whole number; use an integer from {minimum} to {maximum}"
-        ) from None
+        raise SettingError(f"{name}={_shown(value)} is not a whole number; use an integer from {minimum} to {maximum}") from None
     if not minimum <= number <= maximum:
         raise SettingError(f"{name}={_shown(value)} is out of range; use an integer from {minimum} to {maximum}")
     return number
@@ -175,7 +173,9 @@ try:
         raise SettingError(
             "DJANGO_SECRET_KEY is not set; run `make run` (it writes .env with a generated key) or set it to 50 random characters"
         )
-    ALLOWED_HOSTS = [host.strip() for host in _raw("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if host.strip()]
+    ALLOWED_HOSTS = [
+        host.strip() for host in _raw("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if host.strip()
+    ]
     if not ALLOWED_HOSTS:
         raise SettingError("DJANGO_ALLOWED_HOSTS='' is empty; use a comma-separated list such as 127.0.0.1,localhost")
     TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Seoul")

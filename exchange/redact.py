@@ -30,8 +30,11 @@ def mask_secrets(value: Any, secrets: Iterable[str] = ()) -> Any:
     secret_values = tuple(secret for secret in secrets if secret)
     if isinstance(value, dict):
         return {
-            key: (MASK if isinstance(key, str) and _SECRET_KEY_NAMES.search(key) and item not in (None, "") else
-                  mask_secrets(item, secret_values))
+            key: (
+                MASK
+                if isinstance(key, str) and _SECRET_KEY_NAMES.search(key) and item not in (None, "")
+                else mask_secrets(item, secret_values)
+            )
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):

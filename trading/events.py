@@ -66,7 +66,12 @@ def state_changed(*, old: str, new: str, actor: str, reason: str) -> EngineEvent
     level = Level.ERROR if new == EngineState.State.ERROR else Level.INFO
     text = f"{old} → {new} by {actor}" + (f": {reason}" if reason else "")
     return event_record(
-        kind=Kind.STATE_CHANGED, level=level, actor=actor, state=new, message=text, meta={"from": old, "to": new, "reason": reason}
+        kind=Kind.STATE_CHANGED,
+        level=level,
+        actor=actor,
+        state=new,
+        message=text,
+        meta={"from": old, "to": new, "reason": reason},
     )
 
 

@@ -148,7 +148,7 @@ def allowed_actions(state: str) -> dict[str, bool]:
 # ---------------------------------------------------------------------------------------------------
 def _positive_decimal(field: str, value: object) -> Decimal:
     if isinstance(value, float):
-        raise InvalidInput(field, "send the number as a string, for example \"10000\"")
+        raise InvalidInput(field, 'send the number as a string, for example "10000"')
     try:
         number = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError):
@@ -178,13 +178,18 @@ def manual_order_request_create(
             raise InvalidInput("krw", f"{krw_amount} KRW is below Upbit's minimum order of 5,000 KRW")
     elif kind == ManualOrderRequest.Kind.SELL:
         if volume is None:
-            raise InvalidInput("volume", "a sell needs the volume to sell (or \"all\")")
+            raise InvalidInput("volume", 'a sell needs the volume to sell (or "all")')
         volume_amount = _positive_decimal("volume", volume)
     with transaction.atomic():
         request = ManualOrderRequest.objects.create(
             market=market, kind=kind, krw=krw_amount, volume=volume_amount, requested_by=actor[:150]
         )
-        described = {"buy": f"buy {krw_amount} KRW", "sell": f"sell {volume_amount}", "sell_all": "sell all", "close": "close position"}[kind]
+        described = {
+            "buy": f"buy {krw_amount} KRW",
+            "sell": f"sell {volume_amount}",
+            "sell_all": "sell all",
+            "close": "close position",
+        }[kind]
         events.event_record(
             kind=events.Kind.MANUAL_ORDER,
             actor=actor,

@@ -56,7 +56,7 @@ _ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 _REFUSAL = {
     "start": "Start is only possible from IDLE; the engine is {current}",
     "stop": "Stop is only possible from RUNNING; the engine is {current}",
-    "stop_complete": "The engine can only finish stopping from STOPPING; it is {current}",
+    "stop_complete": "Finishing a stop is only possible from STOPPING; the engine is {current}",
     "fail": "ERROR can only be entered from RUNNING or STOPPING; the engine is {current}",
     "reset": "Reset is only possible from ERROR; the engine is {current}",
 }

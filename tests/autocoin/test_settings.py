@@ -1,0 +1,112 @@
+"""Start-up validation: a bad value stops the process with one line naming the variable, the value and what is allowed."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "autocoin" / "settings.py"
+ROOT = SETTINGS_FILE.parent.parent
+
+
+def load_settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> dict:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(SETTINGS_FILE))
+
+
+def refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **values: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings(monkeypatch, **values)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    return error
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PAPER_MODE", "maybe", "PAPER_MODE='maybe' is not a boolean; use true or false"),
+        ("DJANGO_DEBUG", "2", "DJANGO_DEBUG='2' is not a boolean"),
+        ("LOOP_INTERVAL_SEC", "0", "LOOP_INTERVAL_SEC='0' is out of range; use an integer from 1 to 3600"),
+        ("LOOP_INTERVAL_SEC", "fast", "LOOP_INTERVAL_SEC='fast' is not a whole number"),
+        ("MAX_CONSECUTIVE_FAILURES", "-1", "MAX_CONSECUTIVE_FAILURES='-1' is out of range"),
+        ("ORDER_COOLDOWN_SEC", "1.5", "ORDER_COOLDOWN_SEC='1.5' is not a whole number"),
+        ("MAX_ORDER_KRW", "4999", "MAX_ORDER_KRW='4999' is out of range; use a decimal at least 5000"),
+        ("MAX_ORDER_KRW", "lots", "MAX_ORDER_KRW='lots' is not a number"),
+        ("PAPER_INITIAL_KRW", "NaN", "PAPER_INITIAL_KRW='NaN' is not a finite number"),
+        ("MAX_DAILY_LOSS_KRW", "0", "MAX_DAILY_LOSS_KRW='0' is out of range; use a decimal more than 0"),
+        ("MAX_POSITION_RATIO", "1.5", "MAX_POSITION_RATIO='1.5' is out of range"),
+        ("MAX_POSITION_RATIO", "0", "MAX_POSITION_RATIO='0' is out of range"),
+        ("STRATEGY", "moon", "STRATEGY='moon' is not allowed; use one of: macd, sma_cross, volatility_breakout"),
+        ("TRADING_MARKET", "BTC-ETH", "TRADING_MARKET='BTC-ETH' is not a KRW market code"),
+        ("UPBIT_API_BASE", "api.upbit.com", "UPBIT_API_BASE='api.upbit.com' is not a URL"),
+        ("TIME_ZONE", "Mars/Olympus", "TIME_ZONE='Mars/Olympus' is not a known time zone"),
+        ("DATABASE_URL", "mysql://x@y/z", "DATABASE_URL='mysql://x@y/z' uses an unsupported database"),
+        ("DJANGO_SECRET_KEY", "short", "DJANGO_SECRET_KEY is too short (5 characters)"),
+        ("AUTOCOIN_API_TOKEN", "abc", "AUTOCOIN_API_TOKEN is too short (3 characters)"),
+        ("NOTIFY_WEBHOOK_URL", "hooks", "NOTIFY_WEBHOOK_URL='hooks' is not a URL"),
+        ("TELEGRAM_BOT_TOKEN", "123456:abcdef", "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID go together"),
+    ],
+)
+def test_each_bad_value_names_variable_value_and_what_is_allowed(monkeypatch, capsys, name, value, expected):
+    error = refused(monkeypatch, capsys, **{name: value})
+    assert error.startswith("autocoin: configuration error: ")
+    assert expected in error
+
+
+def test_missing_secret_key_says_how_to_get_one(monkeypatch, capsys):
+    error = refused(monkeypatch, capsys, DJANGO_SECRET_KEY="")
+    assert "DJANGO_SECRET_KEY is not set" in error
+    assert "make run" in error
+
+
+def test_secret_values_are_never_echoed(monkeypatch, capsys):
+    error = refused(monkeypatch, capsys, AUTOCOIN_API_TOKEN="tok-123")
+    assert "tok-123" not in error
+
+
+def test_defaults_and_types(monkeypatch):
+    for name in ("MAX_ORDER_KRW", "MAX_POSITION_RATIO", "PAPER_MODE", "LOOP_INTERVAL_SEC", "TRADING_MARKET", "TIME_ZONE"):
+        monkeypatch.delenv(name, raising=False)
+    loaded = load_settings(monkeypatch)
+    assert loaded["MAX_ORDER_KRW"] == Decimal("10000")
+    assert isinstance(loaded["MAX_POSITION_RATIO"], Decimal)
+    assert loaded["PAPER_MODE"] is True
+    assert loaded["LOOP_INTERVAL_SEC"] == 5
+    assert loaded["TRADING_MARKET"] == "KRW-BTC"
+    assert loaded["TIME_ZONE"] == "Asia/Seoul"
+    assert loaded["USE_TZ"] is True
+
+
+def test_sqlite_is_configured_for_two_writing_processes(monkeypatch, tmp_path):
+    loaded = load_settings(monkeypatch, DATABASE_URL=f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    options = loaded["DATABASES"]["default"]["OPTIONS"]
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in options["init_command"]
+    assert "busy_timeout=" in options["init_command"]
+    assert options["timeout"] >= 1
+
+
+def test_postgres_url_is_accepted(monkeypatch):
+    loaded = load_settings(monkeypatch, DATABASE_URL="postgres://postgres@127.0.0.1:5432/autocoin")
+    database = loaded["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["NAME"] == "autocoin"
+
+
+def test_a_management_command_with_a_bad_value_prints_one_line_and_no_traceback():
+    env = dict(os.environ, LOOP_INTERVAL_SEC="-5")
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "autocoin: configuration error: LOOP_INTERVAL_SEC='-5' is out of range; use an integer from 1 to 3600"
+    )

@@ -1,0 +1,81 @@
+"""The set-up commands a person runs: ensureadmin and backup."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import connection, connections
+
+from tests.factories import EngineEventFactory
+from trading.models import EngineEvent
+
+
+@pytest.mark.django_db
+def test_ensureadmin_generates_and_prints_a_password_once(monkeypatch, capsys):
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
+    call_command("ensureadmin")
+    printed = capsys.readouterr().out
+    user = get_user_model().objects.get(username="operator")
+    password = printed.split("with password ")[1].split()[0]
+    assert user.is_superuser and user.check_password(password)
+    call_command("ensureadmin")
+    assert capsys.readouterr().out == ""
+    assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_ensureadmin_uses_the_given_password(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "boss")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "correct horse battery")
+    call_command("ensureadmin")
+    assert get_user_model().objects.get(username="boss").check_password("correct horse battery")
+
+
+@pytest.mark.django_db
+def test_ensureadmin_refuses_a_short_password(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "short")
+    with pytest.raises(CommandError, match="at least 8 characters"):
+        call_command("ensureadmin")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_is_consistent_while_another_thread_keeps_writing(tmp_path):
+    if connection.vendor != "sqlite":
+        with pytest.raises(CommandError, match="pg_dump"):
+            call_command("backup", str(tmp_path / "copy.sqlite3"))
+        return
+    EngineEventFactory.create_batch(500)
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        try:
+            while not stop.is_set():
+                EngineEventFactory.create_batch(20)
+                time.sleep(0.001)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        target = tmp_path / "copy.sqlite3"
+        call_command("backup", str(target))
+    finally:
+        stop.set()
+        writer.join()
+    copy = sqlite3.connect(target)
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        copied = copy.execute("SELECT COUNT(*) FROM trading_engineevent").fetchone()[0]
+        assert copy.execute("SELECT state FROM trading_enginestate WHERE id = 1").fetchone()[0] == "IDLE"
+    finally:
+        copy.close()
+    assert 500 <= copied <= EngineEvent.objects.count()
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("backup", str(target))

@@ -1,0 +1,124 @@
+"""Run the web server and the engine process together (`make run`), or with the sandbox (`make demo`).
+
+Each runs as its own process, exactly as a person would start them by hand; Ctrl-C stops all of them
+cleanly (the engine finishes its cycle first).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+DEMO_PORT = 8765
+DEMO_ACCESS_KEY = "sandbox-demo-access-key"
+DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"
+
+
+class Command(BaseCommand):
+    help = "Start the web server (127.0.0.1:8000) and the engine together; --demo adds the sandbox exchange."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="web server address (default 127.0.0.1:8000)")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="also start the sandbox exchange and point the engine at it (no keys, no network, no money)",
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        python = sys.executable
+        env = dict(os.environ)
+        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+        if options["demo"]:
+            env.update(self._demo_environment(python, manage))
+            sandbox = subprocess.Popen(
+                [python, manage, "runsandbox", "--port", str(DEMO_PORT), "--speed", "30"],
+                env=env,
+            )
+            children.append(("sandbox", sandbox))
+            self._wait_for_port(DEMO_PORT, sandbox)
+
+        children.append(("web", subprocess.Popen([python, manage, "runserver", str(options["addr"]), "--noreload"], env=env)))
+        engine_command = [python, manage, "runengine"]
+        if options["demo"]:
+            engine_command.append("--start")
+        children.append(("engine", subprocess.Popen(engine_command, env=env)))
+        self.stdout.write(f"autocoin: dashboard at http://{options['addr']}/ (admin at /admin/); press Ctrl-C to stop everything")
+
+        stopping = False
+
+        def request_stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        exit_code = 0
+        try:
+            while not stopping:
+                for name, child in children:
+                    code = child.poll()
+                    if code is not None:
+                        self.stderr.write(f"autocoin: the {name} process exited with code {code}; stopping the others")
+                        exit_code = code or 1
+                        stopping = True
+                        break
+                time.sleep(0.3)
+        finally:
+            # The engine first, so it can finish its cycle; the sandbox last, so the engine can still reach it.
+            for name in ("engine", "web", "sandbox"):
+                for child_name, child in children:
+                    if child_name == name and child.poll() is None:
+                        child.send_signal(signal.SIGTERM)
+                        try:
+                            child.wait(timeout=30)
+                        except subprocess.TimeoutExpired:
+                            self.stderr.write(f"autocoin: the {name} process did not stop in 30 s; killing it")
+                            child.kill()
+        if exit_code:
+            raise CommandError(f"stopped because a process exited with code {exit_code}")
+        self.stdout.write("autocoin: stopped")
+
+    def _demo_environment(self, python: str, manage: str) -> dict[str, str]:
+        demo_db = Path(settings.BASE_DIR) / "var" / "demo.sqlite3"
+        demo_db.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "DATABASE_URL": f"sqlite:///{demo_db}",
+            "UPBIT_API_BASE": f"http://127.0.0.1:{DEMO_PORT}",
+            "UPBIT_ACCESS_KEY": DEMO_ACCESS_KEY,
+            "UPBIT_SECRET_KEY": DEMO_SECRET_KEY,
+            "PAPER_MODE": "false",
+            "LOOP_INTERVAL_SEC": "2",
+            "ORDER_COOLDOWN_SEC": "10",
+        }
+        prepared = dict(os.environ, **env)
+        subprocess.run([python, manage, "migrate", "--no-input", "-v", "0"], env=prepared, check=True)
+        subprocess.run([python, manage, "ensureadmin"], env=prepared, check=True)
+        self.stdout.write(
+            f"autocoin demo: sandbox exchange on 127.0.0.1:{DEMO_PORT}, database {demo_db}; "
+            "the engine trades the sandbox's simulated market (no real money)"
+        )
+        return env
+
+    def _wait_for_port(self, port: int, child: subprocess.Popen[bytes]) -> None:
+        import socket
+
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise CommandError("the sandbox exchange did not start")
+            with socket.socket() as probe:
+                probe.settimeout(0.2)
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise CommandError(f"the sandbox exchange did not open port {port} within 15 s")

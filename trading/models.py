@@ -228,6 +228,10 @@ class Order(models.Model):
     lookup_attempts = models.PositiveIntegerField(default=0)
     signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     raw = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    # A person asked (from the admin) to cancel this order; the engine, which owns every exchange call,
+    # cancels it in its next cycle and clears nothing: the request stays as part of the audit trail.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.CharField(max_length=150, blank=True, default="")
 
     class Meta:
         ordering = ("-ts", "-id")

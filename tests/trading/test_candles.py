@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.factories import CandleFactory
+from trading.candles import (
+    UNIT_DAY,
+    CandleDataError,
+    candle_arrays,
+    candles_import,
+    parse_moment,
+    parse_unit,
+)
+from trading.models import Candle
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+UPBIT_1M = FIXTURES / "upbit-krw-btc-1m-excerpt.csv"
+OHLCV_60M = FIXTURES / "upbit-krw-btc-60m-excerpt.csv"
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _write(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+# --- the two layouts ----------------------------------------------------------------------------------
+def test_upbit_layout_imports_every_minute_once_and_reports_the_duplicate_line():
+    rows = _rows(UPBIT_1M)
+    header, body = rows[0], rows[1:]
+    utc = header.index("candle_date_time_utc")
+    distinct = {row[utc] for row in body}
+    duplicate_lines = [number for number, row in enumerate(body, start=2) if [r[utc] for r in body].index(row[utc]) + 2 != number]
+
+    result = candles_import(path=UPBIT_1M)
+
+    assert result.layout == "upbit"
+    assert (result.market, result.unit) == ("KRW-BTC", 1)
+    assert result.unit_source == "the file's unit column"
+    assert result.duplicate_lines == duplicate_lines and len(duplicate_lines) == 1
+    assert result.inserted == len(distinct) == Candle.objects.filter(market="KRW-BTC", unit=1).count()
+    first = body[0]
+    stored = Candle.objects.get(ts=datetime.fromisoformat(first[utc]).replace(tzinfo=UTC))
+    assert (stored.open, stored.high, stored.low, stored.close) == tuple(
+        Decimal(first[header.index(name)]) for name in ("opening_price", "high_price", "low_price", "trade_price")
+    )
+    assert stored.volume == Decimal(first[header.index("candle_acc_trade_volume")])
+
+
+def test_pyupbit_layout_reads_the_index_as_kst_and_infers_the_hour_unit_despite_gaps():
+    rows = _rows(OHLCV_60M)
+    result = candles_import(path=OHLCV_60M, market="krw-btc")
+
+    assert result.layout == "ohlcv"
+    assert result.market == "KRW-BTC"
+    assert (result.unit, result.unit_source) == (60, "the spacing of the timestamps")
+    assert result.inserted == len(rows) - 1
+    # 2024-12-01 00:00 in the file's KST index is 2024-11-30 15:00 UTC.
+    assert result.first == datetime(2024, 11, 30, 15, tzinfo=UTC)
+    first = Candle.objects.get(market="KRW-BTC", unit=60, ts=result.first)
+    assert first.open == Decimal(rows[1][1])
+    # SQLite keeps a decimal column as a double: 15 significant digits survive, enough for any price.
+    assert abs(first.value - Decimal(rows[1][6])) < Decimal("0.001")
+    # The file has gaps (maintenance hours): they stay gaps, nothing is invented.
+    stored = list(Candle.objects.filter(market="KRW-BTC", unit=60).order_by("ts").values_list("ts", flat=True))
+    spans = {b - a for a, b in zip(stored, stored[1:])}
+    assert timedelta(hours=1) in spans and max(spans) > timedelta(hours=1)
+
+
+def test_day_candles_and_a_time_column_with_an_explicit_offset(tmp_path):
+    path = _write(
+        tmp_path / "days.csv",
+        [
+            ["time", "open", "high", "low", "close", "volume"],
+            ["2025-01-01T09:00:00+09:00", "100", "110", "90", "105", "1"],
+            ["2025-01-02T09:00:00+09:00", "105", "120", "100", "118", "2"],
+            ["2025-01-03T09:00:00+09:00", "118", "119", "101", "102", "3"],
+        ],
+    )
+    result = candles_import(path=path, market="KRW-XRP")
+    assert result.unit == UNIT_DAY
+    assert list(Candle.objects.filter(market="KRW-XRP").values_list("ts", flat=True)) == [
+        datetime(2025, 1, day, tzinfo=UTC) for day in (1, 2, 3)
+    ]
+
+
+def test_importing_the_same_file_twice_adds_nothing():
+    first = candles_import(path=UPBIT_1M)
+    second = candles_import(path=UPBIT_1M)
+    assert second.inserted == 0
+    assert second.already_stored == first.inserted
+    assert Candle.objects.count() == first.inserted
+
+
+def test_a_minute_listed_twice_with_different_values_keeps_the_later_line(tmp_path):
+    header = ["", "open", "high", "low", "close", "volume", "value"]
+    path = _write(
+        tmp_path / "conflict.csv",
+        [
+            header,
+            ["2025-01-01 09:00:00", "100", "100", "100", "100", "1", "100"],
+            ["2025-01-01 09:01:00", "100", "101", "99", "100", "1", "100"],
+            ["2025-01-01 09:01:00", "100", "105", "99", "104", "3", "300"],
+            ["2025-01-01 09:02:00", "104", "104", "104", "104", "1", "104"],
+        ],
+    )
+    result = candles_import(path=path, market="KRW-BTC")
+    assert result.conflicting_lines == [(3, 4)]
+    assert Candle.objects.count() == 3
+    assert Candle.objects.get(ts=datetime(2025, 1, 1, 0, 1, tzinfo=UTC)).close == Decimal("104")
+
+
+# --- bad input ------------------------------------------------------------------------------------------
+def test_bad_rows_are_reported_by_line_number_and_nothing_is_stored(tmp_path):
+    CandleFactory(market="KRW-BTC", unit=1, ts=datetime(2024, 1, 1, tzinfo=UTC))
+    rows = _rows(UPBIT_1M)[:12]
+    header = rows[0]
+    rows[3][header.index("opening_price")] = "abc"  # line 4
+    rows[5][header.index("high_price")] = "1"  # line 6: high below low
+    rows[7][header.index("candle_date_time_utc")] = "yesterday"  # line 8
+    rows[9] = rows[9][:4]  # line 10: too few columns
+    path = _write(tmp_path / "bad.csv", rows)
+
+    with pytest.raises(CandleDataError) as caught:
+        candles_import(path=path)
+
+    message = str(caught.value)
+    assert message.startswith("4 bad row(s) of 11, nothing imported")
+    for line in ("line 4: open 'abc' is not a number", "line 6: high 1", "line 8: time 'yesterday'", "line 10: 4 columns"):
+        assert line in message
+    assert Candle.objects.count() == 1  # only the candle stored before
+
+
+def test_a_timestamp_off_the_unit_grid_is_a_bad_row(tmp_path):
+    path = _write(
+        tmp_path / "grid.csv",
+        [
+            ["", "open", "high", "low", "close", "volume"],
+            ["2025-01-01 09:00:00", "1", "1", "1", "1", "1"],
+            ["2025-01-01 09:01:00", "1", "1", "1", "1", "1"],
+            ["2025-01-01 09:02:30", "1", "1", "1", "1", "1"],
+            ["2025-01-01 09:03:00", "1", "1", "1", "1", "1"],
+        ],
+    )
+    with pytest.raises(CandleDataError, match=r"line 4: 2025-01-01 00:02:30 UTC is not the start of a 1m candle"):
+        candles_import(path=path, market="KRW-BTC")
+    assert not Candle.objects.exists()
+
+
+def test_an_explicit_unit_that_contradicts_the_files_unit_column_is_refused():
+    with pytest.raises(CandleDataError, match=r"line 2: unit 1 is not 5"):
+        candles_import(path=UPBIT_1M, unit=5)
+    assert not Candle.objects.exists()
+
+
+def test_a_market_that_contradicts_the_files_market_column_is_refused():
+    with pytest.raises(CandleDataError, match=r"line 2: market KRW-BTC is not KRW-ETH"):
+        candles_import(path=UPBIT_1M, market="KRW-ETH")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([], "the file is empty"),
+        ([["", "open", "high", "low", "close"]], "no candle rows after the header"),
+        ([["a", "b", "c"], ["1", "2", "3"]], "line 1: unknown columns"),
+        ([["", "open", "high", "low", "close", "volume"], ["2025-01-01 09:00:00", "1", "1", "1", "1", "1"]], "pass --market"),
+    ],
+)
+def test_files_that_cannot_be_candles_get_one_clear_message(tmp_path, rows, message):
+    path = _write(tmp_path / "odd.csv", rows)
+    with pytest.raises(CandleDataError, match=message):
+        candles_import(path=path)
+
+
+def test_the_unit_cannot_be_guessed_from_a_single_candle(tmp_path):
+    path = _write(tmp_path / "one.csv", [["", "open", "high", "low", "close", "volume"], ["2025-01-01 09:00:00", "1", "1", "1", "1", "1"]])
+    with pytest.raises(CandleDataError, match="pass --unit"):
+        candles_import(path=path, market="KRW-BTC")
+    assert candles_import(path=path, market="KRW-BTC", unit=1).inserted == 1
+
+
+# --- the command --------------------------------------------------------------------------------------
+def test_importcandles_command_prints_what_it_did(capsys):
+    call_command("importcandles", str(OHLCV_60M), "--market", "KRW-BTC", "--unit", "60")
+    out = capsys.readouterr().out
+    assert "2,900 KRW-BTC 60m candles from 2024-11-30 15:00 to 2025-03-31 14:00 UTC" in out
+    assert "stored 2,900 new; 0 were already stored" in out
+
+
+def test_importcandles_command_turns_bad_input_into_one_line_errors(tmp_path):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("importcandles", str(tmp_path / "missing.csv"))
+    with pytest.raises(CommandError, match="unit '7' is not supported"):
+        call_command("importcandles", str(UPBIT_1M), "--unit", "7")
+    with pytest.raises(CommandError, match="time zone 'Mars/Base' is not known"):
+        call_command("importcandles", str(OHLCV_60M), "--market", "KRW-BTC", "--tz", "Mars/Base")
+
+
+# --- reading back ---------------------------------------------------------------------------------------
+def test_candle_arrays_reads_the_stored_range_as_floats_oldest_first():
+    candles_import(path=OHLCV_60M, market="KRW-BTC")
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    arrays = candle_arrays(market="KRW-BTC", unit=60, start=start, end=start + timedelta(days=1))
+    expected = list(
+        Candle.objects.filter(market="KRW-BTC", unit=60, ts__gte=start, ts__lt=start + timedelta(days=1)).order_by("ts")
+    )
+    assert len(arrays) == len(expected) > 0
+    assert arrays.unit_sec == 3600
+    assert arrays.start.tolist() == [int(c.ts.timestamp()) for c in expected]
+    assert arrays.open.tolist() == [float(c.open) for c in expected]
+    assert arrays.close.tolist() == [float(c.close) for c in expected]
+    assert len(candle_arrays(market="KRW-ETH", unit=60, start=start, end=start + timedelta(days=1))) == 0
+
+
+def test_units_and_dates_are_parsed_for_people():
+    assert [parse_unit(text) for text in ("1", "60m", "240", "day", "1d")] == [1, 60, 240, UNIT_DAY, UNIT_DAY]
+    assert parse_moment("2025-01-01", tz="Asia/Seoul") == datetime(2024, 12, 31, 15, tzinfo=UTC)
+    assert parse_moment("2025-01-01", tz="Asia/Seoul", end_of_day=True) == datetime(2025, 1, 1, 15, tzinfo=UTC)
+    assert parse_moment("2025-01-01T00:00Z", tz="Asia/Seoul") == datetime(2025, 1, 1, tzinfo=UTC)
+    with pytest.raises(CandleDataError, match="is not a date"):
+        parse_moment("01/02/2025", tz="Asia/Seoul")

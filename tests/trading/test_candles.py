@@ -187,7 +187,8 @@ def test_files_that_cannot_be_candles_get_one_clear_message(tmp_path, rows, mess
 
 
 def test_the_unit_cannot_be_guessed_from_a_single_candle(tmp_path):
-    path = _write(tmp_path / "one.csv", [["", "open", "high", "low", "close", "volume"], ["2025-01-01 09:00:00", "1", "1", "1", "1", "1"]])
+    rows = [["", "open", "high", "low", "close", "volume"], ["2025-01-01 09:00:00", "1", "1", "1", "1", "1"]]
+    path = _write(tmp_path / "one.csv", rows)
     with pytest.raises(CandleDataError, match="pass --unit"):
         candles_import(path=path, market="KRW-BTC")
     assert candles_import(path=path, market="KRW-BTC", unit=1).inserted == 1

@@ -1,0 +1,613 @@
+"""The risk gate: every order, from the strategy or a person, passes here before it is written as an intent.
+
+Each rule is a small pure function returning a `RiskCheck` (allowed, rule, message, numbers); `evaluate`
+runs the rules that apply to an order in a fixed order and sizes it. Everything the rules need is in
+`RiskContext`, so no rule touches the database, the exchange or the clock: the live engine and the
+backtester get the same answers from the same numbers. All money is Decimal; `numbers` holds strings
+so it can go straight into an event's JSON meta.
+
+What is never blocked: selling. Exits (SELL) pass the kill switch, the daily loss limit and the
+position cap, because those limit *new risk*, and an exit only reduces it. The cooldown between
+orders of the same side applies to the strategy's own orders only: a stop-loss / take-profit /
+trailing-stop exit, a manual order and the kill switch's flattening sell are never held back by it.
+What can stop a sell is Upbit's minimum: a sell worth less than 5,000 KRW would be rejected, so it is
+blocked here with rule `dust` (the whole holding is below the minimum: it stays in the account and is
+reported, never counted as an open position) or `min_order` (a partial sell that is too small).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, quantize_volume, spendable_total
+
+if TYPE_CHECKING:
+    from trading.engine.strategies.base import Decision
+
+ZERO = Decimal("0")
+ONE_KRW = Decimal("1")
+
+Side = Literal["buy", "sell"]
+
+
+class Rule(StrEnum):
+    """The rule names a RiskCheck carries (stable: they appear in events, metrics and tests)."""
+
+    KILL_SWITCH = "kill_switch"
+    DAILY_LOSS = "daily_loss"
+    COOLDOWN = "cooldown"
+    PRICE = "price"
+    MAX_ORDER_SIZE = "max_order_size"
+    MIN_ORDER = "min_order"
+    POSITION_CAP = "position_cap"
+    SELL_SIZE = "sell_size"
+    DUST = "dust"
+    ORDER_FAILURES = "order_failures"
+    API_FAILURES = "api_failures"
+
+
+class IntentSource(StrEnum):
+    """Who wants the order; it decides which rules apply (see the module docstring)."""
+
+    STRATEGY = "strategy"
+    """The strategy's own entry or exit signal."""
+    EXIT_RULE = "exit_rule"
+    """Stop-loss, take-profit or trailing stop."""
+    MANUAL = "manual"
+    """A person's order from the dashboard or the API."""
+    KILL_SWITCH = "kill_switch"
+    """Flattening the position after the kill switch fired."""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskCheck:
+    """One rule's verdict. `numbers` are the figures it used, as strings (JSON-ready, exact Decimals).
+
+    `size` is set by the sizing rules: the KRW total of a buy (`max_order_size`) or the volume of a sell (`sell_size`).
+    """
+
+    allowed: bool
+    rule: str
+    message: str
+    numbers: dict[str, str] = field(default_factory=dict)
+    size: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """An order someone wants. `krw_total` (buy) / `volume` (sell) None means "as much as allowed" / "everything".
+
+    An explicit amount above a limit is blocked with the most that is allowed, never silently trimmed: a
+    person who asked for 100,000 KRW should not find a 10,000 KRW order without being told.
+    """
+
+    side: Side
+    source: IntentSource = IntentSource.STRATEGY
+    krw_total: Decimal | None = None
+    volume: Decimal | None = None
+    reason: str = ""
+
+    @classmethod
+    def from_decision(cls, decision: Decision) -> OrderIntent:
+        """The intent for a strategy's BUY or SELL decision (exit-rule sells get the EXIT_RULE source)."""
+        action = str(decision.action)
+        if action not in ("BUY", "SELL"):
+            raise ValueError(f"a {action} decision is not an order")
+        source = IntentSource.EXIT_RULE if decision.is_exit_rule else IntentSource.STRATEGY
+        return cls(side="buy" if action == "BUY" else "sell", source=source, reason=str(decision.reason))
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """The configured limits (settings.MAX_ORDER_KRW and friends; see `risk_limits_from_settings`)."""
+
+    max_order_krw: Decimal
+    max_daily_loss_krw: Decimal
+    max_position_ratio: Decimal
+    cooldown_sec: int
+    max_consecutive_failures: int
+    time_zone: str = "Asia/Seoul"
+    fee_rate: Decimal = DEFAULT_FEE_RATE
+    min_order_krw: Decimal = KRW_MIN_ORDER_TOTAL
+
+
+@dataclass(frozen=True, slots=True)
+class RiskContext:
+    """Everything the rules look at, gathered by the caller once per decision.
+
+    - `price`: the market price the order would trade at (last trade); > 0.
+    - `krw_free` / `coin_volume`: what can be spent / sold now; `krw_locked` / `coin_locked` are held by open orders.
+    - `realized_today` / `unrealized_now`: PnL in KRW since the start of the local trading day
+      (`day_start(now, limits.time_zone)`); the unrealized part is the open position's gain or loss since
+      that moment (or since its entry, if bought today). Losses are negative.
+    - `loss_limit_day`: the trading day on which the daily loss limit was last hit, kept by the engine so
+      that entries stay blocked for the rest of that day even if prices recover.
+    - `last_buy_at` / `last_sell_at`: the latest strategy order of each side, for the cooldown.
+    """
+
+    now: datetime
+    price: Decimal
+    krw_free: Decimal
+    coin_volume: Decimal
+    limits: RiskLimits
+    krw_locked: Decimal = ZERO
+    coin_locked: Decimal = ZERO
+    realized_today: Decimal = ZERO
+    unrealized_now: Decimal = ZERO
+    loss_limit_day: date | None = None
+    last_buy_at: datetime | None = None
+    last_sell_at: datetime | None = None
+    consecutive_order_failures: int = 0
+    consecutive_api_failures: int = 0
+    kill_switch: bool = False
+    kill_switch_reason: str = ""
+
+    @property
+    def coin_value(self) -> Decimal:
+        """The whole coin holding (free and locked) at `price`."""
+        return (self.coin_volume + self.coin_locked) * self.price
+
+    @property
+    def equity(self) -> Decimal:
+        """KRW (free and locked) plus the coin at `price`."""
+        return self.krw_free + self.krw_locked + self.coin_value
+
+    @property
+    def trading_day(self) -> date:
+        return trading_day(self.now, self.limits.time_zone)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskResult:
+    """The gate's answer: allowed or not, every check that ran, and the order's size when allowed."""
+
+    allowed: bool
+    side: Side
+    source: IntentSource
+    checks: tuple[RiskCheck, ...]
+    krw_total: Decimal | None = None
+    """Buy: the KRW total to send as a market buy's `price` (the fee is reserved on top, and fits)."""
+    volume: Decimal | None = None
+    """Sell: the volume to sell (8 decimals, never more than the free balance)."""
+
+    @property
+    def blocked_by(self) -> RiskCheck | None:
+        """The first rule that blocked the order, or None."""
+        return next((check for check in self.checks if not check.allowed), None)
+
+    @property
+    def message(self) -> str:
+        blocked = self.blocked_by
+        if blocked is not None:
+            return blocked.message
+        if self.side == "buy":
+            return f"buy of {_krw(self.krw_total or ZERO)} allowed"
+        return f"sell of {_num(self.volume or ZERO)} allowed"
+
+    def as_meta(self) -> dict[str, Any]:
+        """JSON-ready meta for a signal or a risk_blocked event."""
+        blocked = self.blocked_by
+        return {
+            "allowed": self.allowed,
+            "side": self.side,
+            "source": str(self.source),
+            "blocked_by": blocked.rule if blocked else None,
+            "krw_total": None if self.krw_total is None else str(self.krw_total),
+            "volume": None if self.volume is None else str(self.volume),
+            "checks": [
+                {"rule": str(check.rule), "allowed": check.allowed, "message": check.message, "numbers": check.numbers}
+                for check in self.checks
+            ],
+        }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Formatting
+# ---------------------------------------------------------------------------------------------------
+def _num(value: Decimal) -> str:
+    normal = value.normalize()
+    if normal == normal.to_integral_value():
+        normal = normal.quantize(ONE_KRW)
+    return f"{normal:,f}"
+
+
+def _krw(value: Decimal) -> str:
+    return f"{_num(value)} KRW"
+
+
+def _s(value: Decimal | int | datetime | date | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The trading day
+# ---------------------------------------------------------------------------------------------------
+def _zone(tz: str | ZoneInfo) -> ZoneInfo:
+    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+
+
+def trading_day(ts: datetime, tz: str | ZoneInfo) -> date:
+    """The local calendar day of the aware time `ts` in `tz` (Asia/Seoul: the day turns at 15:00 UTC, not 00:00 UTC)."""
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"trading_day needs an aware datetime, got naive {ts.isoformat()}")
+    return ts.astimezone(_zone(tz)).date()
+
+
+def day_start(ts: datetime, tz: str | ZoneInfo) -> datetime:
+    """Local midnight that began the trading day of `ts`, as an aware datetime in `tz`."""
+    zone = _zone(tz)
+    return datetime.combine(trading_day(ts, zone), time(0), tzinfo=zone)
+
+
+def next_day_start(ts: datetime, tz: str | ZoneInfo) -> datetime:
+    """Local midnight that ends the trading day of `ts` (when a daily loss block lifts)."""
+    zone = _zone(tz)
+    return datetime.combine(trading_day(ts, zone) + timedelta(days=1), time(0), tzinfo=zone)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The rules
+# ---------------------------------------------------------------------------------------------------
+def kill_switch_active(active: bool, reason: str = "") -> RiskCheck:
+    """New entries are blocked while the kill switch is on (it is reset by a person)."""
+    if active:
+        why = f": {reason}" if reason else ""
+        return RiskCheck(False, Rule.KILL_SWITCH, f"kill switch is on{why}; no new entries until it is reset", {})
+    return RiskCheck(True, Rule.KILL_SWITCH, "kill switch is off", {})
+
+
+def daily_loss_limit(
+    realized_today: Decimal,
+    unrealized_now: Decimal,
+    limit: Decimal,
+    *,
+    today: date | None = None,
+    hit_on: date | None = None,
+) -> RiskCheck:
+    """Block new entries once today's loss (realized + unrealized since local midnight) reaches `limit` KRW.
+
+    A loss of exactly `limit` counts as reached. `hit_on` is the trading day the limit was last hit: when
+    it equals `today` entries stay blocked for the rest of the day even if the loss has shrunk since.
+    """
+    pnl = realized_today + unrealized_now
+    numbers = {
+        "realized_today": _s(realized_today),
+        "unrealized_now": _s(unrealized_now),
+        "pnl_today": _s(pnl),
+        "limit": _s(limit),
+    }
+    if today is not None:
+        numbers["trading_day"] = today.isoformat()
+    if -pnl >= limit:
+        return RiskCheck(
+            False,
+            Rule.DAILY_LOSS,
+            f"daily loss limit reached: today's PnL {_krw(pnl)} (realized {_krw(realized_today)}, unrealized "
+            f"{_krw(unrealized_now)}) is at or below -{_krw(limit)}; no new entries until local midnight",
+            numbers,
+        )
+    if hit_on is not None and today is not None and hit_on == today:
+        numbers["hit_on"] = hit_on.isoformat()
+        return RiskCheck(
+            False,
+            Rule.DAILY_LOSS,
+            f"daily loss limit of {_krw(limit)} was reached earlier today ({hit_on}); "
+            f"no new entries until local midnight (today's PnL now {_krw(pnl)})",
+            numbers,
+        )
+    return RiskCheck(True, Rule.DAILY_LOSS, f"today's PnL {_krw(pnl)} is within the {_krw(limit)} daily loss limit", numbers)
+
+
+def cooldown(last_order_ts_same_side: datetime | None, now: datetime, cooldown_sec: int, *, side: Side = "buy") -> RiskCheck:
+    """Orders of the same side must be at least `cooldown_sec` apart; exactly `cooldown_sec` later is allowed."""
+    numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last_order_ts_same_side), "now": _s(now)}
+    if last_order_ts_same_side is None or cooldown_sec <= 0:
+        return RiskCheck(True, Rule.COOLDOWN, f"no {side} order within the {cooldown_sec} s cooldown", numbers)
+    elapsed = (now - last_order_ts_same_side).total_seconds()
+    numbers["elapsed_sec"] = f"{elapsed:g}"
+    if elapsed < cooldown_sec:
+        wait = cooldown_sec - elapsed
+        return RiskCheck(
+            False,
+            Rule.COOLDOWN,
+            f"cooldown: the last {side} order was {elapsed:g} s ago; the next {side} is allowed in {wait:g} s "
+            f"(ORDER_COOLDOWN_SEC={cooldown_sec})",
+            numbers,
+        )
+    return RiskCheck(True, Rule.COOLDOWN, f"last {side} order {elapsed:g} s ago, cooldown {cooldown_sec} s passed", numbers)
+
+
+def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
+    """The largest whole-KRW buy total T with coin_value + T <= ratio × (equity - fee(T)) (never negative).
+
+    The fee leaves equity when the buy fills, so the cap is checked against equity after the fee.
+    """
+    head = ratio * equity - coin_value
+    if head <= 0:
+        return ZERO
+    total = (head / (1 + ratio * fee_rate)).to_integral_value(rounding=ROUND_FLOOR)
+    while total > 0 and coin_value + total > ratio * (equity - fee_for(total, fee_rate)):
+        total -= 1
+    return max(total, ZERO)
+
+
+def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal) -> RiskCheck:
+    """The coin's value after a buy must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
+    cap = ratio * total_equity
+    numbers = {
+        "coin_value_after": _s(coin_value_after),
+        "total_equity": _s(total_equity),
+        "ratio": _s(ratio),
+        "cap": _s(cap),
+    }
+    share = (coin_value_after / total_equity * 100) if total_equity > 0 else Decimal("100")
+    numbers["share_pct"] = _s(share.quantize(Decimal("0.01")))
+    if total_equity <= 0 or coin_value_after > cap:
+        return RiskCheck(
+            False,
+            Rule.POSITION_CAP,
+            f"position cap: the coin would be worth {_krw(coin_value_after)}, {share:.2f}% of equity "
+            f"{_krw(total_equity)}; MAX_POSITION_RATIO={ratio} allows {_krw(cap.quantize(Decimal('0.01')))}",
+            numbers,
+        )
+    cap_pct = f"{(ratio * 100).normalize():f}"
+    return RiskCheck(True, Rule.POSITION_CAP, f"the coin would be {share:.2f}% of equity (cap {cap_pct}%)", numbers)
+
+
+def max_order_size(
+    *,
+    krw_free: Decimal,
+    max_order_krw: Decimal,
+    position_room_krw: Decimal | None = None,
+    requested_krw: Decimal | None = None,
+    fee_rate: Decimal = DEFAULT_FEE_RATE,
+    min_order_krw: Decimal = KRW_MIN_ORDER_TOTAL,
+) -> RiskCheck:
+    """Size a market buy: min(MAX_ORDER_KRW, the position cap's room, what KRW can pay including the fee).
+
+    Upbit reserves total + fee (0.05%) from the KRW balance, so the total is at most
+    `spendable_total(krw_free)`: total + fee(total) <= krw_free always holds. Totals are whole KRW.
+    With `requested_krw` (a person's amount) the order is that amount if every limit allows it, and
+    blocked otherwise (naming the limit and the most allowed). Below `min_order_krw` it is blocked.
+    """
+    limits: list[tuple[str, Decimal]] = [
+        ("MAX_ORDER_KRW", max_order_krw.to_integral_value(rounding=ROUND_FLOOR)),
+        ("the KRW balance incl. the fee", spendable_total(krw_free, fee_rate)),
+    ]
+    if position_room_krw is not None:
+        limits.append(("the position cap", max(position_room_krw.to_integral_value(rounding=ROUND_FLOOR), ZERO)))
+    binding_name, most = min(limits, key=lambda item: item[1])
+    numbers = {
+        "krw_free": _s(krw_free),
+        "max_order_krw": _s(max_order_krw),
+        "spendable_total": _s(limits[1][1]),
+        "position_room": _s(position_room_krw),
+        "most_allowed": _s(most),
+        "bound_by": binding_name,
+        "min_order_krw": _s(min_order_krw),
+    }
+    if requested_krw is not None:
+        numbers["requested_krw"] = _s(requested_krw)
+        if requested_krw > most:
+            return RiskCheck(
+                False,
+                Rule.MAX_ORDER_SIZE,
+                f"a buy of {_krw(requested_krw)} is more than {binding_name} allows; the most allowed now is {_krw(most)}",
+                numbers,
+            )
+        total = requested_krw
+    else:
+        total = most
+    numbers["total"] = _s(total)
+    numbers["fee"] = _s(fee_for(total, fee_rate))
+    if total < min_order_krw:
+        bound = "" if requested_krw is not None else f" (bound by {binding_name})"
+        return RiskCheck(
+            False,
+            Rule.MIN_ORDER,
+            f"a buy of {_krw(total)}{bound} is below Upbit's minimum order of {_krw(min_order_krw)}",
+            numbers,
+            size=total,
+        )
+    return RiskCheck(
+        True,
+        Rule.MAX_ORDER_SIZE,
+        f"buy {_krw(total)} (+ fee {_krw(fee_for(total, fee_rate))}); bound by {binding_name}"
+        if requested_krw is None
+        else f"buy {_krw(total)} as requested (+ fee {_krw(fee_for(total, fee_rate))})",
+        numbers,
+        size=total,
+    )
+
+
+def sell_size(
+    *,
+    coin_volume: Decimal,
+    price: Decimal,
+    requested_volume: Decimal | None = None,
+    min_order_krw: Decimal = KRW_MIN_ORDER_TOTAL,
+) -> RiskCheck:
+    """Size a market sell: the requested volume, or the whole free coin balance; blocked below Upbit's minimum.
+
+    When the whole holding is worth less than the minimum it is *dust*: rule `dust`, a message saying
+    it cannot be sold and stays in the account (the engine reports it at INFO, not as an error, and the
+    strategies treat it as flat). A partial sell that is too small is rule `min_order`.
+    """
+    available = quantize_volume(coin_volume)
+    numbers = {"coin_volume": _s(coin_volume), "price": _s(price), "min_order_krw": _s(min_order_krw)}
+    if requested_volume is not None:
+        numbers["requested_volume"] = _s(requested_volume)
+        if requested_volume <= 0:
+            return RiskCheck(False, Rule.SELL_SIZE, f"a sell volume must be positive, got {requested_volume}", numbers)
+        if requested_volume > available:
+            return RiskCheck(
+                False,
+                Rule.SELL_SIZE,
+                f"a sell of {_num(requested_volume)} is more than the free balance {_num(available)}",
+                numbers,
+            )
+        volume = quantize_volume(requested_volume)
+    else:
+        volume = available
+    value = volume * price
+    numbers["volume"] = _s(volume)
+    numbers["value"] = _s(value)
+    if volume <= 0:
+        return RiskCheck(False, Rule.SELL_SIZE, "nothing to sell: the free coin balance is 0", numbers, size=volume)
+    if value < min_order_krw:
+        whole = available * price < min_order_krw
+        if whole:
+            numbers["dust"] = "true"
+            return RiskCheck(
+                False,
+                Rule.DUST,
+                f"dust: {_num(available)} worth {_krw(value.quantize(Decimal('0.01')))} is below Upbit's minimum order "
+                f"of {_krw(min_order_krw)}; it cannot be sold and stays in the account",
+                numbers,
+                size=volume,
+            )
+        return RiskCheck(
+            False,
+            Rule.MIN_ORDER,
+            f"a sell of {_num(volume)} worth {_krw(value.quantize(Decimal('0.01')))} is below Upbit's minimum order "
+            f"of {_krw(min_order_krw)}",
+            numbers,
+            size=volume,
+        )
+    return RiskCheck(True, Rule.SELL_SIZE, f"sell {_num(volume)} (about {_krw(value.quantize(ONE_KRW))})", numbers, size=volume)
+
+
+def kill_switch_reasons(
+    daily_loss_exceeded: bool,
+    consecutive_order_failures: int,
+    consecutive_api_failures: int,
+    max_failures: int,
+) -> list[RiskCheck]:
+    """The kill-switch conditions that hold now (empty: none). Each is a RiskCheck with allowed=False.
+
+    Conditions: the daily loss limit reached; `max_failures` (MAX_CONSECUTIVE_FAILURES) or more orders
+    failed in a row; as many exchange API calls failed in a row.
+    """
+    reasons: list[RiskCheck] = []
+    if daily_loss_exceeded:
+        reasons.append(RiskCheck(False, Rule.DAILY_LOSS, "daily loss limit reached", {}))
+    if consecutive_order_failures >= max_failures:
+        reasons.append(
+            RiskCheck(
+                False,
+                Rule.ORDER_FAILURES,
+                f"{consecutive_order_failures} orders failed in a row (MAX_CONSECUTIVE_FAILURES={max_failures})",
+                {"consecutive_order_failures": str(consecutive_order_failures), "max_failures": str(max_failures)},
+            )
+        )
+    if consecutive_api_failures >= max_failures:
+        reasons.append(
+            RiskCheck(
+                False,
+                Rule.API_FAILURES,
+                f"{consecutive_api_failures} exchange API calls failed in a row (MAX_CONSECUTIVE_FAILURES={max_failures})",
+                {"consecutive_api_failures": str(consecutive_api_failures), "max_failures": str(max_failures)},
+            )
+        )
+    return reasons
+
+
+# ---------------------------------------------------------------------------------------------------
+# The gate
+# ---------------------------------------------------------------------------------------------------
+def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
+    """Run the rules that apply to `intent` and size it.
+
+    BUY: kill switch, daily loss limit, cooldown (strategy buys only), a usable price, size
+    (`max_order_size` with the position cap's room), then `position_cap` on the sized order.
+    SELL: cooldown (strategy sells only, never exit rules, manual or kill-switch sells), then `sell_size`.
+    Every check is reported; the order is allowed when all pass.
+    """
+    limits = context.limits
+    checks: list[RiskCheck] = []
+    strategy_order = intent.source == IntentSource.STRATEGY
+    if intent.side == "sell":
+        if strategy_order:
+            checks.append(cooldown(context.last_sell_at, context.now, limits.cooldown_sec, side="sell"))
+        if context.price <= 0:
+            checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": _s(context.price)}))
+            return RiskResult(False, "sell", intent.source, tuple(checks))
+        size = sell_size(
+            coin_volume=context.coin_volume,
+            price=context.price,
+            requested_volume=intent.volume,
+            min_order_krw=limits.min_order_krw,
+        )
+        checks.append(size)
+        allowed = all(check.allowed for check in checks)
+        return RiskResult(allowed, "sell", intent.source, tuple(checks), volume=size.size if allowed else None)
+
+    if intent.side != "buy":
+        raise ValueError(f"order side must be buy or sell, got {intent.side!r}")
+    checks.append(kill_switch_active(context.kill_switch, context.kill_switch_reason))
+    checks.append(
+        daily_loss_limit(
+            context.realized_today,
+            context.unrealized_now,
+            limits.max_daily_loss_krw,
+            today=context.trading_day,
+            hit_on=context.loss_limit_day,
+        )
+    )
+    if strategy_order:
+        checks.append(cooldown(context.last_buy_at, context.now, limits.cooldown_sec, side="buy"))
+    if context.price <= 0:
+        checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": _s(context.price)}))
+        return RiskResult(False, "buy", intent.source, tuple(checks))
+    equity = context.equity
+    room = position_room(equity, context.coin_value, limits.max_position_ratio, limits.fee_rate)
+    size = max_order_size(
+        krw_free=context.krw_free,
+        max_order_krw=limits.max_order_krw,
+        position_room_krw=room,
+        requested_krw=intent.krw_total,
+        fee_rate=limits.fee_rate,
+        min_order_krw=limits.min_order_krw,
+    )
+    checks.append(size)
+    if size.allowed and size.size is not None:
+        checks.append(
+            position_cap(context.coin_value + size.size, equity - fee_for(size.size, limits.fee_rate), limits.max_position_ratio)
+        )
+    allowed = all(check.allowed for check in checks)
+    return RiskResult(allowed, "buy", intent.source, tuple(checks), krw_total=size.size if allowed else None)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------------
+def risk_limits_from_settings(overrides: Mapping[str, Any] | None = None) -> RiskLimits:
+    """The limits from django settings (MAX_ORDER_KRW, MAX_DAILY_LOSS_KRW, MAX_POSITION_RATIO, ORDER_COOLDOWN_SEC,
+    MAX_CONSECUTIVE_FAILURES, TIME_ZONE), with optional overrides by field name (e.g. from a backtest form)."""
+    from django.conf import settings
+
+    values: dict[str, Any] = {
+        "max_order_krw": settings.MAX_ORDER_KRW,
+        "max_daily_loss_krw": settings.MAX_DAILY_LOSS_KRW,
+        "max_position_ratio": settings.MAX_POSITION_RATIO,
+        "cooldown_sec": settings.ORDER_COOLDOWN_SEC,
+        "max_consecutive_failures": settings.MAX_CONSECUTIVE_FAILURES,
+        "time_zone": settings.TIME_ZONE,
+    }
+    values.update(overrides or {})
+    return RiskLimits(**values)
+
+
+def risk_context_from_settings(**fields: Any) -> RiskContext:
+    """A RiskContext with `limits` from django settings and the given fields (now, price, krw_free, coin_volume, …)."""
+    return RiskContext(limits=risk_limits_from_settings(), **fields)

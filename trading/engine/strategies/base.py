@@ -1,0 +1,582 @@
+"""The strategy interface: closed candles, the current position and validated parameters in, a Decision out.
+
+A strategy is pure (no database, no HTTP, no clock) and has two entry points that share one implementation:
+
+- `prepare(arrays, params) -> Prepared` computes every indicator over all candles at once (vectorised);
+- `decide(prepared, i, position) -> Decision` decides at candle `i`, cheaply.
+
+The backtester calls `prepare` once and `decide` for every candle; the live engine calls
+`signal(candles, position, params)`, which is `decide(prepare(candles), last, position)` at the last
+*closed* candle. Because both go through the same two functions, a backtest and the live engine that
+see the same candles make the same decision.
+
+`decide` evaluates, in this order:
+
+1. holding a position (worth at least Upbit's 5,000 KRW minimum at the close; less is dust, treated as flat):
+   stop-loss, trailing stop, take-profit (each off when 0/None), then the strategy's own exit;
+   otherwise HOLD;
+2. flat: during warm-up HOLD; on the strategy's entry signal BUY; otherwise HOLD.
+
+Prices are compared on the candle's close (a closed candle is all the engine knows); the trailing stop's
+peak is the larger of `Position.highest_price` and the candle's high.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from exchange.rules import KRW_MIN_ORDER_TOTAL
+from exchange.types import Candle
+from trading.engine.indicators import CandleArrays, FloatArray
+
+ZERO = Decimal("0")
+_MIN_ORDER_F = float(KRW_MIN_ORDER_TOTAL)
+
+
+class Action(StrEnum):
+    """The three actions; the same values as `trading.models.Signal.Action`."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+    HOLD = "HOLD"
+
+
+class Reason(StrEnum):
+    """Why a decision was made: a stable code for logs, metrics and the risk gate."""
+
+    ENTRY = "entry"
+    """The strategy's entry signal (BUY)."""
+    EXIT_SIGNAL = "exit_signal"
+    """The strategy's own exit signal (SELL)."""
+    DAY_END = "day_end"
+    """Volatility breakout: the trading day ends with this candle; sell at the next day's open."""
+    DAY_CHANGED = "day_changed"
+    """Volatility breakout: still holding a position bought on an earlier day."""
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    TRAILING_STOP = "trailing_stop"
+    HOLDING = "holding"
+    """In a position, nothing to do."""
+    NO_SIGNAL = "no_signal"
+    """Flat, no entry signal."""
+    NOTHING_TO_SELL = "nothing_to_sell"
+    """The strategy's exit signal fired while flat."""
+    WARMUP = "warmup"
+    """Not enough candles yet for the indicators to be trusted."""
+    NO_HISTORY = "no_history"
+    """The candles do not cover what the strategy needs (e.g. a complete previous day)."""
+
+
+EXIT_RULE_REASONS: frozenset[Reason] = frozenset({Reason.STOP_LOSS, Reason.TAKE_PROFIT, Reason.TRAILING_STOP})
+"""Protective exits: they are never held back by the risk gate's cooldown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """The position the decision is about. A volume of 0 (or `None` instead of a Position) means flat.
+
+    `highest_price` is the highest price seen since entry, kept by the caller for the trailing stop
+    (the entry price when unknown). `entry_at` is the aware time of the (first) buy fill.
+    """
+
+    volume: Decimal
+    avg_buy_price: Decimal
+    entry_at: datetime | None = None
+    highest_price: Decimal | None = None
+
+    def with_high(self, price: Decimal) -> Position:
+        """This position with `highest_price` raised to `price` if that is higher."""
+        if self.highest_price is not None and self.highest_price >= price:
+            return self
+        return replace(self, highest_price=price)
+
+
+class Decision:
+    """What a strategy decided at one candle.
+
+    `action` and `reason` are computed eagerly; `score`, `explanation` and `values` are computed on first
+    access from the prepared indicators, because the backtester reads them only for the few candles that
+    lead to an order and half a million explanations would cost seconds.
+
+    - `score`: the signed strength of the strategy's indicator in percent of the price (> 0 favours buying),
+      as a Decimal with at most 8 decimals;
+    - `explanation`: one human sentence with the indicator values that decided it;
+    - `values`: those values by name (Decimal, int, str or None), ready for an event or signal's JSON meta.
+    """
+
+    __slots__ = ("action", "reason", "index", "_score", "_explanation", "_values", "_source")
+
+    def __init__(
+        self,
+        action: Action,
+        score: Decimal | None = None,
+        explanation: str | None = None,
+        values: dict[str, Any] | None = None,
+        *,
+        reason: Reason | str = "",
+        index: int = -1,
+        source: tuple[Strategy, Prepared, Position | None] | None = None,
+    ) -> None:
+        self.action = action
+        self.reason = reason
+        self.index = index
+        self._score = score
+        self._explanation = explanation
+        self._values = values
+        self._source = source
+        if source is None and (score is None or explanation is None):
+            raise ValueError("a Decision needs either score and explanation, or the prepared indicators to explain itself")
+
+    def _resolve(self) -> None:
+        assert self._source is not None
+        strategy, prepared, position = self._source
+        score, explanation, values = strategy.explain(prepared, self.index, position, self.action, Reason(self.reason))
+        if self._score is None:
+            self._score = score
+        if self._explanation is None:
+            self._explanation = explanation
+        if self._values is None:
+            self._values = values
+        self._source = None
+
+    @property
+    def score(self) -> Decimal:
+        if self._score is None:
+            self._resolve()
+        assert self._score is not None
+        return self._score
+
+    @property
+    def explanation(self) -> str:
+        if self._explanation is None:
+            self._resolve()
+        assert self._explanation is not None
+        return self._explanation
+
+    @property
+    def values(self) -> dict[str, Any]:
+        if self._values is None:
+            if self._source is not None:
+                self._resolve()
+            else:
+                self._values = {}
+        assert self._values is not None
+        return self._values
+
+    @property
+    def is_exit_rule(self) -> bool:
+        """A stop-loss, take-profit or trailing-stop exit (not the strategy's own signal)."""
+        return self.reason in EXIT_RULE_REASONS
+
+    def as_meta(self) -> dict[str, Any]:
+        """The decision as JSON-ready meta for a Signal row or an event."""
+        return {"action": str(self.action), "reason": str(self.reason), "score": str(self.score), "values": self.values}
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.action, str(self.reason), self.score, self.explanation, self.values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Decision({self.action}, reason={str(self.reason)!r}, score={self.score}, explanation={self.explanation!r})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------------------
+class InvalidParams(ValueError):
+    """A strategy parameter that cannot be used; the text names the parameter, the value and what is allowed."""
+
+    def __init__(self, message: str, *, strategy: str = "", param: str = "", value: Any = None) -> None:
+        super().__init__(message)
+        self.strategy = strategy
+        self.param = param
+        self.value = value
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter: its type, default and allowed range. `optional` parameters accept None and 0 as "off"."""
+
+    name: str
+    kind: Literal["int", "decimal"]
+    default: int | Decimal | None
+    minimum: int | Decimal
+    maximum: int | Decimal
+    help: str
+    min_inclusive: bool = True
+    max_inclusive: bool = True
+    optional: bool = False
+
+    def allowed(self) -> str:
+        low = f"{'at least' if self.min_inclusive else 'more than'} {self.minimum}"
+        high = f"{'at most' if self.max_inclusive else 'less than'} {self.maximum}"
+        noun = "a whole number" if self.kind == "int" else "a number"
+        off = " (0 or null turns it off)" if self.optional else ""
+        return f"{noun} {low} and {high}{off}"
+
+    def parse(self, strategy: str, raw: Any) -> int | Decimal | None:
+        def bad(problem: str) -> InvalidParams:
+            return InvalidParams(
+                f"{strategy}: parameter {self.name}={raw!r} {problem}; use {self.allowed()}",
+                strategy=strategy,
+                param=self.name,
+                value=raw,
+            )
+
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if self.optional:
+                return None
+            raise bad("is missing")
+        if isinstance(raw, bool):
+            raise bad("is a boolean")
+        number: int | Decimal
+        if self.kind == "int":
+            if isinstance(raw, int):
+                number = raw
+            elif isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
+                number = int(raw.strip())
+            else:
+                raise bad("is not a whole number")
+        else:
+            if isinstance(raw, Decimal | int):
+                number = Decimal(raw)
+            elif isinstance(raw, float):
+                number = Decimal(repr(raw))
+            elif isinstance(raw, str):
+                try:
+                    number = Decimal(raw.strip().replace(",", "").replace("_", ""))
+                except InvalidOperation:
+                    raise bad("is not a number") from None
+            else:
+                raise bad(f"is a {type(raw).__name__}, not a number")
+            if not number.is_finite():
+                raise bad("is not a finite number")
+        if self.optional and number == 0:
+            return None
+        too_low = number < self.minimum if self.min_inclusive else number <= self.minimum
+        too_high = number > self.maximum if self.max_inclusive else number >= self.maximum
+        if too_low or too_high:
+            raise bad("is out of range")
+        return number
+
+
+EXIT_PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "take_profit_pct",
+        "decimal",
+        None,
+        Decimal("0"),
+        Decimal("1000"),
+        "sell when the close is this many percent above the average buy price",
+        min_inclusive=False,
+        optional=True,
+    ),
+    ParamSpec(
+        "stop_loss_pct",
+        "decimal",
+        None,
+        Decimal("0"),
+        Decimal("100"),
+        "sell when the close is this many percent below the average buy price",
+        min_inclusive=False,
+        max_inclusive=False,
+        optional=True,
+    ),
+    ParamSpec(
+        "trailing_stop_pct",
+        "decimal",
+        None,
+        Decimal("0"),
+        Decimal("100"),
+        "sell when the close is this many percent below the highest price since entry",
+        min_inclusive=False,
+        max_inclusive=False,
+        optional=True,
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Prepared indicators
+# ---------------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Prepared:
+    """Indicators over all candles, ready for `decide(prepared, i, position)`.
+
+    `series` holds the indicator arrays by name (for charts and inspection); `signal` is the
+    position-independent raw signal per candle (+1 entry, -1 exit, 0 none); the Python lists mirror
+    the arrays `decide` reads, because indexing a list is several times cheaper than a numpy array.
+    """
+
+    strategy: str
+    params: dict[str, Any]
+    arrays: CandleArrays
+    series: dict[str, FloatArray]
+    signal: list[int]
+    ready_from: int
+    """The first candle index at which an entry may be decided (earlier candles are warm-up)."""
+    close: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+    lists: dict[str, list[Any]] = field(default_factory=dict)
+    """Strategy-specific per-candle lists read by `decide`."""
+    stop_loss_factor: float | None = None
+    take_profit_factor: float | None = None
+    trailing_factor: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+
+def _factor(pct: Decimal | None, sign: int) -> float | None:
+    if pct is None:
+        return None
+    return float(1 + sign * pct / 100)
+
+
+def to_decimal(value: float, places: int = 8) -> Decimal | None:
+    """A float indicator value as a Decimal with at most `places` decimals (None for NaN)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return Decimal(f"{value:.{places}f}").normalize() if value != 0 else ZERO
+
+
+def fmt(value: float | Decimal | None) -> str:
+    """A number for a human: thousands separators, 2 decimals for large values, 6 significant digits for small ones."""
+    if value is None:
+        return "n/a"
+    number = float(value)
+    if not math.isfinite(number):
+        return "n/a"
+    if abs(number) >= 1:
+        text = f"{number:,.2f}"
+        return text[:-3] if text.endswith(".00") else text
+    return f"{number:.6g}"
+
+
+def _pct(value: Decimal | None) -> str:
+    return "off" if value is None else f"{value.normalize():f}%"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The interface
+# ---------------------------------------------------------------------------------------------------
+class Strategy:
+    """Base class of every strategy. Subclasses set `name`, `title`, `param_specs` and implement the hooks.
+
+    Hooks: `_indicators(arrays, params)` (vectorised, returns series, raw signal, ready_from, lists),
+    `_describe(prepared, i, action, reason)` (the indicator sentence) and `_score(prepared, i)`;
+    optionally `_strategy_exit`, `_entry_blocked`, `_check(params)` and `min_candles`.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    param_specs: ClassVar[tuple[ParamSpec, ...]] = ()
+
+    # --- parameters -------------------------------------------------------------------------------
+    @property
+    def all_param_specs(self) -> tuple[ParamSpec, ...]:
+        return self.param_specs + EXIT_PARAM_SPECS
+
+    def defaults(self) -> dict[str, Any]:
+        return {spec.name: spec.default for spec in self.all_param_specs}
+
+    def validate(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Parameters with defaults merged in, parsed and range-checked; raises InvalidParams naming the culprit."""
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise InvalidParams(
+                f"{self.name}: parameters must be an object of name: value, got {type(params).__name__}", strategy=self.name
+            )
+        specs = {spec.name: spec for spec in self.all_param_specs}
+        unknown = sorted(str(key) for key in params if key not in specs)
+        if unknown:
+            raise InvalidParams(
+                f"{self.name}: unknown parameter {unknown[0]!r}; allowed: {', '.join(specs)}",
+                strategy=self.name,
+                param=unknown[0],
+                value=params[unknown[0]],
+            )
+        clean = {name: spec.parse(self.name, params[name]) if name in params else spec.default for name, spec in specs.items()}
+        self._check(clean)
+        return clean
+
+    def _check(self, params: dict[str, Any]) -> None:
+        """Rules between parameters (e.g. fast < slow); raise InvalidParams."""
+
+    def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int = 60) -> int:
+        """How many closed candles of `unit_sec` seconds the live engine should pass so the decision is trusted."""
+        return 2
+
+    # --- the two entry points ---------------------------------------------------------------------
+    def prepare(self, arrays: CandleArrays, params: Mapping[str, Any] | None = None) -> Prepared:
+        """Compute every indicator over all `arrays` (oldest first) with validated `params`."""
+        clean = self.validate(params)
+        series, signal, ready_from, lists = self._indicators(arrays, clean)
+        return Prepared(
+            strategy=self.name,
+            params=clean,
+            arrays=arrays,
+            series=series,
+            signal=signal,
+            ready_from=ready_from,
+            close=arrays.close.tolist(),
+            high=arrays.high.tolist(),
+            lists=lists,
+            stop_loss_factor=_factor(clean["stop_loss_pct"], -1),
+            take_profit_factor=_factor(clean["take_profit_pct"], +1),
+            trailing_factor=_factor(clean["trailing_stop_pct"], -1),
+        )
+
+    def decide(self, prepared: Prepared, i: int, position: Position | None = None) -> Decision:
+        """The decision at candle `i` (negative counts from the end) given the position held before it."""
+        n = len(prepared.close)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"candle index {i} is outside the {n} prepared candles")
+        source = (self, prepared, position)
+        close = prepared.close[i]
+        if position is not None and position.volume > 0 and float(position.volume) * close >= _MIN_ORDER_F:
+            reason = self._exit_rule(prepared, i, position, close)
+            if reason is None:
+                reason = self._strategy_exit(prepared, i, position)
+            if reason is not None:
+                return Decision(Action.SELL, reason=reason, index=i, source=source)
+            return Decision(Action.HOLD, reason=Reason.HOLDING, index=i, source=source)
+        if i < prepared.ready_from:
+            return Decision(Action.HOLD, reason=Reason.WARMUP, index=i, source=source)
+        raw = prepared.signal[i]
+        if raw > 0:
+            blocked = self._entry_blocked(prepared, i)
+            if blocked is None:
+                return Decision(Action.BUY, reason=Reason.ENTRY, index=i, source=source)
+            return Decision(Action.HOLD, reason=blocked, index=i, source=source)
+        if raw < 0:
+            return Decision(Action.HOLD, reason=Reason.NOTHING_TO_SELL, index=i, source=source)
+        return Decision(Action.HOLD, reason=self._idle_reason(prepared, i), index=i, source=source)
+
+    def signal(
+        self,
+        candles: Sequence[Candle] | CandleArrays,
+        position: Position | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """The live entry point: the decision at the last of `candles` (closed candles only, oldest first)."""
+        arrays = candles if isinstance(candles, CandleArrays) else CandleArrays.from_candles(candles)
+        if len(arrays) == 0:
+            raise ValueError(f"{self.name}: no candles to decide on")
+        return self.decide(self.prepare(arrays, params), len(arrays) - 1, position)
+
+    # --- exits ------------------------------------------------------------------------------------
+    def _exit_rule(self, p: Prepared, i: int, position: Position, close: float) -> Reason | None:
+        avg = float(position.avg_buy_price)
+        if p.stop_loss_factor is not None and close <= avg * p.stop_loss_factor:
+            return Reason.STOP_LOSS
+        if p.trailing_factor is not None:
+            peak = max(float(position.highest_price or position.avg_buy_price), p.high[i])
+            if close <= peak * p.trailing_factor:
+                return Reason.TRAILING_STOP
+        if p.take_profit_factor is not None and close >= avg * p.take_profit_factor:
+            return Reason.TAKE_PROFIT
+        return None
+
+    def _strategy_exit(self, p: Prepared, i: int, position: Position) -> Reason | None:
+        if i >= p.ready_from and p.signal[i] < 0:
+            return Reason.EXIT_SIGNAL
+        return None
+
+    def _entry_blocked(self, p: Prepared, i: int) -> Reason | None:
+        return None
+
+    def _idle_reason(self, p: Prepared, i: int) -> Reason:
+        return Reason.NO_SIGNAL
+
+    # --- explanations (lazy) ----------------------------------------------------------------------
+    def explain(
+        self, p: Prepared, i: int, position: Position | None, action: Action, reason: Reason
+    ) -> tuple[Decimal, str, dict[str, Any]]:
+        """Score, explanation and values of the decision at `i`; called by Decision on first access."""
+        close = p.close[i]
+        values: dict[str, Any] = {
+            "candle_start": datetime.fromtimestamp(int(p.arrays.start[i]), tz=UTC).isoformat(),
+            "close": to_decimal(close),
+        }
+        indicator_text, indicator_values = self._describe(p, i, action, reason)
+        values.update(indicator_values)
+        score = to_decimal(self._score(p, i)) or ZERO
+        holding = ""
+        if position is not None and position.volume > 0:
+            avg = float(position.avg_buy_price)
+            change = (close / avg - 1) * 100 if avg > 0 else 0.0
+            values["position_volume"] = position.volume
+            values["avg_buy_price"] = position.avg_buy_price
+            values["pnl_pct"] = to_decimal(change, 4)
+            holding = f"holding {position.volume.normalize():f} at an average {fmt(avg)} ({change:+.2f}%)"
+        params = p.params
+        if reason == Reason.STOP_LOSS and position is not None:
+            values["stop_loss_pct"] = params["stop_loss_pct"]
+            head = (
+                f"SELL (stop-loss {_pct(params['stop_loss_pct'])}): close {fmt(close)} is "
+                f"{(1 - close / float(position.avg_buy_price)) * 100:.2f}% below the average buy price "
+                f"{fmt(position.avg_buy_price)}"
+            )
+        elif reason == Reason.TRAILING_STOP and position is not None:
+            peak = max(float(position.highest_price or position.avg_buy_price), p.high[i])
+            values["trailing_stop_pct"] = params["trailing_stop_pct"]
+            values["highest_price"] = to_decimal(peak)
+            head = (
+                f"SELL (trailing stop {_pct(params['trailing_stop_pct'])}): close {fmt(close)} is "
+                f"{(1 - close / peak) * 100:.2f}% below the highest price since entry {fmt(peak)}"
+            )
+        elif reason == Reason.TAKE_PROFIT and position is not None:
+            values["take_profit_pct"] = params["take_profit_pct"]
+            head = (
+                f"SELL (take-profit {_pct(params['take_profit_pct'])}): close {fmt(close)} is "
+                f"{(close / float(position.avg_buy_price) - 1) * 100:.2f}% above the average buy price "
+                f"{fmt(position.avg_buy_price)}"
+            )
+        elif reason == Reason.WARMUP:
+            need = p.ready_from + 1
+            head = f"HOLD: warming up, {i + 1} of {need} candles needed before an entry"
+        elif reason == Reason.NOTHING_TO_SELL:
+            head = f"HOLD: exit signal but no position to sell; {indicator_text}"
+            indicator_text = ""
+        elif reason == Reason.HOLDING:
+            head = f"HOLD: {holding}"
+            holding = ""
+        else:
+            head = f"{action}: {indicator_text}"
+            indicator_text = ""
+        parts = [head]
+        if indicator_text:
+            parts.append(indicator_text)
+        if holding:
+            parts.append(holding)
+        text = "; ".join(parts)
+        return score, text, values
+
+    # --- hooks ------------------------------------------------------------------------------------
+    def _indicators(
+        self, arrays: CandleArrays, params: dict[str, Any]
+    ) -> tuple[dict[str, FloatArray], list[int], int, dict[str, list[Any]]]:
+        raise NotImplementedError
+
+    def _describe(self, p: Prepared, i: int, action: Action, reason: Reason) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def _score(self, p: Prepared, i: int) -> float:
+        return 0.0

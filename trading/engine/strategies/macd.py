@@ -1,0 +1,81 @@
+"""MACD crossover: BUY when the MACD line crosses above its signal line, SELL when it crosses below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from trading.engine.indicators import CandleArrays, FloatArray, crossed_above, crossed_below, macd
+from trading.engine.strategies.base import Action, InvalidParams, ParamSpec, Prepared, Reason, Strategy, fmt, to_decimal
+
+
+class MacdStrategy(Strategy):
+    name = "macd"
+    title = "MACD crossover"
+    description = (
+        "BUY when the MACD line (EMA fast - EMA slow of the close) crosses above its signal line "
+        "(EMA of the MACD line); SELL when it crosses below."
+    )
+    param_specs = (
+        ParamSpec("fast", "int", 12, 1, 1000, "the fast EMA period, in candles"),
+        ParamSpec("slow", "int", 26, 2, 2000, "the slow EMA period, in candles (more than fast)"),
+        ParamSpec("signal", "int", 9, 1, 1000, "the signal line's EMA period, in candles"),
+    )
+
+    def _check(self, params: dict[str, Any]) -> None:
+        if params["fast"] >= params["slow"]:
+            raise InvalidParams(
+                f"macd: parameter fast={params['fast']} must be less than slow={params['slow']}",
+                strategy=self.name,
+                param="fast",
+                value=params["fast"],
+            )
+
+    def min_candles(self, params: dict[str, Any] | None = None, unit_sec: int = 60) -> int:
+        """3 × (slow + signal) candles: by then the first-value seed of the EMAs weighs well under 1%."""
+        clean = self.validate(params)
+        return 3 * (clean["slow"] + clean["signal"])
+
+    def _indicators(
+        self, arrays: CandleArrays, params: dict[str, Any]
+    ) -> tuple[dict[str, FloatArray], list[int], int, dict[str, list[Any]]]:
+        m = macd(arrays.close, params["fast"], params["slow"], params["signal"])
+        raw = crossed_above(m.line, m.signal).astype(np.int8) - crossed_below(m.line, m.signal).astype(np.int8)
+        series = {"macd": m.line, "signal": m.signal, "histogram": m.histogram}
+        lists = {"macd": m.line.tolist(), "signal": m.signal.tolist()}
+        return series, raw.tolist(), self.min_candles(params) - 1, lists
+
+    def _score(self, p: Prepared, i: int) -> float:
+        close = p.close[i]
+        return (p.lists["macd"][i] - p.lists["signal"][i]) / close * 100 if close else 0.0
+
+    def _describe(self, p: Prepared, i: int, action: Action, reason: Reason) -> tuple[str, dict[str, Any]]:
+        line, signal = p.lists["macd"], p.lists["signal"]
+        now_line, now_signal = line[i], signal[i]
+        histogram = now_line - now_signal
+        values: dict[str, Any] = {
+            "macd": to_decimal(now_line),
+            "macd_signal": to_decimal(now_signal),
+            "macd_histogram": to_decimal(histogram),
+            "fast": p.params["fast"],
+            "slow": p.params["slow"],
+            "signal": p.params["signal"],
+        }
+        periods = f"MACD({p.params['fast']},{p.params['slow']},{p.params['signal']})"
+        raw = p.signal[i]
+        if raw != 0 and i > 0:
+            values["macd_prev"] = to_decimal(line[i - 1])
+            values["macd_signal_prev"] = to_decimal(signal[i - 1])
+            direction = "above" if raw > 0 else "below"
+            sign = "<=" if raw > 0 else ">="
+            text = (
+                f"{periods} line {fmt(now_line)} crossed {direction} its signal {fmt(now_signal)} "
+                f"(histogram {histogram:+,.2f}; previous candle: line {fmt(line[i - 1])} {sign} signal {fmt(signal[i - 1])})"
+            )
+        else:
+            side = "above" if histogram > 0 else "below" if histogram < 0 else "on"
+            text = (
+                f"{periods} line {fmt(now_line)} is {side} its signal {fmt(now_signal)} (histogram {histogram:+,.2f}), no cross"
+            )
+        return text, values

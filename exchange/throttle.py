@@ -14,7 +14,6 @@ the order they asked.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
@@ -38,7 +37,7 @@ SLOW_GROUPS: dict[str, tuple[int, float]] = {"order-cancel-all": (1, 2.0)}
 # so that network jitter between our clock and the server's cannot push two bursts into one server second.
 WINDOW_SEC = 1.0
 WINDOW_MARGIN_SEC = 0.1
-# After the server says a second is spent, wait this much past the next second boundary.
+# After the server says a second is spent, wait a full second plus this margin.
 BOUNDARY_MARGIN_SEC = 0.05
 
 _REMAINING_REQ = re.compile(r"group=(?P<group>[A-Za-z0-9_\-]+)\s*;\s*(?:min=(?P<min>\d+)\s*;\s*)?sec=(?P<sec>\d+)")
@@ -72,8 +71,7 @@ def safe_capacity(limit: int) -> int:
 class Throttle:
     """Per-group sliding windows plus server-imposed pauses.
 
-    `clock` must be monotonic seconds; `wall_clock` is used only to find the server's next second
-    boundary. Both, and `sleep`, can be replaced in tests.
+    `clock` must be monotonic seconds; it and `sleep` can be replaced in tests.
     """
 
     def __init__(
@@ -82,7 +80,6 @@ class Throttle:
         *,
         window_sec: float = WINDOW_SEC + WINDOW_MARGIN_SEC,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._windows: dict[str, tuple[int, float]] = {
@@ -92,7 +89,6 @@ class Throttle:
             self._windows.setdefault(group, (capacity, seconds + WINDOW_MARGIN_SEC))
         self._default_window = self._windows.get("default", (safe_capacity(30), window_sec))
         self._clock = clock
-        self._wall_clock = wall_clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._slots: dict[str, deque[float]] = {}
@@ -128,12 +124,13 @@ class Throttle:
         return wait
 
     def observe(self, remaining: RemainingReq) -> None:
-        """Obey the server: when it says no calls are left this second, hold the group until the next one."""
+        """Obey the server: when it says no calls are left this second, hold the group until the next one.
+
+        The server's second boundary is on its clock, not ours, so only a full second (plus a margin)
+        is sure to reach it."""
         if remaining.sec > 0:
             return
-        wall = self._wall_clock()
-        until_next_second = math.floor(wall) + 1 - wall + BOUNDARY_MARGIN_SEC
-        self.block(remaining.group, until_next_second)
+        self.block(remaining.group, WINDOW_SEC + BOUNDARY_MARGIN_SEC)
 
     def block(self, group: str, seconds: float) -> None:
         """Hold every call in `group` for `seconds` from now (after a 429, or a spent second)."""

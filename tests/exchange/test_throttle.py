@@ -35,7 +35,7 @@ def max_in_any_window(times: list[float], window: float) -> int:
 @pytest.mark.parametrize(("group", "limit"), [("ticker", 10), ("candle", 10), ("default", 30), ("order", 8)])
 def test_burst_of_100_never_exceeds_the_published_per_second_limit(group, limit):
     clock = FakeClock()
-    throttle = Throttle(clock=clock, wall_clock=clock, sleep=clock.sleep)
+    throttle = Throttle(clock=clock, sleep=clock.sleep)
 
     sent: list[float] = []
     for _ in range(100):
@@ -50,7 +50,7 @@ def test_burst_of_100_never_exceeds_the_published_per_second_limit(group, limit)
 
 def test_groups_do_not_share_a_window():
     clock = FakeClock()
-    throttle = Throttle(clock=clock, wall_clock=clock, sleep=clock.sleep)
+    throttle = Throttle(clock=clock, sleep=clock.sleep)
 
     for _ in range(safe_capacity(10)):
         throttle.acquire("ticker")
@@ -62,14 +62,14 @@ def test_groups_do_not_share_a_window():
 
 def test_unknown_group_uses_the_exchange_default_window():
     clock = FakeClock()
-    throttle = Throttle(clock=clock, wall_clock=clock, sleep=clock.sleep)
+    throttle = Throttle(clock=clock, sleep=clock.sleep)
 
     assert throttle.capacity("deposits") == throttle.capacity("default") == safe_capacity(30)
 
 
 def test_batch_cancel_is_one_call_per_two_seconds():
     clock = FakeClock()
-    throttle = Throttle(clock=clock, wall_clock=clock, sleep=clock.sleep)
+    throttle = Throttle(clock=clock, sleep=clock.sleep)
 
     throttle.acquire("order-cancel-all")
     waited = throttle.acquire("order-cancel-all")
@@ -77,19 +77,20 @@ def test_batch_cancel_is_one_call_per_two_seconds():
     assert waited >= 2.0
 
 
-def test_server_saying_second_is_spent_holds_the_group_until_the_next_second():
+def test_server_saying_second_is_spent_holds_the_group_for_a_full_second():
     clock = FakeClock(start=5000.3)
-    throttle = Throttle(clock=clock, wall_clock=clock, sleep=clock.sleep)
+    throttle = Throttle(clock=clock, sleep=clock.sleep)
 
     throttle.observe(RemainingReq(group="order", sec=0, min=None))
 
-    assert throttle.acquire("order") == pytest.approx(0.75, abs=0.01)  # to 5001.0 plus the margin
+    # The server's second boundary is unknown to the client: only a whole second is sure to pass it.
+    assert 1.0 <= throttle.acquire("order") <= 1.1
     assert throttle.acquire("ticker") == 0  # other groups are unaffected
 
 
 def test_remaining_calls_left_do_not_pause():
     clock = FakeClock()
-    throttle = Throttle(clock=clock, wall_clock=clock, sleep=clock.sleep)
+    throttle = Throttle(clock=clock, sleep=clock.sleep)
 
     throttle.observe(RemainingReq(group="default", sec=3))
 
@@ -98,7 +99,7 @@ def test_remaining_calls_left_do_not_pause():
 
 def test_block_only_ever_extends_a_pause():
     clock = FakeClock()
-    throttle = Throttle(clock=clock, wall_clock=clock, sleep=clock.sleep)
+    throttle = Throttle(clock=clock, sleep=clock.sleep)
 
     throttle.block("order", 2.0)
     throttle.block("order", 0.5)

@@ -272,11 +272,17 @@ def limit_fill(
 def consume_levels(levels: Sequence[OrderBookLevel], side: SideName, fills: Sequence[LevelFill]) -> tuple[OrderBookLevel, ...]:
     """The book left after `fills` took liquidity from the opposite side of a `side` order, so two
     orders matched in one pass never trade against the same size twice."""
-    taken = sum((fill.volume for fill in fills), ZERO)
+    return take_volume(levels, side, sum((fill.volume for fill in fills), ZERO))
+
+
+def take_volume(levels: Sequence[OrderBookLevel], side: SideName, volume: Decimal) -> tuple[OrderBookLevel, ...]:
+    """The book left after a `side` order took `volume` from the opposite side, best level first
+    (every fill function here walks the book that way)."""
+    taken = volume
     result: list[OrderBookLevel] = []
     for level in levels:
         size = level.ask_size if side == "buy" else level.bid_size
-        used = min(size, taken)
+        used = min(size, taken) if size > 0 else ZERO
         taken -= used
         if side == "buy":
             result.append(OrderBookLevel(level.ask_price, level.ask_size - used, level.bid_price, level.bid_size))

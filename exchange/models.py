@@ -1,0 +1,152 @@
+"""The paper exchange's own ledger: one simulated account, its balances, orders and trades.
+
+It lives in the `exchange` app (not `trading`) so the exchange layer stays self-contained. The rows
+are written only by `exchange.paper`; everything else reads them through the `Exchange` interface.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+ZERO = Decimal("0")
+MONEY = {"max_digits": 24, "decimal_places": 8}
+
+
+def money_field(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(**MONEY, **kwargs)
+
+
+class PaperAccount(models.Model):
+    """The one simulated account (pk 1), created with `PAPER_INITIAL_KRW` the first time it is used."""
+
+    SINGLETON_PK = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK, editable=False)
+    initial_krw = money_field(help_text="KRW the account started with (or was last reset to)")
+    created_at = models.DateTimeField(default=timezone.now)
+    reset_at = models.DateTimeField(null=True, blank=True)
+    reset_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="paper_account_singleton"),
+            models.CheckConstraint(condition=Q(initial_krw__gt=0), name="paper_account_positive_initial_krw"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Paper account (started with {self.initial_krw} KRW)"
+
+
+class PaperBalance(models.Model):
+    """One currency of the paper account. `balance` is free to order, `locked` is held by open orders."""
+
+    currency = models.CharField(max_length=16, unique=True)
+    balance = money_field(default=ZERO)
+    locked = money_field(default=ZERO)
+    avg_buy_price = money_field(default=ZERO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("currency",)
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="paper_balance_not_negative"),
+            models.CheckConstraint(condition=Q(locked__gte=0), name="paper_locked_not_negative"),
+            models.CheckConstraint(condition=Q(avg_buy_price__gte=0), name="paper_avg_buy_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.balance} (+{self.locked} locked)"
+
+
+class PaperIdentifier(models.Model):
+    """Every client identifier ever sent, accepted or not: like Upbit, an identifier is single-use
+    even when its order was rejected, and a reset does not make it usable again."""
+
+    identifier = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.identifier
+
+
+class PaperOrder(models.Model):
+    class State(models.TextChoices):
+        WAIT = "wait", "Open"
+        DONE = "done", "Filled"
+        CANCEL = "cancel", "Cancelled"
+
+    uuid = models.CharField(max_length=36, unique=True)
+    identifier = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    market = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    ord_type = models.CharField(max_length=8)
+    time_in_force = models.CharField(max_length=16, blank=True, default="")
+    price = money_field(null=True, blank=True, help_text="unit price (limit) or KRW total (market and best buy)")
+    volume = money_field(null=True, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.WAIT)
+    remaining_volume = money_field(null=True, blank=True)
+    executed_volume = money_field(default=ZERO)
+    executed_funds = money_field(default=ZERO)
+    reserved_fee = money_field(default=ZERO)
+    remaining_fee = money_field(default=ZERO)
+    paid_fee = money_field(default=ZERO)
+    locked = money_field(
+        default=ZERO,
+        help_text="held by the order while open (KRW for a buy, coin for a sell); once final, what was released",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["market", "state"], name="paper_order_market_state")]
+        constraints = [
+            models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="paper_order_known_side"),
+            models.CheckConstraint(
+                condition=Q(ord_type__in=["limit", "price", "market", "best"]), name="paper_order_known_ord_type"
+            ),
+            models.CheckConstraint(condition=Q(state__in=["wait", "done", "cancel"]), name="paper_order_known_state"),
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gt=0), name="paper_order_positive_price"),
+            models.CheckConstraint(condition=Q(volume__isnull=True) | Q(volume__gt=0), name="paper_order_positive_volume"),
+            models.CheckConstraint(
+                condition=Q(remaining_volume__isnull=True) | Q(remaining_volume__gte=0),
+                name="paper_order_remaining_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(executed_volume__gte=0), name="paper_order_executed_not_negative"),
+            models.CheckConstraint(condition=Q(paid_fee__gte=0), name="paper_order_paid_fee_not_negative"),
+            models.CheckConstraint(condition=Q(remaining_fee__gte=0), name="paper_order_remaining_fee_not_negative"),
+            models.CheckConstraint(condition=Q(locked__gte=0), name="paper_order_locked_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.ord_type} {self.market} {self.uuid} ({self.state})"
+
+
+class PaperTrade(models.Model):
+    uuid = models.CharField(max_length=36, unique=True)
+    order = models.ForeignKey(PaperOrder, on_delete=models.PROTECT, related_name="trades")
+    market = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    price = money_field()
+    volume = money_field()
+    funds = money_field()
+    fee = money_field(default=ZERO)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        constraints = [
+            models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="paper_trade_known_side"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="paper_trade_positive_price"),
+            models.CheckConstraint(condition=Q(volume__gt=0), name="paper_trade_positive_volume"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="paper_trade_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.volume} @ {self.price} ({self.uuid})"

@@ -177,6 +177,16 @@ class RiskResult:
     """Sell: the volume to sell (8 decimals, never more than the free balance)."""
 
     @property
+    def approved(self) -> bool:
+        """The same as `allowed`."""
+        return self.allowed
+
+    @property
+    def reasons(self) -> list[str]:
+        """The messages of the checks that blocked the order (empty when allowed)."""
+        return [check.message for check in self.checks if not check.allowed]
+
+    @property
     def blocked_by(self) -> RiskCheck | None:
         """The first rule that blocked the order, or None."""
         return next((check for check in self.checks if not check.allowed), None)

@@ -218,8 +218,11 @@ class ParamSpec:
     min_inclusive: bool = True
     max_inclusive: bool = True
     optional: bool = False
+    choices: tuple[int, ...] = ()
 
     def allowed(self) -> str:
+        if self.choices:
+            return f"one of {', '.join(map(str, self.choices))}"
         low = f"{'at least' if self.min_inclusive else 'more than'} {self.minimum}"
         high = f"{'at most' if self.max_inclusive else 'less than'} {self.maximum}"
         noun = "a whole number" if self.kind == "int" else "a number"
@@ -265,11 +268,28 @@ class ParamSpec:
                 raise bad("is not a finite number")
         if self.optional and number == 0:
             return None
+        if self.choices:
+            if number not in self.choices:
+                raise bad("is not allowed")
+            return number
         too_low = number < self.minimum if self.min_inclusive else number <= self.minimum
         too_high = number > self.maximum if self.max_inclusive else number >= self.maximum
         if too_low or too_high:
             raise bad("is out of range")
         return number
+
+
+CANDLE_UNITS: tuple[int, ...] = (1, 3, 5, 10, 15, 30, 60, 240, 1440)
+"""Upbit's candle units in minutes (1440 = day candles)."""
+
+
+def candle_unit_spec(default: int) -> ParamSpec:
+    """The `candle_unit` parameter: which candles (minutes) the engine fetches and the backtest replays.
+
+    The strategy computes on whatever candles it is given; this tells its callers which ones it was tuned for."""
+    return ParamSpec(
+        "candle_unit", "int", default, 1, 1440, "the candle length in minutes the strategy runs on", choices=CANDLE_UNITS
+    )
 
 
 EXIT_PARAM_SPECS: tuple[ParamSpec, ...] = (
@@ -384,11 +404,13 @@ class Strategy:
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
     param_specs: ClassVar[tuple[ParamSpec, ...]] = ()
+    default_candle_unit: ClassVar[int] = 1
 
     # --- parameters -------------------------------------------------------------------------------
     @property
     def all_param_specs(self) -> tuple[ParamSpec, ...]:
-        return self.param_specs + EXIT_PARAM_SPECS
+        """The strategy's own parameters, then `candle_unit`, then the exits shared by every strategy."""
+        return (*self.param_specs, candle_unit_spec(self.default_candle_unit), *EXIT_PARAM_SPECS)
 
     def defaults(self) -> dict[str, Any]:
         return {spec.name: spec.default for spec in self.all_param_specs}
@@ -417,8 +439,10 @@ class Strategy:
     def _check(self, params: dict[str, Any]) -> None:
         """Rules between parameters (e.g. fast < slow); raise InvalidParams."""
 
-    def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int = 60) -> int:
-        """How many closed candles of `unit_sec` seconds the live engine should pass so the decision is trusted."""
+    def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int | None = None) -> int:
+        """How many closed candles the live engine should pass so the decision is trusted.
+
+        `unit_sec` is the candle length in seconds; by default the `candle_unit` parameter's."""
         return 2
 
     # --- the two entry points ---------------------------------------------------------------------

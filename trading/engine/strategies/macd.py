@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ class MacdStrategy(Strategy):
                 value=params["fast"],
             )
 
-    def min_candles(self, params: dict[str, Any] | None = None, unit_sec: int = 60) -> int:
+    def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int | None = None) -> int:
         """3 × (slow + signal) candles: by then the first-value seed of the EMAs weighs well under 1%."""
         clean = self.validate(params)
         return 3 * (clean["slow"] + clean["signal"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ class SmaCrossStrategy(Strategy):
                 value=params["fast"],
             )
 
-    def min_candles(self, params: dict[str, Any] | None = None, unit_sec: int = 60) -> int:
+    def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int | None = None) -> int:
         """slow + 1 candles: the slow SMA on this candle and the one before (a cross needs both)."""
         return self.validate(params)["slow"] + 1
 

@@ -12,11 +12,14 @@
   nothing); on daily candles every candle is the last of its day, so this strategy needs intraday ones.
 - SELL with the day's last candle (the order then fills at the next day's open), or on the first
   candle seen of a later day than the entry (when the last candle was missing, or the engine was
-  down at the day change). A position without a known entry time counts as entered on an earlier day.
+  down at the day change). Without a known entry time (`Position.entry_at` None) only the day's last
+  candle sells: pass the entry time so a missed day change is caught.
+- Runs on hourly candles by default (`candle_unit` 60): the previous day then fits in 48 candles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -34,6 +37,7 @@ class VolatilityBreakoutStrategy(Strategy):
         "BUY when the close breaks above today's open + K × yesterday's range (day = Upbit's candle day, "
         "09:00 KST); SELL at the day's end so the position is out by the next day's open."
     )
+    default_candle_unit = 60
     param_specs = (
         ParamSpec(
             "k",
@@ -46,10 +50,11 @@ class VolatilityBreakoutStrategy(Strategy):
         ),
     )
 
-    def min_candles(self, params: dict[str, Any] | None = None, unit_sec: int = 60) -> int:
-        """Two days of candles, so the previous day is always complete whatever the time of day."""
-        self.validate(params)
-        return max(2, 2 * SECONDS_PER_DAY // max(1, unit_sec))
+    def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int | None = None) -> int:
+        """Two days of candles (of `unit_sec`, default the `candle_unit` parameter), so yesterday is always complete."""
+        clean = self.validate(params)
+        unit = unit_sec if unit_sec else clean["candle_unit"] * 60
+        return max(2, 2 * SECONDS_PER_DAY // max(1, unit))
 
     def _indicators(
         self, arrays: CandleArrays, params: dict[str, Any]
@@ -113,7 +118,7 @@ class VolatilityBreakoutStrategy(Strategy):
 
     def _strategy_exit(self, p: Prepared, i: int, position: Position) -> Reason | None:
         day = p.lists["day"][i]
-        if position.entry_at is None or int(position.entry_at.timestamp()) // SECONDS_PER_DAY < day:
+        if position.entry_at is not None and int(position.entry_at.timestamp()) // SECONDS_PER_DAY < day:
             return Reason.DAY_CHANGED
         if p.lists["last_of_day"][i]:
             return Reason.DAY_END

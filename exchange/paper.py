@@ -134,6 +134,8 @@ def reset_account(initial_krw: Decimal) -> ResetResult:
     now = timezone.now()
     with transaction.atomic():
         account = PaperAccount.objects.select_for_update().filter(pk=PaperAccount.SINGLETON_PK).first()
+        # Orders before balances: the same lock order as matching and cancelling, so they cannot deadlock.
+        list(PaperOrder.objects.select_for_update().filter(state=PaperOrder.State.WAIT).values_list("pk", flat=True))
         previous = tuple(_as_balance(row) for row in PaperBalance.objects.select_for_update().order_by("currency"))
         cancelled = PaperOrder.objects.filter(state=PaperOrder.State.WAIT).update(
             state=PaperOrder.State.CANCEL, finished_at=now, updated_at=now
@@ -355,7 +357,7 @@ def _place_market_sell(request: OrderRequest, levels: Sequence[OrderBookLevel], 
     fill = market_sell_fill(levels, volume, fee_rate)
     order = _new_order(request, now)
     order.price = None
-    order.remaining_volume = ZERO
+    order.remaining_volume = fill.remaining_volume
     order.executed_volume = fill.executed_volume
     order.executed_funds = fill.executed_funds
     order.paid_fee = fill.paid_fee

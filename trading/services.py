@@ -6,16 +6,18 @@ callers race, or it reports why not. The web process and the engine process both
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from exchange.types import OrderInfo, Trade
 from trading import events
-from trading.models import EngineState, ManualOrderRequest
+from trading.models import EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
 
 State = EngineState.State
 
@@ -197,3 +199,297 @@ def manual_order_request_create(
             meta={"request_id": request.pk, "kind": kind, "krw": krw_amount, "volume": volume_amount, "market": market},
         )
     return request
+
+
+# ---------------------------------------------------------------------------------------------------
+# The engine process: one claim on the singleton row (owner + heartbeat), taken with a conditional
+# UPDATE so two processes can never both believe they own the engine.
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClaimResult:
+    claimed: bool
+    previous_owner: str
+    heartbeat_age_sec: float | None
+
+
+def engine_claim(*, owner: str, stale_after_sec: float | None = None) -> ClaimResult:
+    """Claim the engine for `owner` ("host:pid"). Succeeds when nobody owns it, `owner` already does,
+    or the current owner's heartbeat is older than ENGINE_STALE_AFTER_SEC (a crashed process)."""
+    from django.db.models import Q
+
+    stale = stale_after_sec if stale_after_sec is not None else settings.ENGINE_STALE_AFTER_SEC
+    before = EngineState.load()
+    now = timezone.now()
+    age = None if before.heartbeat_at is None else (now - before.heartbeat_at).total_seconds()
+    free = Q(owner="") | Q(owner=owner) | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=stale))
+    claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(owner=owner[:255], heartbeat_at=now)
+    if claimed:
+        takeover = bool(before.owner) and before.owner != owner
+        events.engine_claimed(owner=owner, previous_owner=before.owner, takeover=takeover)
+    else:
+        current = EngineState.load()
+        age = None if current.heartbeat_at is None else (now - current.heartbeat_at).total_seconds()
+        events.engine_refused(owner=owner, running_owner=current.owner, heartbeat_age_sec=age)
+        before = current
+    return ClaimResult(claimed=bool(claimed), previous_owner=before.owner, heartbeat_age_sec=age)
+
+
+def engine_heartbeat(*, owner: str, metrics: dict | None = None) -> bool:
+    """Refresh the heartbeat (and the published counters). False when `owner` no longer holds the claim."""
+    fields: dict = {"heartbeat_at": timezone.now()}
+    if metrics is not None:
+        fields["metrics"] = metrics
+    return EngineState.objects.filter(pk=EngineState.SINGLETON_PK, owner=owner).update(**fields) == 1
+
+
+def engine_release(*, owner: str, reason: str = "exited") -> bool:
+    """Give the claim back so the dashboard shows the engine offline at once (and a new process can start)."""
+    released = EngineState.objects.filter(pk=EngineState.SINGLETON_PK, owner=owner).update(owner="", heartbeat_at=None) == 1
+    if released:
+        events.engine_released(owner=owner, reason=reason)
+    return released
+
+
+def engine_cycle_record(*, last_price: Decimal | None) -> None:
+    """Book-keeping after each cycle: iteration, time, last price."""
+    from django.db.models import F
+
+    fields: dict = {"iteration": F("iteration") + 1, "last_cycle_at": timezone.now()}
+    if last_price is not None:
+        fields["last_price"] = last_price
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(**fields)
+
+
+def engine_failures_set(*, consecutive_failures: int | None = None, consecutive_order_failures: int | None = None) -> None:
+    fields: dict = {}
+    if consecutive_failures is not None:
+        fields["consecutive_failures"] = consecutive_failures
+    if consecutive_order_failures is not None:
+        fields["consecutive_order_failures"] = consecutive_order_failures
+    if fields:
+        EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(**fields)
+
+
+def engine_kill_switch_trip(*, reason: str, meta: dict | None = None) -> bool:
+    """Trip the kill-switch: ERROR with the reason persisted until a person presses Reset.
+
+    Works from any state: when the engine is not RUNNING/STOPPING (e.g. `runengine --once` on an IDLE
+    engine) the flag is still persisted, so no entry can be made until Reset."""
+    now = timezone.now()
+    try:
+        engine_fail(actor="engine", error=reason, kill_switch=True)
+    except TransitionNotAllowed:
+        EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(
+            kill_switch=True, kill_switch_reason=reason[:2000], kill_switch_at=now, last_error=reason[:10000]
+        )
+    events.kill_switch_tripped(reason=reason, meta=meta)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------
+# Orders and fills. The intent row is committed before the exchange is called; every later write is
+# a short transaction of its own (never one held across an HTTP call).
+# ---------------------------------------------------------------------------------------------------
+def order_identifier_new() -> str:
+    """A fresh, single-use client order id (Upbit forbids re-sending an identifier)."""
+    return "ac-" + uuid.uuid4().hex
+
+
+def order_intent_create(
+    *,
+    market: str,
+    side: str,
+    ord_type: str,
+    mode: str,
+    price: Decimal | None = None,
+    volume: Decimal | None = None,
+    reason: str = "",
+    signal: Signal | None = None,
+) -> Order:
+    """Write-ahead intent: the NEW row (with the identifier the exchange will see) is committed here,
+    before anything is sent, so a crash at any later moment leaves a row to look up."""
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_intent_create must commit on its own, outside atomic()")
+    order = Order(
+        market=market,
+        side=side,
+        ord_type=ord_type,
+        mode=mode,
+        price=price,
+        volume=volume,
+        reason=reason[:255],
+        signal=signal,
+        identifier=order_identifier_new(),
+        status=Order.Status.NEW,
+    )
+    order.full_clean()
+    order.save()
+    return order
+
+
+_STATUS_FROM_EXCHANGE = {"wait": Order.Status.WAIT, "watch": Order.Status.WAIT, "done": Order.Status.DONE}
+
+
+def order_status_from_info(info: OrderInfo) -> str:
+    if info.is_filled:
+        return Order.Status.DONE
+    if info.state == "cancel":
+        return Order.Status.CANCEL
+    return _STATUS_FROM_EXCHANGE.get(info.state, Order.Status.WAIT)
+
+
+def fill_record(*, order: Order, trade: Trade, fee_rate: Decimal) -> tuple[Fill, bool]:
+    """Record one fill of `order`; a trade id seen before is never counted twice. Returns (fill, created)."""
+    from exchange.rules import fee_for
+
+    funds = trade.funds if trade.funds else trade.price * trade.volume
+    fee = trade.fee if trade.fee is not None else fee_for(funds, fee_rate)
+    fill, created = Fill.objects.get_or_create(
+        trade_id=trade.uuid,
+        defaults={
+            "order": order,
+            "ts": trade.created_at,
+            "price": trade.price,
+            "volume": trade.volume,
+            "funds": funds,
+            "fee": fee,
+            "raw": {"uuid": trade.uuid, "side": trade.side, "price": trade.price, "volume": trade.volume, "funds": funds},
+        },
+    )
+    return fill, created
+
+
+def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal) -> list[Fill]:
+    """Apply the exchange's view of an order to our row and record its new fills. Returns new fills."""
+    from exchange.redact import mask_secrets
+
+    new_fills: list[Fill] = []
+    with transaction.atomic():
+        for trade in info.trades:
+            fill, created = fill_record(order=order, trade=trade, fee_rate=fee_rate)
+            if created:
+                new_fills.append(fill)
+        # Without per-trade detail (the exchange reported totals only), the final totals become one fill.
+        if not info.trades and info.is_final and info.executed_volume > 0 and not order.fills.exists():
+            funds = info.filled_funds or Decimal("0")
+            price = (funds / info.executed_volume).quantize(Decimal("0.00000001")) if funds else (info.price or Decimal("0"))
+            if price > 0:
+                synthetic = Trade(
+                    uuid=f"order:{info.uuid}",
+                    market=info.market,
+                    side=info.side,
+                    price=price,
+                    volume=info.executed_volume,
+                    funds=funds,
+                    created_at=info.created_at,
+                    fee=info.paid_fee,
+                )
+                fill, created = fill_record(order=order, trade=synthetic, fee_rate=fee_rate)
+                if created:
+                    new_fills.append(fill)
+        order.status = order_status_from_info(info)
+        order.exchange_uuid = info.uuid or order.exchange_uuid
+        order.exchange_state = info.state
+        order.executed_volume = info.executed_volume
+        order.executed_funds = info.filled_funds or Decimal("0")
+        order.paid_fee = info.paid_fee
+        order.raw = mask_secrets(info.raw or {}, events._configured_secrets())
+        order.save(
+            update_fields=[
+                "status",
+                "exchange_uuid",
+                "exchange_state",
+                "executed_volume",
+                "executed_funds",
+                "paid_fee",
+                "raw",
+                "updated_at",
+            ]
+        )
+    return new_fills
+
+
+def order_mark(*, order: Order, status: str, error_name: str = "", error_message: str = "") -> Order:
+    order.status = status
+    order.error_name = error_name[:64]
+    order.error_message = error_message[:5000]
+    order.save(update_fields=["status", "error_name", "error_message", "updated_at"])
+    return order
+
+
+def order_lookup_missed(*, order: Order, absent_after: int) -> bool:
+    """Count one "not found" lookup; after `absent_after` of them the order is ABSENT. True when it became ABSENT."""
+    order.lookup_attempts += 1
+    became_absent = order.lookup_attempts >= absent_after
+    if became_absent:
+        order.status = Order.Status.ABSENT
+    order.save(update_fields=["lookup_attempts", "status", "updated_at"])
+    return became_absent
+
+
+def manual_order_request_finish(*, request: ManualOrderRequest, done: bool, result: str, order: Order | None = None) -> None:
+    request.status = ManualOrderRequest.Status.DONE if done else ManualOrderRequest.Status.REJECTED
+    request.result = result[:5000]
+    request.processed_at = timezone.now()
+    request.order = order
+    request.save(update_fields=["status", "result", "processed_at", "order"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Strategy parameters
+# ---------------------------------------------------------------------------------------------------
+def strategy_config_update(*, strategy: str, params: dict, actor: str) -> StrategyConfig:
+    """Validate and store a strategy's parameters; the engine uses them from its next cycle."""
+    from trading.engine.strategies import registry
+
+    try:
+        registry.get_strategy(strategy)
+    except (KeyError, ValueError, LookupError):
+        raise InvalidInput("strategy", f"{strategy!r} is not a known strategy") from None
+    if not isinstance(params, dict):
+        raise InvalidInput("params", "parameters must be a JSON object")
+    try:
+        cleaned = registry.validate_params(strategy, params)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput("params", str(error)) from None
+    if not isinstance(cleaned, dict):
+        cleaned = params
+    with transaction.atomic():
+        config, _ = StrategyConfig.objects.select_for_update().get_or_create(strategy=strategy)
+        old = dict(config.params or {})
+        config.params = cleaned
+        config.updated_by = actor[:150]
+        config.save()
+        events.config_changed(actor=actor, what=f"strategy {strategy} parameters", old=old, new=cleaned)
+    return config
+
+
+# ---------------------------------------------------------------------------------------------------
+# Housekeeping
+# ---------------------------------------------------------------------------------------------------
+def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
+    """Delete engine events, HOLD signals and balance snapshots older than `days` days.
+
+    Orders, fills, BUY/SELL signals, daily PnL and manual requests are never deleted: they are the
+    trading record. The newest balance snapshot is always kept."""
+    from trading.models import BalanceSnapshot, EngineEvent
+
+    if days < 1:
+        raise InvalidInput("days", f"{days} must be at least 1")
+    cutoff = timezone.now() - timedelta(days=days)
+    counts: dict[str, int] = {}
+    counts["events"], _ = EngineEvent.objects.filter(ts__lt=cutoff).delete()
+    hold_signals = Signal.objects.filter(ts__lt=cutoff, action=Signal.Action.HOLD, orders__isnull=True)
+    counts["hold_signals"], _ = hold_signals.delete()
+    newest = BalanceSnapshot.objects.order_by("-ts", "-id").values_list("id", flat=True).first()
+    counts["snapshots"], _ = BalanceSnapshot.objects.filter(ts__lt=cutoff).exclude(id=newest).delete()
+    events.event_record(
+        kind=events.Kind.CONFIG_CHANGED,
+        actor=actor,
+        message=(
+            f"History older than {days} days pruned: {counts['events']} events, {counts['hold_signals']} HOLD signals, "
+            f"{counts['snapshots']} balance snapshots (orders and fills are kept)"
+        ),
+        meta={"days": days, **counts},
+    )
+    return counts

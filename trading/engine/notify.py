@@ -1,0 +1,124 @@
+"""Notifications: a webhook (`{"text": ...}`) and/or Telegram, sent from a background thread.
+
+Trading never waits for a notifier: messages go into a bounded queue (a full queue drops the message
+with a log line), each POST has a short timeout, and a failure becomes a WARNING event whose text
+never contains the bot token or the webhook URL's secret path.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from exchange.redact import mask_text
+
+logger = logging.getLogger("autocoin.engine.notify")
+
+QUEUE_SIZE = 100
+TIMEOUT_SEC = (2.0, 3.0)
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    url: str
+    payload_key: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def configured_channels() -> list[Channel]:
+    channels: list[Channel] = []
+    if settings.NOTIFY_WEBHOOK_URL:
+        channels.append(Channel(name="webhook", url=settings.NOTIFY_WEBHOOK_URL, payload_key="text"))
+    if settings.TELEGRAM_BOT_TOKEN and settings.TELEGRAM_CHAT_ID:
+        url = f"{settings.TELEGRAM_API_BASE}/bot{settings.TELEGRAM_BOT_TOKEN}/sendMessage"
+        channels.append(Channel(name="telegram", url=url, payload_key="text", extra=(("chat_id", settings.TELEGRAM_CHAT_ID),)))
+    return channels
+
+
+class Notifier:
+    """Fire-and-forget sender. `send()` never blocks and never raises."""
+
+    def __init__(self, channels: list[Channel] | None = None, *, record_failures: bool = True) -> None:
+        self.channels = configured_channels() if channels is None else channels
+        self.record_failures = record_failures
+        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._thread: threading.Thread | None = None
+        self._session = requests.Session()
+        self.sent = 0
+        self.failed = 0
+        self.dropped = 0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.channels)
+
+    def start(self) -> None:
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+            self._thread.start()
+
+    def send(self, text: str) -> bool:
+        if not self.enabled:
+            return False
+        self.start()
+        try:
+            self._queue.put_nowait(text[:3500])
+            return True
+        except queue.Full:
+            self.dropped += 1
+            logger.warning("notification queue full: message dropped")
+            return False
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush what is queued (up to `timeout`), then stop the thread."""
+        if self._thread is None:
+            return
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        try:
+            while True:
+                text = self._queue.get()
+                if text is None:
+                    return
+                for channel in self.channels:
+                    self._deliver(channel, text)
+        finally:
+            connection.close()
+
+    def _deliver(self, channel: Channel, text: str) -> None:
+        payload = {channel.payload_key: text, **dict(channel.extra)}
+        try:
+            response = self._session.post(channel.url, json=payload, timeout=TIMEOUT_SEC)
+            if response.status_code >= 400:
+                raise RuntimeError(f"HTTP {response.status_code}")
+            self.sent += 1
+        except Exception as error:  # noqa: BLE001 - a notifier must never break trading
+            self.failed += 1
+            # requests puts the URL (with the Telegram token in its path) into its messages: mask it.
+            secrets = [settings.TELEGRAM_BOT_TOKEN, channel.url]
+            detail = mask_text(f"{type(error).__name__}: {error}", [s for s in secrets if s])
+            logger.warning("notification via %s failed: %s", channel.name, detail)
+            if self.record_failures:
+                self._record_failure(channel.name, detail)
+
+    def _record_failure(self, channel: str, detail: str) -> None:
+        from trading import events
+
+        try:
+            close_old_connections()
+            events.notification_failed(channel=channel, error=detail)
+        except Exception:  # noqa: BLE001
+            logger.exception("could not record a notification failure")

@@ -1,0 +1,286 @@
+"""Orders that survive crashes: write-ahead intent, submit, reconcile by identifier.
+
+The rules, in the order they protect the money:
+
+1. The `Order` row (status NEW, a fresh `identifier`) is committed before the exchange is called.
+2. No database transaction is held while the exchange is called.
+3. When the answer is lost (timeout, dropped connection, 5xx after sending) the order is UNKNOWN, and
+   no new order is sent on that market until it is found by identifier (and adopted with its fills)
+   or has been looked up `ABSENT_AFTER_LOOKUPS` times, in different cycles, without being found.
+4. Fills are keyed by the exchange's trade id, so polling an order twice never counts a fill twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from exchange.base import Exchange
+from exchange.exceptions import (
+    ExchangeError,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    RetryLater,
+    StopTrading,
+)
+from exchange.rules import DEFAULT_FEE_RATE
+from exchange.types import OrderInfo, OrderRequest
+from trading import events, services
+from trading.models import Fill, Order, Signal
+
+logger = logging.getLogger("autocoin.engine.orders")
+
+ABSENT_AFTER_LOOKUPS = 3
+"""Not-found lookups (one per cycle) before an order whose answer was lost is declared never placed."""
+
+Kind = events.Kind
+
+
+@dataclass
+class SubmitResult:
+    order: Order
+    placed: bool
+    """The exchange accepted the order (it may still be open)."""
+    new_fills: list[Fill] = field(default_factory=list)
+    rejected: OrderRejected | None = None
+    error: ExchangeError | None = None
+
+
+@dataclass
+class ReconcileResult:
+    checked: int = 0
+    resolved: int = 0
+    still_unknown: int = 0
+    new_fills: list[Fill] = field(default_factory=list)
+
+
+def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
+    """Orders on `market` whose outcome is not settled: while any exist, no new order is sent there."""
+    qs = Order.objects.filter(market=market, status__in=(Order.Status.NEW, Order.Status.UNKNOWN))
+    if mode:
+        qs = qs.filter(mode=mode)
+    return list(qs.order_by("ts", "id"))
+
+
+def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
+    """Non-final orders (NEW, WAIT, UNKNOWN). Only orders of the exchange's own mode can be looked up there."""
+    qs = Order.objects.filter(status__in=Order.OPEN_STATUSES)
+    if market:
+        qs = qs.filter(market=market)
+    if mode:
+        qs = qs.filter(mode=mode)
+    return list(qs.order_by("ts", "id"))
+
+
+def _fee_rate(order: Order, fee_rates: dict[str, Decimal] | None) -> Decimal:
+    if fee_rates and order.side in fee_rates:
+        return fee_rates[order.side]
+    return DEFAULT_FEE_RATE
+
+
+def _describe(order: Order) -> str:
+    amount = f"{order.price} KRW" if order.ord_type == Order.OrdType.PRICE else f"{order.volume}"
+    if order.ord_type == Order.OrdType.LIMIT:
+        amount = f"{order.volume} @ {order.price}"
+    return f"{order.side} {order.ord_type} {amount} on {order.market}"
+
+
+def order_submit(
+    exchange: Exchange,
+    *,
+    market: str,
+    side: str,
+    ord_type: str,
+    mode: str,
+    price: Decimal | None = None,
+    volume: Decimal | None = None,
+    reason: str = "",
+    signal: Signal | None = None,
+    fee_rates: dict[str, Decimal] | None = None,
+    on_fill: Callable[[Fill], None] | None = None,
+) -> SubmitResult:
+    """Place one order crash-safely. Raises StopTrading (after recording the order) and re-raises
+    anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent)."""
+    blockers = blocking_orders(market, mode)
+    if blockers:
+        raise RuntimeError(
+            f"refusing to place an order on {market}: order {blockers[0].identifier} is still {blockers[0].status}"
+        )
+    order = services.order_intent_create(
+        market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
+    )
+    events.order_event(kind=Kind.ORDER_INTENT, order=order, message=f"Order intent: {_describe(order)} ({reason})")
+    request = OrderRequest(
+        market=market,
+        side=side,  # type: ignore[arg-type]
+        ord_type=ord_type,  # type: ignore[arg-type]
+        identifier=order.identifier,
+        price=price,
+        volume=volume,
+    )
+    try:
+        info = exchange.place_order(request)
+    except OrderRejected as error:
+        services.order_mark(order=order, status=Order.Status.REJECTED, error_name=error.name, error_message=str(error))
+        events.order_event(
+            kind=Kind.ORDER_REJECTED,
+            order=order,
+            level=events.Level.WARNING,
+            message=f"Order rejected by the exchange: {_describe(order)}: {error}",
+            extra={"error_name": error.name, "error": str(error)},
+        )
+        return SubmitResult(order=order, placed=False, rejected=error)
+    except RateLimited as error:
+        # A 429 means Upbit did not take the request: nothing was placed.
+        services.order_mark(
+            order=order, status=Order.Status.ABSENT, error_name=error.name or "rate_limited", error_message=str(error)
+        )
+        events.order_event(
+            kind=Kind.ORDER_REJECTED,
+            order=order,
+            level=events.Level.WARNING,
+            message=f"Order not placed (rate limited): {_describe(order)}",
+            extra={"error": str(error)},
+        )
+        return SubmitResult(order=order, placed=False, error=error)
+    except StopTrading as error:
+        services.order_mark(order=order, status=Order.Status.REJECTED, error_name=error.name, error_message=str(error))
+        events.order_event(
+            kind=Kind.ORDER_REJECTED,
+            order=order,
+            level=events.Level.ERROR,
+            message=f"Order refused: {error}",
+            extra={"error_name": error.name},
+        )
+        raise
+    except (OutcomeUnknown, RetryLater) as error:
+        # The request may have reached the exchange: look it up by identifier before anything else.
+        services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=error.name, error_message=str(error))
+        events.order_event(
+            kind=Kind.ORDER_UNKNOWN,
+            order=order,
+            level=events.Level.WARNING,
+            message=f"Order outcome unknown ({type(error).__name__}: {error}); no new order on {market} until it is found",
+            extra={"error_class": type(error).__name__},
+        )
+        return SubmitResult(order=order, placed=False, error=error)
+    except BaseException as error:
+        services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=type(error).__name__, error_message=str(error))
+        raise
+    fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates))
+    events.order_event(
+        kind=Kind.ORDER_SUBMITTED,
+        order=order,
+        message=f"Order placed: {_describe(order)} → {order.status} (uuid {order.exchange_uuid})",
+        extra={"executed_volume": order.executed_volume, "executed_funds": order.executed_funds, "paid_fee": order.paid_fee},
+    )
+    _announce_fills(fills, on_fill)
+    return SubmitResult(order=order, placed=True, new_fills=fills)
+
+
+def _announce_fills(fills: list[Fill], on_fill: Callable[[Fill], None] | None) -> None:
+    for fill in fills:
+        events.fill_recorded(fill=fill)
+        if on_fill is not None:
+            on_fill(fill)
+
+
+def order_reconcile_one(
+    exchange: Exchange,
+    order: Order,
+    *,
+    fee_rates: dict[str, Decimal] | None = None,
+    on_fill: Callable[[Fill], None] | None = None,
+    absent_after: int = ABSENT_AFTER_LOOKUPS,
+) -> list[Fill]:
+    """Ask the exchange about one non-final order and apply the answer. Exchange errors other than
+    OrderNotFound propagate (the caller counts them and retries next cycle)."""
+    before = order.status
+    try:
+        if order.exchange_uuid:
+            info: OrderInfo = exchange.get_order(uuid=order.exchange_uuid)
+        else:
+            info = exchange.get_order(identifier=order.identifier)
+    except OrderNotFound:
+        became_absent = services.order_lookup_missed(order=order, absent_after=absent_after)
+        if became_absent:
+            events.order_event(
+                kind=Kind.ORDER_RECONCILED,
+                order=order,
+                level=events.Level.WARNING,
+                message=(
+                    f"Order {order.identifier} was not found on the exchange after {order.lookup_attempts} lookups: "
+                    f"it never reached the exchange (was {before}); {order.market} is free for new orders"
+                ),
+                extra={"from": before, "lookups": order.lookup_attempts},
+            )
+        else:
+            logger.info("order %s not found yet (%s/%s lookups)", order.identifier, order.lookup_attempts, absent_after)
+        return []
+    fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates))
+    if order.status != before or fills:
+        adopted = before in (Order.Status.NEW, Order.Status.UNKNOWN)
+        verb = "adopted from the exchange" if adopted else "updated"
+        events.order_event(
+            kind=Kind.ORDER_RECONCILED,
+            order=order,
+            message=f"Order {order.identifier} {verb}: {before} → {order.status}, {len(fills)} new fill(s)",
+            extra={"from": before, "new_fills": len(fills), "executed_volume": order.executed_volume},
+        )
+    _announce_fills(fills, on_fill)
+    return fills
+
+
+def orders_reconcile(
+    exchange: Exchange,
+    *,
+    market: str | None = None,
+    mode: str | None = None,
+    fee_rates: dict[str, Decimal] | None = None,
+    on_fill: Callable[[Fill], None] | None = None,
+) -> ReconcileResult:
+    """Reconcile every non-final order (NEW, WAIT, UNKNOWN), oldest first."""
+    result = ReconcileResult()
+    for order in open_orders(market, mode):
+        result.checked += 1
+        fills = order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)
+        result.new_fills.extend(fills)
+        if order.is_final:
+            result.resolved += 1
+        elif order.status in (Order.Status.NEW, Order.Status.UNKNOWN):
+            result.still_unknown += 1
+    return result
+
+
+def orders_cancel_open(exchange: Exchange, *, mode: str, market: str | None = None, reason: str) -> list[str]:
+    """Cancel every order of `mode` that is open on the exchange (kill-switch). Returns problems, if any."""
+    problems: list[str] = []
+    qs = Order.objects.filter(status=Order.Status.WAIT, mode=mode)
+    if market:
+        qs = qs.filter(market=market)
+    for order in qs.order_by("ts"):
+        try:
+            if order.exchange_uuid:
+                exchange.cancel_order(uuid=order.exchange_uuid)
+            else:
+                exchange.cancel_order(identifier=order.identifier)
+        except OrderNotFound:
+            pass
+        except ExchangeError as error:
+            problems.append(f"{order.identifier}: {error}")
+            continue
+        try:
+            order_reconcile_one(exchange, order)
+        except ExchangeError as error:
+            problems.append(f"{order.identifier}: {error}")
+        events.order_event(
+            kind=Kind.ORDER_CANCELLED,
+            order=order,
+            level=events.Level.WARNING,
+            message=f"Order {order.identifier} cancelled: {reason}",
+        )
+    return problems

@@ -1,0 +1,362 @@
+"""Balances and profit: average-cost realized PnL from fills, mark-to-market unrealized PnL, daily rows.
+
+Definitions (also in docs/ENGINE.md):
+
+- Trading day: the local calendar day in settings.TIME_ZONE (00:00-24:00 KST by default), not Upbit's
+  09:00 KST candle day.
+- Cost basis (average cost): a buy adds its funds plus its fee to the cost and its volume to the
+  position. A sell takes `cost × sold / held` out of the cost. A sell's realized PnL is its funds minus
+  its fee minus that cost. Volume sold beyond what the fills account for (coins bought outside
+  autocoin) has no known cost: that part realizes 0.
+- Unrealized PnL of a day: how much the open position's mark-to-market value (at the last price, net
+  of the fee a sell would pay, minus its remaining cost basis) changed since the day began. For a
+  position held at local midnight the day's baseline is its value at the close of the last candle
+  before midnight; for a position opened today the baseline is 0 (so it is the gain since entry).
+- Daily PnL (for the loss limit and /metrics) = realized + unrealized of the day. Days add up: the sum
+  of every day's PnL is the total PnL, and a sale today of a coin bought yesterday counts in today's
+  PnL only the price move since midnight (realized at cost minus the carried-in unrealized part).
+- Max drawdown: the largest fall of equity (KRW + coin × price) from the day's running peak.
+
+`replay_fills` is the one function both the engine (incrementally) and `rebuildpnl` (from scratch)
+use, so both give the same realized numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from exchange.rules import DEFAULT_FEE_RATE
+from exchange.types import Balance
+from trading.models import BalanceSnapshot, Fill, PnlDaily
+
+logger = logging.getLogger("autocoin.engine.pnl")
+
+ZERO = Decimal("0")
+Q8 = Decimal("0.00000001")
+
+
+def q8(value: Decimal) -> Decimal:
+    return value.quantize(Q8)
+
+
+def local_day(ts: datetime) -> date:
+    """The trading day `ts` falls on, in settings.TIME_ZONE."""
+    return ts.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+
+
+def day_start_utc(day: date) -> datetime:
+    tz = ZoneInfo(settings.TIME_ZONE)
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+@dataclass
+class FillRecord:
+    """The parts of a fill PnL needs (so the replay runs on plain values, fast, with no model objects)."""
+
+    id: int
+    ts: datetime
+    side: str
+    volume: Decimal
+    funds: Decimal
+    fee: Decimal
+
+
+@dataclass
+class DayTotals:
+    realized: Decimal = ZERO
+    fees: Decimal = ZERO
+    trades: int = 0
+
+
+@dataclass
+class Book:
+    """The position the fills account for, with its average-cost basis (fees included)."""
+
+    volume: Decimal = ZERO
+    cost: Decimal = ZERO
+    last_key: tuple[datetime, int] | None = None
+    days: dict[date, DayTotals] = field(default_factory=dict)
+    day_open: dict[date, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """(volume, cost) held when each day's first fill came: the position carried into that day."""
+
+    def carried_into(self, day: date) -> tuple[Decimal, Decimal]:
+        """The (volume, cost) held at the start of `day` (the current book when `day` has no fill yet)."""
+        return self.day_open.get(day, (self.volume, self.cost))
+
+    @property
+    def avg_price(self) -> Decimal:
+        return self.cost / self.volume if self.volume > 0 else ZERO
+
+    def apply(self, fill: FillRecord) -> Decimal:
+        """Apply one fill; returns the PnL it realized."""
+        fill_day = local_day(fill.ts)
+        if fill_day not in self.day_open:
+            self.day_open[fill_day] = (self.volume, self.cost)
+        day = self.days.setdefault(fill_day, DayTotals())
+        day.fees += fill.fee
+        day.trades += 1
+        realized = ZERO
+        if fill.side == "buy":
+            self.volume += fill.volume
+            self.cost += fill.funds + fill.fee
+        else:
+            covered = min(fill.volume, self.volume)
+            cost_out = self.cost * covered / self.volume if self.volume > 0 else ZERO
+            proceeds = fill.funds - fill.fee
+            # Only the share of the sale the book holds a cost for realizes a gain or loss.
+            share = covered / fill.volume if fill.volume > 0 else ZERO
+            realized = proceeds * share - cost_out
+            self.volume -= covered
+            self.cost -= cost_out
+            if self.volume <= 0:
+                self.volume, self.cost = ZERO, ZERO
+        day.realized += realized
+        self.last_key = (fill.ts, fill.id)
+        return realized
+
+    def unrealized(self, price: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
+        return mark_to_market(self.volume, self.cost, price, fee_rate)
+
+
+def mark_to_market(volume: Decimal, cost: Decimal, price: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
+    """Unrealized PnL of `volume` bought for `cost` (fees included), valued at `price` net of the sell fee."""
+    if volume <= 0 or price <= 0:
+        return ZERO
+    return volume * price * (1 - fee_rate) - cost
+
+
+def fill_records(*, market: str, mode: str, after: tuple[datetime, int] | None = None) -> Iterable[FillRecord]:
+    qs = Fill.objects.filter(order__market=market, order__mode=mode)
+    if after is not None:
+        from django.db.models import Q
+
+        ts, pk = after
+        qs = qs.filter(Q(ts__gt=ts) | Q(ts=ts, id__gt=pk))
+    rows = qs.order_by("ts", "id").values_list("id", "ts", "order__side", "volume", "funds", "fee")
+    for pk, ts, side, volume, funds, fee in rows.iterator(chunk_size=5000):
+        yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)
+
+
+def replay_fills(fills: Iterable[FillRecord], book: Book | None = None) -> Book:
+    """Replay fills (oldest first) into a book: the single definition of realized PnL."""
+    book = book or Book()
+    for fill in fills:
+        book.apply(fill)
+    return book
+
+
+# ---------------------------------------------------------------------------------------------------
+# rebuildpnl
+# ---------------------------------------------------------------------------------------------------
+def pnl_rebuild(*, market: str | None = None, mode: str | None = None) -> list[PnlDaily]:
+    """Recompute realized PnL, fees and trade counts of every day from the fills.
+
+    Unrealized PnL, equity and drawdown are observations of the market made by the engine at the time;
+    they cannot be derived from fills and are left as recorded."""
+    from trading.models import Order
+
+    pairs = Order.objects.filter(fills__isnull=False).values_list("market", "mode").distinct()
+    if market:
+        pairs = pairs.filter(market=market)
+    if mode:
+        pairs = pairs.filter(mode=mode)
+    rows: list[PnlDaily] = []
+    for pair_market, pair_mode in sorted(set(pairs)):
+        book = replay_fills(fill_records(market=pair_market, mode=pair_mode))
+        with transaction.atomic():
+            for day, totals in sorted(book.days.items()):
+                row, _ = PnlDaily.objects.get_or_create(date=day, market=pair_market, mode=pair_mode)
+                row.realized, row.fees, row.trades = q8(totals.realized), q8(totals.fees), totals.trades
+                row.save(update_fields=["realized", "fees", "trades", "updated_at"])
+                rows.append(row)
+            # Days that have a row but (no longer) any fill realized nothing.
+            PnlDaily.objects.filter(market=pair_market, mode=pair_mode).exclude(date__in=list(book.days)).update(
+                realized=ZERO, fees=ZERO, trades=0
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# The engine's incremental tracker
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class Holdings:
+    """KRW and the market's coin, free plus locked (`krw`, `coin`) and free to order (`*_free`)."""
+
+    krw: Decimal
+    coin: Decimal
+    avg_buy_price: Decimal
+    krw_free: Decimal = ZERO
+    coin_free: Decimal = ZERO
+
+    def equity(self, price: Decimal) -> Decimal:
+        return self.krw + self.coin * price
+
+
+def holdings_from_balances(balances: Iterable[Balance], market: str) -> Holdings:
+    quote, base = market.split("-", 1)
+    krw = coin = avg = krw_free = coin_free = ZERO
+    for balance in balances:
+        if balance.currency == quote:
+            krw, krw_free = balance.total, balance.balance
+        elif balance.currency == base:
+            coin, avg, coin_free = balance.total, balance.avg_buy_price, balance.balance
+    return Holdings(krw=krw, coin=coin, avg_buy_price=avg, krw_free=krw_free, coin_free=coin_free)
+
+
+@dataclass
+class PnlUpdate:
+    day: date
+    realized: Decimal
+    unrealized: Decimal
+    total: Decimal
+    equity: Decimal
+    max_drawdown: Decimal
+    new_day: bool
+    previous_day: date | None
+
+
+class PnlTracker:
+    """Keeps the fill book in memory (replayed once at start), folds in new fills, and maintains the
+    day's PnlDaily row. Its realized numbers equal `pnl_rebuild`'s because both call `Book.apply`."""
+
+    def __init__(
+        self,
+        *,
+        market: str,
+        mode: str,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+        price_at: Callable[[datetime], Decimal | None] | None = None,
+    ) -> None:
+        self.market = market
+        self.mode = mode
+        self.fee_rate = fee_rate
+        self.price_at = price_at
+        """Gives the market price at a moment (the close of the candle before it); used for day baselines."""
+        self.book = replay_fills(fill_records(market=market, mode=mode))
+        self._row: PnlDaily | None = None
+        self._day: date | None = None
+        self._last_written: tuple | None = None
+        self._baselines: dict[date, Decimal] = {}
+
+    def carried_unrealized(self, day: date, price_now: Decimal) -> Decimal:
+        """The unrealized PnL of the position carried into `day`, valued at local midnight."""
+        if day in self._baselines:
+            return self._baselines[day]
+        volume, cost = self.book.carried_into(day)
+        if volume <= 0:
+            # Flat at midnight: nothing was carried in.
+            self._baselines[day] = ZERO
+            return ZERO
+        price = None
+        if self.price_at is not None:
+            try:
+                price = self.price_at(day_start_utc(day))
+            except Exception as error:  # noqa: BLE001 - fall back to the current price, say so
+                logger.warning("price at the start of %s unavailable (%s): using the current price as the baseline", day, error)
+        baseline = mark_to_market(volume, cost, price or price_now, self.fee_rate)
+        self._baselines[day] = baseline
+        return baseline
+
+    def today(self, price: Decimal, now: datetime | None = None) -> tuple[Decimal, Decimal]:
+        """(realized, unrealized) of the current trading day."""
+        day = local_day(now or timezone.now())
+        totals = self.book.days.get(day, DayTotals())
+        return totals.realized, self.book.unrealized(price, self.fee_rate) - self.carried_unrealized(day, price)
+
+    def absorb_new_fills(self) -> int:
+        """Fold fills recorded since the last call into the book. A fill older than the newest one
+        applied (an adopted order's late report) forces a full replay, so the order is always by time."""
+        new = list(fill_records(market=self.market, mode=self.mode, after=self.book.last_key))
+        if not new:
+            return 0
+        self.book = replay_fills(new, self.book)
+        # A fill dated before the book's previous end would have been skipped by `after`: catch those.
+        total = Fill.objects.filter(order__market=self.market, order__mode=self.mode).count()
+        applied = sum(day.trades for day in self.book.days.values())
+        if total != applied:
+            logger.info("late fill found: replaying the %s %s book", self.market, self.mode)
+            self.book = replay_fills(fill_records(market=self.market, mode=self.mode))
+        return len(new)
+
+    def _load_row(self, day: date) -> PnlDaily:
+        if self._row is None or self._day != day:
+            self._row, _ = PnlDaily.objects.get_or_create(date=day, market=self.market, mode=self.mode)
+            self._day = day
+            self._last_written = None
+        return self._row
+
+    def today_total(self, price: Decimal, now: datetime | None = None) -> Decimal:
+        realized, unrealized = self.today(price, now)
+        return realized + unrealized
+
+    def update(self, *, price: Decimal, equity: Decimal | None, now: datetime | None = None) -> PnlUpdate:
+        now = now or timezone.now()
+        day = local_day(now)
+        previous = self._day
+        new_day = previous is not None and previous != day
+        row = self._load_row(day)
+        totals = self.book.days.get(day, DayTotals())
+        unrealized = self.book.unrealized(price, self.fee_rate) - self.carried_unrealized(day, price)
+        row.realized, row.fees, row.trades = q8(totals.realized), q8(totals.fees), totals.trades
+        row.unrealized = q8(unrealized)
+        if equity is not None:
+            equity = q8(equity)
+            if row.equity_start is None:
+                row.equity_start = equity
+            row.equity_peak = max(row.equity_peak or equity, equity)
+            row.equity_last = equity
+            row.max_drawdown = max(row.max_drawdown or ZERO, row.equity_peak - equity)
+        key = (row.realized, row.fees, row.trades, row.unrealized, row.equity_start, row.equity_peak, row.equity_last)
+        if key != self._last_written:
+            row.save()
+            self._last_written = key
+        return PnlUpdate(
+            day=day,
+            realized=row.realized,
+            unrealized=row.unrealized,
+            total=row.realized + row.unrealized,
+            equity=equity if equity is not None else ZERO,
+            max_drawdown=row.max_drawdown,
+            new_day=new_day,
+            previous_day=previous if new_day else None,
+        )
+
+
+class SnapshotKeeper:
+    """Stores a BalanceSnapshot when holdings change and at least every BALANCE_SNAPSHOT_INTERVAL_SEC."""
+
+    def __init__(self, *, mode: str, market: str) -> None:
+        self.mode = mode
+        self.symbol = market.split("-", 1)[1]
+        last = BalanceSnapshot.objects.filter(mode=mode).order_by("-ts", "-id").first()
+        self._last_key = (last.krw, last.coin_volume) if last else None
+        self._last_at = last.ts if last else None
+
+    def maybe_store(self, holdings: Holdings, price: Decimal, now: datetime | None = None) -> BalanceSnapshot | None:
+        now = now or timezone.now()
+        key = (q8(holdings.krw), q8(holdings.coin))
+        interval = timedelta(seconds=settings.BALANCE_SNAPSHOT_INTERVAL_SEC)
+        if key == self._last_key and self._last_at is not None and now - self._last_at < interval:
+            return None
+        snapshot = BalanceSnapshot.objects.create(
+            ts=now,
+            mode=self.mode,
+            krw=key[0],
+            coin_symbol=self.symbol,
+            coin_volume=key[1],
+            avg_buy_price=q8(holdings.avg_buy_price),
+            price=q8(price),
+            total_krw=q8(holdings.equity(price)),
+        )
+        self._last_key, self._last_at = key, now
+        return snapshot

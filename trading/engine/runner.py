@@ -1,0 +1,240 @@
+"""The engine process: the claim on the singleton row, the control loop and the trading thread.
+
+Threads:
+
+- **main (control)**: installs nothing itself (the command installs the signal handlers, which only
+  set `shutdown`), claims the engine, and every POLL_SEC refreshes the heartbeat (with the counters)
+  and reads the state row; a change wakes the trading thread at once. On shutdown it asks for a
+  graceful stop (RUNNING → STOPPING), waits for the trading thread, and releases the claim.
+- **engine (trading)**: runs `TradingEngine.run_cycle()` every LOOP_INTERVAL_SEC while RUNNING (or
+  after the backoff delay a failed cycle asks for), finishes STOPPING → IDLE after its cycle, and
+  waits on a `threading.Event`, so Start/Stop/shutdown never wait for a sleep to end.
+
+Exit codes: 0 after a graceful stop; 1 when refused (another engine alive, live mode without keys),
+when the claim was taken over by another process, or when the trading thread died.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from exchange.base import Exchange
+from exchange.exceptions import ExchangeError
+from trading import events, selectors, services
+from trading.engine.cycle import Metrics, TradingEngine
+from trading.engine.notify import Notifier
+from trading.models import EngineState
+
+logger = logging.getLogger("autocoin.engine")
+
+State = EngineState.State
+POLL_SEC = 0.5
+ENGINE_ACTOR = "engine"
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _build_exchange() -> Exchange:
+    from exchange.factory import build_exchange
+
+    return build_exchange()
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    message: str = ""
+
+
+class EngineRunner:
+    """Owns one engine process's lifetime. `run()` must be called from the main thread."""
+
+    def __init__(
+        self,
+        *,
+        exchange_factory: Callable[[], Exchange] = _build_exchange,
+        notifier: Notifier | None = None,
+        owner: str | None = None,
+        poll_sec: float = POLL_SEC,
+        out: Callable[[str], None] | None = None,
+    ) -> None:
+        self.exchange_factory = exchange_factory
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.owner = owner or default_owner()
+        self.poll_sec = poll_sec
+        self.out = out or (lambda text: logger.info("%s", text))
+        self.metrics = Metrics()
+        self.metrics.extra["owner"] = self.owner
+        self.shutdown = threading.Event()
+        self.shutdown_reason = ""
+        self._wake = threading.Event()
+        self._thread_exit = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._thread_error: BaseException | None = None
+        self._busy = threading.Event()
+        self.engine: TradingEngine | None = None
+
+    # --- called from signal handlers (main thread) -----------------------------------------------
+    def request_shutdown(self, reason: str) -> None:
+        if self.shutdown.is_set():
+            logger.warning("%s received again: already stopping after the current cycle", reason)
+            return
+        self.shutdown_reason = reason
+        self.shutdown.set()
+        self._wake.set()
+
+    # --- the process -----------------------------------------------------------------------------
+    def run(self, *, once: bool = False) -> RunResult:
+        problem = services.live_mode_problem()
+        if problem:
+            return RunResult(1, problem)
+        claim = services.engine_claim(owner=self.owner)
+        if not claim.claimed:
+            age = "no heartbeat" if claim.heartbeat_age_sec is None else f"last heartbeat {claim.heartbeat_age_sec:.1f} s ago"
+            return RunResult(
+                1,
+                f"Another engine is already running ({claim.previous_owner}, {age}); stop it first. "
+                f"It is taken over automatically once its heartbeat is older than {settings.ENGINE_STALE_AFTER_SEC} s.",
+            )
+        reason = "stopped"
+        try:
+            self.engine = TradingEngine(self.exchange_factory(), notifier=self.notifier, metrics=self.metrics)
+            self.notifier.start()
+            self._startup_reconcile()
+            if once:
+                return self._run_once()
+            result = self._control_loop()
+            reason = result.message or reason
+            return result
+        finally:
+            self._thread_exit.set()
+            self._wake.set()
+            if self._thread is not None and self._thread.is_alive():
+                self._thread.join(timeout=30)
+            try:
+                services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot())
+                services.engine_release(owner=self.owner, reason=reason)
+            except Exception:  # noqa: BLE001 - the claim goes stale by itself if the database is gone
+                logger.exception("could not release the engine claim")
+            self.notifier.close(timeout=3)
+            close_exchange = getattr(self.engine.exchange if self.engine else None, "close", None)
+            if callable(close_exchange):
+                close_exchange()
+            connection.close()
+
+    def _startup_reconcile(self) -> None:
+        assert self.engine is not None
+        try:
+            self.engine.startup_reconcile()
+        except ExchangeError as error:
+            # The first cycle retries it before anything else; nothing is traded until it succeeds.
+            events.exchange_error(error=error, step="reconciling open orders at start", failures=0, retry_in_sec=None)
+
+    def _run_once(self) -> RunResult:
+        """`--once`: one full cycle whatever the state; it never trades in ERROR or with the kill-switch
+        tripped, and it changes the state only the way a cycle would while RUNNING."""
+        assert self.engine is not None
+        state = EngineState.load()
+        outcome = self.engine.run_cycle(may_trade=state.state != State.ERROR)
+        services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot())
+        if not outcome.ok:
+            return RunResult(1, f"cycle failed: {outcome.error}")
+        return RunResult(0, "one cycle done")
+
+    def _control_loop(self) -> RunResult:
+        self._thread = threading.Thread(target=self._trading_loop, name="engine", daemon=True)
+        self._thread.start()
+        last_state = ""
+        stop_requested = False
+        while True:
+            if not services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot()):
+                self._thread_exit.set()
+                self._wake.set()
+                current = EngineState.load()
+                message = f"Another engine process ({current.owner or 'unknown'}) took over this engine; this one stops now"
+                events.engine_error(message=message, meta={"owner": self.owner}, level=events.Level.WARNING)
+                return RunResult(1, message)
+            state = selectors.engine_state_get().state
+            if state != last_state:
+                last_state = state
+                self._wake.set()
+            if self.shutdown.is_set():
+                if state == State.RUNNING and not stop_requested:
+                    stop_requested = True
+                    try:
+                        services.engine_stop(actor=ENGINE_ACTOR, reason=f"engine process received {self.shutdown_reason}")
+                    except services.TransitionNotAllowed:
+                        pass
+                    self._wake.set()
+                elif state in (State.IDLE, State.ERROR) and not self._busy.is_set():
+                    return RunResult(0, f"stopped on {self.shutdown_reason}")
+            if not self._thread.is_alive():
+                error = self._thread_error
+                message = f"the trading thread stopped unexpectedly: {type(error).__name__ if error else 'unknown'}: {error}"
+                events.engine_error(message=message, meta={"owner": self.owner})
+                return RunResult(1, message)
+            if self.shutdown.is_set():
+                time.sleep(self.poll_sec / 5)
+            else:
+                self.shutdown.wait(self.poll_sec)
+
+    def _trading_loop(self) -> None:
+        assert self.engine is not None
+        next_due = 0.0
+        try:
+            while not self._thread_exit.is_set():
+                self._wake.clear()
+                close_old_connections()
+                state = EngineState.objects.values_list("state", flat=True).get(pk=EngineState.SINGLETON_PK)
+                # After a shutdown request no new cycle starts; the control loop moves RUNNING → STOPPING.
+                if state == State.RUNNING and not self.shutdown.is_set():
+                    now = time.monotonic()
+                    if now >= next_due:
+                        self._busy.set()
+                        try:
+                            outcome = self.engine.run_cycle()
+                        finally:
+                            self._busy.clear()
+                        delay = outcome.retry_in_sec if outcome.retry_in_sec is not None else float(settings.LOOP_INTERVAL_SEC)
+                        next_due = time.monotonic() + delay
+                        continue
+                    timeout = next_due - now
+                elif state == State.STOPPING:
+                    try:
+                        services.engine_stop_complete(actor=ENGINE_ACTOR, reason="the current cycle finished")
+                    except services.TransitionNotAllowed:
+                        pass
+                    next_due = 0.0
+                    continue
+                else:
+                    next_due = 0.0  # a Start runs the first cycle at once
+                    timeout = self.poll_sec
+                self._wake.wait(timeout)
+        except BaseException as error:
+            self._thread_error = error
+            logger.exception("the trading thread died")
+            raise
+        finally:
+            connection.close()
+
+
+def status_line(state: EngineState) -> str:
+    age = selectors.heartbeat_age_sec(state)
+    return f"engine {state.state} owner={state.owner or '-'} heartbeat_age={age} at {timezone.now().isoformat()}"
+
+
+def run_engine(*, once: bool = False, **kwargs: Any) -> RunResult:
+    return EngineRunner(**kwargs).run(once=once)

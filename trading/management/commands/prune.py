@@ -1,0 +1,25 @@
+"""`python manage.py prune --days N`: delete old events, HOLD signals and balance snapshots (never orders or fills)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from trading.services import InvalidInput, history_prune
+
+
+class Command(BaseCommand):
+    help = "Delete engine events, HOLD signals and balance snapshots older than N days. Orders and fills are never deleted."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--days", type=int, required=True, help="keep this many days (at least 1)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            counts = history_prune(days=options["days"])
+        except InvalidInput as error:
+            raise CommandError(f"--days {error.message}") from None
+        self.stdout.write(
+            f"pruned {counts['events']} events, {counts['hold_signals']} HOLD signals, {counts['snapshots']} balance snapshots"
+        )

@@ -1,3 +1,158 @@
-"""Fixtures that start the Upbit-compatible sandbox on 127.0.0.1 (filled in by the exchange layer)."""
+"""Fixtures that start the Upbit-compatible sandbox exchange on 127.0.0.1 (a pytest plugin).
+
+Use them wherever a test needs "Upbit": the live client, the engine and the paper parity tests all
+talk to a real HTTP server this way, never to mocked `requests`.
+
+    def test_buy(sandbox):
+        client = UpbitClient(base_url=sandbox.base_url, access_key=sandbox.access_key, secret_key=sandbox.secret_key)
+        sandbox.set_price("100000000")                     # pin KRW-BTC at 100,000,000
+        sandbox.fail_next("/v1/orders", method="POST", status=500, name="server_error", count=1)
+        ...
+        assert sandbox.state()["balances"]["KRW"]["balance"] == "..."
+
+Fixtures
+- ``sandbox``: a fresh server per test (port 0, KRW-BTC, 1,000,000 KRW, seed 1, real-time clock,
+  rate limits on), stopped after the test.
+- ``sandbox_factory``: call it with any ``SandboxServer`` keyword arguments to start a differently
+  configured server (``markets=``, ``krw=``, ``seed=``, ``prices=``, ``clock=``, ``rate_limit=``,
+  ``ban_after=``...); every server it started is stopped after the test.
+- ``sandbox_session``: one server shared by a whole test session, for read-only quotation tests.
+  Do not place orders or set faults on it (other tests would see them); its rate limiting is off.
+
+Each handle (``SandboxHandle``) exposes ``base_url`` (``http://127.0.0.1:<port>``, without ``/v1``),
+``access_key``, ``secret_key``, ``server`` (the in-process ``SandboxServer``) and helpers that drive
+the control endpoint over HTTP (documented in docs/SANDBOX.md):
+
+- ``fail_next(path, *, method=None, status=500, name="server_error", message=..., count=1, body=None)``
+- ``stall(path, *, seconds, method=None, count=1)``: hold the request, then answer normally.
+- ``drop_after_accept(path="/v1/orders", *, method="POST", count=1)``: process the request (an order
+  IS placed), then close the connection without answering.
+- ``reject_keys(on=True)``: every authenticated call answers 401 ``invalid_access_key`` until cleared.
+- ``reset_faults()``
+- ``set_price(price, *, market=None)`` pins the price (the walk pauses); ``resume_price(market=None)``
+  lets it walk again from where it was pinned; ``price(market=None)`` reads it as a Decimal.
+- ``advance(seconds)``: move the sandbox clock forward (candles and resting orders follow).
+- ``set_balance(currency, balance, *, avg_buy_price=None)``.
+- ``state()``: balances (decimal strings), orders, faults, clock, for assertions.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+
+class SandboxHandle:
+    """A running sandbox plus helpers that call its control endpoint (`/_sandbox/...`) over HTTP."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.base_url: str = server.base_url
+        self.access_key: str = server.access_key
+        self.secret_key: str = server.secret_key
+        self._http = requests.Session()
+
+    # --- plumbing -----------------------------------------------------------------------------------
+    def control(self, method: str, action: str, payload: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, f"{self.base_url}/_sandbox/{action}", json=payload, timeout=10)
+        if response.status_code >= 400:
+            raise AssertionError(f"sandbox control {method} {action} failed: {response.status_code} {response.text}")
+        return response.json()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- faults -------------------------------------------------------------------------------------
+    def fail_next(
+        self,
+        path: str,
+        *,
+        method: str | None = None,
+        status: int = 500,
+        name: str = "server_error",
+        message: str = "sandbox: injected failure",
+        count: int = 1,
+        body: str | None = None,
+    ) -> Any:
+        return self.control(
+            "POST",
+            "fail",
+            {"path": path, "method": method, "status": status, "name": name, "message": message, "count": count, "body": body},
+        )
+
+    def stall(self, path: str, *, seconds: float, method: str | None = None, count: int = 1) -> Any:
+        return self.control("POST", "stall", {"path": path, "method": method, "seconds": seconds, "count": count})
+
+    def drop_after_accept(self, path: str = "/v1/orders", *, method: str | None = "POST", count: int = 1) -> Any:
+        return self.control("POST", "drop", {"path": path, "method": method, "count": count})
+
+    def reject_keys(self, on: bool = True) -> Any:
+        return self.control("POST", "reject_keys", {"on": on})
+
+    def reset_faults(self) -> Any:
+        return self.control("POST", "reset_faults", {})
+
+    # --- market -------------------------------------------------------------------------------------
+    def set_price(self, price: Decimal | str | int, *, market: str | None = None) -> Any:
+        return self.control("POST", "price", {"market": market, "price": str(price)})
+
+    def resume_price(self, *, market: str | None = None) -> Any:
+        return self.control("POST", "price", {"market": market, "price": None})
+
+    def price(self, market: str | None = None) -> Decimal:
+        query = f"?market={market}" if market else ""
+        return Decimal(self.control("GET", f"price{query}")["price"])
+
+    def advance(self, seconds: float) -> Any:
+        return self.control("POST", "clock", {"advance_seconds": seconds})
+
+    # --- account ------------------------------------------------------------------------------------
+    def set_balance(self, currency: str, balance: Decimal | str | int, *, avg_buy_price: Decimal | str | None = None) -> Any:
+        payload: dict[str, Any] = {"currency": currency, "balance": str(balance)}
+        if avg_buy_price is not None:
+            payload["avg_buy_price"] = str(avg_buy_price)
+        return self.control("POST", "balance", payload)
+
+    def state(self) -> dict[str, Any]:
+        return self.control("GET", "state")
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., SandboxHandle]]:
+    from exchange.sandbox.server import SandboxServer
+
+    handles: list[SandboxHandle] = []
+
+    def start(**options: Any) -> SandboxHandle:
+        options.setdefault("port", 0)
+        server = SandboxServer(**options)
+        server.start()
+        handle = SandboxHandle(server)
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.close()
+        handle.server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: Callable[..., SandboxHandle]) -> SandboxHandle:
+    return sandbox_factory()
+
+
+@pytest.fixture(scope="session")
+def sandbox_session() -> Iterator[SandboxHandle]:
+    from exchange.sandbox.server import SandboxServer
+
+    server = SandboxServer(port=0, rate_limit=False)
+    server.start()
+    handle = SandboxHandle(server)
+    yield handle
+    handle.close()
+    server.stop()

@@ -1,0 +1,456 @@
+"""Replay stored candles through the live engine's own strategy, risk gate and paper fill rules.
+
+Nothing here re-implements trading logic. Per candle the backtest calls exactly what the live engine
+calls, with the numbers it would have had:
+
+- the strategy: `Strategy.prepare(arrays, params)` once over all candles, then
+  `Strategy.decide(prepared, i, position)` at every candle, on the candle's close;
+- the risk gate: `trading.engine.risk.evaluate(OrderIntent.from_decision(decision), RiskContext(...))`,
+  which sizes the order (fee-aware, MAX_ORDER_KRW, the position cap's room, Upbit's minimum) and applies
+  the cooldown and the daily loss limit on the local (TIME_ZONE) trading day;
+- the fill: `exchange.matching.validate_order` and `market_buy_fill` / `market_sell_fill`, the functions
+  the paper exchange fills with, against a one-level book built from the *next* candle's open (ask
+  rounded up and bid rounded down onto the tick grid, unlimited size): the decision is made on a closed
+  candle, and the order reaches the market when the next one opens;
+- realized PnL: `trading.engine.pnl.Book`, the book the live engine's daily PnL and loss limit use.
+
+Speed: the loop touches Python objects only when something happens. Prices are float64 arrays for the
+strategy; Decimal money (balances, fees, sizes) is computed only for the few candles with an order, and
+the equity curve is rebuilt with numpy from the balance changes afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from exchange.exceptions import OrderRejected
+from exchange.matching import market_buy_fill, market_sell_fill, validate_order
+from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_QUANTUM, round_to_tick
+from exchange.types import OrderBookLevel, OrderRequest
+from trading.backtest.metrics import Metrics, compute_metrics
+from trading.engine import risk
+from trading.engine.indicators import CandleArrays
+from trading.engine.pnl import Book, FillRecord
+from trading.engine.strategies.base import Action, Position, Strategy
+from trading.engine.strategies.registry import get_strategy
+
+ZERO = Decimal("0")
+# The synthetic book's size: large enough that no order is limited by it (there is no depth in a candle).
+UNLIMITED_SIZE = Decimal("1000000000000")
+# --no-limits: the risk rules still run, with limits no order can reach.
+NO_LIMIT_KRW = Decimal("1000000000000000")
+
+
+class BacktestError(ValueError):
+    """A backtest that cannot run as asked; the text is one line for the person."""
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    market: str
+    unit: int
+    strategy: str
+    params: dict[str, Any]
+    start: datetime
+    end: datetime
+    initial_krw: Decimal
+    limits: risk.RiskLimits
+    fees: bool = True
+    """False: fee rate 0 (for comparisons with fee-less backtesters)."""
+
+    @property
+    def fee_rate(self) -> Decimal:
+        return self.limits.fee_rate if self.fees else ZERO
+
+
+def backtest_limits(
+    *, fees: bool = True, limits: bool = True, overrides: dict[str, Any] | None = None, time_zone: str | None = None
+) -> risk.RiskLimits:
+    """The live engine's limits from settings, with overrides; `limits=False` lifts every limit we set
+    ourselves (order size up to Upbit's maximum, no cooldown, no position cap, no daily loss limit), while
+    Upbit's own rules (minimum order, tick grid, 8-decimal volumes) always apply."""
+    values: dict[str, Any] = dict(overrides or {})
+    if time_zone:
+        values["time_zone"] = time_zone
+    if not limits:
+        values.update(
+            max_order_krw=KRW_MAX_ORDER_TOTAL,
+            max_daily_loss_krw=NO_LIMIT_KRW,
+            max_position_ratio=Decimal("1"),
+            cooldown_sec=0,
+        )
+    values["fee_rate"] = DEFAULT_FEE_RATE if fees else ZERO
+    return risk.risk_limits_from_settings(values)
+
+
+@dataclass(frozen=True)
+class TradeRecord:
+    """One fill of the backtest (a whole market order: the synthetic book has one level)."""
+
+    index: int
+    ts: datetime
+    side: str
+    reason: str
+    decided_at: datetime
+    price: Decimal
+    volume: Decimal
+    funds: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+    krw_after: Decimal
+    coin_after: Decimal
+    equity_after: Decimal
+    total: Decimal | None = None
+    """Buy: the KRW total sent (the risk gate's size); the fee was reserved on top."""
+
+    @property
+    def ts_epoch(self) -> int:
+        return int(self.ts.timestamp())
+
+
+@dataclass(frozen=True)
+class BlockedOrder:
+    """A BUY or SELL decision that did not become a fill, and why (the rule and its message)."""
+
+    index: int
+    decided_at: datetime
+    side: str
+    reason: str
+    rule: str
+    message: str
+
+
+@dataclass
+class BacktestResult:
+    config: BacktestConfig
+    arrays: CandleArrays
+    equity: npt.NDArray[np.float64]
+    in_position: npt.NDArray[np.bool_]
+    trades: list[TradeRecord]
+    blocked: list[BlockedOrder]
+    round_trip_pnls: list[Decimal]
+    metrics: Metrics
+    final_krw: Decimal
+    final_coin: Decimal
+    final_equity: Decimal
+    fees: Decimal
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def blocked_by_rule(self) -> dict[str, int]:
+        return dict(Counter(block.rule for block in self.blocked))
+
+    def entries(self) -> list[datetime]:
+        return [trade.ts for trade in self.trades if trade.side == "buy"]
+
+    def exits(self) -> list[datetime]:
+        return [trade.ts for trade in self.trades if trade.side == "sell"]
+
+
+def _decimal_price(value: float) -> Decimal:
+    # Stored prices have at most 15 significant digits (Upbit's have far fewer), and repr() of a float
+    # read from such a decimal gives that decimal back exactly.
+    return Decimal(repr(float(value)))
+
+
+def _book_at(open_price: Decimal) -> tuple[OrderBookLevel, ...]:
+    ask = round_to_tick(open_price, "up")
+    bid = round_to_tick(open_price, "down")
+    return (OrderBookLevel(ask_price=ask, ask_size=UNLIMITED_SIZE, bid_price=bid, bid_size=UNLIMITED_SIZE),)
+
+
+def _local_days(start: npt.NDArray[np.int64], tz: str) -> list[int]:
+    """The local calendar day number of every candle's close, for cheap day-change tests in the loop."""
+    from trading.backtest.metrics import _utc_offsets
+
+    return ((start + _utc_offsets(start, tz)) // 86400).tolist()
+
+
+class _Run:
+    """The mutable state of one replay (balances, position, the PnL book, the risk memory)."""
+
+    def __init__(self, config: BacktestConfig, arrays: CandleArrays, strategy: Strategy) -> None:
+        self.config = config
+        self.arrays = arrays
+        self.strategy = strategy
+        self.fee_rate = config.fee_rate
+        self.limits = config.limits
+        self.krw = config.initial_krw
+        self.coin = ZERO
+        self.avg_price = ZERO
+        self.entry_at: datetime | None = None
+        self.book = Book()
+        self.fill_id = 0
+        self.trades: list[TradeRecord] = []
+        self.blocked: list[BlockedOrder] = []
+        self.round_trip_pnls: list[Decimal] = []
+        self.trip_pnl = ZERO
+        self.fees = ZERO
+        self.last_buy_at: datetime | None = None
+        self.last_sell_at: datetime | None = None
+        self.loss_limit_day: date | None = None
+        # Balance changes for the equity curve: from candle index k on, (krw, coin) as floats.
+        self.change_index: list[int] = [0]
+        self.change_krw: list[float] = [float(self.krw)]
+        self.change_coin: list[float] = [0.0]
+
+    # --- time --------------------------------------------------------------------------------------
+    def close_time(self, i: int) -> datetime:
+        return datetime.fromtimestamp(int(self.arrays.start[i]) + self.arrays.unit_sec, tz=UTC)
+
+    def open_time(self, i: int) -> datetime:
+        return datetime.fromtimestamp(int(self.arrays.start[i]), tz=UTC)
+
+    # --- the gate ----------------------------------------------------------------------------------
+    def context(self, now: datetime, price: Decimal) -> risk.RiskContext:
+        today = risk.trading_day(now, self.limits.time_zone)
+        totals = self.book.days.get(today)
+        return risk.RiskContext(
+            now=now,
+            price=price,
+            krw_free=self.krw,
+            coin_volume=self.coin,
+            limits=self.limits,
+            realized_today=totals.realized if totals else ZERO,
+            unrealized_now=self.book.unrealized(price, self.fee_rate),
+            loss_limit_day=self.loss_limit_day,
+            last_buy_at=self.last_buy_at,
+            last_sell_at=self.last_sell_at,
+        )
+
+    def gate(self, decision: Any, i: int) -> risk.RiskResult:
+        now = self.close_time(i)
+        context = self.context(now, _decimal_price(self.arrays.close[i]))
+        intent = risk.OrderIntent.from_decision(decision)
+        result = risk.evaluate(intent, context)
+        blocked = result.blocked_by
+        if blocked is not None:
+            if blocked.rule == risk.Rule.DAILY_LOSS:
+                # The live engine remembers the day the limit was hit, so entries stay blocked until midnight.
+                self.loss_limit_day = context.trading_day
+            self.blocked.append(
+                BlockedOrder(
+                    index=i,
+                    decided_at=now,
+                    side=result.side,
+                    reason=str(decision.reason),
+                    rule=str(blocked.rule),
+                    message=blocked.message,
+                )
+            )
+        elif intent.source == risk.IntentSource.STRATEGY:
+            if result.side == "buy":
+                self.last_buy_at = now
+            else:
+                self.last_sell_at = now
+        return result
+
+    # --- the fill ----------------------------------------------------------------------------------
+    def fill(self, approved: risk.RiskResult, reason: str, decided: int, i: int) -> None:
+        open_price = _decimal_price(self.arrays.open[i])
+        levels = _book_at(open_price)
+        ts = self.open_time(i)
+        decided_at = self.close_time(decided)
+        self.fill_id += 1
+        if approved.side == "buy":
+            request = OrderRequest(
+                market=self.config.market, side="buy", ord_type="price", identifier=f"bt-{self.fill_id}", price=approved.krw_total
+            )
+        else:
+            request = OrderRequest(
+                market=self.config.market, side="sell", ord_type="market", identifier=f"bt-{self.fill_id}", volume=approved.volume
+            )
+        try:
+            validate_order(request, levels=levels, krw_balance=self.krw, coin_balance=self.coin, fee_rate=self.fee_rate)
+        except OrderRejected as error:
+            # The price moved between the decision (close) and the fill (next open), e.g. a sell now below the minimum.
+            self.blocked.append(
+                BlockedOrder(
+                    index=decided,
+                    decided_at=decided_at,
+                    side=approved.side,
+                    reason=reason,
+                    rule=error.name,
+                    message=error.message,
+                )
+            )
+            return
+        if approved.side == "buy":
+            buy = market_buy_fill(levels, request.price or ZERO, self.fee_rate)
+            if buy.executed_volume <= 0:
+                return
+            held = self.coin
+            self.avg_price = ((self.avg_price * held + buy.executed_funds) / (held + buy.executed_volume)).quantize(KRW_QUANTUM)
+            if held <= 0:
+                self.entry_at = ts
+                self.trip_pnl = ZERO
+            self.krw -= buy.krw_spent
+            self.coin += buy.executed_volume
+            price, volume, funds, fee = buy.fills[0].price, buy.executed_volume, buy.executed_funds, buy.paid_fee
+            realized = self.book.apply(FillRecord(id=self.fill_id, ts=ts, side="buy", volume=volume, funds=funds, fee=fee))
+            total = request.price
+        else:
+            sell = market_sell_fill(levels, request.volume or ZERO, self.fee_rate)
+            if sell.executed_volume <= 0:
+                return
+            self.krw += sell.proceeds
+            self.coin -= sell.executed_volume
+            price, volume, funds, fee = sell.fills[0].price, sell.executed_volume, sell.executed_funds, sell.paid_fee
+            realized = self.book.apply(FillRecord(id=self.fill_id, ts=ts, side="sell", volume=volume, funds=funds, fee=fee))
+            total = None
+            self.trip_pnl += realized
+        self.fees += fee
+        if self.coin <= 0:
+            self.coin = ZERO
+            self.avg_price = ZERO
+            self.entry_at = None
+            self.round_trip_pnls.append(self.trip_pnl)
+            self.trip_pnl = ZERO
+        self.trades.append(
+            TradeRecord(
+                index=i,
+                ts=ts,
+                side=approved.side,
+                reason=reason,
+                decided_at=decided_at,
+                price=price,
+                volume=volume,
+                funds=funds,
+                fee=fee,
+                realized_pnl=realized,
+                krw_after=self.krw,
+                coin_after=self.coin,
+                equity_after=self.krw + self.coin * open_price,
+                total=total,
+            )
+        )
+        self.change_index.append(i)
+        self.change_krw.append(float(self.krw))
+        self.change_coin.append(float(self.coin))
+
+    def position(self, highest: float | None) -> Position | None:
+        if self.coin <= 0:
+            return None
+        return Position(
+            volume=self.coin,
+            avg_buy_price=self.avg_price,
+            entry_at=self.entry_at,
+            highest_price=_decimal_price(highest) if highest is not None else None,
+        )
+
+
+def run_backtest(config: BacktestConfig, arrays: CandleArrays) -> BacktestResult:
+    """Replay `arrays` (oldest first) and return trades, blocked orders, the equity curve and the metrics."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    strategy = get_strategy(config.strategy)
+    n = len(arrays)
+    if n == 0:
+        raise BacktestError("no candles to replay")
+    prepared = strategy.prepare(arrays, config.params)
+    timings["prepare"] = time.perf_counter() - started
+
+    loop_started = time.perf_counter()
+    run = _Run(config, arrays, strategy)
+    decide = strategy.decide
+    hold = Action.HOLD
+    close = prepared.close
+    trailing = prepared.trailing_factor is not None
+    limit_f = float(config.limits.max_daily_loss_krw)
+    fee_f = float(config.fee_rate)
+    days = _local_days(arrays.start + arrays.unit_sec, config.limits.time_zone)
+    pending: tuple[risk.RiskResult, str, int] | None = None
+    position: Position | None = None
+    highest: float | None = None
+    coin_f = 0.0
+    cost_f = 0.0
+    realized_today_f = 0.0
+    current_day = days[0]
+
+    for i in range(n):
+        if pending is not None:
+            approved, reason, decided = pending
+            pending = None
+            run.fill(approved, reason, decided, i)
+            coin_f = float(run.coin)
+            cost_f = float(run.book.cost)
+            totals = run.book.days.get(risk.trading_day(run.open_time(i), config.limits.time_zone))
+            realized_today_f = float(totals.realized) if totals else 0.0
+            highest = float(run.avg_price) if run.coin > 0 else None
+            position = run.position(highest)
+        if days[i] != current_day:
+            current_day = days[i]
+            realized_today_f = 0.0
+        if coin_f > 0:
+            price = close[i]
+            if trailing and highest is not None and price > highest:
+                highest = price
+                position = run.position(highest)
+            # The live engine checks the daily loss every cycle, not only when it wants to trade: a loss
+            # reached while holding blocks entries for the rest of the day even after a recovery.
+            if realized_today_f + coin_f * price * (1 - fee_f) - cost_f <= -limit_f:
+                run.loss_limit_day = risk.trading_day(run.close_time(i), config.limits.time_zone)
+        decision = decide(prepared, i, position)
+        if decision.action is hold:
+            continue
+        if i == n - 1:
+            run.blocked.append(
+                BlockedOrder(
+                    index=i,
+                    decided_at=run.close_time(i),
+                    side="buy" if decision.action is Action.BUY else "sell",
+                    reason=str(decision.reason),
+                    rule="no_next_candle",
+                    message="decided on the last candle of the range; there is no next open to fill at",
+                )
+            )
+            continue
+        result = run.gate(decision, i)
+        if result.allowed:
+            pending = (result, str(decision.reason), i)
+    timings["loop"] = time.perf_counter() - loop_started
+
+    metrics_started = time.perf_counter()
+    index = np.searchsorted(np.asarray(run.change_index), np.arange(n), side="right") - 1
+    krw_curve = np.asarray(run.change_krw)[index]
+    coin_curve = np.asarray(run.change_coin)[index]
+    equity = krw_curve + coin_curve * arrays.close
+    in_position = coin_curve * arrays.close >= float(config.limits.min_order_krw)
+    last_price = _decimal_price(arrays.close[-1])
+    final_equity = run.krw + run.coin * last_price
+    metrics = compute_metrics(
+        initial_krw=float(config.initial_krw),
+        start=arrays.start,
+        unit_sec=arrays.unit_sec,
+        equity=equity,
+        in_position=in_position,
+        round_trip_pnls=run.round_trip_pnls,
+        orders=len(run.trades),
+        fees=run.fees,
+        close=arrays.close,
+        tz=config.limits.time_zone,
+    )
+    timings["metrics"] = time.perf_counter() - metrics_started
+    return BacktestResult(
+        config=config,
+        arrays=arrays,
+        equity=equity,
+        in_position=in_position,
+        trades=run.trades,
+        blocked=run.blocked,
+        round_trip_pnls=run.round_trip_pnls,
+        metrics=metrics,
+        final_krw=run.krw,
+        final_coin=run.coin,
+        final_equity=final_equity,
+        fees=run.fees,
+        seconds=timings,
+    )

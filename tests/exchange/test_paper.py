@@ -394,3 +394,50 @@ def test_paper_ledger_pages_open_in_the_admin(admin_client, settings):
         response = admin_client.get(f"/admin/exchange/{name}/")
         assert response.status_code == 200, name
     assert b"0.00003736" in admin_client.get("/admin/exchange/paperorder/").content
+
+
+# --- over real HTTP, against the sandbox -------------------------------------------------------------
+
+
+def test_paper_fills_like_the_sandbox_on_the_same_market(sandbox):
+    """Paper over the sandbox's market data (keyless client) and the sandbox's own account fill the
+    same market buy identically: both apply Upbit's rules to the same order book."""
+    from exchange.upbit import UpbitClient
+
+    sandbox.set_price("100000000")
+    market_data = UpbitClient(sandbox.base_url)
+    live = UpbitClient(sandbox.base_url, sandbox.access_key, sandbox.secret_key)
+    exchange = PaperExchange(market_data, initial_krw=D("1000000"))
+    book = market_data.get_orderbook(MARKET)
+
+    on_paper = exchange.place_order(req("buy", "price", price="12345"))
+    on_sandbox = live.place_order(req("buy", "price", price="12345"))
+    if not on_sandbox.is_final:
+        on_sandbox = live.get_order(uuid=on_sandbox.uuid)
+
+    assert on_paper.trades[0].price == book.best_ask
+    assert on_paper.executed_volume > 0
+    for field in ("state", "executed_volume", "paid_fee", "reserved_fee", "remaining_fee", "locked"):
+        assert getattr(on_paper, field) == getattr(on_sandbox, field), field
+    assert on_paper.filled_funds == on_sandbox.filled_funds
+    # The paper order never reached the sandbox account: only the one placed through the live client did.
+    assert len(sandbox.state()["orders"]) == 1
+    krw = next(b for b in exchange.get_accounts() if b.currency == "KRW")
+    assert krw.balance == D("1000000") - on_paper.filled_funds - on_paper.paid_fee
+
+
+def test_resting_paper_order_fills_when_the_sandbox_price_moves_through_it(sandbox):
+    from exchange.upbit import UpbitClient
+
+    sandbox.set_price("100000000")
+    exchange = PaperExchange(UpbitClient(sandbox.base_url), initial_krw=D("1000000"))
+    placed = exchange.place_order(req("buy", "limit", price="95000000", volume="0.0001"))
+    assert placed.state == "wait"
+    assert exchange.get_order(uuid=placed.uuid).executed_volume == 0
+
+    sandbox.set_price("90000000")
+    filled = exchange.get_order(uuid=placed.uuid)
+
+    assert filled.executed_volume > 0
+    assert {t.price for t in filled.trades} == {D("95000000")}
+    assert filled.paid_fee == (filled.executed_funds * D("0.0005")).quantize(D("1e-8"))

@@ -13,7 +13,6 @@ the very same code.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -134,38 +133,25 @@ def ema(values: npt.ArrayLike, period: int) -> FloatArray:
     SMA seed and no leading NaN): y[0] = x[0], y[t] = y[t-1] + alpha * (x[t] - y[t-1]). Because of the
     seed the first few `period`s are a warm-up; strategies ignore them (see each strategy's `min_candles`).
 
-    The recursion is evaluated in closed form per block (y[t] = w^t * (y[0] + alpha * sum x[k] w^-k)),
-    which keeps it vectorised; blocks are short enough that w^-k never overflows, and the absolute
-    error stays near float64 epsilon × max|x| / alpha.
+    The recursion runs as a plain loop over Python floats (about 0.1 µs a candle: 50 ms for a year of
+    minutes) rather than a closed-form vectorisation, because only the loop keeps a run of equal
+    prices exactly equal to its EMA; the closed form leaves 1e-14-sized noise that shows up as false
+    MACD crosses in quiet minutes.
     """
     if isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 1:
         raise ValueError(f"EMA period must be a whole number of at least 1, got {period!r}")
     x = to_float_array(values)
-    n = x.shape[0]
-    out = np.empty(n, dtype=np.float64)
-    if n == 0:
-        return out
+    if x.shape[0] == 0 or period == 1:
+        return x.copy()
     alpha = 2.0 / (period + 1.0)
-    if period == 1:
-        out[:] = x
-        return out
-    decay = 1.0 - alpha
-    block = max(1, min(4096, int(600.0 / -math.log(decay))))
-    powers = decay ** np.arange(1, block + 1, dtype=np.float64)  # w^1 .. w^block
-    inverse = 1.0 / powers
-    previous = x[0]
-    out[0] = previous
-    position = 1
-    while position < n:
-        end = min(n, position + block)
-        size = end - position
-        chunk = x[position:end]
-        # y[position + j] = w^(j+1) * previous + alpha * sum_{k<=j} x[position+k] * w^(j-k)
-        running = np.cumsum(chunk * inverse[:size])
-        out[position:end] = powers[:size] * (previous + alpha * running)
-        previous = out[end - 1]
-        position = end
-    return out
+    series = x.tolist()
+    out: list[float] = []
+    append = out.append
+    level = series[0]
+    for value in series:
+        level += alpha * (value - level)
+        append(level)
+    return np.array(out, dtype=np.float64)
 
 
 def sma(values: npt.ArrayLike, period: int) -> FloatArray:

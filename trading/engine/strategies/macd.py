@@ -34,9 +34,14 @@ class MacdStrategy(Strategy):
             )
 
     def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int | None = None) -> int:
-        """3 × (slow + signal) candles: by then the first-value seed of the EMAs weighs well under 1%."""
+        """5 × (slow + signal) candles (175 by default).
+
+        The EMAs are seeded from the first candle given, so a short window and a long history disagree
+        until the seed has decayed: after 5 × (slow + signal) candles it weighs about 10^-6. On 2,900 real
+        hourly KRW-BTC candles a 175-candle window made the same decision as the full history on every
+        candle (a 105-candle window differed on 4)."""
         clean = self.validate(params)
-        return 3 * (clean["slow"] + clean["signal"])
+        return 5 * (clean["slow"] + clean["signal"])
 
     def _indicators(
         self, arrays: CandleArrays, params: dict[str, Any]

@@ -721,17 +721,18 @@ class PaperExchange:
         """Cancel an open order. Like Upbit, the answer is the order as it stood when the cancel was
         accepted (state `wait`); the cancel itself is already done, so `get_order` shows `cancel`.
         Fills the book allowed before the cancel are booked first. An order that is no longer open
-        raises InvalidRequest (`order_not_cancellable`)."""
+        raises OrderNotFound (`order_not_found`), as the sandbox does: the caller then reads the
+        order's final state with `get_order`."""
         order = self._find(uuid, identifier)
         if order.state == PaperOrder.State.WAIT:
             self._match(order.market)
         with transaction.atomic():
             order = PaperOrder.objects.select_for_update().get(pk=order.pk)
             if order.state != PaperOrder.State.WAIT:
-                raise InvalidRequest(
+                raise OrderNotFound(
                     f"order {order.uuid} is already {order.state}; only open orders can be cancelled",
-                    name="order_not_cancellable",
-                    status=400,
+                    name="order_not_found",
+                    status=404,
                 )
             trades = list(order.trades.order_by("created_at", "id"))
             snapshot = _order_info(order, trades)

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import pytest
 
 from exchange.base import Exchange
-from exchange.exceptions import InvalidRequest, OrderNotFound, OrderRejected
+from exchange.exceptions import OrderNotFound, OrderRejected
 from exchange.models import PaperBalance, PaperOrder, PaperTrade
 from exchange.paper import PaperExchange, reset_account
 from exchange.types import Candle, OrderBook, OrderBookLevel, OrderRequest, Ticker
@@ -217,7 +217,7 @@ def test_resting_order_fills_partially_then_cancel_returns_the_rest():
     assert final.executed_funds == D("50250")
     assert final.paid_fee == D("25.125")
     assert balances(exchange) == {"KRW": (D("1050224.875"), D("0")), "BTC": (D("0.0015"), D("0"))}
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(OrderNotFound, match="already cancel"):
         exchange.cancel_order(uuid=placed.uuid)
 
 

@@ -323,18 +323,19 @@ def cooldown(last_order_ts_same_side: datetime | None, now: datetime, cooldown_s
     numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last_order_ts_same_side), "now": _s(now)}
     if last_order_ts_same_side is None or cooldown_sec <= 0:
         return RiskCheck(True, Rule.COOLDOWN, f"no {side} order within the {cooldown_sec} s cooldown", numbers)
-    elapsed = (now - last_order_ts_same_side).total_seconds()
-    numbers["elapsed_sec"] = f"{elapsed:g}"
+    # Exact microseconds, so "29.999999 s" is never shown rounded to the 30 s it falls short of.
+    elapsed = Decimal((now - last_order_ts_same_side) // timedelta(microseconds=1)).scaleb(-6)
+    numbers["elapsed_sec"] = _num(elapsed)
     if elapsed < cooldown_sec:
         wait = cooldown_sec - elapsed
         return RiskCheck(
             False,
             Rule.COOLDOWN,
-            f"cooldown: the last {side} order was {elapsed:g} s ago; the next {side} is allowed in {wait:g} s "
+            f"cooldown: the last {side} order was {_num(elapsed)} s ago; the next {side} is allowed in {_num(wait)} s "
             f"(ORDER_COOLDOWN_SEC={cooldown_sec})",
             numbers,
         )
-    return RiskCheck(True, Rule.COOLDOWN, f"last {side} order {elapsed:g} s ago, cooldown {cooldown_sec} s passed", numbers)
+    return RiskCheck(True, Rule.COOLDOWN, f"last {side} order {_num(elapsed)} s ago, cooldown {cooldown_sec} s passed", numbers)
 
 
 def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:

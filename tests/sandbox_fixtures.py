@@ -34,14 +34,22 @@ the control endpoint over HTTP (documented in docs/SANDBOX.md):
 - ``advance(seconds)``: move the sandbox clock forward (candles and resting orders follow).
 - ``set_balance(currency, balance, *, avg_buy_price=None)``.
 - ``state()``: balances (decimal strings), orders, faults, clock, for assertions.
+
+``call(method, path, *, params=None, body=None, ...)`` sends a request signed the way Upbit's docs
+sign it (HS512, query_hash over the unquoted query string or the JSON body in order), for tests that
+speak HTTP directly; ``token(...)`` builds just the Authorization header.
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote, urlencode
 
+import jwt
 import pytest
 import requests
 
@@ -65,6 +73,46 @@ class SandboxHandle:
 
     def close(self) -> None:
         self._http.close()
+
+    # --- signed Upbit calls -----------------------------------------------------------------------------
+    def token(
+        self,
+        hashed: str | None = None,
+        *,
+        algorithm: str = "HS512",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        nonce: str | None = None,
+    ) -> dict[str, str]:
+        """The Authorization header for a request whose hashed parameter string is `hashed`."""
+        payload: dict[str, Any] = {"access_key": access_key or self.access_key, "nonce": nonce or str(uuid.uuid4())}
+        if hashed:
+            payload["query_hash"] = hashlib.sha512(hashed.encode("utf-8")).hexdigest()
+            payload["query_hash_alg"] = "SHA512"
+        return {"Authorization": f"Bearer {jwt.encode(payload, secret_key or self.secret_key, algorithm=algorithm)}"}
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        body: dict[str, Any] | None = None,
+        algorithm: str = "HS512",
+        timeout: float = 10,
+        **token_options: Any,
+    ) -> requests.Response:
+        """A signed request to `path` (e.g. "/v1/accounts"); GET/DELETE send `params` in the query string."""
+        if body is not None:
+            hashed = "&".join(f"{k}={v}" for k, v in body.items())
+            headers = self.token(hashed, algorithm=algorithm, **token_options)
+            return self._http.request(method, f"{self.base_url}{path}", json=body, headers=headers, timeout=timeout)
+        hashed = unquote(urlencode(params, doseq=True)) if params else None
+        headers = self.token(hashed, algorithm=algorithm, **token_options)
+        return self._http.request(method, f"{self.base_url}{path}", params=params, headers=headers, timeout=timeout)
+
+    def public(self, path: str, **params: Any) -> requests.Response:
+        return self._http.get(f"{self.base_url}{path}", params=params, timeout=10)
 
     # --- faults -------------------------------------------------------------------------------------
     def fail_next(

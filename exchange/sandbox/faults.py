@@ -144,13 +144,13 @@ def fault_from_flag(kind: str, spec: str) -> Fault:
     try:
         if kind == "fail":
             if len(parts) < 2:
-                raise FaultSpecError(f"--fail {spec!r}: use [METHOD:]PATH:STATUS[:NAME[:COUNT]], e.g. POST:/v1/orders:500")
+                raise FaultSpecError("use [METHOD:]PATH:STATUS[:NAME[:COUNT]], e.g. POST:/v1/orders:500")
             data["status"] = parts[1]
             data["name"] = parts[2] if len(parts) > 2 and parts[2] else None
             data["count"] = parts[3] if len(parts) > 3 else None
         elif kind == "stall":
             if len(parts) < 2:
-                raise FaultSpecError(f"--stall {spec!r}: use [METHOD:]PATH:SECONDS[:COUNT], e.g. GET:/v1/ticker:15")
+                raise FaultSpecError("use [METHOD:]PATH:SECONDS[:COUNT], e.g. GET:/v1/ticker:15")
             data["seconds"] = parts[1]
             data["count"] = parts[2] if len(parts) > 2 else None
         else:

@@ -289,7 +289,10 @@ class SandboxServer:
         httpd = ThreadingHTTPServer((self.host, self.requested_port), handler)
         httpd.daemon_threads = True
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="sandbox-exchange", daemon=True)
+        # A short poll interval makes stop() quick: tests start and stop a server per test.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-exchange", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -359,8 +359,13 @@ def fill_record(*, order: Order, trade: Trade, fee_rate: Decimal) -> tuple[Fill,
     return fill, created
 
 
-def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal) -> list[Fill]:
-    """Apply the exchange's view of an order to our row and record its new fills. Returns new fills."""
+def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool = False) -> list[Fill]:
+    """Apply the exchange's view of an order to our row and record its new fills. Returns new fills.
+
+    Fills come from the order's trades. Only with `totals_as_fill` (an answer to a lookup of a final
+    order, whose trade list is then complete) does an order reported with an executed volume but no
+    trades become one fill made from its totals; an order-placement answer never carries trades, and
+    turning it into a fill would count the trades twice when they are read later."""
     from exchange.redact import mask_secrets
 
     new_fills: list[Fill] = []
@@ -370,7 +375,7 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal) -> lis
             if created:
                 new_fills.append(fill)
         # Without per-trade detail (the exchange reported totals only), the final totals become one fill.
-        if not info.trades and info.is_final and info.executed_volume > 0 and not order.fills.exists():
+        if totals_as_fill and not info.trades and info.is_final and info.executed_volume > 0 and not order.fills.exists():
             funds = info.filled_funds or Decimal("0")
             price = (funds / info.executed_volume).quantize(Decimal("0.00000001")) if funds else (info.price or Decimal("0"))
             if price > 0:
@@ -425,6 +430,13 @@ def order_lookup_missed(*, order: Order, absent_after: int) -> bool:
         order.status = Order.Status.ABSENT
     order.save(update_fields=["lookup_attempts", "status", "updated_at"])
     return became_absent
+
+
+def manual_order_request_link(*, request: ManualOrderRequest, order: Order) -> None:
+    """Tie a manual request to its order before the order is sent: after a crash the request is then
+    settled from that order, never sent a second time."""
+    request.order = order
+    request.save(update_fields=["order"])
 
 
 def manual_order_request_finish(*, request: ManualOrderRequest, done: bool, result: str, order: Order | None = None) -> None:

@@ -49,9 +49,6 @@ ZERO = Decimal("0")
 BACKOFF_CAP_SEC = 60.0
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FEE_REFRESH_SEC = 3600
-MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
-CANDLE_UNIT_MINUTES = {"macd": 1, "sma_cross": 1, "volatility_breakout": 60}
-"""The candle unit each strategy decides on live (the smallest that fits its warm-up in 200 candles)."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -357,12 +354,9 @@ class TradingEngine:
     _strategy_params_cache: dict[str, Any] | None = None
 
     def _candle_unit(self, strategy: Any, params: dict[str, Any]) -> int:
-        """The smallest candle unit (from the strategy's preferred one) whose warm-up fits one request."""
-        preferred = CANDLE_UNIT_MINUTES.get(strategy.name, 1)
-        for unit in MINUTE_UNITS:
-            if unit >= preferred and int(strategy.min_candles(params, unit_sec=unit * 60)) + 1 <= 200:
-                return unit
-        return 1440
+        """The strategy's `candle_unit` parameter (minutes; 1440 = day candles)."""
+        unit = params.get("candle_unit") or getattr(strategy, "default_candle_unit", 1)
+        return int(unit)
 
     def _candles(self, strategy: Any, params: dict[str, Any]) -> list[Candle]:
         unit = self._candle_unit(strategy, params)
@@ -435,6 +429,9 @@ class TradingEngine:
         for request in pending:
             if placed_any:
                 break  # one order per cycle; the rest wait for fresh balances in the next cycle
+            if request.order_id is not None:
+                self._settle_interrupted_request(request)
+                continue
             intent, problem = self._intent_from_manual(request, holdings)
             if intent is None:
                 services.manual_order_request_finish(request=request, done=False, result=problem)
@@ -458,6 +455,18 @@ class TradingEngine:
             if result is not None and result.placed:
                 placed_any = True
         return placed_any
+
+    def _settle_interrupted_request(self, request: ManualOrderRequest) -> None:
+        """A request whose order was written before a crash: settle it from that order, never resend."""
+        order = request.order
+        assert order is not None
+        if order.status in (Order.Status.NEW, Order.Status.UNKNOWN):
+            return  # still being looked up; the market is blocked meanwhile
+        placed = order.status in (Order.Status.WAIT, Order.Status.DONE, Order.Status.CANCEL)
+        text = f"order {order.identifier}: {order.status}"
+        if order.status == Order.Status.ABSENT:
+            text += " (it never reached the exchange; queue the request again if you still want it)"
+        services.manual_order_request_finish(request=request, done=placed, result=text, order=order)
 
     def _intent_from_manual(self, request: ManualOrderRequest, holdings: Holdings) -> tuple[Intent | None, str]:
         who = f"manual ({request.requested_by})"
@@ -582,6 +591,7 @@ class TradingEngine:
             signal=approved.signal,
             fee_rates=self._fee_rates,
             on_fill=self._on_fill,
+            on_intent=(lambda order: services.manual_order_request_link(request=manual, order=order)) if manual else None,
         )
         outcome.orders.append(result.order)
         if result.placed:
@@ -590,7 +600,8 @@ class TradingEngine:
             services.engine_failures_set(consecutive_order_failures=0)
         else:
             self.metrics.add("orders_failed_total")
-        if manual is not None:
+        if manual is not None and result.order.status != Order.Status.UNKNOWN:
+            # An UNKNOWN order leaves the request pending: it is settled once the order is found or ABSENT.
             text = f"order {result.order.identifier}: {result.order.status}"
             if result.rejected is not None:
                 text += f" ({result.rejected})"

@@ -76,10 +76,16 @@ class Notifier:
             logger.warning("notification queue full: message dropped")
             return False
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Flush what is queued (up to `timeout`), then stop the thread."""
+    def close(self, timeout: float = 5.0, *, drain: bool = True) -> None:
+        """Flush what is queued (up to `timeout`; `drain=False` drops it), then stop the thread."""
         if self._thread is None:
             return
+        if not drain:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
         try:
             self._queue.put(None, timeout=timeout)
         except queue.Full:

@@ -15,7 +15,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
+
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from exchange.base import Exchange
 from exchange.exceptions import (
@@ -76,6 +81,27 @@ def open_orders(market: str | None = None, mode: str | None = None) -> list[Orde
     return list(qs.order_by("ts", "id"))
 
 
+FILL_CHECK_WINDOW = timedelta(days=2)
+
+
+def missing_fills(order: Order) -> bool:
+    """The exchange reports more executed volume than the fills recorded for this order."""
+    recorded = order.fills.aggregate(total=Sum("volume"))["total"] or Decimal("0")
+    return order.executed_volume > recorded
+
+
+def orders_missing_fills(mode: str | None = None) -> list[Order]:
+    """Recent final orders whose fills are not all recorded yet (their trades are still to be read)."""
+    qs = (
+        Order.objects.filter(status__in=(Order.Status.DONE, Order.Status.CANCEL), ts__gte=timezone.now() - FILL_CHECK_WINDOW)
+        .annotate(recorded=Coalesce(Sum("fills__volume"), Value(Decimal("0")), output_field=DecimalField()))
+        .filter(executed_volume__gt=F("recorded"))
+    )
+    if mode:
+        qs = qs.filter(mode=mode)
+    return list(qs.order_by("ts", "id"))
+
+
 def _fee_rate(order: Order, fee_rates: dict[str, Decimal] | None) -> Decimal:
     if fee_rates and order.side in fee_rates:
         return fee_rates[order.side]
@@ -102,6 +128,7 @@ def order_submit(
     signal: Signal | None = None,
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
+    on_intent: Callable[[Order], None] | None = None,
 ) -> SubmitResult:
     """Place one order crash-safely. Raises StopTrading (after recording the order) and re-raises
     anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent)."""
@@ -114,6 +141,8 @@ def order_submit(
         market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
     )
     events.order_event(kind=Kind.ORDER_INTENT, order=order, message=f"Order intent: {_describe(order)} ({reason})")
+    if on_intent is not None:
+        on_intent(order)  # e.g. link a manual request to its order before anything is sent
     request = OrderRequest(
         market=market,
         side=side,  # type: ignore[arg-type]
@@ -172,6 +201,14 @@ def order_submit(
         services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=type(error).__name__, error_message=str(error))
         raise
     fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates))
+    if missing_fills(order):
+        # Upbit's answer to a new order carries no trades: read them now (or in the next reconcile).
+        try:
+            fills += services.order_apply_info(
+                order=order, info=exchange.get_order(uuid=info.uuid), fee_rate=_fee_rate(order, fee_rates), totals_as_fill=True
+            )
+        except ExchangeError as error:
+            logger.info("trades of order %s not read yet (%s); the next reconcile reads them", order.identifier, error)
     events.order_event(
         kind=Kind.ORDER_SUBMITTED,
         order=order,
@@ -221,7 +258,7 @@ def order_reconcile_one(
         else:
             logger.info("order %s not found yet (%s/%s lookups)", order.identifier, order.lookup_attempts, absent_after)
         return []
-    fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates))
+    fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates), totals_as_fill=True)
     if order.status != before or fills:
         adopted = before in (Order.Status.NEW, Order.Status.UNKNOWN)
         verb = "adopted from the exchange" if adopted else "updated"
@@ -245,7 +282,7 @@ def orders_reconcile(
 ) -> ReconcileResult:
     """Reconcile every non-final order (NEW, WAIT, UNKNOWN), oldest first."""
     result = ReconcileResult()
-    for order in open_orders(market, mode):
+    for order in open_orders(market, mode) + orders_missing_fills(mode):
         result.checked += 1
         fills = order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)
         result.new_fills.extend(fills)

@@ -84,6 +84,7 @@ class Book:
     volume: Decimal = ZERO
     cost: Decimal = ZERO
     last_key: tuple[datetime, int] | None = None
+    max_id: int = 0
     days: dict[date, DayTotals] = field(default_factory=dict)
     day_open: dict[date, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """(volume, cost) held when each day's first fill came: the position carried into that day."""
@@ -121,6 +122,7 @@ class Book:
                 self.volume, self.cost = ZERO, ZERO
         day.realized += realized
         self.last_key = (fill.ts, fill.id)
+        self.max_id = max(self.max_id, fill.id)
         return realized
 
     def unrealized(self, price: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
@@ -134,13 +136,11 @@ def mark_to_market(volume: Decimal, cost: Decimal, price: Decimal, fee_rate: Dec
     return volume * price * (1 - fee_rate) - cost
 
 
-def fill_records(*, market: str, mode: str, after: tuple[datetime, int] | None = None) -> Iterable[FillRecord]:
+def fill_records(*, market: str, mode: str, min_id: int = 0) -> Iterable[FillRecord]:
+    """Fills of one market and mode, oldest first; with `min_id`, only fills with a larger id."""
     qs = Fill.objects.filter(order__market=market, order__mode=mode)
-    if after is not None:
-        from django.db.models import Q
-
-        ts, pk = after
-        qs = qs.filter(Q(ts__gt=ts) | Q(ts=ts, id__gt=pk))
+    if min_id:
+        qs = qs.filter(id__gt=min_id)
     rows = qs.order_by("ts", "id").values_list("id", "ts", "order__side", "volume", "funds", "fee")
     for pk, ts, side, volume, funds, fee in rows.iterator(chunk_size=5000):
         yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)
@@ -274,18 +274,19 @@ class PnlTracker:
         return totals.realized, self.book.unrealized(price, self.fee_rate) - self.carried_unrealized(day, price)
 
     def absorb_new_fills(self) -> int:
-        """Fold fills recorded since the last call into the book. A fill older than the newest one
-        applied (an adopted order's late report) forces a full replay, so the order is always by time."""
-        new = list(fill_records(market=self.market, mode=self.mode, after=self.book.last_key))
+        """Fold fills recorded since the last call into the book (fills are found by id, which only grows).
+
+        A new fill dated before the newest one already applied (an adopted order's late report) forces a
+        full replay, so fills are always applied in time order, exactly as `pnl_rebuild` does."""
+        new = list(fill_records(market=self.market, mode=self.mode, min_id=self.book.max_id))
         if not new:
             return 0
-        self.book = replay_fills(new, self.book)
-        # A fill dated before the book's previous end would have been skipped by `after`: catch those.
-        total = Fill.objects.filter(order__market=self.market, order__mode=self.mode).count()
-        applied = sum(day.trades for day in self.book.days.values())
-        if total != applied:
-            logger.info("late fill found: replaying the %s %s book", self.market, self.mode)
+        new.sort(key=lambda record: (record.ts, record.id))
+        if self.book.last_key is not None and (new[0].ts, new[0].id) < self.book.last_key:
+            logger.info("a fill dated before the last applied one arrived: replaying the %s %s book", self.market, self.mode)
             self.book = replay_fills(fill_records(market=self.market, mode=self.mode))
+        else:
+            self.book = replay_fills(new, self.book)
         return len(new)
 
     def _load_row(self, day: date) -> PnlDaily:

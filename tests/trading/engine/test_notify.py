@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from trading.engine.notify import Notifier
+from trading.models import EngineEvent
+
+TOKEN = "123456:very-secret-bot-token"
+
+
+class Receiver:
+    """A real local HTTP server that records what it receives (port 0)."""
+
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+        self.requests: list[tuple[str, dict]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if delay:
+                    time.sleep(delay)
+                outer.requests.append((self.path, json.loads(body)))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def dead_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there any more
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_and_telegram_receive_the_text(settings, receiver):
+    settings.NOTIFY_WEBHOOK_URL = receiver.url + "/hook"
+    settings.TELEGRAM_BOT_TOKEN = TOKEN
+    settings.TELEGRAM_CHAT_ID = "42"
+    settings.TELEGRAM_API_BASE = receiver.url
+    notifier = Notifier()
+    assert [channel.name for channel in notifier.channels] == ["webhook", "telegram"]
+
+    notifier.send("autocoin fill: buy 0.0001 KRW-BTC")
+    receiver.wait_for(2)
+    notifier.close()
+
+    assert receiver.requests[0] == ("/hook", {"text": "autocoin fill: buy 0.0001 KRW-BTC"})
+    assert receiver.requests[1] == (f"/bot{TOKEN}/sendMessage", {"text": "autocoin fill: buy 0.0001 KRW-BTC", "chat_id": "42"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_notifier_never_blocks_and_its_failure_event_hides_the_token(settings):
+    settings.TELEGRAM_BOT_TOKEN = TOKEN
+    settings.TELEGRAM_CHAT_ID = "42"
+    settings.TELEGRAM_API_BASE = dead_url()
+    notifier = Notifier()
+
+    started = time.monotonic()
+    for number in range(5):
+        assert notifier.send(f"message {number}")
+    assert time.monotonic() - started < 0.1  # sending only queues
+
+    notifier.close(timeout=10)
+    failures = EngineEvent.objects.filter(kind=EngineEvent.Kind.NOTIFICATION, level="WARNING")
+    assert failures.count() == 5
+    for event in failures:
+        assert TOKEN not in event.message
+        assert "very-secret" not in json.dumps(event.meta)
+        assert "telegram" in event.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_queue_drops_messages_instead_of_waiting(settings):
+    slow = Receiver(delay=0.5)
+    try:
+        settings.NOTIFY_WEBHOOK_URL = slow.url
+        notifier = Notifier(record_failures=False)
+        started = time.monotonic()
+        results = [notifier.send(f"m{n}") for n in range(150)]
+        assert time.monotonic() - started < 0.5
+        assert results.count(False) >= 49
+        assert notifier.dropped == results.count(False)
+        notifier.close(timeout=5, drain=False)
+        assert 1 <= len(slow.requests) <= 2
+    finally:
+        slow.close()
+
+
+def test_nothing_is_configured_by_default(settings):
+    settings.NOTIFY_WEBHOOK_URL = ""
+    settings.TELEGRAM_BOT_TOKEN = ""
+    settings.TELEGRAM_CHAT_ID = ""
+    notifier = Notifier()
+    assert not notifier.enabled
+    assert notifier.send("ignored") is False

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.factories import ManualOrderRequestFactory
+from trading.engine import orders as order_ops
+from trading.engine.cycle import TradingEngine
+from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order
+
+from .conftest import live_client
+
+D = Decimal
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("holding_strategy")]
+
+
+def running() -> None:
+    EngineState.load()
+    EngineState.objects.filter(pk=1).update(state="RUNNING")
+
+
+def sandbox_orders(sandbox) -> list[dict]:
+    return sandbox.state()["orders"]
+
+
+def test_intent_is_committed_before_the_exchange_is_called(live, sandbox):
+    seen: list[tuple[str, str]] = []
+
+    class Watching:
+        """Reads the database from inside the exchange call, as a crash at that moment would leave it."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def place_order(self, request):
+            row = Order.objects.get(identifier=request.identifier)
+            seen.append((row.status, request.identifier))
+            return self.inner.place_order(request)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    sandbox.set_price("100000000")
+    result = order_ops.order_submit(Watching(live), market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+
+    assert seen == [("NEW", result.order.identifier)]
+    assert result.placed and result.order.status == Order.Status.DONE
+
+
+def test_accept_then_drop_is_adopted_next_cycle_without_a_second_order(live, sandbox):
+    sandbox.set_price("100000000")
+    running()
+    request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
+    sandbox.drop_after_accept("/v1/orders", method="POST")
+    engine = TradingEngine(live)
+
+    engine.run_cycle()
+
+    order = Order.objects.get()
+    assert order.status == Order.Status.UNKNOWN
+    assert EngineEvent.objects.filter(kind="order_unknown").exists()
+    request.refresh_from_db()
+    assert request.status == ManualOrderRequest.Status.PENDING and request.order == order
+
+    ManualOrderRequestFactory(kind="buy", krw=D("10000"))  # a second request must wait for the first
+    engine.run_cycle()
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.DONE and order.exchange_uuid
+    assert Fill.objects.filter(order=order).count() >= 1
+    request.refresh_from_db()
+    assert request.status == ManualOrderRequest.Status.DONE
+    assert len(sandbox_orders(sandbox)) <= 2
+    assert [o["identifier"] for o in sandbox_orders(sandbox)].count(order.identifier) == 1
+
+
+def test_a_timeout_marks_the_order_unknown_and_blocks_the_market_until_found(sandbox, live):
+    sandbox.set_price("100000000")
+    running()
+    slow = live_client(sandbox, read_timeout=0.5)
+    sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 1.5, "after": True})
+    result = order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    assert result.order.status == Order.Status.UNKNOWN
+
+    with pytest.raises(RuntimeError, match="still UNKNOWN"):
+        order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+
+    import time
+
+    time.sleep(1.2)
+    order_ops.orders_reconcile(live, mode="live")
+    result.order.refresh_from_db()
+    assert result.order.status == Order.Status.DONE
+    assert len(sandbox_orders(sandbox)) == 1
+    assert order_ops.blocking_orders("KRW-BTC", "live") == []
+    slow.close()
+
+
+def test_an_intent_that_never_reached_the_exchange_becomes_absent_after_repeated_lookups(live, sandbox):
+    # A crash between the commit and the send leaves a NEW row the exchange has never seen.
+    order = Order.objects.create(
+        market="KRW-BTC", side="buy", ord_type="price", price=D("6000"), mode="live", identifier="ac-neverSent", status="NEW"
+    )
+    for attempt in range(1, order_ops.ABSENT_AFTER_LOOKUPS):
+        order_ops.orders_reconcile(live, mode="live")
+        order.refresh_from_db()
+        assert order.status == Order.Status.NEW and order.lookup_attempts == attempt
+        assert order_ops.blocking_orders("KRW-BTC", "live") == [order]
+
+    order_ops.orders_reconcile(live, mode="live")
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.ABSENT
+    assert order_ops.blocking_orders("KRW-BTC", "live") == []
+    assert sandbox_orders(sandbox) == []
+
+
+def test_fills_are_never_counted_twice(live, sandbox):
+    sandbox.set_price("100000000")
+    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    count = Fill.objects.count()
+    assert count >= 1
+    info = live.get_order(uuid=result.order.exchange_uuid)
+    from trading import services
+
+    services.order_apply_info(order=result.order, info=info, fee_rate=D("0.0005"))
+    services.order_apply_info(order=result.order, info=info, fee_rate=D("0.0005"))
+    assert Fill.objects.count() == count
+
+
+def test_a_rate_limited_order_was_not_placed(live, sandbox):
+    sandbox.fail_next("/v1/orders", method="POST", status=429, name="too_many_requests", count=10)
+    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    assert not result.placed
+    assert result.order.status in (Order.Status.ABSENT, Order.Status.UNKNOWN)
+    assert sandbox_orders(sandbox) == []
+
+
+def test_kill_switch_cancels_open_limit_orders(live, sandbox):
+    sandbox.set_price("100000000")
+    running()
+    # a limit buy far below the market rests on the book
+    result = order_ops.order_submit(
+        live, market="KRW-BTC", side="buy", ord_type="limit", mode="live", price=D("50000000"), volume=D("0.0002")
+    )
+    assert result.order.status == Order.Status.WAIT
+    engine = TradingEngine(live)
+
+    engine._trip("test trip", meta={})
+
+    result.order.refresh_from_db()
+    assert result.order.status == Order.Status.CANCEL
+    state = EngineState.load()
+    assert state.state == "ERROR" and state.kill_switch and state.kill_switch_reason == "test trip"
+    assert [o["state"] for o in sandbox_orders(sandbox)] == ["cancel"]

@@ -413,11 +413,10 @@ def test_decision_meta_is_json_ready():
     assert meta["values"]["candle_start"].endswith("+00:00")
 
 
-def test_decision_needs_an_explanation_or_its_source():
-    with pytest.raises(ValueError):
-        Decision(Action.HOLD)
+def test_a_decision_made_by_hand_carries_its_own_explanation():
     manual = Decision(Action.BUY, Decimal("0"), "by hand", reason="manual")
-    assert manual.values == {} and manual.explanation == "by hand"
+    assert manual.values == {} and manual.explanation == "by hand" and manual.score == Decimal("0")
+    assert not manual.is_exit_rule
 
 
 def test_signal_without_candles_is_an_error():

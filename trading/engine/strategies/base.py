@@ -97,6 +97,9 @@ class Position:
         return replace(self, highest_price=price)
 
 
+_new = object.__new__
+
+
 class Decision:
     """What a strategy decided at one candle.
 
@@ -110,64 +113,54 @@ class Decision:
     - `values`: those values by name (Decimal, int, str or None), ready for an event or signal's JSON meta.
     """
 
-    __slots__ = ("action", "reason", "index", "_score", "_explanation", "_values", "_source")
+    __slots__ = ("action", "reason", "index", "_resolved", "_source")
 
     def __init__(
         self,
         action: Action,
-        score: Decimal | None = None,
-        explanation: str | None = None,
+        score: Decimal,
+        explanation: str,
         values: dict[str, Any] | None = None,
         *,
         reason: Reason | str = "",
         index: int = -1,
-        source: tuple[Strategy, Prepared, Position | None] | None = None,
     ) -> None:
         self.action = action
         self.reason = reason
         self.index = index
-        self._score = score
-        self._explanation = explanation
-        self._values = values
-        self._source = source
-        if source is None and (score is None or explanation is None):
-            raise ValueError("a Decision needs either score and explanation, or the prepared indicators to explain itself")
+        self._resolved: tuple[Decimal, str, dict[str, Any]] | None = (score, explanation, values or {})
+        self._source: tuple[Strategy, Prepared, Position | None] | None = None
 
-    def _resolve(self) -> None:
-        assert self._source is not None
-        strategy, prepared, position = self._source
-        score, explanation, values = strategy.explain(prepared, self.index, position, self.action, Reason(self.reason))
-        if self._score is None:
-            self._score = score
-        if self._explanation is None:
-            self._explanation = explanation
-        if self._values is None:
-            self._values = values
-        self._source = None
+    @classmethod
+    def lazy(cls, action: Action, reason: Reason, index: int, source: tuple[Strategy, Prepared, Position | None]) -> Decision:
+        """A decision explained on first access by `source`'s strategy (what `decide` returns; cheap to make)."""
+        decision = _new(cls)
+        decision.action = action
+        decision.reason = reason
+        decision.index = index
+        decision._resolved = None
+        decision._source = source
+        return decision
+
+    def _resolve(self) -> tuple[Decimal, str, dict[str, Any]]:
+        if self._resolved is None:
+            assert self._source is not None
+            strategy, prepared, position = self._source
+            self._resolved = strategy.explain(prepared, self.index, position, self.action, Reason(self.reason))
+            self._source = None
+        return self._resolved
 
     @property
     def score(self) -> Decimal:
-        if self._score is None:
-            self._resolve()
-        assert self._score is not None
-        return self._score
+        return self._resolve()[0]
 
     @property
     def explanation(self) -> str:
-        if self._explanation is None:
-            self._resolve()
-        assert self._explanation is not None
-        return self._explanation
+        return self._resolve()[1]
 
     @property
     def values(self) -> dict[str, Any]:
-        if self._values is None:
-            if self._source is not None:
-                self._resolve()
-            else:
-                self._values = {}
-        assert self._values is not None
-        return self._values
+        return self._resolve()[2]
 
     @property
     def is_exit_rule(self) -> bool:
@@ -479,19 +472,19 @@ class Strategy:
             if reason is None:
                 reason = self._strategy_exit(prepared, i, position)
             if reason is not None:
-                return Decision(Action.SELL, reason=reason, index=i, source=source)
-            return Decision(Action.HOLD, reason=Reason.HOLDING, index=i, source=source)
+                return Decision.lazy(Action.SELL, reason, i, source)
+            return Decision.lazy(Action.HOLD, Reason.HOLDING, i, source)
         if i < prepared.ready_from:
-            return Decision(Action.HOLD, reason=Reason.WARMUP, index=i, source=source)
+            return Decision.lazy(Action.HOLD, Reason.WARMUP, i, source)
         raw = prepared.signal[i]
         if raw > 0:
             blocked = self._entry_blocked(prepared, i)
             if blocked is None:
-                return Decision(Action.BUY, reason=Reason.ENTRY, index=i, source=source)
-            return Decision(Action.HOLD, reason=blocked, index=i, source=source)
+                return Decision.lazy(Action.BUY, Reason.ENTRY, i, source)
+            return Decision.lazy(Action.HOLD, blocked, i, source)
         if raw < 0:
-            return Decision(Action.HOLD, reason=Reason.NOTHING_TO_SELL, index=i, source=source)
-        return Decision(Action.HOLD, reason=self._idle_reason(prepared, i), index=i, source=source)
+            return Decision.lazy(Action.HOLD, Reason.NOTHING_TO_SELL, i, source)
+        return Decision.lazy(Action.HOLD, self._idle_reason(prepared, i), i, source)
 
     def signal(
         self,

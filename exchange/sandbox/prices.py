@@ -592,7 +592,8 @@ class MarketFeed:
         complete = end >= start + 60.0
         with self._lock:
             overrides = list(self.overrides)
-        relevant = [o for o in overrides if start < o.at < end]
+        # An override made at this very moment already applies to the minute in progress.
+        relevant = [o for o in overrides if start < o.at < end or (not complete and o.at == end)]
         before = None
         for override in overrides:
             if override.at <= start:
@@ -617,7 +618,7 @@ class MarketFeed:
         points = [start, *[o.at for o in relevant], end]
         prices: list[Decimal] = []
         for moment in points:
-            price = self.price(min(moment, end - 1e-6) if moment == end else moment)
+            price = self.price(end - 1e-6 if complete and moment == end else moment)
             if price is not None:
                 prices.append(price)
         for left, right in zip(points, points[1:]):

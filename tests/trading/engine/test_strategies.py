@@ -514,3 +514,10 @@ def test_prepared_series_are_exposed_for_charts():
     prepared = get_strategy("macd").prepare(make_arrays(np.linspace(100, 200, 50)), {"fast": 2, "slow": 4, "signal": 2})
     assert set(prepared.series) == {"macd", "signal", "histogram"}
     assert prepared.series["macd"].shape == (50,)
+
+
+def test_values_are_plain_decimals_without_exponents():
+    decision = get_strategy("volatility_breakout").signal(real_hourly_candles()[:100])
+    stored = json.loads(json.dumps(decision.as_meta(), cls=DjangoJSONEncoder))["values"]
+    assert stored["close"] == str(int(real_hourly_candles()[99].close))
+    assert all("E" not in str(value) for value in stored.values())

@@ -362,7 +362,11 @@ def to_decimal(value: float, places: int = 8) -> Decimal | None:
     """A float indicator value as a Decimal with at most `places` decimals (None for NaN)."""
     if value is None or not math.isfinite(value):
         return None
-    return Decimal(f"{value:.{places}f}").normalize() if value != 0 else ZERO
+    number = Decimal(f"{value:.{places}f}")
+    if number == 0:
+        return ZERO  # also for -0.00000000
+    # No exponent notation (1.24124E+8) in stored meta: whole numbers as integers, others without trailing zeros.
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
 def fmt(value: float | Decimal | None) -> str:

@@ -86,7 +86,7 @@ def config_changed(*, actor: str, what: str, old: Any, new: Any) -> EngineEvent:
 # ---------------------------------------------------------------------------------------------------
 def engine_claimed(*, owner: str, previous_owner: str, takeover: bool) -> EngineEvent:
     if takeover:
-        message = f"Engine process {owner} took over from {previous_owner}, whose heartbeat had gone stale"
+        message = f"Engine process {owner} took over from {previous_owner}, which had stopped (no process or a stale heartbeat)"
     else:
         message = f"Engine process {owner} started"
     return event_record(

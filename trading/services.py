@@ -7,6 +7,7 @@ callers race, or it reports why not. The web process and the engine process both
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -212,9 +213,12 @@ class ClaimResult:
     heartbeat_age_sec: float | None
 
 
-def engine_claim(*, owner: str, stale_after_sec: float | None = None) -> ClaimResult:
+def engine_claim(
+    *, owner: str, stale_after_sec: float | None = None, owner_is_dead: Callable[[str], bool] | None = None
+) -> ClaimResult:
     """Claim the engine for `owner` ("host:pid"). Succeeds when nobody owns it, `owner` already does,
-    or the current owner's heartbeat is older than ENGINE_STALE_AFTER_SEC (a crashed process)."""
+    the current owner's heartbeat is older than ENGINE_STALE_AFTER_SEC (a crashed or frozen process),
+    or `owner_is_dead(current_owner)` says that process no longer exists (a crash on this machine)."""
     from django.db.models import Q
 
     stale = stale_after_sec if stale_after_sec is not None else settings.ENGINE_STALE_AFTER_SEC
@@ -222,6 +226,8 @@ def engine_claim(*, owner: str, stale_after_sec: float | None = None) -> ClaimRe
     now = timezone.now()
     age = None if before.heartbeat_at is None else (now - before.heartbeat_at).total_seconds()
     free = Q(owner="") | Q(owner=owner) | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=stale))
+    if before.owner and before.owner != owner and owner_is_dead is not None and owner_is_dead(before.owner):
+        free |= Q(owner=before.owner)
     claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(owner=owner[:255], heartbeat_at=now)
     if claimed:
         takeover = bool(before.owner) and before.owner != owner

@@ -47,6 +47,20 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def owner_is_dead(owner: str) -> bool:
+    """True when `owner` ("host:pid") names a process on this machine that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _build_exchange() -> Exchange:
     from exchange.factory import build_exchange
 
@@ -101,7 +115,7 @@ class EngineRunner:
         problem = services.live_mode_problem()
         if problem:
             return RunResult(1, problem)
-        claim = services.engine_claim(owner=self.owner)
+        claim = services.engine_claim(owner=self.owner, owner_is_dead=owner_is_dead)
         if not claim.claimed:
             age = "no heartbeat" if claim.heartbeat_age_sec is None else f"last heartbeat {claim.heartbeat_age_sec:.1f} s ago"
             return RunResult(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -108,7 +109,7 @@ def test_rebuildpnl_gives_the_numbers_the_engine_computed_incrementally():
     assert any(realized != 0 for realized, _, _ in incremental.values())
     PnlDaily.objects.update(realized=D("123"), fees=D("0"), trades=0)
 
-    call_command("rebuildpnl", stdout=open("/dev/null", "w"))
+    call_command("rebuildpnl", stdout=io.StringIO())
 
     rebuilt = {row.date: (row.realized, row.fees, row.trades) for row in PnlDaily.objects.filter(market="KRW-BTC", mode="paper")}
     assert rebuilt == incremental
@@ -183,7 +184,7 @@ def test_prune_keeps_orders_fills_and_trading_signals():
     BalanceSnapshot.objects.filter(pk__in=[BalanceSnapshotFactory().pk, BalanceSnapshotFactory().pk]).update(ts=old)
     newest = BalanceSnapshotFactory()
 
-    call_command("prune", "--days", "30", stdout=open("/dev/null", "w"))
+    call_command("prune", "--days", "30", stdout=io.StringIO())
 
     assert Order.objects.count() == 1 and Fill.objects.count() == 1
     assert list(Signal.objects.values_list("action", flat=True)) == ["BUY"]

@@ -1,0 +1,248 @@
+"""The engine process for real: `manage.py runengine` subprocesses against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.factories import ManualOrderRequestFactory
+from trading import services
+from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, StrategyConfig
+
+ROOT = Path(__file__).resolve().parents[3]
+D = Decimal
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def database_url() -> str:
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
+    return f"postgres://{settings.get('USER') or 'postgres'}@{host}:{port}/{settings['NAME']}"
+
+
+class EngineProcess:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runengine", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.owner = f"{socket.gethostname()}:{self.proc.pid}"
+
+    def wait_claimed(self, timeout: float = 20) -> None:
+        wait_until(lambda: EngineState.load().owner == self.owner, timeout, lambda: self.output_if_dead())
+
+    def output_if_dead(self) -> str:
+        if self.proc.poll() is not None:
+            return self.proc.stdout.read() if self.proc.stdout else ""
+        return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, _ = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, why: Callable[[], str] = lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        detail = why()
+        if detail:
+            raise AssertionError(f"the engine process exited early:\n{detail}")
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for the engine")
+
+
+@pytest.fixture
+def engine_env(sandbox, db) -> dict[str, str]:
+    StrategyConfig.objects.update_or_create(strategy="sma_cross", defaults={"params": {"fast": 5, "slow": 2000}})
+    EngineState.load()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UPBIT_", "PAPER_", "TELEGRAM_", "NOTIFY_"))}
+    env.update(
+        DATABASE_URL=database_url(),
+        PAPER_MODE="false",
+        UPBIT_API_BASE=sandbox.base_url,
+        UPBIT_ACCESS_KEY=sandbox.access_key,
+        UPBIT_SECRET_KEY=sandbox.secret_key,
+        UPBIT_READ_TIMEOUT_SEC="2",
+        UPBIT_CONNECT_TIMEOUT_SEC="1",
+        TRADING_MARKET="KRW-BTC",
+        STRATEGY="sma_cross",
+        LOOP_INTERVAL_SEC="1",
+        ENGINE_STALE_AFTER_SEC="3",
+        ORDER_COOLDOWN_SEC="0",
+        MAX_ORDER_KRW="10000",
+        LOG_LEVEL="INFO",
+    )
+    return env
+
+
+def iteration() -> int:
+    return EngineState.load().iteration
+
+
+def test_start_trade_stop_and_sigterm_in_live_mode(engine_env, sandbox):
+    sandbox.set_price("100000000")
+    engine = EngineProcess(engine_env, "--log-format", "json")
+    engine.wait_claimed()
+    assert EngineState.load().state == "IDLE"
+    assert EngineEvent.objects.filter(kind="engine_claimed").exists()
+
+    services.engine_start(actor="user:alice")
+    request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
+    wait_until(lambda: ManualOrderRequest.objects.get(pk=request.pk).status != "PENDING", 15, engine.output_if_dead)
+    request.refresh_from_db()
+    assert request.status == "DONE", request.result
+    order = Order.objects.get()
+    assert order.status == Order.Status.DONE and order.mode == "live"
+    assert Fill.objects.filter(order=order).exists()
+
+    started = time.monotonic()
+    services.engine_stop(actor="user:alice")
+    wait_until(lambda: EngineState.load().state == "IDLE", 5, engine.output_if_dead)
+    assert time.monotonic() - started < 3
+    stopped_at = iteration()
+    time.sleep(1.5)
+    assert iteration() == stopped_at  # no cycle while IDLE
+
+    services.engine_start(actor="user:alice")
+    wait_until(lambda: iteration() > stopped_at, 5, engine.output_if_dead)
+    code, out = engine.stop(signal.SIGTERM)
+
+    assert code == 0, out
+    state = EngineState.load()
+    assert state.state == "IDLE" and state.owner == "" and state.heartbeat_at is None
+    moves = list(EngineEvent.objects.filter(kind="state_changed").order_by("ts", "id").values_list("meta__to", "actor"))
+    assert moves[-2:] == [("STOPPING", "engine"), ("IDLE", "engine")]
+    assert EngineEvent.objects.filter(kind="engine_released").exists()
+    metrics = state.metrics
+    assert metrics["orders_placed_total"] == 1 and metrics["cycles_total"] >= 2
+    # JSON log lines with thread names, and no secret anywhere in the output
+    assert '"thread": "engine"' in out and '"thread": "MainThread"' in out
+    assert sandbox.secret_key not in out and sandbox.access_key not in out
+
+
+def test_a_second_engine_refuses_then_takes_over_a_frozen_one(engine_env):
+    first = EngineProcess(engine_env)
+    first.wait_claimed()
+
+    second = subprocess.run(
+        [sys.executable, "manage.py", "runengine"], cwd=ROOT, env=engine_env, capture_output=True, text=True, timeout=30
+    )
+    assert second.returncode == 1
+    last_line = second.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("CommandError: Another engine is already running")
+    assert first.owner in last_line
+    assert EngineEvent.objects.filter(kind="engine_refused").exists()
+    assert EngineState.load().owner == first.owner
+
+    first.proc.send_signal(signal.SIGSTOP)  # alive but frozen: only its stale heartbeat gives it away
+    try:
+        time.sleep(3.5)
+        third = EngineProcess(engine_env)
+        third.wait_claimed(timeout=20)
+        claimed = EngineEvent.objects.filter(kind="engine_claimed").latest("ts")
+        assert "took over" in claimed.message and first.owner in claimed.message
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
+    # the frozen one wakes up, finds its claim gone, and stops without touching anything
+    code, out = first.stop(signal.SIGCONT)
+    assert code == 1 and "took over this engine" in out
+    assert EngineState.load().owner == third.owner
+    code, out = third.stop(signal.SIGINT)
+    assert code == 0, out
+
+
+def test_an_engine_killed_on_this_machine_is_taken_over_at_once(engine_env):
+    first = EngineProcess(engine_env)
+    first.wait_claimed()
+    first.stop(signal.SIGKILL)  # the claim and a fresh heartbeat are left behind
+    second = EngineProcess(engine_env)
+    second.wait_claimed(timeout=5)
+    code, out = second.stop()
+    assert code == 0, out
+
+
+def test_sigkill_during_an_order_then_restart_adopts_it_without_a_duplicate(engine_env, sandbox):
+    sandbox.set_price("100000000")
+    # The exchange places the order, then holds the answer: the engine is killed while it waits.
+    sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 1.5, "after": True})
+    EngineState.objects.filter(pk=1).update(state="RUNNING")
+    request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
+    engine = EngineProcess(engine_env)
+    wait_until(lambda: Order.objects.filter(status="NEW").exists(), 20, engine.output_if_dead)
+    engine.stop(signal.SIGKILL)
+
+    order = Order.objects.get()
+    assert order.status == Order.Status.NEW  # written before the call, never updated
+    time.sleep(1.6)  # the sandbox finishes placing it
+    assert [o["identifier"] for o in sandbox.state()["orders"]] == [order.identifier]
+
+    restarted = EngineProcess(engine_env)
+    restarted.wait_claimed(timeout=20)
+    wait_until(lambda: Order.objects.get(pk=order.pk).status == "DONE", 15, restarted.output_if_dead)
+    wait_until(lambda: ManualOrderRequest.objects.get(pk=request.pk).status == "DONE", 10, restarted.output_if_dead)
+    start = iteration()
+    wait_until(lambda: iteration() >= start + 2, 10, restarted.output_if_dead)
+    code, out = restarted.stop()
+
+    assert code == 0, out
+    assert Order.objects.count() == 1
+    assert len(sandbox.state()["orders"]) == 1
+    order.refresh_from_db()
+    assert Fill.objects.filter(order=order).exists()
+    assert sum(f.volume for f in Fill.objects.filter(order=order)) == order.executed_volume
+    assert EngineEvent.objects.filter(kind="order_reconciled", message__contains="adopted").exists()
+
+
+def test_live_mode_without_keys_refuses_to_start(engine_env):
+    engine_env["UPBIT_ACCESS_KEY"] = ""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runengine"], cwd=ROOT, env=engine_env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1
+    assert "UPBIT_ACCESS_KEY" in result.stderr and "PAPER_MODE=true" in result.stderr
+    assert EngineState.load().owner == ""
+
+
+def test_once_runs_one_cycle_in_paper_mode_and_exits(engine_env):
+    engine_env["PAPER_MODE"] = "true"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runengine", "--once"], cwd=ROOT, env=engine_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    state = EngineState.load()
+    assert state.iteration == 1 and state.state == "IDLE" and state.owner == ""
+    assert state.metrics["mode"] == "paper"
+
+
+def test_a_tripped_kill_switch_survives_a_restart(engine_env):
+    EngineState.objects.filter(pk=1).update(state="RUNNING")
+    services.engine_kill_switch_trip(reason="daily loss limit reached")
+    engine = EngineProcess(engine_env)
+    engine.wait_claimed()
+    time.sleep(2)
+    state = EngineState.load()
+    assert state.state == "ERROR" and state.kill_switch and state.iteration == 0
+    with pytest.raises(services.TransitionNotAllowed, match="Reset"):
+        services.engine_start(actor="user:alice")
+    code, _ = engine.stop()
+    assert code == 0

@@ -1,0 +1,573 @@
+"""The live client over real HTTP against the sandbox exchange on 127.0.0.1 (no mocked requests)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import requests
+
+from exchange.exceptions import (
+    InvalidRequest,
+    IpBanned,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    RetryLater,
+    StopTrading,
+)
+from exchange.rules import is_on_tick
+from exchange.throttle import parse_remaining_req
+from exchange.types import OrderRequest
+from exchange.upbit import UpbitClient, make_token
+
+MARKET = "KRW-BTC"
+
+
+def new_id() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+def client_for(sandbox, **options) -> UpbitClient:
+    options.setdefault("backoff_base_sec", 0.05)
+    return UpbitClient(sandbox.base_url, sandbox.access_key, sandbox.secret_key, **options)
+
+
+def limit_buy(price: str = "90000000", volume: str = "0.001", identifier: str | None = None) -> OrderRequest:
+    return OrderRequest(
+        market=MARKET,
+        side="buy",
+        ord_type="limit",
+        identifier=identifier or new_id(),
+        price=Decimal(price),
+        volume=Decimal(volume),
+    )
+
+
+def sandbox_orders(sandbox) -> list[dict]:
+    return sandbox.state()["orders"]
+
+
+@pytest.fixture
+def client(sandbox):
+    sandbox.set_price("100000000")
+    client = client_for(sandbox)
+    yield client
+    client.close()
+
+
+# --- signing --------------------------------------------------------------------------------------
+
+
+def test_signed_calls_with_and_without_parameters_are_accepted(sandbox, client):
+    balances = {balance.currency: balance for balance in client.get_accounts()}
+    chance = client.get_order_chance(MARKET)
+    open_orders = client.get_open_orders(MARKET)  # states[] array parameters in the signed query
+    by_identifier = client.get_orders_by_identifiers(["never-used-1", "never-used-2"])
+
+    assert balances["KRW"].balance == Decimal("1000000")
+    assert isinstance(balances["KRW"].balance, Decimal)
+    assert chance.bid_fee == Decimal("0.0005") and chance.min_total == Decimal("5000")
+    assert open_orders == [] and by_identifier == []
+
+
+def test_wrong_secret_stops_trading_with_a_fix_to_apply(sandbox):
+    client = UpbitClient(sandbox.base_url, sandbox.access_key, "not-the-right-secret-key-0123456789")
+
+    with pytest.raises(StopTrading) as caught:
+        client.get_accounts()
+
+    assert caught.value.name == "jwt_verification"
+    assert caught.value.status == 401
+    assert "UPBIT_SECRET_KEY" in str(caught.value)
+    assert sandbox.secret_key not in str(caught.value)
+
+
+def test_unknown_access_key_stops_trading(sandbox):
+    client = UpbitClient(sandbox.base_url, "unknown-access-key-000000000", sandbox.secret_key)
+
+    with pytest.raises(StopTrading) as caught:
+        client.get_accounts()
+
+    assert caught.value.name == "invalid_access_key"
+    assert "UPBIT_ACCESS_KEY" in str(caught.value)
+
+
+def test_keys_rejected_by_the_exchange_stop_trading(sandbox, client):
+    sandbox.reject_keys(True)
+
+    with pytest.raises(StopTrading) as caught:
+        client.get_accounts()
+
+    assert caught.value.name == "invalid_access_key"
+
+
+def test_reused_nonce_is_refused_and_reported_as_retry_later(sandbox):
+    token = make_token(sandbox.access_key, sandbox.secret_key, nonce=str(uuid.uuid4()))
+    headers = {"Authorization": f"Bearer {token}"}
+    first = requests.get(f"{sandbox.base_url}/v1/accounts", headers=headers, timeout=5)
+    replay = requests.get(f"{sandbox.base_url}/v1/accounts", headers=headers, timeout=5)
+
+    assert first.status_code == 200
+    assert replay.status_code == 401 and replay.json()["error"]["name"] == "nonce_used"
+
+    fixed_nonce = str(uuid.uuid4())
+    client = client_for(sandbox, nonce_factory=lambda: fixed_nonce)
+    client.get_accounts()
+    with pytest.raises(RetryLater) as caught:
+        client.get_accounts()
+    assert caught.value.name == "nonce_used"
+
+
+# --- market data ----------------------------------------------------------------------------------
+
+
+def test_quotation_calls_work_without_keys_and_return_exact_decimals(sandbox):
+    sandbox.set_price("100000000")
+    client = UpbitClient(sandbox.base_url)
+
+    ticker = client.get_ticker(MARKET)
+    book = client.get_orderbook(MARKET)
+
+    assert ticker.market == MARKET and ticker.trade_price == Decimal("100000000")
+    assert isinstance(ticker.trade_price, Decimal)
+    assert ticker.timestamp.tzinfo is not None
+    assert book.levels and book.best_ask > book.best_bid
+    assert all(isinstance(level.ask_size, Decimal) for level in book.levels)
+
+
+def test_candles_come_back_oldest_first_and_end_before_to(sandbox):
+    client = UpbitClient(sandbox.base_url)
+    to = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+
+    minutes = client.get_minute_candles(MARKET, unit=5, count=12, to=to)
+    days = client.get_day_candles(MARKET, count=3)
+
+    assert 0 < len(minutes) <= 12
+    starts = [candle.start for candle in minutes]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert starts[-1] < to
+    assert all(candle.unit == 5 and candle.low <= candle.open <= candle.high for candle in minutes)
+    assert [candle.start for candle in days] == sorted(candle.start for candle in days)
+    assert all(candle.unit == 1440 for candle in days)
+
+
+def test_unknown_market_is_an_invalid_request(sandbox, client):
+    with pytest.raises(InvalidRequest):
+        client.get_ticker("KRW-NOPE")
+    with pytest.raises(InvalidRequest) as caught:
+        client.get_order_chance("KRW-NOPE")
+    assert caught.value.name == "notfoundmarket"
+
+
+def test_remaining_req_is_recorded_per_group(sandbox, client):
+    client.get_ticker(MARKET)
+    client.get_accounts()
+
+    status = client.rate_limit_status()
+
+    assert set(status) >= {"ticker", "default"}
+    assert 0 <= status["ticker"]["sec"] < 10
+    assert 0 <= status["default"]["sec"] < 30
+    assert client.stats["calls"] == 2 and client.stats["errors"] == {}
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+def test_off_tick_limit_price_is_corrected_and_accepted(sandbox, client):
+    order = client.place_order(limit_buy(price="90000450"))
+
+    assert order.price == Decimal("90000000")
+    assert is_on_tick(order.price)
+    assert order.side == "buy" and order.state == "wait"
+    assert order.created_at.tzinfo is not None and order.created_at.utcoffset() == timedelta(0)
+    assert [o["uuid"] for o in sandbox_orders(sandbox)] == [order.uuid]
+
+
+def test_order_lifecycle_open_list_lookup_and_cancel(sandbox, client):
+    request = limit_buy()
+    placed = client.place_order(request)
+
+    open_orders = client.get_open_orders(MARKET)
+    found = client.get_order(identifier=request.identifier)
+    by_ids = client.get_orders_by_identifiers([request.identifier, "never-used"])
+    cancelled = client.cancel_order(uuid=placed.uuid)
+
+    assert [order.uuid for order in open_orders] == [placed.uuid]
+    assert found.uuid == placed.uuid and found.identifier == request.identifier
+    assert [order.uuid for order in by_ids] == [placed.uuid]
+    assert cancelled.uuid == placed.uuid
+    assert sandbox.secret_key not in str(found.raw) and sandbox.access_key not in str(found.raw)
+
+
+def test_market_buy_fills_and_counts_as_filled(sandbox, client):
+    order = client.place_order(
+        OrderRequest(market=MARKET, side="buy", ord_type="price", identifier=new_id(), price=Decimal("10000"))
+    )
+
+    final = client.get_order(uuid=order.uuid)  # the order's answer carries no trades; the lookup does
+    deadline = time.monotonic() + 5
+    while not final.is_final and time.monotonic() < deadline:
+        time.sleep(0.05)
+        final = client.get_order(uuid=order.uuid)
+
+    assert final.is_filled
+    assert final.executed_volume > 0
+    assert final.trades and final.filled_funds <= Decimal("10000")
+
+
+def test_natural_order_rejections_keep_upbit_names(sandbox, client):
+    request = limit_buy()
+    client.place_order(request)
+
+    cases = {
+        "duplicated_identifier": limit_buy(identifier=request.identifier),
+        "insufficient_funds_bid": limit_buy(price="100000000", volume="1"),
+        "under_min_total_bid": limit_buy(price="1000000", volume="0.001"),
+    }
+    for name, order in cases.items():
+        with pytest.raises(OrderRejected) as caught:
+            client.place_order(order)
+        assert caught.value.name == name, name
+
+
+def test_unknown_order_is_order_not_found(sandbox, client):
+    with pytest.raises(OrderNotFound):
+        client.get_order(uuid=str(uuid.uuid4()))
+    with pytest.raises(OrderNotFound):
+        client.cancel_order(identifier="never-placed")
+
+
+# --- rate limits ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_burst_of_100_calls_from_four_threads_gets_no_429(sandbox):
+    client = client_for(sandbox)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(25):
+                client.get_ticker(MARKET)
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert client.stats["http_429"] == 0
+    assert client.stats["calls"] == 100
+    assert time.monotonic() - started >= 9  # 100 calls at no more than 10 per second
+
+
+@pytest.mark.slow
+def test_burst_of_100_signed_calls_gets_no_429(sandbox):
+    client = client_for(sandbox)
+
+    for _ in range(100):
+        client.get_accounts()
+
+    assert client.stats["http_429"] == 0 and client.stats["calls"] == 100
+
+
+def test_429_backs_off_and_then_succeeds(sandbox, client):
+    sandbox.fail_next("/v1/ticker", status=429, name="", body="Too many API requests.", count=2)
+
+    ticker = client.get_ticker(MARKET)
+
+    assert ticker.trade_price == Decimal("100000000")
+    assert client.stats["http_429"] == 2 and client.stats["retries"] == 2
+    assert client.stats["errors"] == {}
+
+
+def test_429_that_persists_raises_rate_limited(sandbox):
+    client = client_for(sandbox, max_retries=2)
+    sandbox.fail_next("/v1/accounts", status=429, name="", body="Too many API requests.", count=5)
+
+    with pytest.raises(RateLimited):
+        client.get_accounts()
+
+    assert client.stats["calls"] == 3
+    assert client.stats["errors"] == {"RateLimited": 1}
+
+
+def test_429_on_an_order_is_retried_and_places_exactly_one_order(sandbox, client):
+    sandbox.fail_next("/v1/orders", method="POST", status=429, name="", body="Too many API requests.", count=1)
+
+    order = client.place_order(limit_buy())
+
+    assert [o["uuid"] for o in sandbox_orders(sandbox)] == [order.uuid]
+    assert client.stats["http_429"] == 1
+
+
+def test_429_retry_that_finds_the_identifier_taken_returns_the_order_already_placed(sandbox, client):
+    # From the client's side this is "an earlier attempt did land": the retry answers duplicated_identifier.
+    request = limit_buy()
+    landed = client_for(sandbox).place_order(request)
+    sandbox.fail_next("/v1/orders", method="POST", status=429, name="", body="Too many API requests.", count=1)
+
+    order = client.place_order(request)
+
+    assert order.uuid == landed.uuid and order.identifier == request.identifier
+    assert len(sandbox_orders(sandbox)) == 1
+    assert client.stats["errors"] == {}
+
+
+def test_server_saying_the_second_is_spent_pauses_the_group(sandbox, client):
+    # Another program on this IP spends the quota; the client must wait instead of drawing a 429.
+    other = requests.Session()
+    url = f"{sandbox.base_url}/v1/ticker?markets={MARKET}"
+    for _ in range(5):
+        while parse_remaining_req(other.get(url, timeout=5).headers.get("Remaining-Req")).sec != 1:
+            pass
+        client.get_ticker(MARKET)
+        if client.rate_limit_status()["ticker"]["sec"] == 0:
+            break
+    status = client.rate_limit_status()["ticker"]
+    assert status["sec"] == 0 and status["paused_sec"] > 0.5
+
+    started = time.monotonic()
+    client.get_ticker(MARKET)
+
+    assert time.monotonic() - started >= 0.5
+    assert client.stats["http_429"] == 0
+
+
+def test_a_real_ban_after_repeated_429s_is_ip_banned(sandbox_factory):
+    sandbox = sandbox_factory(ban_after=3, ban_seconds=30)
+    hammer = requests.Session()
+    url = f"{sandbox.base_url}/v1/ticker?markets={MARKET}"
+    statuses = [hammer.get(url, timeout=5).status_code for _ in range(20)]
+    assert 418 in statuses
+    client = client_for(sandbox)
+
+    with pytest.raises(IpBanned) as caught:
+        client.get_ticker(MARKET)
+
+    assert 25 <= caught.value.ban_seconds <= 30
+    assert "banned" in str(caught.value) and f"{caught.value.ban_seconds} seconds" in str(caught.value)
+    assert client.stats["calls"] == 1 and client.stats["http_418"] == 1
+    assert client.rate_limit_status()["ticker"]["paused_sec"] > 20
+
+
+def test_418_is_an_ip_ban_and_is_not_retried(sandbox, client):
+    sandbox.fail_next("/v1/accounts", status=418, name="", body="Your IP is banned for 30 seconds.", count=1)
+
+    with pytest.raises(IpBanned) as caught:
+        client.get_accounts()
+
+    assert isinstance(caught.value, StopTrading)
+    assert caught.value.ban_seconds == 30
+    assert "30 seconds" in str(caught.value)
+    assert client.stats["calls"] == 1
+
+
+# --- network failures and unknown outcomes --------------------------------------------------------
+
+
+def test_a_stalled_read_times_out_as_retry_later(sandbox):
+    client = client_for(sandbox, read_timeout=0.3)
+    sandbox.stall("/v1/ticker", seconds=1.5)
+
+    with pytest.raises(RetryLater) as caught:
+        client.get_ticker(MARKET)
+
+    assert not isinstance(caught.value, RateLimited)
+    assert "ReadTimeout" in caught.value.name
+
+
+def test_connection_refused_is_retry_later_even_for_orders(sandbox):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = UpbitClient(f"http://127.0.0.1:{port}", sandbox.access_key, sandbox.secret_key)
+
+    with pytest.raises(RetryLater) as reading:
+        client.get_accounts()
+    with pytest.raises(RetryLater) as placing:
+        client.place_order(limit_buy())
+
+    assert "nothing was sent" in str(reading.value)
+    assert not isinstance(placing.value, OutcomeUnknown)
+
+
+def test_accepted_then_dropped_order_is_outcome_unknown_and_found_by_identifier(sandbox, client):
+    request = limit_buy()
+    sandbox.drop_after_accept("/v1/orders", method="POST")
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.place_order(request)
+
+    assert caught.value.identifier == request.identifier
+    found = client.get_order(identifier=caught.value.identifier)
+    assert found.identifier == request.identifier and found.price == Decimal("90000000")
+    assert len(sandbox_orders(sandbox)) == 1
+
+
+def test_stalled_order_is_outcome_unknown_and_lands_later(sandbox):
+    client = client_for(sandbox, read_timeout=0.3)
+    sandbox.set_price("100000000")
+    request = limit_buy()
+    sandbox.stall("/v1/orders", method="POST", seconds=1.0)
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.place_order(request)
+
+    assert caught.value.identifier == request.identifier
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            found = client.get_order(identifier=request.identifier)
+            break
+        except OrderNotFound:
+            assert time.monotonic() < deadline, "the stalled order never appeared"
+            time.sleep(0.1)
+    assert found.identifier == request.identifier
+
+
+def test_5xx_on_an_order_is_outcome_unknown(sandbox, client):
+    request = limit_buy()
+    sandbox.fail_next("/v1/orders", method="POST", status=500, name="server_error", count=1)
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.place_order(request)
+
+    assert caught.value.identifier == request.identifier
+    assert caught.value.status == 500
+    # The lookup the engine makes next settles it: this 500 came before the order was taken.
+    with pytest.raises(OrderNotFound):
+        client.get_order(identifier=request.identifier)
+
+
+def test_5xx_on_a_read_is_retry_later(sandbox, client):
+    sandbox.fail_next("/v1/accounts", status=503, name="", body="<html>maintenance</html>", count=1)
+
+    with pytest.raises(RetryLater) as caught:
+        client.get_accounts()
+
+    assert caught.value.status == 503 and not isinstance(caught.value, OutcomeUnknown)
+
+
+# --- every injected error name maps to one exception ----------------------------------------------
+
+AUTH_NAMES = [
+    ("jwt_verification", 401),
+    ("invalid_access_key", 401),
+    ("expired_access_key", 401),
+    ("no_authorization_ip", 401),
+    ("out_of_scope", 403),
+    ("no_authorization_token", 401),
+    ("invalid_query_payload", 401),
+    ("thirdparty_agreement_required", 403),
+    ("open_api_withdraw_locked", 403),
+]
+ORDER_NAMES = [
+    "insufficient_funds_bid",
+    "insufficient_funds_ask",
+    "under_min_total_bid",
+    "under_min_total_ask",
+    "invalid_price_bid",
+    "invalid_price_ask",
+    "over_krw_funds_bid",
+    "over_krw_funds_ask",
+    "duplicated_identifier",
+    "validation_error",
+    "create_bid_error",
+    "create_ask_error",
+    "invalid_parameter",
+    "invalid_time_in_force",
+    "invalid_post_only",
+    "notfoundmarket",
+]
+
+
+@pytest.mark.parametrize(("name", "status"), AUTH_NAMES)
+def test_account_problems_stop_trading_with_an_explanation(sandbox, client, name, status):
+    sandbox.fail_next("/v1/accounts", status=status, name=name, message="upbit says no", count=1)
+
+    with pytest.raises(StopTrading) as caught:
+        client.get_accounts()
+
+    assert caught.value.name == name and caught.value.status == status
+    assert "upbit says no" in str(caught.value)
+    assert len(str(caught.value)) > len("upbit says no") + 40  # carries an explanation, not just Upbit's words
+
+
+@pytest.mark.parametrize("name", ORDER_NAMES)
+def test_order_errors_reject_the_order_and_are_invalid_requests_on_reads(sandbox, client, name):
+    sandbox.fail_next("/v1/orders", method="POST", status=400, name=name, count=1)
+    sandbox.fail_next("/v1/order", method="GET", status=400, name=name, count=1)
+
+    with pytest.raises(OrderRejected) as placing:
+        client.place_order(limit_buy())
+    with pytest.raises(InvalidRequest) as reading:
+        client.get_order(identifier="whatever")
+
+    assert placing.value.name == reading.value.name == name
+    assert sandbox_orders(sandbox) == []
+
+
+def test_order_not_found_nonce_used_and_maintenance(sandbox, client):
+    sandbox.fail_next("/v1/order", method="GET", status=404, name="order_not_found", count=1)
+    sandbox.fail_next("/v1/accounts", status=401, name="nonce_used", count=1)
+    sandbox.fail_next("/v1/orders", method="POST", status=403, name="market_offline", count=1)
+
+    with pytest.raises(OrderNotFound):
+        client.get_order(uuid=str(uuid.uuid4()))
+    with pytest.raises(RetryLater) as nonce:
+        client.get_accounts()
+    with pytest.raises(RetryLater) as offline:
+        client.place_order(limit_buy())
+
+    assert nonce.value.name == "nonce_used" and not isinstance(nonce.value, OutcomeUnknown)
+    assert offline.value.name == "market_offline" and not isinstance(offline.value, OutcomeUnknown)
+
+
+def test_quotation_errors_with_integer_names(sandbox, client):
+    body = '{"error":{"name":400,"message":"Invalid parameter. Check the given value!"}}'
+    sandbox.fail_next("/v1/ticker", status=400, body=body, count=1)
+
+    with pytest.raises(InvalidRequest) as caught:
+        client.get_ticker(MARKET)
+
+    assert caught.value.name == "400"
+    assert "Invalid parameter" in str(caught.value)
+
+
+def test_errors_are_counted_by_class(sandbox, client):
+    sandbox.fail_next("/v1/accounts", status=500, count=2)
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            client.get_accounts()
+    with pytest.raises(OrderNotFound):
+        client.get_order(uuid=str(uuid.uuid4()))
+
+    assert client.stats["errors"] == {"RetryLater": 2, "OrderNotFound": 1}
+
+
+def test_logs_name_the_call_but_never_the_token_or_keys(sandbox, client, caplog):
+    caplog.set_level(logging.DEBUG, logger="autocoin.exchange")
+    sandbox.fail_next("/v1/orders", method="POST", status=500, count=1)
+
+    client.get_accounts()
+    with pytest.raises(OutcomeUnknown):
+        client.place_order(limit_buy())
+
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "GET /v1/accounts 200" in text and "POST /v1/orders 500" in text
+    assert "Bearer" not in text and "eyJ" not in text
+    assert sandbox.access_key not in text and sandbox.secret_key not in text

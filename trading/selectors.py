@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from trading.models import EngineState
+from exchange.redact import mask_text
+from trading.models import BalanceSnapshot, EngineEvent, EngineState, Fill, ManualOrderRequest, Order, PnlDaily, Signal
 
 
 def engine_state_get() -> EngineState:
@@ -33,3 +39,489 @@ def engine_health() -> dict[str, Any]:
         "heartbeat_age_sec": heartbeat_age_sec(state),
         "kill_switch": state.kill_switch,
     }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dashboard and API reads. Each panel has a cheap version key (indexed max(id) / updated_at reads) so
+# an unchanged poll is answered without rendering.
+# ---------------------------------------------------------------------------------------------------
+ZERO = Decimal("0")
+EQUITY_CHART_MAX_POINTS = 300
+_SECRET_SETTINGS = ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY", "AUTOCOIN_API_TOKEN", "TELEGRAM_BOT_TOKEN", "SECRET_KEY")
+
+
+def masked(text: str) -> str:
+    """Free text with every configured secret masked: rows are masked when written, this guards older rows."""
+    if not text:
+        return text
+    return mask_text(text, [value for value in (getattr(settings, name, "") for name in _SECRET_SETTINGS) if value])
+
+
+def mode_current() -> str:
+    return "paper" if settings.PAPER_MODE else "live"
+
+
+def heartbeat_age_text(state: EngineState) -> str:
+    """The heartbeat's age in words short enough for a badge ("4 s", "3 min", "2 h", "never")."""
+    age = heartbeat_age_sec(state)
+    if age is None:
+        return "never"
+    seconds = max(0, int(age))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+def engine_status(state: EngineState | None = None) -> dict[str, Any]:
+    """Everything a person or a script needs to know about the engine right now."""
+    from trading.services import allowed_actions
+
+    state = state or engine_state_get()
+    return {
+        "state": state.state,
+        "state_since": state.state_since,
+        "state_reason": masked(state.state_reason),
+        "state_changed_by": state.state_changed_by,
+        "mode": mode_current(),
+        "engine_online": engine_online(state),
+        "heartbeat_at": state.heartbeat_at,
+        "heartbeat_age_sec": heartbeat_age_sec(state),
+        "owner": state.owner,
+        "last_error": masked(state.last_error),
+        "consecutive_failures": state.consecutive_failures,
+        "max_consecutive_failures": settings.MAX_CONSECUTIVE_FAILURES,
+        "iteration": state.iteration,
+        "last_cycle_at": state.last_cycle_at,
+        "market": settings.TRADING_MARKET,
+        "last_price": state.last_price,
+        "kill_switch": state.kill_switch,
+        "kill_switch_reason": masked(state.kill_switch_reason),
+        "kill_switch_at": state.kill_switch_at,
+        "allowed_actions": allowed_actions(state.state),
+    }
+
+
+def signal_latest() -> Signal | None:
+    return Signal.objects.filter(market=settings.TRADING_MARKET).order_by("-ts", "-id").first()
+
+
+def signals_recent(*, limit: int) -> list[Signal]:
+    return list(Signal.objects.order_by("-ts", "-id")[:limit])
+
+
+def orders_recent(*, limit: int) -> list[Order]:
+    """The latest orders with their fills (two queries however many orders)."""
+    fills = Prefetch("fills", queryset=Fill.objects.order_by("ts", "id"))
+    orders = list(Order.objects.order_by("-ts", "-id").defer("raw").prefetch_related(fills)[:limit])
+    for order in orders:
+        order.error_message = masked(order.error_message)
+    return orders
+
+
+ORDER_ROW_FIELDS = (
+    "id",
+    "identifier",
+    "exchange_uuid",
+    "market",
+    "side",
+    "ord_type",
+    "status",
+    "mode",
+    "price",
+    "volume",
+    "executed_volume",
+    "executed_funds",
+    "paid_fee",
+    "reason",
+    "error_name",
+    "error_message",
+    "ts",
+    "updated_at",
+)
+FILL_ROW_FIELDS = ("order_id", "trade_id", "price", "volume", "funds", "fee", "ts")
+
+
+def orders_recent_rows(*, limit: int) -> list[dict[str, Any]]:
+    """The latest orders as plain dicts, each with its fills under "fills" (two queries, no model objects)."""
+    orders = list(Order.objects.order_by("-ts", "-id").values(*ORDER_ROW_FIELDS)[:limit])
+    fills: dict[int, list[dict[str, Any]]] = {}
+    order_ids = [order["id"] for order in orders]
+    for fill in Fill.objects.filter(order_id__in=order_ids).order_by("ts", "id").values(*FILL_ROW_FIELDS):
+        fills.setdefault(fill.pop("order_id"), []).append(fill)
+    for order in orders:
+        order["fills"] = fills.get(order["id"], [])
+        order["error_message"] = masked(order["error_message"])
+    return orders
+
+
+def events_recent(*, limit: int) -> list[EngineEvent]:
+    events = list(EngineEvent.objects.order_by("-ts", "-id")[:limit])
+    for event in events:
+        event.message = masked(event.message)
+    return events
+
+
+def manual_requests_recent(*, limit: int) -> list[ManualOrderRequest]:
+    return list(ManualOrderRequest.objects.order_by("-ts", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    """The latest balance snapshot, evaluated at the engine's last price when it has one."""
+
+    ts: datetime
+    mode: str
+    krw: Decimal
+    coin_symbol: str
+    coin_volume: Decimal
+    avg_buy_price: Decimal
+    price: Decimal
+    coin_value: Decimal
+    total_krw: Decimal
+    unrealized: Decimal
+
+    @property
+    def position_ratio(self) -> Decimal:
+        return self.coin_value / self.total_krw if self.total_krw > 0 else ZERO
+
+
+def balance_current(state: EngineState | None = None) -> BalanceView | None:
+    snapshot = BalanceSnapshot.objects.filter(mode=mode_current()).order_by("-ts", "-id").first()
+    if snapshot is None:
+        return None
+    state = state or engine_state_get()
+    price = state.last_price if state.last_price else snapshot.price
+    coin_value = snapshot.coin_volume * price
+    unrealized = (price - snapshot.avg_buy_price) * snapshot.coin_volume if snapshot.avg_buy_price else ZERO
+    return BalanceView(
+        ts=snapshot.ts,
+        mode=snapshot.mode,
+        krw=snapshot.krw,
+        coin_symbol=snapshot.coin_symbol,
+        coin_volume=snapshot.coin_volume,
+        avg_buy_price=snapshot.avg_buy_price,
+        price=price,
+        coin_value=coin_value,
+        total_krw=snapshot.krw + coin_value,
+        unrealized=unrealized,
+    )
+
+
+def pnl_today() -> PnlDaily | None:
+    return PnlDaily.objects.filter(date=timezone.localdate(), market=settings.TRADING_MARKET, mode=mode_current()).first()
+
+
+def pnl_daily_list(*, days: int) -> list[PnlDaily]:
+    since = timezone.localdate() - timedelta(days=days - 1)
+    return list(PnlDaily.objects.filter(market=settings.TRADING_MARKET, mode=mode_current(), date__gte=since).order_by("-date"))
+
+
+@dataclass(frozen=True)
+class LimitUse:
+    name: str
+    limit: Decimal | int
+    used: Decimal | int | None
+    unit: str
+
+    @property
+    def percent(self) -> int:
+        if self.used is None or not self.limit:
+            return 0
+        return max(0, min(100, int(Decimal(self.used) * 100 / Decimal(self.limit))))
+
+
+def _order_last_ts(side: str) -> datetime | None:
+    return (
+        Order.objects.filter(market=settings.TRADING_MARKET, side=side)
+        .exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT))
+        .order_by("-ts")
+        .values_list("ts", flat=True)
+        .first()
+    )
+
+
+def cooldown_remaining_sec() -> dict[str, int]:
+    """Seconds until a new order on each side passes the cooldown rule (0 = ready)."""
+    now = timezone.now()
+    remaining = {}
+    for side in ("buy", "sell"):
+        last = _order_last_ts(side)
+        left = 0
+        if last is not None and settings.ORDER_COOLDOWN_SEC:
+            left = max(0, settings.ORDER_COOLDOWN_SEC - int((now - last).total_seconds()))
+        remaining[side] = left
+    return remaining
+
+
+def daily_loss(pnl: PnlDaily | None) -> Decimal:
+    """Today's loss in KRW (realized plus unrealized), 0 when the day is flat or up."""
+    if pnl is None:
+        return ZERO
+    return max(ZERO, -(pnl.realized + pnl.unrealized))
+
+
+def order_largest_today_krw() -> Decimal:
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    funds = (
+        Order.objects.filter(market=settings.TRADING_MARKET, ts__gte=start, status=Order.Status.DONE)
+        .order_by("-executed_funds")
+        .values_list("executed_funds", flat=True)
+        .first()
+    )
+    return funds or ZERO
+
+
+def risk_overview(state: EngineState, balance: BalanceView | None, pnl: PnlDaily | None) -> dict[str, Any]:
+    ratio = balance.position_ratio if balance else ZERO
+    return {
+        "limits": [
+            LimitUse("max_order", settings.MAX_ORDER_KRW, order_largest_today_krw(), "KRW"),
+            LimitUse("daily_loss", settings.MAX_DAILY_LOSS_KRW, daily_loss(pnl), "KRW"),
+            LimitUse("position_ratio", settings.MAX_POSITION_RATIO, ratio.quantize(Decimal("0.0001")), "ratio"),
+            LimitUse("failures", settings.MAX_CONSECUTIVE_FAILURES, state.consecutive_failures, "count"),
+        ],
+        "cooldown_sec": settings.ORDER_COOLDOWN_SEC,
+        "cooldown_remaining": cooldown_remaining_sec(),
+        "kill_switch": state.kill_switch,
+        "kill_switch_reason": masked(state.kill_switch_reason),
+        "kill_switch_at": state.kill_switch_at,
+    }
+
+
+Row = tuple[int, datetime, Decimal]
+
+
+class _EquityCache:
+    """The balance snapshots of each chart window, kept in memory and extended with only the new rows.
+
+    Snapshots are append-only, so after the first read a poll costs one indexed read of rows with a
+    higher id, plus a count and a look at the newest row that detect deleted or rewritten rows (then
+    the window is read again).
+    """
+
+    MAX_ENTRIES = 4
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[tuple[str, datetime], tuple[list[Row], Row | None]] = {}
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+    def rows_since(self, mode: str, since: datetime) -> list[Row]:
+        window = BalanceSnapshot.objects.filter(mode=mode, ts__gte=since)
+        key = (mode, since)
+        with self.lock:
+            cached = self.entries.pop(key, None)
+            rows = self._refresh(window, *cached) if cached else self._read(window)
+            self.entries[key] = (rows, max(rows, key=lambda row: row[0]) if rows else None)
+            while len(self.entries) > self.MAX_ENTRIES:
+                del self.entries[next(iter(self.entries))]
+        return rows
+
+    def _refresh(self, window: Any, rows: list[Row], newest: Row | None) -> list[Row]:
+        newest_id = newest[0] if newest else 0
+        intact = window.filter(id__lte=newest_id).count() == len(rows) and (
+            newest is None or window.filter(pk=newest_id, ts=newest[1], total_krw=newest[2]).exists()
+        )
+        if not intact:
+            return self._read(window)
+        fresh = self._read(window.filter(id__gt=newest_id))
+        if not fresh:
+            return rows
+        merged = rows + fresh
+        if rows and fresh[0][1] < rows[-1][1]:
+            merged.sort(key=lambda row: (row[1], row[0]))
+        return merged
+
+    @staticmethod
+    def _read(queryset: Any) -> list[Row]:
+        return list(queryset.order_by("ts", "id").values_list("id", "ts", "total_krw"))
+
+
+_equity_cache = _EquityCache()
+
+
+def equity_cache_clear() -> None:
+    _equity_cache.clear()
+
+
+def equity_series(*, since: datetime, max_points: int = EQUITY_CHART_MAX_POINTS) -> list[tuple[datetime, Decimal]]:
+    """(ts, total KRW) of the balance snapshots since `since`, thinned to at most `max_points` evenly spaced rows.
+
+    The first and the last snapshot are always kept, so the chart ends at the current equity.
+    """
+    rows = _equity_cache.rows_since(mode_current(), since)
+    if len(rows) > max_points:
+        step = (len(rows) - 1) / (max_points - 1)
+        rows = [rows[round(index * step)] for index in range(max_points)]
+    return [(ts, total) for _id, ts, total in rows]
+
+
+def _latest_id(model: type) -> int:
+    return model.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _orders_top_version() -> str:
+    # Order rows are updated in place (status, executed volume) by UPDATE statements that leave
+    # `updated_at` alone, so the version is built from the shown fields of the newest rows.
+    top = Order.objects.order_by("-ts", "-id").values_list("id", "status", "executed_volume", "paid_fee")[:20]
+    return f"{list(top)}|{_latest_id(Fill)}"
+
+
+def panel_version(name: str, state: EngineState | None = None) -> str:
+    """A short string that changes whenever what panel `name` shows changes (and rarely otherwise).
+
+    Built from the shown values themselves, never from `updated_at`: the services change rows with
+    conditional UPDATEs, which do not touch auto_now fields.
+    """
+    if name in ("engine", "market", "balance", "risk"):
+        state = state or engine_state_get()
+    if name == "engine":
+        return "|".join(
+            str(value)
+            for value in (
+                state.state,
+                state.state_since.isoformat(),
+                state.state_changed_by,
+                state.state_reason,
+                state.last_error,
+                state.kill_switch,
+                state.kill_switch_reason,
+                state.owner,
+                state.iteration,
+                engine_online(state),
+                heartbeat_age_text(state),
+                settings.PAPER_MODE,
+            )
+        )
+    if name == "market":
+        return f"{state.last_price}|{_latest_id(Signal)}"
+    if name == "balance":
+        return f"{state.last_price}|{_latest_id(BalanceSnapshot)}"
+    if name in ("pnl", "risk"):
+        pnl = pnl_today()
+        shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades) if pnl else None
+        if name == "pnl":
+            return f"{timezone.localdate()}|{shown}"
+        cooldown = cooldown_remaining_sec()
+        return (
+            f"{shown}|{state.consecutive_failures}|{state.kill_switch}|{state.kill_switch_reason}|{state.last_price}"
+            f"|{_latest_id(BalanceSnapshot)}|{cooldown['buy']}|{cooldown['sell']}|{_orders_top_version()}"
+        )
+    if name == "chart":
+        return f"{timezone.localdate()}|{_latest_id(BalanceSnapshot)}"
+    if name == "signals":
+        return str(_latest_id(Signal))
+    if name == "orders":
+        return _orders_top_version()
+    if name == "manual":
+        return str(list(ManualOrderRequest.objects.order_by("-ts", "-id").values_list("id", "status", "processed_at")[:5]))
+    if name == "log":
+        return str(_latest_id(EngineEvent))
+    raise KeyError(name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# /metrics: the engine's counters (EngineState.metrics) and state, in Prometheus text format.
+# ---------------------------------------------------------------------------------------------------
+def _metric_number(value: object) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    if not number.is_finite():
+        return None
+    return format(number.normalize(), "f") if number != number.to_integral_value() else str(int(number))
+
+
+def _label(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _histogram_buckets(raw: object, count: int) -> list[tuple[str, int]]:
+    """Cumulative (le, count) pairs from a {le: n} mapping or [[le, n], ...], cumulative or per-bucket."""
+    pairs: list[tuple[Decimal, str, int]] = []
+    items = raw.items() if isinstance(raw, dict) else (raw if isinstance(raw, list) else [])
+    for item in items:
+        try:
+            le, n = item
+            text = str(le)
+            bound = Decimal("Infinity") if text in ("+Inf", "inf", "Inf") else Decimal(text)
+            pairs.append((bound, "+Inf" if bound.is_infinite() else _metric_number(bound) or text, int(n)))
+        except (TypeError, ValueError, ArithmeticError):
+            continue
+    pairs.sort(key=lambda pair: pair[0])
+    counts = [n for _, _, n in pairs]
+    already_cumulative = counts == sorted(counts) and bool(counts) and counts[-1] == count
+    result, running = [], 0
+    for _bound, label, n in pairs:
+        running = n if already_cumulative else running + n
+        result.append((label, running))
+    if not result or result[-1][0] != "+Inf":
+        result.append(("+Inf", count))
+    return result
+
+
+def metrics_text() -> str:
+    state = engine_state_get()
+    data = state.metrics if isinstance(state.metrics, dict) else {}
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, object]]) -> None:
+        rendered = [(labels, _metric_number(value)) for labels, value in samples]
+        rendered = [(labels, value) for labels, value in rendered if value is not None]
+        lines.append(f"# HELP autocoin_{name} {help_text}")
+        lines.append(f"# TYPE autocoin_{name} {kind}")
+        lines.extend(f"autocoin_{name}{labels} {value}" for labels, value in rendered)
+
+    metric(
+        "engine_state",
+        "gauge",
+        "1 for the engine's current state, 0 for the others.",
+        [(f'{{state="{choice}"}}', int(state.state == choice)) for choice in EngineState.State.values],
+    )
+    metric("engine_online", "gauge", "1 when the engine process's heartbeat is fresh.", [("", int(engine_online(state)))])
+    age = heartbeat_age_sec(state)
+    metric("engine_heartbeat_age_seconds", "gauge", "Seconds since the engine process's last heartbeat.", [("", age)])
+    metric("engine_iteration", "counter", "Cycles the engine has started.", [("", state.iteration)])
+    metric(
+        "engine_consecutive_failures", "gauge", "Consecutive failures counted by the engine.", [("", state.consecutive_failures)]
+    )
+    metric("kill_switch", "gauge", "1 when the kill-switch is tripped.", [("", int(state.kill_switch))])
+    metric(
+        "last_price_krw",
+        "gauge",
+        "The engine's last seen market price.",
+        [(f'{{market="{_label(settings.TRADING_MARKET)}"}}', state.last_price)],
+    )
+    metric("cycles_total", "counter", "Trading cycles completed.", [("", data.get("cycles_total", 0))])
+    duration = data.get("cycle_duration_seconds") or {}
+    if isinstance(duration, dict):
+        count = int(duration.get("count") or 0)
+        lines.append("# HELP autocoin_cycle_duration_seconds Duration of one trading cycle.")
+        lines.append("# TYPE autocoin_cycle_duration_seconds histogram")
+        for le, n in _histogram_buckets(duration.get("buckets") or {}, count):
+            lines.append(f'autocoin_cycle_duration_seconds_bucket{{le="{le}"}} {n}')
+        lines.append(f"autocoin_cycle_duration_seconds_sum {_metric_number(duration.get('sum') or 0) or 0}")
+        lines.append(f"autocoin_cycle_duration_seconds_count {count}")
+    metric("orders_placed_total", "counter", "Orders accepted by the exchange.", [("", data.get("orders_placed_total", 0))])
+    metric("orders_failed_total", "counter", "Orders that failed or were rejected.", [("", data.get("orders_failed_total", 0))])
+    errors = data.get("exchange_errors_total") or {}
+    metric(
+        "exchange_errors_total",
+        "counter",
+        "Exchange errors by kind.",
+        [(f'{{kind="{_label(kind)}"}}', n) for kind, n in sorted(errors.items())] if isinstance(errors, dict) else [],
+    )
+    metric("rate_limited_total", "counter", "HTTP 429 answers from the exchange.", [("", data.get("rate_limited_total", 0))])
+    metric("equity_krw", "gauge", "Total equity in KRW at the last price.", [("", data.get("equity_krw"))])
+    metric("pnl_today_krw", "gauge", "Today's realized plus unrealized PnL in KRW.", [("", data.get("pnl_today_krw"))])
+    return "\n".join(lines) + "\n"

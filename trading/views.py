@@ -1,15 +1,323 @@
-"""The web's doors: thin views that call selectors and services."""
+"""The web's doors: thin views that call selectors and services.
+
+The dashboard is one page of named partials (`trading/dashboard.html#<name>-panel`). Each panel polls
+its own URL with `If-None-Match`; a panel whose version key has not changed is answered with 204
+(htmx: no swap) or 304 (any other client) before anything is rendered.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.middleware import HtmxDetails
 
-from trading import selectors
+from trading import selectors, services
+from trading.models import EngineState, ManualOrderRequest
+
+State = EngineState.State
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+# ---------------------------------------------------------------------------------------------------
+# Engine commands shared by the dashboard and the JSON API
+# ---------------------------------------------------------------------------------------------------
+ENGINE_OFFLINE_HINT = "start it with `python manage.py runengine` (or `make run`)"
+STOP_OFFLINE_NOTE = gettext_noop("The engine process is offline, so the stop completed at once.")
+
+
+class EngineOffline(Exception):
+    """Start was refused because no engine process is alive to act on it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def engine_command(*, action: str, actor: str, reason: str = "") -> tuple[services.Transition, str]:
+    """Carry out Start, Stop or Reset for a person; returns the transition and a note for them.
+
+    Start needs a live engine process: pressing it while nothing would trade is refused (EngineOffline)
+    rather than leaving a RUNNING state that no process acts on. Stop is never refused for that reason:
+    when the engine process is offline no cycle is running, so the stop completes at once (RUNNING →
+    STOPPING → IDLE) and the engine will not resume trading when it comes back. Reset only clears an
+    error, so it works with or without the engine process.
+    """
+    state = EngineState.load()
+    online = selectors.engine_online(state)
+    if action == "start":
+        if state.state == State.IDLE and not online and not services.live_mode_problem():
+            raise EngineOffline(f"Start refused: the engine process is offline; {ENGINE_OFFLINE_HINT}, then press Start again")
+        return services.engine_start(actor=actor, reason=reason), ""
+    if action == "stop":
+        transition = services.engine_stop(actor=actor, reason=reason)
+        if not online:
+            try:
+                transition = services.engine_stop_complete(actor=actor, reason="engine process offline: no cycle was running")
+            except services.TransitionNotAllowed:
+                pass  # the engine came back and finished the stop itself
+            return transition, STOP_OFFLINE_NOTE
+        return transition, ""
+    if action == "reset":
+        return services.engine_reset(actor=actor, reason=reason), ""
+    raise ValueError(f"unknown engine action {action!r}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Access
+# ---------------------------------------------------------------------------------------------------
+def user_is_operator(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
+def operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Staff login via the admin login page; an expired session in a poll redirects the whole page, not the panel."""
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if user_is_operator(request.user):
+            return view(request, *args, **kwargs)
+        if request.htmx:
+            return HttpResponseClientRedirect(f"{reverse(settings.LOGIN_URL)}?next={reverse('dashboard')}")
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def actor_of(request: HttpRequest) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Panels: each builds only its own context
+# ---------------------------------------------------------------------------------------------------
+def _engine_context(state: EngineState) -> dict[str, Any]:
+    status = selectors.engine_status(state)
+    return {
+        "status": status,
+        "heartbeat_age_text": selectors.heartbeat_age_text(state),
+        "stale_after": settings.ENGINE_STALE_AFTER_SEC,
+        "live_problem": services.live_mode_problem(),
+    }
+
+
+def _market_context(state: EngineState) -> dict[str, Any]:
+    return {"market": settings.TRADING_MARKET, "last_price": state.last_price, "signal": selectors.signal_latest()}
+
+
+def _balance_context(state: EngineState) -> dict[str, Any]:
+    return {"balance": selectors.balance_current(state)}
+
+
+def _pnl_context(state: EngineState | None) -> dict[str, Any]:
+    pnl = selectors.pnl_today()
+    loss = selectors.daily_loss(pnl)
+    limit = settings.MAX_DAILY_LOSS_KRW
+    return {
+        "pnl": pnl,
+        "pnl_total": (pnl.realized + pnl.unrealized) if pnl else Decimal(0),
+        "loss": loss,
+        "loss_limit": limit,
+        "loss_percent": max(0, min(100, int(loss * 100 / limit))) if limit else 0,
+    }
+
+
+def _risk_context(state: EngineState) -> dict[str, Any]:
+    balance = selectors.balance_current(state)
+    return {"risk": selectors.risk_overview(state, balance, selectors.pnl_today())}
+
+
+def _chart_context(state: EngineState | None) -> dict[str, Any]:
+    now = timezone.localtime()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        "equity_today": selectors.equity_series(since=midnight),
+        "equity_week": selectors.equity_series(since=midnight - timedelta(days=6)),
+    }
+
+
+def _signals_context(state: EngineState | None) -> dict[str, Any]:
+    return {"signals": selectors.signals_recent(limit=15)}
+
+
+def _orders_context(state: EngineState | None) -> dict[str, Any]:
+    return {"orders": selectors.orders_recent(limit=15)}
+
+
+def _manual_context(state: EngineState | None) -> dict[str, Any]:
+    return {"manual_requests": selectors.manual_requests_recent(limit=5)}
+
+
+def _log_context(state: EngineState | None) -> dict[str, Any]:
+    return {"events": selectors.events_recent(limit=30)}
+
+
+# name → (context builder, needs the engine state row, poll every N × DASHBOARD_POLL_SEC)
+PANELS: dict[str, tuple[Callable[[Any], dict[str, Any]], bool, int]] = {
+    "engine": (_engine_context, True, 1),
+    "market": (_market_context, True, 1),
+    "balance": (_balance_context, True, 1),
+    "pnl": (_pnl_context, False, 1),
+    "risk": (_risk_context, True, 1),
+    "chart": (_chart_context, False, 5),
+    "signals": (_signals_context, False, 1),
+    "orders": (_orders_context, False, 1),
+    "manual": (_manual_context, False, 1),
+    "log": (_log_context, False, 1),
+}
+
+
+def panel_etag(name: str, version: str) -> str:
+    raw = f"{name}|{translation.get_language()}|{version}".encode()
+    return '"' + hashlib.blake2s(raw, digest_size=10).hexdigest() + '"'
+
+
+def _panel_meta(name: str, version: str) -> dict[str, Any]:
+    etag = panel_etag(name, version)
+    return {
+        "etag": etag,
+        "etag_headers": json.dumps({"If-None-Match": etag}),
+        "poll_sec": settings.DASHBOARD_POLL_SEC * PANELS[name][2],
+    }
+
+
+def _panel_render(
+    request: HttpRequest, name: str, state: EngineState | None, extra: dict[str, Any] | None = None
+) -> HttpResponse:
+    builder, _needs_state, _every = PANELS[name]
+    version = selectors.panel_version(name, state)
+    meta = _panel_meta(name, version)
+    context = {**builder(state), "panel": meta, **(extra or {})}
+    response = render(request, f"trading/dashboard.html#{name}-panel", context)
+    response["ETag"] = meta["etag"]
+    response["Cache-Control"] = "no-cache, private"
+    return response
+
+
+def _if_none_match(request: HttpRequest) -> set[str]:
+    header = request.headers.get("If-None-Match", "")
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+@require_GET
+@operator_required
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    state = EngineState.load()
+    context: dict[str, Any] = {
+        "poll_sec": settings.DASHBOARD_POLL_SEC,
+        "mode": selectors.mode_current(),
+        "market": settings.TRADING_MARKET,
+        "manual_kinds": ManualOrderRequest.Kind.choices,
+    }
+    for name, (builder, _needs_state, _every) in PANELS.items():
+        context.update(builder(state))
+        context[f"{name}_panel"] = _panel_meta(name, selectors.panel_version(name, state))
+    return render(request, "trading/dashboard.html", context)
+
+
+@require_GET
+@operator_required
+def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    if name not in PANELS:
+        raise Http404("no such panel")
+    _builder, needs_state, _every = PANELS[name]
+    state = EngineState.load() if needs_state else None
+    etag = panel_etag(name, selectors.panel_version(name, state))
+    if etag in _if_none_match(request):
+        # htmx would swap a 304's empty body into the page; 204 is its "leave it alone".
+        response = HttpResponse(status=204) if request.htmx else HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    return _panel_render(request, name, state)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Control: Start / Stop / Reset and manual orders
+# ---------------------------------------------------------------------------------------------------
+@require_POST
+@operator_required
+def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
+    if action not in ("start", "stop", "reset"):
+        raise Http404("no such action")
+    notice, problem = "", ""
+    try:
+        transition, note = engine_command(action=action, actor=actor_of(request))
+        notice = " ".join(
+            filter(None, [_("%(old)s → %(new)s.") % {"old": transition.old, "new": transition.new}, _(note) if note else ""])
+        )
+    except services.TransitionNotAllowed as refused:
+        problem = refused.message
+    except EngineOffline as offline:
+        problem = offline.message
+    if not request.htmx:
+        (messages.error if problem else messages.success)(request, problem or notice)
+        return redirect("dashboard")
+    response = _panel_render(request, "engine", EngineState.load(), {"notice": notice, "problem": problem})
+    return trigger_client_event(response, "engineChanged", {"action": action, "ok": not problem})
+
+
+@require_POST
+@operator_required
+def manual_order(request: HtmxHttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", "")
+    krw = request.POST.get("krw", "").strip() or None
+    volume = request.POST.get("volume", "").strip() or None
+    if kind == ManualOrderRequest.Kind.SELL and (volume or "").lower() == "all":
+        kind, volume = ManualOrderRequest.Kind.SELL_ALL, None
+    context: dict[str, Any] = {
+        "manual_kinds": ManualOrderRequest.Kind.choices,
+        "form": {"kind": kind, "krw": krw, "volume": volume},
+    }
+    try:
+        queued = services.manual_order_request_create(
+            kind=kind,
+            actor=actor_of(request),
+            krw=krw if kind == ManualOrderRequest.Kind.BUY else None,
+            volume=volume if kind == ManualOrderRequest.Kind.SELL else None,
+        )
+    except services.InvalidInput as invalid:
+        context.update(field_error={"field": invalid.field, "message": invalid.message})
+    else:
+        context.update(queued=queued, form={})
+        if not selectors.engine_online(EngineState.load()):
+            context.update(offline_note=True)
+    if not request.htmx:
+        if "queued" in context:
+            messages.success(request, _("Manual order #%(id)s queued.") % {"id": context["queued"].pk})
+        else:
+            messages.error(request, f"{context['field_error']['field']}: {context['field_error']['message']}")
+        return redirect("dashboard")
+    response = render(request, "trading/dashboard.html#manual-form", context)
+    if "queued" in context:
+        trigger_client_event(response, "manualQueued", {"id": context["queued"].pk})
+    return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# Health and metrics
+# ---------------------------------------------------------------------------------------------------
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for monitors: no auth, no secrets; 503 when the database does not answer."""
@@ -18,3 +326,40 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         return JsonResponse({"ok": False, "database": "unreachable", "ts": timezone.now().isoformat()}, status=503)
     return JsonResponse({"ok": True, "database": "ok", **status, "ts": timezone.now().isoformat()})
+
+
+def _is_loopback(request: HttpRequest) -> bool:
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_token_valid(request: HttpRequest) -> bool | None:
+    """True/False for a presented bearer token; None when none was presented."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _sep, token = header.partition(" ")
+    configured = settings.AUTOCOIN_API_TOKEN
+    if scheme.lower() != "bearer" or not configured:
+        return False
+    return hmac.compare_digest(token.strip().encode(), configured.encode())
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text exposition for a bearer token or a loopback caller."""
+    token = bearer_token_valid(request)
+    if token is False:
+        return HttpResponse(
+            "invalid bearer token\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if token is None and not _is_loopback(request):
+        return HttpResponse(
+            "metrics are served to loopback callers or with Authorization: Bearer <AUTOCOIN_API_TOKEN>\n",
+            status=403,
+            content_type="text/plain",
+        )
+    body = selectors.metrics_text()
+    return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")

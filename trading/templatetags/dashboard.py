@@ -1,0 +1,142 @@
+"""Display helpers for the dashboard: Decimal-safe money formatting and the server-rendered equity chart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+_PLACES = {0: Decimal("1"), 2: Decimal("0.01"), 4: Decimal("0.0001"), 8: Decimal("0.00000001")}
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        # Floats never reach money code; a stray one is shown through its shortest repr, not its binary value.
+        value = repr(value)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def format_grouped(value: object, places: int = 8, *, strip: bool = True) -> str:
+    """`1234567.5` → "1,234,567.5": thousands separators, rounded half-up to `places`, no float on the way."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    rounded = number.quantize(_PLACES[places], rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)
+    text = f"{rounded:,f}"
+    if strip and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+@register.filter
+def krw(value: object) -> str:
+    """Whole won with separators: 1,234,567."""
+    return format_grouped(value, 0)
+
+
+@register.filter
+def signed_krw(value: object) -> str:
+    """Whole won with an explicit sign: +1,234 / -1,234 / 0."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    text = format_grouped(number, 0)
+    return f"+{text}" if number.quantize(_PLACES[0], rounding=ROUND_HALF_UP) > 0 else text
+
+
+@register.filter
+def num(value: object) -> str:
+    """Prices and volumes: up to 8 decimals, trailing zeros dropped, separators in the whole part."""
+    return format_grouped(value, 8)
+
+
+@register.filter
+def pct(value: object) -> str:
+    """A ratio as a percentage with one decimal: 0.1234 → 12.3%."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    return f"{(number * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
+@register.filter
+def sign_class(value: object) -> str:
+    number = _decimal(value)
+    if number is None or number == 0:
+        return ""
+    return "up" if number > 0 else "down"
+
+
+@register.filter
+def get_item(mapping: dict, key: str) -> object:
+    return mapping.get(key) if mapping else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Equity chart: a plain SVG polyline; no JavaScript, no library.
+# ---------------------------------------------------------------------------------------------------
+CHART_WIDTH = 600
+CHART_HEIGHT = 160
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 4, 4, 8, 18
+
+
+@register.simple_tag
+def equity_svg(series: Sequence[tuple[datetime, Decimal]], title: str, time_format: str = "H:i") -> SafeString:
+    """An SVG line chart of (ts, equity) points, scaled to its own min and max."""
+    from django.utils.dateformat import format as date_format
+
+    if len(series) < 2:
+        return format_html('<p class="muted chart-empty">{}</p>', title)
+    values = [value for _, value in series]
+    low, high = min(values), max(values)
+    span = high - low or Decimal(1)
+    t0 = series[0][0].timestamp()
+    t_span = (series[-1][0].timestamp() - t0) or 1.0
+    width = CHART_WIDTH - PAD_LEFT - PAD_RIGHT
+    height = CHART_HEIGHT - PAD_TOP - PAD_BOTTOM
+    points = []
+    for ts, value in series:
+        # Pixel positions only: the money itself is never converted to float, only its place on screen.
+        x = PAD_LEFT + width * (ts.timestamp() - t0) / t_span
+        y = PAD_TOP + height * float((high - value) / span)
+        points.append(f"{x:.1f},{y:.1f}")
+    rising = values[-1] >= values[0]
+    start = date_format(timezone.localtime(series[0][0]), time_format)
+    end = date_format(timezone.localtime(series[-1][0]), time_format)
+    label_y = CHART_HEIGHT - 4
+    texts = format_html_join(
+        "",
+        '<text x="{}" y="{}" text-anchor="{}">{}</text>',
+        [
+            (PAD_LEFT, PAD_TOP + 10, "start", f"{format_grouped(high, 0)} KRW"),
+            (PAD_LEFT, PAD_TOP + height - 2, "start", f"{format_grouped(low, 0)} KRW"),
+            (PAD_LEFT, label_y, "start", start),
+            (CHART_WIDTH - PAD_RIGHT, label_y, "end", end),
+        ],
+    )
+    return format_html(
+        '<svg class="equity-chart {}" viewBox="0 0 {} {}" role="img" aria-label="{}" preserveAspectRatio="none">'
+        '<title>{}</title><polyline fill="none" points="{}"/>{}</svg>',
+        "rising" if rising else "falling",
+        CHART_WIDTH,
+        CHART_HEIGHT,
+        title,
+        title,
+        mark_safe(" ".join(points)),  # numbers formatted above; nothing user-supplied
+        texts,
+    )

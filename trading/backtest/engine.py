@@ -91,7 +91,7 @@ def backtest_limits(
     return risk.risk_limits_from_settings(values)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TradeRecord:
     """One fill of the backtest (a whole market order: the synthetic book has one level)."""
 
@@ -116,7 +116,7 @@ class TradeRecord:
         return int(self.ts.timestamp())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BlockedOrder:
     """A BUY or SELL decision that did not become a fill, and why (the rule and its message)."""
 
@@ -162,6 +162,19 @@ def _decimal_price(value: float) -> Decimal:
 
 
 def _book_at(open_price: Decimal) -> tuple[OrderBookLevel, ...]:
+    cached = _BOOKS.get(open_price)
+    if cached is not None:
+        return cached
+    if len(_BOOKS) > 100_000:
+        _BOOKS.clear()
+    _BOOKS[open_price] = book = _make_book(open_price)
+    return book
+
+
+_BOOKS: dict[Decimal, tuple[OrderBookLevel, ...]] = {}
+
+
+def _make_book(open_price: Decimal) -> tuple[OrderBookLevel, ...]:
     ask = round_to_tick(open_price, "up")
     bid = round_to_tick(open_price, "down")
     return (OrderBookLevel(ask_price=ask, ask_size=UNLIMITED_SIZE, bid_price=bid, bid_size=UNLIMITED_SIZE),)
@@ -254,7 +267,8 @@ class _Run:
         return result
 
     # --- the fill ----------------------------------------------------------------------------------
-    def fill(self, approved: risk.RiskResult, reason: str, decided: int, i: int) -> None:
+    def fill(self, approved: risk.RiskResult, reason: str, decided: int, i: int) -> Decimal | None:
+        """Fill an approved order at candle `i`'s open; returns the PnL it realized (None: not filled)."""
         open_price = _decimal_price(self.arrays.open[i])
         levels = _book_at(open_price)
         ts = self.open_time(i)
@@ -282,11 +296,11 @@ class _Run:
                     message=error.message,
                 )
             )
-            return
+            return None
         if approved.side == "buy":
             buy = market_buy_fill(levels, request.price or ZERO, self.fee_rate)
             if buy.executed_volume <= 0:
-                return
+                return None
             held = self.coin
             self.avg_price = ((self.avg_price * held + buy.executed_funds) / (held + buy.executed_volume)).quantize(KRW_QUANTUM)
             if held <= 0:
@@ -300,7 +314,7 @@ class _Run:
         else:
             sell = market_sell_fill(levels, request.volume or ZERO, self.fee_rate)
             if sell.executed_volume <= 0:
-                return
+                return None
             self.krw += sell.proceeds
             self.coin -= sell.executed_volume
             price, volume, funds, fee = sell.fills[0].price, sell.executed_volume, sell.executed_funds, sell.paid_fee
@@ -335,6 +349,7 @@ class _Run:
         self.change_index.append(i)
         self.change_krw.append(float(self.krw))
         self.change_coin.append(float(self.coin))
+        return realized
 
     def position(self, highest: float | None) -> Position | None:
         if self.coin <= 0:
@@ -347,8 +362,13 @@ class _Run:
         )
 
 
-def run_backtest(config: BacktestConfig, arrays: CandleArrays) -> BacktestResult:
-    """Replay `arrays` (oldest first) and return trades, blocked orders, the equity curve and the metrics."""
+def run_backtest(config: BacktestConfig, arrays: CandleArrays, *, exhaustive: bool = False) -> BacktestResult:
+    """Replay `arrays` (oldest first) and return trades, blocked orders, the equity curve and the metrics.
+
+    While flat with nothing pending, a strategy that uses the base class's `decide` can only act on a
+    candle where its entry signal fires (everything else is HOLD: warm-up, no signal, nothing to sell),
+    so the loop goes straight to the next such candle. `exhaustive=True` calls `decide` on every candle
+    instead; both give the same trades (tests hold them to it)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     strategy = get_strategy(config.strategy)
@@ -365,39 +385,59 @@ def run_backtest(config: BacktestConfig, arrays: CandleArrays) -> BacktestResult
     close = prepared.close
     trailing = prepared.trailing_factor is not None
     limit_f = float(config.limits.max_daily_loss_krw)
-    fee_f = float(config.fee_rate)
-    days = _local_days(arrays.start + arrays.unit_sec, config.limits.time_zone)
+    keep_f = 1 - float(config.fee_rate)
+    tz = config.limits.time_zone
+    close_days = _local_days(arrays.start + arrays.unit_sec, tz)
+    open_days = _local_days(arrays.start, tz)
+    fast = not exhaustive and type(strategy).decide is Strategy.decide
+    signal = np.asarray(prepared.signal)
+    candidates = np.flatnonzero(signal > 0)
+    candidates = candidates[candidates >= prepared.ready_from].tolist()
+    next_candidate = 0
+    skip_until = 0
     pending: tuple[risk.RiskResult, str, int] | None = None
     position: Position | None = None
     highest: float | None = None
     coin_f = 0.0
     cost_f = 0.0
-    realized_today_f = 0.0
-    current_day = days[0]
+    realized_f = 0.0
+    realized_day = -1
 
     for i in range(n):
+        if i < skip_until:
+            continue
         if pending is not None:
             approved, reason, decided = pending
             pending = None
-            run.fill(approved, reason, decided, i)
+            realized = run.fill(approved, reason, decided, i)
+            if realized is not None:
+                if open_days[i] != realized_day:
+                    realized_day, realized_f = open_days[i], 0.0
+                realized_f += float(realized)
             coin_f = float(run.coin)
             cost_f = float(run.book.cost)
-            totals = run.book.days.get(risk.trading_day(run.open_time(i), config.limits.time_zone))
-            realized_today_f = float(totals.realized) if totals else 0.0
-            highest = float(run.avg_price) if run.coin > 0 else None
+            highest = float(run.avg_price) if coin_f > 0 else None
             position = run.position(highest)
-        if days[i] != current_day:
-            current_day = days[i]
-            realized_today_f = 0.0
-        if coin_f > 0:
+        if position is None:
+            if fast:
+                # Flat: only an entry signal can make an order (see the docstring).
+                while next_candidate < len(candidates) and candidates[next_candidate] < i:
+                    next_candidate += 1
+                if next_candidate == len(candidates):
+                    break
+                if candidates[next_candidate] > i:
+                    skip_until = candidates[next_candidate]
+                    continue
+        else:
             price = close[i]
             if trailing and highest is not None and price > highest:
                 highest = price
                 position = run.position(highest)
             # The live engine checks the daily loss every cycle, not only when it wants to trade: a loss
             # reached while holding blocks entries for the rest of the day even after a recovery.
-            if realized_today_f + coin_f * price * (1 - fee_f) - cost_f <= -limit_f:
-                run.loss_limit_day = risk.trading_day(run.close_time(i), config.limits.time_zone)
+            today_f = realized_f if realized_day == close_days[i] else 0.0
+            if today_f + coin_f * price * keep_f - cost_f <= -limit_f:
+                run.loss_limit_day = risk.trading_day(run.close_time(i), tz)
         decision = decide(prepared, i, position)
         if decision.action is hold:
             continue

@@ -4,6 +4,18 @@ The only module that speaks Upbit's wire dialect (bid/ask, decimal strings, KST 
 names). Everything it returns is typed (`exchange.types`), and every failure leaves it as exactly one
 exception from `exchange.exceptions`, named by what the engine must do about it.
 
+How failures map (each becomes exactly one exception, raised `from` the original):
+- network errors, timeouts, 5xx → RetryLater; but once an order request may have reached Upbit (read
+  timeout, connection dropped after sending, 5xx, unreadable 2xx) → OutcomeUnknown(identifier). A
+  connect timeout or refused connection sent nothing → RetryLater;
+- 429 → pause the group, back off with jitter and resend (a few times), then RateLimited;
+- 418 → IpBanned (with the ban's length when Upbit says), never resent;
+- key, IP, permission and consent problems → StopTrading with what to fix; `nonce_used` → RetryLater
+  (the request was refused before it did anything);
+- `market_offline` → RetryLater: maintenance is temporary and nothing was placed;
+- order-shaped errors (`insufficient_funds_*`, `under_min_total_*`, `invalid_price_*`, ...) →
+  OrderRejected when placing an order, InvalidRequest on reads; `order_not_found` → OrderNotFound.
+
 Safety rules it keeps:
 - an order is sent at most once per `place_order` call unless Upbit answered 429 (refused, nothing
   placed); a timeout, a dropped connection or a 5xx after sending becomes `OutcomeUnknown`, and the
@@ -423,7 +435,9 @@ def _nothing_sent(error: BaseException) -> bool:
         ):
             return True
         pending.extend(current.args)
-        pending.extend(item for item in (getattr(current, "reason", None), current.__cause__, current.__context__) if item)
+        # Only the explicit wrapping chain (args, urllib3's `reason`, `raise ... from`): an unrelated exception
+        # that merely happened earlier (`__context__`) must never turn "maybe placed" into "nothing sent".
+        pending.extend(item for item in (getattr(current, "reason", None), current.__cause__) if item)
     return False
 
 
@@ -555,6 +569,11 @@ class UpbitClient:
         for group, entry in status.items():
             entry["paused_sec"] = round(self.throttle.blocked_for(group), 3)
         return status
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """A consistent copy of `stats` for publishing metrics from another thread."""
+        with self._lock:
+            return {**self.stats, "errors": dict(self.stats["errors"])}
 
     def _count(self, key: str, amount: int = 1) -> None:
         with self._lock:

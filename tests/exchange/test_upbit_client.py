@@ -474,6 +474,7 @@ AUTH_NAMES = [
     ("invalid_query_payload", 401),
     ("thirdparty_agreement_required", 403),
     ("open_api_withdraw_locked", 403),
+    ("a_key_problem_upbit_adds_later", 401),
 ]
 ORDER_NAMES = [
     "insufficient_funds_bid",
@@ -492,6 +493,10 @@ ORDER_NAMES = [
     "invalid_time_in_force",
     "invalid_post_only",
     "notfoundmarket",
+    "bad_request",
+    "QUERY_PARAMETER_NOT_SUPPORTED",
+    "currency_not_found",
+    "a_name_upbit_adds_later",
 ]
 
 
@@ -557,6 +562,7 @@ def test_errors_are_counted_by_class(sandbox, client):
         client.get_order(uuid=str(uuid.uuid4()))
 
     assert client.stats["errors"] == {"RetryLater": 2, "OrderNotFound": 1}
+    assert client.stats_snapshot() == client.stats
 
 
 def test_logs_name_the_call_but_never_the_token_or_keys(sandbox, client, caplog):

@@ -439,6 +439,21 @@ def test_stalled_order_is_outcome_unknown_and_lands_later(sandbox):
     assert found.identifier == request.identifier
 
 
+def test_order_taken_but_answer_late_is_outcome_unknown_and_found_at_once(sandbox):
+    client = client_for(sandbox, read_timeout=0.3)
+    sandbox.set_price("100000000")
+    request = limit_buy()
+    # The sandbox places the order first and holds only the answer: a read timeout after the order landed.
+    sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 1.0, "count": 1, "after": True})
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.place_order(request)
+
+    found = client.get_order(identifier=caught.value.identifier)
+    assert found.identifier == request.identifier and found.state == "wait"
+    assert "ReadTimeout" in caught.value.name
+
+
 def test_5xx_on_an_order_is_outcome_unknown(sandbox, client):
     request = limit_buy()
     sandbox.fail_next("/v1/orders", method="POST", status=500, name="server_error", count=1)

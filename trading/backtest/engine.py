@@ -126,6 +126,8 @@ class BlockedOrder:
     reason: str
     rule: str
     message: str
+    numbers: dict[str, str] = field(default_factory=dict)
+    """The figures the blocking rule used (the risk gate's RiskCheck.numbers)."""
 
 
 @dataclass
@@ -257,6 +259,7 @@ class _Run:
                     reason=str(decision.reason),
                     rule=str(blocked.rule),
                     message=blocked.message,
+                    numbers=dict(blocked.numbers),
                 )
             )
         elif intent.source == risk.IntentSource.STRATEGY:

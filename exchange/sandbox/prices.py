@@ -517,6 +517,8 @@ class MarketFeed:
         self.market = market
         self.source = source
         self.overrides: list[Override] = []
+        self.version = 0
+        """Bumped by every pin or release, so cached aggregates know they are stale."""
         self._lock = threading.RLock()
 
     # --- raw model ------------------------------------------------------------------------------------
@@ -558,6 +560,7 @@ class MarketFeed:
         with self._lock:
             self.overrides = [o for o in self.overrides if o.at < seconds]
             self.overrides.append(Override(seconds, snap(price), Decimal(1)))
+            self.version += 1
 
     def release(self, seconds: float) -> None:
         """Let the walk go on from the pinned price (scaled so it starts exactly there)."""
@@ -569,6 +572,7 @@ class MarketFeed:
             factor = (current.pinned / model) if model else Decimal(1)
             self.overrides = [o for o in self.overrides if o.at < seconds]
             self.overrides.append(Override(seconds, None, factor))
+            self.version += 1
 
     def is_pinned(self, seconds: float) -> bool:
         with self._lock:

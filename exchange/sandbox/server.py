@@ -553,7 +553,7 @@ class SandboxServer:
     def _completed(self, market: str, start_minute: int, end_minute: int, now: float) -> Bar | None:
         """Aggregate of the finished minutes in [start, end), cached until the price overrides change."""
         feed = self.feeds[market]
-        key = ("agg", market, start_minute, end_minute, len(feed.overrides), feed.first_override_at())
+        key = ("agg", market, start_minute, end_minute, feed.version)
         if key in self._cache:
             return self._cache[key]
         bar = aggregate(b for b in (feed.live_minute(m, now) for m in range(start_minute, end_minute)) if b is not None)
@@ -575,7 +575,7 @@ class SandboxServer:
         price = self.current_price(market, seconds)
         yesterday = feed.bucket(DAY_MINUTES, day_start // DAY_MINUTES - 1, seconds)
         prev_close = yesterday.close if yesterday else (today.open if today else price)
-        year_key = ("52w", market, day_start, len(feed.overrides))
+        year_key = ("52w", market, day_start, feed.version)
         if year_key not in self._cache:
             days = feed.candles(DAY_MINUTES, count=365, to=day_start * 60.0, now=seconds)
             self._cache[year_key] = (

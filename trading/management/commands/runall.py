@@ -41,17 +41,26 @@ class Command(BaseCommand):
         if options["demo"]:
             env.update(self._demo_environment(python, manage))
             sandbox = subprocess.Popen(
-                [python, manage, "runsandbox", "--port", str(DEMO_PORT), "--speed", "30"],
+                [
+                    python,
+                    manage,
+                    "runsandbox",
+                    "--port",
+                    str(DEMO_PORT),
+                    "--access-key",
+                    DEMO_ACCESS_KEY,
+                    "--secret-key",
+                    DEMO_SECRET_KEY,
+                ],
                 env=env,
             )
             children.append(("sandbox", sandbox))
             self._wait_for_port(DEMO_PORT, sandbox)
 
         children.append(("web", subprocess.Popen([python, manage, "runserver", str(options["addr"]), "--noreload"], env=env)))
-        engine_command = [python, manage, "runengine"]
+        children.append(("engine", subprocess.Popen([python, manage, "runengine"], env=env)))
         if options["demo"]:
-            engine_command.append("--start")
-        children.append(("engine", subprocess.Popen(engine_command, env=env)))
+            self._start_demo_trading(python, manage, env)
         self.stdout.write(f"autocoin: dashboard at http://{options['addr']}/ (admin at /admin/); press Ctrl-C to stop everything")
 
         stopping = False
@@ -108,6 +117,17 @@ class Command(BaseCommand):
             "the engine trades the sandbox's simulated market (no real money)"
         )
         return env
+
+    def _start_demo_trading(self, python: str, manage: str, env: dict[str, str]) -> None:
+        """Start the engine and queue one small manual buy, so a trade shows within the first cycles;
+        after that the strategy trades on its own."""
+        subprocess.run([python, manage, "enginectl", "reset", "--reason", "demo start"], env=env, capture_output=True)
+        subprocess.run([python, manage, "enginectl", "start", "--reason", "demo start"], env=env, check=False)
+        subprocess.run(
+            [python, manage, "enginectl", "buy", "--krw", "10000", "--reason", "demo: a first trade to watch"],
+            env=env,
+            check=False,
+        )
 
     def _wait_for_port(self, port: int, child: subprocess.Popen[bytes]) -> None:
         import socket

@@ -1,0 +1,48 @@
+"""Control the engine from a terminal: the same services the dashboard's buttons call."""
+
+from __future__ import annotations
+
+import getpass
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from trading import selectors, services
+
+
+class Command(BaseCommand):
+    help = "Start, stop or reset the engine, queue a manual order, or show the engine's status."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["status", "start", "stop", "reset", "buy", "sell", "sell-all", "close"])
+        parser.add_argument("--krw", help="buy: the KRW amount to spend")
+        parser.add_argument("--volume", help="sell: the volume to sell")
+        parser.add_argument("--reason", default="", help="why (recorded with the event)")
+
+    def handle(self, *args: object, **options: object) -> None:
+        actor = f"cli:{getpass.getuser()}"
+        action = str(options["action"])
+        reason = str(options["reason"] or "")
+        try:
+            if action == "start":
+                services.engine_start(actor=actor, reason=reason)
+            elif action == "stop":
+                services.engine_stop(actor=actor, reason=reason)
+            elif action == "reset":
+                services.engine_reset(actor=actor, reason=reason)
+            elif action in ("buy", "sell", "sell-all", "close"):
+                request = services.manual_order_request_create(
+                    kind=action.replace("-", "_"), krw=options["krw"], volume=options["volume"], actor=actor
+                )
+                self.stdout.write(f"queued manual order #{request.pk}; the engine carries it out in its next cycle")
+        except services.TransitionNotAllowed as refusal:
+            raise CommandError(refusal.message) from None
+        except services.InvalidInput as error:
+            raise CommandError(f"--{error.field}: {error.message}") from None
+        state = selectors.engine_state_get()
+        online = selectors.engine_online(state)
+        age = selectors.heartbeat_age_sec(state)
+        self.stdout.write(
+            f"engine {state.state}; process {'online' if online else 'offline'}"
+            + (f" (heartbeat {age:.1f} s ago)" if age is not None else "")
+            + (f"; kill-switch tripped: {state.kill_switch_reason}" if state.kill_switch else "")
+        )

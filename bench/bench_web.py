@@ -133,9 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         mark = "  <-- over budget" if over_time or over_size else ""
         if mark:
             failed.append(row["path"])
-        print(
-            f"{row['path']:44} {row['kind']:24} {row['status']:>6} {row['bytes']:>8,} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['max_ms']:>8}{mark}"
-        )
+        figures = f"{row['status']:>6} {row['bytes']:>8,} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['max_ms']:>8}"
+        print(f"{row['path']:44} {row['kind']:24} {figures}{mark}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from trading.templatetags.dashboard import equity_svg, krw, num, pct, signed_krw
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1234567.5"), "1,234,568"),
+        (Decimal("1234567.49999999"), "1,234,567"),
+        (Decimal("-1234.5"), "-1,235"),
+        (Decimal("-0.4"), "0"),
+        (Decimal("100000000000"), "100,000,000,000"),
+        ("5000", "5,000"),
+        (None, "—"),
+        ("not a number", "—"),
+    ],
+)
+def test_krw_is_whole_won_with_separators(value, expected):
+    assert krw(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("0.00010000"), "0.0001"),
+        (Decimal("12345678.12345678"), "12,345,678.12345678"),
+        (Decimal("101234567.50000000"), "101,234,567.5"),
+        (Decimal("0E-8"), "0"),
+        (0.1, "0.1"),  # a stray float shows its short form, not 0.1000000000000000055511151231257827
+    ],
+)
+def test_num_keeps_up_to_eight_decimals_exactly(value, expected):
+    assert num(value) == expected
+
+
+def test_signed_and_percent():
+    assert signed_krw(Decimal("1234")) == "+1,234"
+    assert signed_krw(Decimal("-1234")) == "-1,234"
+    assert signed_krw(Decimal("0.2")) == "0"
+    assert pct(Decimal("0.12345")) == "12.3%"
+
+
+def test_equity_svg_scales_to_its_own_range_and_labels_it():
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    series = [(start + timedelta(minutes=i), Decimal(1_000_000 + i * 1000)) for i in range(5)]
+    svg = str(equity_svg(series, "Equity", "H:i"))
+    points = re.search(r'points="([^"]+)"', svg).group(1).split()
+    assert len(points) == 5
+    ys = [float(point.split(",")[1]) for point in points]
+    assert ys == sorted(ys, reverse=True)  # rising equity goes up the screen
+    assert "1,004,000 KRW" in svg and "1,000,000 KRW" in svg
+    assert "09:00" in svg  # the time axis is in Seoul
+    assert 'class="equity-chart rising"' in svg
+
+
+def test_equity_svg_with_too_few_points_says_so():
+    assert "Not enough" in str(equity_svg([], "Not enough snapshots"))

@@ -234,3 +234,105 @@ def test_units_and_dates_are_parsed_for_people():
     assert parse_moment("2025-01-01T00:00Z", tz="Asia/Seoul") == datetime(2025, 1, 1, tzinfo=UTC)
     with pytest.raises(CandleDataError, match="is not a date"):
         parse_moment("01/02/2025", tz="Asia/Seoul")
+
+
+# --- fetching from the sandbox exchange over HTTP -----------------------------------------------------------
+NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def replay(tmp_path, sandbox_factory):
+    """The real 1-minute excerpt with five minutes cut out (a gap), replayed by the sandbox so that its last
+    candle is the one forming at NOW."""
+    rows = _rows(UPBIT_1M)
+    header, body = rows[0], rows[1:]
+    utc = header.index("candle_date_time_utc")
+    cut = {body[k][utc] for k in range(100, 105)}
+    kept = [row for row in body if row[utc] not in cut]
+    path = _write(tmp_path / "replay.csv", [header, *kept])
+    minutes = sorted({datetime.fromisoformat(row[utc]).replace(tzinfo=UTC) for row in kept})
+    handle = sandbox_factory(prices=str(path), clock=lambda: NOW, csv_history=len(minutes))
+    shift = datetime(2026, 3, 2, 12, 0, tzinfo=UTC) - minutes[-1]
+    opens = {
+        datetime.fromisoformat(row[utc]).replace(tzinfo=UTC) + shift: Decimal(row[header.index("opening_price")]) for row in kept
+    }
+    return handle, [m + shift for m in minutes], opens, cut
+
+
+def _client(handle):
+    from exchange.upbit import UpbitClient
+
+    return UpbitClient(handle.base_url)
+
+
+def test_fetch_pages_back_200_at_a_time_keeps_gaps_and_skips_the_forming_candle(replay):
+    from trading.candles import candles_fetch
+
+    handle, minutes, opens, cut_minutes = replay
+    start, end = minutes[0], NOW + timedelta(hours=1)
+    pages = []
+    result = candles_fetch(source=_client(handle), market="KRW-BTC", unit=1, start=start, end=end, now=NOW, progress=pages.append)
+    stored = list(Candle.objects.filter(market="KRW-BTC", unit=1).order_by("ts"))
+    expected = minutes[:-1]  # the last one is still forming at NOW
+    assert [c.ts for c in stored] == expected
+    assert result.inserted == len(expected) > 200
+    assert result.pages == 2 and [p.pages for p in pages] == [1, 2]
+    assert {c.ts: c.open for c in stored} == {ts: opens[ts] for ts in expected}
+    gaps = [b - a for a, b in zip(expected, expected[1:]) if b - a > timedelta(minutes=1)]
+    assert gaps == [timedelta(minutes=len(cut_minutes) + 1)]
+
+
+def test_an_interrupted_fetch_resumes_without_fetching_or_storing_twice(replay):
+    from exchange.exceptions import RetryLater
+    from trading.candles import candles_fetch
+
+    handle, minutes, _opens, _cut = replay
+    client = _client(handle)
+
+    def break_after_first_page(step):
+        if step.pages == 1:
+            handle.fail_next("/v1/candles/minutes/1", method="GET", status=500, count=50)
+
+    with pytest.raises(RetryLater):
+        candles_fetch(
+            source=client,
+            market="KRW-BTC",
+            unit=1,
+            start=minutes[0],
+            end=NOW,
+            now=NOW,
+            progress=break_after_first_page,
+            retries=0,
+            sleep=lambda s: None,
+        )
+    assert Candle.objects.count() == 200  # the first page is kept
+    handle.reset_faults()
+
+    resumed = candles_fetch(source=client, market="KRW-BTC", unit=1, start=minutes[0], end=NOW, now=NOW)
+    rest = len(minutes) - 1 - 200
+    assert resumed.inserted == rest
+    assert resumed.received < 200 + rest  # the stored 200 were not asked for again in full
+    assert list(Candle.objects.order_by("ts").values_list("ts", flat=True)) == minutes[:-1]
+    again = candles_fetch(source=client, market="KRW-BTC", unit=1, start=minutes[0], end=NOW, now=NOW)
+    assert again.inserted == 0 and Candle.objects.count() == len(minutes) - 1
+
+
+@pytest.mark.slow
+def test_fetchcandles_command_fetches_day_candles_from_the_sandbox(sandbox, capsys):
+    call_command("fetchcandles", "--unit", "day", "--from", "2025-01-01", "--to", "2025-01-10", "--api-base", sandbox.base_url)
+    days = list(Candle.objects.filter(market="KRW-BTC", unit=UNIT_DAY).order_by("ts").values_list("ts", flat=True))
+    # 2025-01-01..10 in Asia/Seoul: day candles (00:00 UTC) from 2025-01-01 to 2025-01-10.
+    assert days == [datetime(2025, 1, d, tzinfo=UTC) for d in range(1, 11)]
+    assert "10 new stored" in capsys.readouterr().out
+    call_command("fetchcandles", "--unit", "day", "--from", "2025-01-01", "--to", "2025-01-10", "--api-base", sandbox.base_url)
+    assert Candle.objects.filter(unit=UNIT_DAY).count() == 10
+
+
+def test_fetchcandles_command_reports_bad_input_in_one_line(sandbox):
+    with pytest.raises(CommandError, match="is not before"):
+        call_command("fetchcandles", "--from", "2025-02-01", "--to", "2025-01-01", "--api-base", sandbox.base_url)
+    with pytest.raises(CommandError, match="unit '2' is not supported"):
+        call_command("fetchcandles", "--unit", "2", "--from", "2025-01-01", "--to", "2025-01-02", "--api-base", sandbox.base_url)
+    sandbox.fail_next("/v1/candles/minutes/1", method="GET", status=418, name="", message="banned for 60 s", count=100)
+    with pytest.raises(CommandError, match="run the same command again to resume"):
+        call_command("fetchcandles", "--from", "2025-01-01", "--to", "2025-01-02", "--api-base", sandbox.base_url)

@@ -651,7 +651,13 @@ class UpbitClient:
             remaining = parse_remaining_req(response.headers.get("Remaining-Req"))
             if remaining is not None:
                 self._record_remaining(remaining)
-            level = logging.DEBUG if status < 400 else logging.WARNING
+            # Refusals that need attention are warnings; expected answers like order_not_found during a lookup are not.
+            if status < 400:
+                level = logging.DEBUG
+            elif status >= 500 or status in (401, 403, 418, 429):
+                level = logging.WARNING
+            else:
+                level = logging.INFO
             logger.log(level, "%s %s %s %.1f ms", method, path, status, elapsed)
 
             if status == 429:

@@ -128,3 +128,25 @@ def test_healthz_is_503_when_the_database_is_unreachable(database_url):
     outcome = __import__("json").loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == 503
     assert outcome["body"]["ok"] is False and outcome["body"]["database"] == "unreachable"
+
+
+def test_metrics_render_what_the_engine_process_publishes():
+    from exchange.exceptions import RateLimited
+    from trading.engine.cycle import Metrics
+
+    counters = Metrics()
+    for seconds in (0.01, 0.2, 0.2, 3.0, 30.0):
+        counters.observe_cycle(seconds)
+    counters.count_error(RateLimited("slow down"))
+    counters.add("orders_placed_total")
+    engine_heartbeat(state="RUNNING", metrics=counters.snapshot())
+    lines = metrics_lines(Client().get("/metrics"))
+    assert 'autocoin_cycle_duration_seconds_bucket{le="0.05"} 1' in lines
+    assert 'autocoin_cycle_duration_seconds_bucket{le="0.25"} 3' in lines
+    assert 'autocoin_cycle_duration_seconds_bucket{le="5"} 4' in lines
+    assert 'autocoin_cycle_duration_seconds_bucket{le="+Inf"} 5' in lines
+    assert "autocoin_cycle_duration_seconds_count 5" in lines
+    assert "autocoin_cycle_duration_seconds_sum 33.41" in lines
+    assert 'autocoin_exchange_errors_total{kind="RateLimited"} 1' in lines
+    assert "autocoin_rate_limited_total 1" in lines
+    assert "autocoin_orders_placed_total 1" in lines

@@ -223,6 +223,7 @@ class TradingEngine:
         self._last_rejection: dict[str, Any] | None = None
         self._strategy_params_seen: Any = None
         self._reconciled_at_start = False
+        self._fills_pending = True
         self.metrics.extra["mode"] = self.mode
 
     # --- public ----------------------------------------------------------------------------------
@@ -230,6 +231,7 @@ class TradingEngine:
         """Look up every non-final order before anything else (crash recovery). Exchange errors propagate."""
         result = order_ops.orders_reconcile(self.exchange, mode=self.mode, fee_rates=self._fee_rates, on_fill=self._on_fill)
         self._reconciled_at_start = True
+        self._fills_pending = result.fills_pending
         if result.checked:
             events.event_record(
                 kind=events.Kind.ORDER_RECONCILED,
@@ -275,13 +277,18 @@ class TradingEngine:
     def _cycle(self, *, may_trade: bool) -> CycleOutcome:
         outcome = CycleOutcome(ok=True)
         state = EngineState.load()
+        self._failures_at_start = state.consecutive_failures
         if state.kill_switch or state.state == State.ERROR:
             may_trade = False
         self._refresh_fees()
         if not self._reconciled_at_start:
             self.startup_reconcile()
         else:
-            order_ops.orders_reconcile(self.exchange, mode=self.mode, fee_rates=self._fee_rates, on_fill=self._on_fill)
+            # Final orders with unread trades are searched for only while some are known to exist.
+            result = order_ops.orders_reconcile(
+                self.exchange, mode=self.mode, fee_rates=self._fee_rates, on_fill=self._on_fill, check_fills=self._fills_pending
+            )
+            self._fills_pending = result.fills_pending
 
         strategy, params = self._strategy()
         candles = self._candles(strategy, params)
@@ -290,6 +297,7 @@ class TradingEngine:
         holdings = holdings_from_balances(self.exchange.get_accounts(), self.market)
         pnl = self._pnl_tracker()
         pnl.absorb_new_fills()
+        self._fills_this_cycle = False
 
         acted = False
         if may_trade:
@@ -310,7 +318,8 @@ class TradingEngine:
                     acted = True
                     holdings = holdings_from_balances(self.exchange.get_accounts(), self.market)
 
-        pnl.absorb_new_fills()
+        if self._fills_this_cycle:
+            pnl.absorb_new_fills()
         self._book_keeping(holdings, price, pnl)
         return outcome
 
@@ -594,6 +603,7 @@ class TradingEngine:
             on_intent=(lambda order: services.manual_order_request_link(request=manual, order=order)) if manual else None,
         )
         outcome.orders.append(result.order)
+        self._fills_pending = self._fills_pending or result.fills_pending
         if result.placed:
             self.metrics.add("orders_placed_total")
             self._last_rejection = None
@@ -631,7 +641,10 @@ class TradingEngine:
             )
             raise EngineStopped("kill-switch: consecutive order rejections")
 
+    _fills_this_cycle = False
+
     def _on_fill(self, fill: Any) -> None:
+        self._fills_this_cycle = True
         order = fill.order
         self.notifier.send(
             f"autocoin fill ({order.mode}): {order.side} {fill.volume.normalize():f} {order.market} @ {fill.price.normalize():f} "
@@ -685,9 +698,10 @@ class TradingEngine:
         self.notifier.send(text)
 
     # --- failures --------------------------------------------------------------------------------
+    _failures_at_start = 0
+
     def _clear_failures(self) -> None:
-        state = EngineState.objects.filter(pk=EngineState.SINGLETON_PK).values_list("consecutive_failures", flat=True).first()
-        if state:
+        if self._failures_at_start:
             services.engine_failures_set(consecutive_failures=0)
 
     def _temporary_failure(self, error: ExchangeError) -> CycleOutcome:

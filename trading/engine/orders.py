@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -50,6 +51,8 @@ class SubmitResult:
     order: Order
     placed: bool
     """The exchange accepted the order (it may still be open)."""
+    fills_pending: bool = False
+    """The exchange reports executed volume whose trades are not recorded yet (read by a later reconcile)."""
     new_fills: list[Fill] = field(default_factory=list)
     rejected: OrderRejected | None = None
     error: ExchangeError | None = None
@@ -61,24 +64,28 @@ class ReconcileResult:
     resolved: int = 0
     still_unknown: int = 0
     new_fills: list[Fill] = field(default_factory=list)
+    fills_pending: bool = False
 
 
 def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
     """Orders on `market` whose outcome is not settled: while any exist, no new order is sent there."""
-    qs = Order.objects.filter(market=market, status__in=(Order.Status.NEW, Order.Status.UNKNOWN))
-    if mode:
-        qs = qs.filter(mode=mode)
-    return list(qs.order_by("ts", "id"))
+    return [order for order in open_orders(market, mode) if order.status != Order.Status.WAIT]
 
 
 def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
     """Non-final orders (NEW, WAIT, UNKNOWN). Only orders of the exchange's own mode can be looked up there."""
-    qs = Order.objects.filter(status__in=Order.OPEN_STATUSES)
-    if market:
-        qs = qs.filter(market=market)
-    if mode:
-        qs = qs.filter(mode=mode)
-    return list(qs.order_by("ts", "id"))
+    # SQLite's planner misjudges `status IN (...)` on a long, very skewed history and scans every
+    # order; one equality query per status uses the index. PostgreSQL's statistics get it right.
+    groups = [(status,) for status in Order.OPEN_STATUSES] if connection.vendor == "sqlite" else [Order.OPEN_STATUSES]
+    found: list[Order] = []
+    for statuses in groups:
+        qs = Order.objects.filter(status__in=statuses)
+        if market:
+            qs = qs.filter(market=market)
+        if mode:
+            qs = qs.filter(mode=mode)
+        found.extend(qs.order_by())
+    return sorted(found, key=lambda order: (order.ts, order.id))
 
 
 FILL_CHECK_WINDOW = timedelta(days=2)
@@ -216,7 +223,7 @@ def order_submit(
         extra={"executed_volume": order.executed_volume, "executed_funds": order.executed_funds, "paid_fee": order.paid_fee},
     )
     _announce_fills(fills, on_fill)
-    return SubmitResult(order=order, placed=True, new_fills=fills)
+    return SubmitResult(order=order, placed=True, new_fills=fills, fills_pending=missing_fills(order))
 
 
 def _announce_fills(fills: list[Fill], on_fill: Callable[[Fill], None] | None) -> None:
@@ -279,10 +286,13 @@ def orders_reconcile(
     mode: str | None = None,
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
+    check_fills: bool = True,
 ) -> ReconcileResult:
-    """Reconcile every non-final order (NEW, WAIT, UNKNOWN), oldest first."""
+    """Reconcile every non-final order (NEW, WAIT, UNKNOWN), oldest first; with `check_fills`, also
+    recent final orders whose fills are not all recorded (`result.fills_pending` says if any remain)."""
     result = ReconcileResult()
-    for order in open_orders(market, mode) + orders_missing_fills(mode):
+    candidates = open_orders(market, mode) + (orders_missing_fills(mode) if check_fills else [])
+    for order in candidates:
         result.checked += 1
         fills = order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)
         result.new_fills.extend(fills)
@@ -290,6 +300,8 @@ def orders_reconcile(
             result.resolved += 1
         elif order.status in (Order.Status.NEW, Order.Status.UNKNOWN):
             result.still_unknown += 1
+        if order.is_final and order.executed_volume > 0 and missing_fills(order):
+            result.fills_pending = True
     return result
 
 

@@ -137,10 +137,22 @@ def mark_to_market(volume: Decimal, cost: Decimal, price: Decimal, fee_rate: Dec
 
 
 def fill_records(*, market: str, mode: str, min_id: int = 0) -> Iterable[FillRecord]:
-    """Fills of one market and mode, oldest first; with `min_id`, only fills with a larger id."""
-    qs = Fill.objects.filter(order__market=market, order__mode=mode)
+    """Fills of one market and mode, oldest first; with `min_id`, only fills with a larger id.
+
+    The incremental read walks the primary key (new fills only) and filters market and mode here:
+    asking the database to join first would scan every order on a large history."""
     if min_id:
-        qs = qs.filter(id__gt=min_id)
+        rows = (
+            Fill.objects.filter(id__gt=min_id)
+            .order_by("id")
+            .values_list("id", "ts", "order__side", "volume", "funds", "fee", "order__market", "order__mode")
+        )
+        picked = [row[:6] for row in rows if row[6] == market and row[7] == mode]
+        picked.sort(key=lambda row: (row[1], row[0]))
+        for pk, ts, side, volume, funds, fee in picked:
+            yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)
+        return
+    qs = Fill.objects.filter(order__market=market, order__mode=mode)
     rows = qs.order_by("ts", "id").values_list("id", "ts", "order__side", "volume", "funds", "fee")
     for pk, ts, side, volume, funds, fee in rows.iterator(chunk_size=5000):
         yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)

@@ -47,6 +47,23 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+ENGINE_CONN_MAX_AGE_SEC = 600
+
+
+def keep_engine_connections() -> None:
+    """Let the engine process keep its database connections between cycles.
+
+    `close_old_connections()` still runs at the start and end of every cycle, and still drops a
+    connection that errored or grew older than this; it just no longer reconnects every few seconds
+    (with CONN_MAX_AGE=0 a SQLite reconnect costs more than the cycle's own work)."""
+    from django.db import connections
+
+    for alias in connections:
+        settings_dict = connections[alias].settings_dict
+        if not settings_dict.get("CONN_MAX_AGE"):
+            settings_dict["CONN_MAX_AGE"] = ENGINE_CONN_MAX_AGE_SEC
+
+
 def owner_is_dead(owner: str) -> bool:
     """True when `owner` ("host:pid") names a process on this machine that no longer exists."""
     host, _, pid = owner.rpartition(":")
@@ -115,6 +132,7 @@ class EngineRunner:
         problem = services.live_mode_problem()
         if problem:
             return RunResult(1, problem)
+        keep_engine_connections()
         claim = services.engine_claim(owner=self.owner, owner_is_dead=owner_is_dead)
         if not claim.claimed:
             age = "no heartbeat" if claim.heartbeat_age_sec is None else f"last heartbeat {claim.heartbeat_age_sec:.1f} s ago"

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import connection, transaction
 
+from trading.engine.indicators import CandleArrays
 from trading.models import Candle
 
 logger = logging.getLogger("autocoin.candles")
@@ -91,8 +92,8 @@ def parse_moment(text: str, *, tz: str, end_of_day: bool = False) -> datetime:
 # ---------------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------------
-Row = tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
-"""(start UTC, open, high, low, close, volume, value)."""
+Row = tuple[datetime, Decimal | str, Decimal | str, Decimal | str, Decimal | str, Decimal | str, Decimal | str]
+"""(start UTC, open, high, low, close, volume, value); numbers as Decimal or validated decimal text."""
 
 
 def _insert_sql() -> str:
@@ -103,6 +104,13 @@ def _insert_sql() -> str:
     return (
         f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (market, unit, ts) DO NOTHING"
     )
+
+
+def _ts_adapter() -> Callable[[datetime], Any]:
+    """Django's own datetime adapter, or on SQLite with UTC storage the same text made without its per-row overhead."""
+    if connection.vendor == "sqlite" and getattr(connection, "timezone_name", "UTC") == "UTC":
+        return lambda ts: ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    return connection.ops.adapt_datetimefield_value
 
 
 def _stored_count(market: str, unit: int, first: datetime, last: datetime) -> int:
@@ -117,27 +125,18 @@ def candles_store(*, market: str, unit: int, rows: Sequence[Row]) -> int:
         return 0
     first = min(row[0] for row in rows)
     last = max(row[0] for row in rows)
-    adapt_ts = connection.ops.adapt_datetimefield_value
-    adapt_dec = connection.ops.adapt_decimalfield_value
+    adapt_ts = _ts_adapter()
     sql = _insert_sql()
     with transaction.atomic():
         before = _stored_count(market, unit, first, last)
         with connection.cursor() as cursor:
             for offset in range(0, len(rows), _BATCH):
+                # Prices go to the driver as they are (Decimal, or the validated text of a CSV cell):
+                # both drivers take either for a numeric column, exactly.
                 cursor.executemany(
                     sql,
                     [
-                        (
-                            market,
-                            unit,
-                            adapt_ts(ts),
-                            adapt_dec(o),
-                            adapt_dec(h),
-                            adapt_dec(lo),
-                            adapt_dec(c),
-                            adapt_dec(v),
-                            adapt_dec(val),
-                        )
+                        (market, unit, adapt_ts(ts), o, h, lo, c, v, val)
                         for ts, o, h, lo, c, v, val in rows[offset : offset + _BATCH]
                     ],
                 )
@@ -301,6 +300,8 @@ def candles_import(
         layout = _detect_layout(header, tz=zone_name)
         time_zone = ZoneInfo(layout.time_tz)
         width = len(header)
+        numeric = (*layout.prices, layout.volume, layout.value)
+        complete = None not in numeric
         try:
             for record in reader:
                 line = reader.line_num
@@ -314,20 +315,21 @@ def candles_import(
                 except (ValueError, OverflowError, OSError):
                     errors.append((line, f"time {record[layout.time_index].strip()!r} is not a date-time"))
                     continue
+                if complete:
+                    texts = tuple(record[index].strip() for index in numeric)  # type: ignore[index]
+                else:
+                    texts = tuple("0" if index is None else record[index].strip() for index in numeric)
                 try:
-                    o, h, lo, c = (_decimal(record[index], name) for index, name in zip(layout.prices, _OHLCV_PRICE_COLUMNS))
-                    volume = _decimal(record[layout.volume], "volume") if layout.volume is not None else _ZERO
-                    value = _decimal(record[layout.value], "value") if layout.value is not None else _ZERO
-                except ValueError as error:
-                    errors.append((line, str(error)))
-                    continue
-                problem = _ohlc_problem(o, h, lo, c, volume, value)
+                    o, h, lo, c, volume, value = map(Decimal, texts)
+                    problem = _ohlc_problem(o, h, lo, c, volume, value)
+                except (InvalidOperation, ValueError):
+                    problem = _number_problem(record, layout)
                 if problem:
                     errors.append((line, problem))
                     continue
                 row_market = record[layout.market].strip().upper() if layout.market is not None else None
                 row_unit = record[layout.unit].strip() if layout.unit is not None else None
-                parsed.append((line, ts, (o, h, lo, c, volume, value), row_market, row_unit))
+                parsed.append((line, ts, texts, row_market, row_unit))
         except (csv.Error, UnicodeDecodeError) as error:
             raise CandleDataError(f"{source}: line {reader.line_num}: cannot read the file ({error})") from None
 
@@ -407,7 +409,23 @@ def candles_import(
     )
 
 
+def _number_problem(record: list[str], layout: _Layout) -> str:
+    """The message for the first cell of a row that is not a finite number."""
+    cells = [*zip(layout.prices, _OHLCV_PRICE_COLUMNS), (layout.volume, "volume"), (layout.value, "value")]
+    for index, name in cells:
+        if index is None:
+            continue
+        try:
+            _decimal(record[index], name)
+        except ValueError as error:
+            return str(error)
+    return "the numbers are not finite"
+
+
 def _ohlc_problem(o: Decimal, h: Decimal, lo: Decimal, c: Decimal, volume: Decimal, value: Decimal) -> str:
+    """What is wrong with one candle's numbers ('' when nothing). Raises InvalidOperation for NaN."""
+    if not (o + h + lo + c + volume + value).is_finite():
+        raise InvalidOperation
     if o <= 0 or h <= 0 or lo <= 0 or c <= 0:
         return "prices must be positive"
     if h < lo or h < o or h < c:
@@ -552,26 +570,8 @@ def candles_fetch(
 # ---------------------------------------------------------------------------------------------------
 # Reading for the backtest
 # ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CandleArrays:
-    """Candles as numpy columns, oldest first: `ts` in epoch seconds (int64), prices and volume float64."""
-
-    ts: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.ts.shape[0])
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        return {"ts": self.ts, "open": self.open, "high": self.high, "low": self.low, "close": self.close, "volume": self.volume}
-
-
 def candle_arrays(*, market: str, unit: int, start: datetime, end: datetime) -> CandleArrays:
-    """Stored candles with start in [start, end) as float columns, read with one query.
+    """Stored candles with start in [start, end) as the strategies' float columns, read with one query.
 
     The database does the conversions (epoch seconds, double precision) so no Decimal or datetime
     object is built per row: this is what keeps a year of minute candles under a second to load."""
@@ -586,17 +586,15 @@ def candle_arrays(*, market: str, unit: int, start: datetime, end: datetime) -> 
     with connection.cursor() as cursor:
         cursor.execute(sql, [market, unit, adapt(start), adapt(end)])
         rows = cursor.fetchall()
-    if not rows:
-        empty_f = np.empty(0, dtype=np.float64)
-        return CandleArrays(np.empty(0, dtype=np.int64), empty_f, empty_f, empty_f, empty_f, empty_f)
-    table_f = np.array(rows, dtype=np.float64)
+    table_f = np.array(rows, dtype=np.float64) if rows else np.empty((0, 6), dtype=np.float64)
     return CandleArrays(
-        ts=table_f[:, 0].astype(np.int64),
         open=np.ascontiguousarray(table_f[:, 1]),
         high=np.ascontiguousarray(table_f[:, 2]),
         low=np.ascontiguousarray(table_f[:, 3]),
         close=np.ascontiguousarray(table_f[:, 4]),
         volume=np.ascontiguousarray(table_f[:, 5]),
+        start=table_f[:, 0].astype(np.int64),
+        unit_sec=unit * 60,
     )
 
 

@@ -127,3 +127,39 @@ def test_nothing_is_configured_by_default(settings):
     notifier = Notifier()
     assert not notifier.enabled
     assert notifier.send("ignored") is False
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("holding_strategy")
+def test_fills_are_announced_and_a_dead_notifier_does_not_slow_trading(live, sandbox, engine_settings, receiver):
+    from decimal import Decimal
+
+    from tests.factories import ManualOrderRequestFactory
+    from trading.engine.cycle import TradingEngine
+    from trading.models import EngineState, Order
+
+    sandbox.set_price("100000000")
+    EngineState.load()
+    EngineState.objects.filter(pk=1).update(state="RUNNING")
+
+    engine_settings.NOTIFY_WEBHOOK_URL = receiver.url
+    announced = Notifier()
+    ManualOrderRequestFactory(kind="buy", krw=Decimal("10000"))
+    assert TradingEngine(live, notifier=announced).run_cycle().ok
+    receiver.wait_for(1)
+    announced.close()
+    assert receiver.requests and "autocoin fill (live): buy" in receiver.requests[0][1]["text"]
+
+    engine_settings.NOTIFY_WEBHOOK_URL = ""
+    engine_settings.TELEGRAM_BOT_TOKEN = TOKEN
+    engine_settings.TELEGRAM_CHAT_ID = "42"
+    engine_settings.TELEGRAM_API_BASE = dead_url()
+    dead = Notifier()
+    ManualOrderRequestFactory(kind="close", krw=None)
+    started = time.monotonic()
+    assert TradingEngine(live, notifier=dead).run_cycle().ok
+    assert time.monotonic() - started < 2
+    dead.close(timeout=10)
+    assert Order.objects.filter(status="DONE").count() == 2
+    assert EngineEvent.objects.filter(kind="notification", level="WARNING").exists()
+    assert not EngineEvent.objects.filter(message__contains=TOKEN).exists()

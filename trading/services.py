@@ -511,3 +511,91 @@ def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
         meta={"days": days, **counts},
     )
     return counts
+
+
+# ---------------------------------------------------------------------------------------------------
+# Operations from the admin console: cancel requests and the paper account reset
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CancelRequestResult:
+    requested: list[int]
+    """Open orders now marked for cancellation."""
+    already_requested: list[int]
+    """Open orders that already carried a cancel request (left as they were)."""
+    not_open: list[int]
+    """Orders that are final (filled, cancelled, rejected, absent): nothing to cancel."""
+
+
+def order_cancel_request(*, order_ids: list[int], actor: str) -> CancelRequestResult:
+    """Ask the engine to cancel these orders. The engine owns every exchange call, so this only marks them
+    (`cancel_requested_at`/`cancel_requested_by`); the engine cancels marked open orders in its next
+    cycle. Final orders are skipped and reported; asking twice keeps the first request."""
+    ids = sorted({int(pk) for pk in order_ids})
+    if not ids:
+        raise InvalidInput("order_ids", "select at least one order")
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Order.objects.select_for_update()
+            .filter(pk__in=ids)
+            .values_list("pk", "status", "cancel_requested_at", "identifier")
+            .order_by("pk")
+        )
+        missing = sorted(set(ids) - {pk for pk, *_ in rows})
+        if missing:
+            raise InvalidInput("order_ids", f"no order with id {', '.join(map(str, missing[:10]))}")
+        open_statuses = set(Order.OPEN_STATUSES)
+        requested = [pk for pk, status, asked, _ in rows if status in open_statuses and asked is None]
+        already = [pk for pk, status, asked, _ in rows if status in open_statuses and asked is not None]
+        not_open = [pk for pk, status, _, _ in rows if status not in open_statuses]
+        if requested:
+            Order.objects.filter(pk__in=requested, cancel_requested_at__isnull=True).update(
+                cancel_requested_at=now, cancel_requested_by=actor[:150], updated_at=now
+            )
+            identifiers = [identifier for pk, _, _, identifier in rows if pk in set(requested)]
+            shown = ", ".join(identifiers[:5]) + (f" and {len(identifiers) - 5} more" if len(identifiers) > 5 else "")
+            events.event_record(
+                kind=events.Kind.MANUAL_ORDER,
+                actor=actor,
+                message=f"Cancel requested by {actor} for {len(requested)} open order(s): {shown}",
+                meta={"action": "cancel_request", "order_ids": requested[:500], "count": len(requested)},
+            )
+    return CancelRequestResult(requested=requested, already_requested=already, not_open=not_open)
+
+
+@dataclass(frozen=True)
+class PaperResetResult:
+    initial_krw: Decimal
+    cancelled_orders: int
+
+
+def paper_account_reset(*, actor: str, initial_krw: Decimal | None = None) -> PaperResetResult:
+    """Start the paper account over with `initial_krw` (default PAPER_INITIAL_KRW): open paper orders are
+    cancelled, coins removed. Refused while the engine is RUNNING or STOPPING (it may be trading on the
+    account); the engine state row stays locked meanwhile so a Start cannot slip in."""
+    from exchange import paper
+
+    amount = settings.PAPER_INITIAL_KRW if initial_krw is None else initial_krw
+    with transaction.atomic():
+        EngineState.load()
+        state = EngineState.objects.select_for_update().get(pk=EngineState.SINGLETON_PK)
+        if state.state in (State.RUNNING, State.STOPPING):
+            raise TransitionNotAllowed(
+                f"Paper account reset is refused while the engine is {state.state}; stop it first", current=state.state
+            )
+        try:
+            result = paper.reset_account(amount)
+        except ValueError as error:
+            raise InvalidInput("initial_krw", str(error)) from None
+        previous = {balance.currency: balance.balance + balance.locked for balance in result.previous_balances}
+        events.event_record(
+            kind=events.Kind.PAPER_RESET,
+            actor=actor,
+            state=state.state,
+            message=(
+                f"Paper account reset by {actor} to {result.initial_krw:,f} KRW"
+                f" ({result.cancelled_orders} open paper order(s) cancelled)"
+            ),
+            meta={"initial_krw": result.initial_krw, "cancelled_orders": result.cancelled_orders, "previous": previous},
+        )
+    return PaperResetResult(initial_krw=result.initial_krw, cancelled_orders=result.cancelled_orders)

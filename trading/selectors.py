@@ -404,16 +404,13 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
         return f"{state.last_price}|{_latest_id(Signal)}"
     if name == "balance":
         return f"{state.last_price}|{_latest_id(BalanceSnapshot)}"
-    if name in ("pnl", "risk"):
+    if name == "pnl":
         pnl = pnl_today()
         shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades) if pnl else None
-        if name == "pnl":
-            return f"{timezone.localdate()}|{shown}"
-        cooldown = cooldown_remaining_sec()
-        return (
-            f"{shown}|{state.consecutive_failures}|{state.kill_switch}|{state.kill_switch_reason}|{state.last_price}"
-            f"|{_latest_id(BalanceSnapshot)}|{cooldown['buy']}|{cooldown['sell']}|{_orders_top_version()}"
-        )
+        return f"{timezone.localdate()}|{shown}"
+    if name == "risk":
+        # What the risk panel shows costs as little to read as any key would: the shown values are the key.
+        return repr(risk_overview(state, balance_current(state), pnl_today()))
     if name == "chart":
         return f"{timezone.localdate()}|{_latest_id(BalanceSnapshot)}"
     if name == "signals":

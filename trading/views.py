@@ -204,12 +204,17 @@ def _panel_meta(name: str, version: str) -> dict[str, Any]:
 
 
 def _panel_render(
-    request: HttpRequest, name: str, state: EngineState | None, extra: dict[str, Any] | None = None
+    request: HttpRequest,
+    name: str,
+    state: EngineState | None,
+    context: dict[str, Any] | None = None,
+    *,
+    version: str | None = None,
 ) -> HttpResponse:
+    """Render panel `name`; `context` and `version` when the caller already has them."""
     builder, _needs_state, _every = PANELS[name]
-    version = selectors.panel_version(name, state)
-    meta = _panel_meta(name, version)
-    context = {**builder(state), "panel": meta, **(extra or {})}
+    meta = _panel_meta(name, version if version is not None else selectors.panel_version(name, state))
+    context = {**(context if context is not None else builder(state)), "panel": meta}
     response = render(request, f"trading/dashboard.html#{name}-panel", context)
     response["ETag"] = meta["etag"]
     response["Cache-Control"] = "no-cache, private"
@@ -244,13 +249,19 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
         raise Http404("no such panel")
     _builder, needs_state, _every = PANELS[name]
     state = EngineState.load() if needs_state else None
-    etag = panel_etag(name, selectors.panel_version(name, state))
+    if name == "risk":
+        # Its version is its own content (see selectors.panel_version): read it once, use it for both.
+        context = _risk_context(state)
+        version = repr(context["risk"])
+    else:
+        context, version = None, selectors.panel_version(name, state)
+    etag = panel_etag(name, version)
     if etag in _if_none_match(request):
         # htmx would swap a 304's empty body into the page; 204 is its "leave it alone".
         response = HttpResponse(status=204) if request.htmx else HttpResponseNotModified()
         response["ETag"] = etag
         return response
-    return _panel_render(request, name, state)
+    return _panel_render(request, name, state, context, version=version)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -274,7 +285,8 @@ def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
     if not request.htmx:
         (messages.error if problem else messages.success)(request, problem or notice)
         return redirect("dashboard")
-    response = _panel_render(request, "engine", EngineState.load(), {"notice": notice, "problem": problem})
+    state = EngineState.load()
+    response = _panel_render(request, "engine", state, {**_engine_context(state), "notice": notice, "problem": problem})
     return trigger_client_event(response, "engineChanged", {"action": action, "ok": not problem})
 
 

@@ -61,19 +61,23 @@ def mode_current() -> str:
     return "paper" if settings.PAPER_MODE else "live"
 
 
-def heartbeat_age_text(state: EngineState) -> str:
-    """The heartbeat's age in words short enough for a badge ("4 s", "3 min", "2 h", "never")."""
+def heartbeat_age_bucket(state: EngineState) -> tuple[str, int] | None:
+    """The heartbeat's age, coarse enough that the dashboard does not change every second.
+
+    ("under", 5 | 10 | 60), ("min", n), ("h", n), ("d", n), or None when there never was one.
+    """
     age = heartbeat_age_sec(state)
     if age is None:
-        return "never"
+        return None
     seconds = max(0, int(age))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
+    for limit in (5, 10, 60):
+        if seconds < limit:
+            return ("under", limit)
+    if seconds < 3600:
+        return ("min", seconds // 60)
     if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+        return ("h", seconds // 3600)
+    return ("d", seconds // 86400)
 
 
 def engine_status(state: EngineState | None = None) -> dict[str, Any]:
@@ -396,7 +400,7 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
                 state.owner,
                 state.iteration,
                 engine_online(state),
-                heartbeat_age_text(state),
+                heartbeat_age_bucket(state),
                 settings.PAPER_MODE,
             )
         )

@@ -117,7 +117,7 @@ def _engine_context(state: EngineState) -> dict[str, Any]:
     status = selectors.engine_status(state)
     return {
         "status": status,
-        "heartbeat_age_text": selectors.heartbeat_age_text(state),
+        "heartbeat_age": selectors.heartbeat_age_bucket(state),
         "stale_after": settings.ENGINE_STALE_AFTER_SEC,
         "live_problem": services.live_mode_problem(),
     }

@@ -137,6 +137,19 @@ def test_a_change_makes_the_poll_render_again(session_client, name, change):
     assert response["ETag"] != etag
 
 
+def test_online_engine_panel_does_not_change_with_every_heartbeat(session_client):
+    engine_heartbeat(heartbeat_at=timezone.now() - timedelta(seconds=1))
+    first = session_client.get("/panels/engine")
+    assert "heartbeat under 5 s ago" in first.content.decode()
+    for age in (3, 0, 2):  # the engine keeps writing heartbeats; the page need not move
+        engine_heartbeat(heartbeat_at=timezone.now() - timedelta(seconds=age))
+        assert session_client.get("/panels/engine", headers={"If-None-Match": first["ETag"], **HTMX}).status_code == 204
+    engine_heartbeat(heartbeat_at=timezone.now() - timedelta(minutes=3))
+    changed = session_client.get("/panels/engine", headers={"If-None-Match": first["ETag"], **HTMX})
+    assert changed.status_code == 200
+    assert "Engine process offline · last heartbeat: 3 min" in changed.content.decode()
+
+
 def test_etag_depends_on_the_language(session_client):
     english = session_client.get("/panels/engine")["ETag"]
     korean = session_client.get("/panels/engine", headers={"Accept-Language": "ko"})["ETag"]

@@ -10,6 +10,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -80,6 +81,21 @@ def sign_class(value: object) -> str:
     if number is None or number == 0:
         return ""
     return "up" if number > 0 else "down"
+
+
+@register.filter
+def age_text(bucket: tuple[str, int] | None) -> str:
+    """A heartbeat age bucket (selectors.heartbeat_age_bucket) in the current language."""
+    if not bucket:
+        return gettext("never")
+    unit, amount = bucket
+    texts = {
+        "under": gettext("under %(n)s s"),
+        "min": gettext("%(n)s min"),
+        "h": gettext("%(n)s h"),
+        "d": gettext("%(n)s d"),
+    }
+    return texts[unit] % {"n": amount}
 
 
 @register.filter

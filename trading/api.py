@@ -16,6 +16,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -194,6 +195,9 @@ def api_view(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., Json
                 return envelope(data=data, status=status)
             except ApiError as error:
                 return envelope(error=error)
+            except RequestDataTooBig:
+                limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+                return envelope(error=ApiError(413, "payload_too_large", f"The request body is larger than {limit} bytes"))
             except DatabaseError:
                 logger.exception("database error in %s", request.path)
                 return envelope(error=ApiError(503, "database_unavailable", "The database did not answer; try again shortly"))

@@ -364,6 +364,14 @@ def test_malformed_json_is_400_never_500(token_client, body):
     assert envelope(response)["error"]["code"] == "malformed_json"
 
 
+def test_an_oversized_body_is_refused_with_413(token_client):
+    body = '{"side": "buy", "krw": "10000", "pad": "' + "x" * (2 * 1024 * 1024) + '"}'
+    response = token_client.post("/api/orders/manual", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert envelope(response)["error"]["code"] == "payload_too_large"
+    assert not ManualOrderRequest.objects.exists()
+
+
 def test_unknown_api_path_is_a_json_404(token_client, client):
     for caller in (token_client, client):
         response = caller.get("/api/engine/statuss")

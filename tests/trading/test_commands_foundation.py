@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
 from tests.factories import EngineEventFactory
-from trading.models import EngineEvent
+from trading.models import EngineEvent, EngineState
 
 
 @pytest.mark.django_db
@@ -50,6 +50,7 @@ def test_backup_is_consistent_while_another_thread_keeps_writing(tmp_path):
         with pytest.raises(CommandError, match="pg_dump"):
             call_command("backup", str(tmp_path / "copy.sqlite3"))
         return
+    EngineState.load()
     EngineEventFactory.create_batch(500)
     stop = threading.Event()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.core.management import call_command
+from django.db import IntegrityError, connection, connections, transaction
 
 from trading import services
 from trading.models import EngineEvent, EngineState
@@ -34,9 +35,19 @@ def put_engine_in(state: str) -> None:
     EngineState.objects.filter(pk=1).update(state=state)
 
 
-@pytest.mark.django_db
-def test_the_state_row_exists_after_migration():
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_creates_the_state_row():
+    call_command("migrate", "trading", "0001", verbosity=0)
+    EngineState.objects.all().delete()
+    call_command("migrate", "trading", verbosity=0)
     assert EngineState.objects.get(pk=1).state == State.IDLE
+
+
+@pytest.mark.django_db
+def test_a_second_state_row_is_refused_by_the_database():
+    EngineState.load()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        EngineState.objects.create(id=2)
 
 
 @pytest.mark.django_db

@@ -71,8 +71,8 @@ def _field_at(model: type[models.Model], path: str) -> models.Field:
 _FLOAT_CONTEXT = Context(prec=15)  # SQLite keeps 15 significant digits in a REAL; Django reads them the same way
 
 
-def _sqlite_datetime(value: str | datetime) -> str:
-    # Already formatted by _SqliteIsoTime in the query; a parsed value only if a caller bypassed it.
+def _iso_datetime(value: str | datetime) -> str:
+    # Normally already formatted by the database (see _database_formatted); a parsed value otherwise.
     if type(value) is str:
         return value
     return _aware_datetime(value)  # type: ignore[arg-type]
@@ -137,9 +137,9 @@ def _bool_text(value: Any) -> str:
 def _formatters(field: models.Field, vendor: str) -> tuple[Callable[[Any], Any], Callable[[Any], str]]:
     """(csv formatter, json formatter) for one column; neither is called with None."""
     if isinstance(field, models.DateTimeField):
-        if vendor == "sqlite":
-            return _identity, lambda value: '"' + _sqlite_datetime(value) + '"'
-        return _aware_datetime, lambda value: '"' + _aware_datetime(value) + '"'
+        if _database_formatted(field, vendor) is not None:
+            return _identity, lambda value: '"' + _iso_datetime(value) + '"'
+        return _iso_datetime, lambda value: '"' + _iso_datetime(value) + '"'
     if isinstance(field, models.DateField):
         return _date, lambda value: '"' + _date(value) + '"'
     if isinstance(field, models.DecimalField):
@@ -171,19 +171,48 @@ class _SqliteIsoTime(Func):
     output_field = models.TextField()
 
 
+class _PostgresIsoTime(Func):
+    """A timestamptz as ISO-8601 in UTC, formatted by PostgreSQL (microseconds only when not zero, like
+    Python's isoformat): Django's Python-level timestamptz loader is the slow part at a million rows."""
+
+    template = (
+        "(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        " || CASE WHEN to_char(%(expressions)s AT TIME ZONE 'UTC', 'US') = '000000' THEN ''"
+        " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || '+00:00')"
+    )
+    output_field = models.TextField()
+
+
+class _PostgresText(Func):
+    """numeric as its text: exactly the stored digits at the column's scale, without building a Decimal."""
+
+    template = "(%(expressions)s)::text"
+    output_field = models.TextField()
+
+
+def _database_formatted(field: models.Field, vendor: str) -> type[Func] | None:
+    """The SQL wrapper that makes the database return the column already formatted, if any."""
+    if isinstance(field, models.DateTimeField):
+        return {"sqlite": _SqliteIsoTime, "postgresql": _PostgresIsoTime}.get(vendor)
+    if isinstance(field, models.DecimalField) and vendor == "postgresql":
+        return _PostgresText
+    return None
+
+
 def _raw_chunks(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[list[tuple[Any, ...]]]:
     """Chunks of raw rows (no ORM conversion) for `columns`, from a chunked (server-side) cursor."""
     paths: list[str] = []
-    texts: dict[str, _SqliteIsoTime] = {}
-    sqlite = connections[queryset.db].vendor == "sqlite"
+    wrapped: dict[str, Func] = {}
+    vendor = connections[queryset.db].vendor
     for index, column in enumerate(columns):
-        if sqlite and isinstance(_field_at(queryset.model, column.path), models.DateTimeField):
-            alias = f"export_text_{index}"
-            texts[alias] = _SqliteIsoTime(column.path)
-            paths.append(alias)
-        else:
+        wrapper = _database_formatted(_field_at(queryset.model, column.path), vendor)
+        if wrapper is None:
             paths.append(column.path)
-    query = (queryset.annotate(**texts) if texts else queryset).values_list(*paths).query
+        else:
+            alias = f"export_text_{index}"
+            wrapped[alias] = wrapper(column.path)
+            paths.append(alias)
+    query = (queryset.annotate(**wrapped) if wrapped else queryset).values_list(*paths).query
     compiler = query.get_compiler(using=queryset.db)
     width = len(paths)
     for rows in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=CHUNK_ROWS):

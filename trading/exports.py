@@ -176,9 +176,8 @@ class _PostgresIsoTime(Func):
     Python's isoformat): Django's Python-level timestamptz loader is the slow part at a million rows."""
 
     template = (
-        "(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        " || CASE WHEN to_char(%(expressions)s AT TIME ZONE 'UTC', 'US') = '000000' THEN ''"
-        " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || '+00:00')"
+        "REPLACE(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'),"
+        " '.000000+', '+')"
     )
     output_field = models.TextField()
 

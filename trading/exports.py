@@ -94,8 +94,9 @@ def _decimal_formatter(places: int | None) -> Callable[[Any], str]:
     quantum = Decimal(1).scaleb(-places) if places is not None else None
     zeros = "." + "0" * places if places else ""
     float_fixed = f".{places}f" if places is not None else ""
-    # Below this magnitude a double is within half of the last decimal place of the decimal it was read
-    # from, so rounding it to `places` gives that decimal back exactly (the same as Django's reading).
+    # Below this magnitude a double is within half of the last decimal place of the decimal it was stored
+    # from, so rounding it to `places` gives that decimal back exactly. (Django's own reading rounds to 15
+    # significant digits, which can drop a 16th; SQLite keeps REAL to about 15-17 digits either way.)
     float_exact_below = 2.0**51 * 10.0 ** -(places or 0) if places is not None else 0.0
 
     def fmt(value: Any) -> str:
@@ -175,10 +176,7 @@ class _PostgresIsoTime(Func):
     """A timestamptz as ISO-8601 in UTC, formatted by PostgreSQL (microseconds only when not zero, like
     Python's isoformat): Django's Python-level timestamptz loader is the slow part at a million rows."""
 
-    template = (
-        "REPLACE(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'),"
-        " '.000000+', '+')"
-    )
+    template = "REPLACE(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), '.000000+', '+')"
     output_field = models.TextField()
 
 

@@ -289,6 +289,10 @@ class TradingEngine:
                 self.exchange, mode=self.mode, fee_rates=self._fee_rates, on_fill=self._on_fill, check_fills=self._fills_pending
             )
             self._fills_pending = result.fills_pending
+        for problem in order_ops.orders_cancel_requested(
+            self.exchange, mode=self.mode, fee_rates=self._fee_rates, on_fill=self._on_fill
+        ):
+            logger.warning("requested cancel not carried out yet: %s", problem)
 
         strategy, params = self._strategy()
         candles = self._candles(strategy, params)

@@ -305,6 +305,42 @@ def orders_reconcile(
     return result
 
 
+def orders_cancel_requested(
+    exchange: Exchange,
+    *,
+    mode: str,
+    fee_rates: dict[str, Decimal] | None = None,
+    on_fill: Callable[[Fill], None] | None = None,
+) -> list[str]:
+    """Carry out the cancellations a person asked for (admin action): open (WAIT) orders are cancelled on
+    the exchange and reconciled. NEW and UNKNOWN orders are reconciled first by the normal pass; once
+    found open they are cancelled here in a later cycle. Returns problems, if any."""
+    problems: list[str] = []
+    requested = Order.objects.filter(status=Order.Status.WAIT, mode=mode, cancel_requested_at__isnull=False)
+    for order in requested.order_by("ts"):
+        try:
+            if order.exchange_uuid:
+                exchange.cancel_order(uuid=order.exchange_uuid)
+            else:
+                exchange.cancel_order(identifier=order.identifier)
+        except OrderNotFound:
+            pass  # already final on the exchange: the reconcile below records how it ended
+        except ExchangeError as error:
+            problems.append(f"{order.identifier}: {error}")
+            continue
+        try:
+            order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)
+        except ExchangeError as error:
+            problems.append(f"{order.identifier}: {error}")
+        events.order_event(
+            kind=Kind.ORDER_CANCELLED,
+            order=order,
+            message=f"Order {order.identifier} cancelled as requested by {order.cancel_requested_by}: now {order.status}",
+            extra={"requested_by": order.cancel_requested_by},
+        )
+    return problems
+
+
 def orders_cancel_open(exchange: Exchange, *, mode: str, market: str | None = None, reason: str) -> list[str]:
     """Cancel every order of `mode` that is open on the exchange (kill-switch). Returns problems, if any."""
     problems: list[str] = []

@@ -154,3 +154,24 @@ def test_kill_switch_cancels_open_limit_orders(live, sandbox):
     state = EngineState.load()
     assert state.state == "ERROR" and state.kill_switch and state.kill_switch_reason == "test trip"
     assert [o["state"] for o in sandbox_orders(sandbox)] == ["cancel"]
+
+
+def test_a_cancel_requested_in_the_admin_is_carried_out_in_the_next_cycle(live, sandbox):
+    from trading import services
+
+    sandbox.set_price("100000000")
+    running()
+    result = order_ops.order_submit(
+        live, market="KRW-BTC", side="buy", ord_type="limit", mode="live", price=D("50000000"), volume=D("0.0002")
+    )
+    assert result.order.status == Order.Status.WAIT
+    services.order_cancel_request(order_ids=[result.order.pk], actor="admin:operator")
+
+    assert TradingEngine(live).run_cycle().ok
+
+    result.order.refresh_from_db()
+    assert result.order.status == Order.Status.CANCEL
+    assert [o["state"] for o in sandbox_orders(sandbox)] == ["cancel"]
+    cancelled = EngineEvent.objects.filter(kind=EngineEvent.Kind.ORDER_CANCELLED).latest("id")
+    assert "requested by admin:operator" in cancelled.message
+    assert EngineState.load().state == "RUNNING"

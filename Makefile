@@ -42,6 +42,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format --check . || true
 
+# Speed and memory figures (not part of the test suite): each script prints its own.
+bench: setup
+	$(PY) bench/bench_admin.py
+	$(PY) bench/bench_cycle.py
+	$(PY) bench/bench_web.py
+	$(PY) bench/bench_sandbox.py
+	$(PY) bench/bench_client.py
+	$(PY) bench/bench_backtest.py
+
 backup: $(STAMP)
 	$(PY) manage.py backup
 

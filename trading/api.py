@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,7 +17,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -32,6 +33,12 @@ logger = logging.getLogger("autocoin.api")
 LIMIT_DEFAULT, LIMIT_MAX = 50, 500
 DAYS_DEFAULT, DAYS_MAX = 30, 366
 REASON_MAX = 500
+AMOUNT_MAX_CHARS = 40  # far more than any valid amount (15 integer digits, 8 decimals); longer input is not echoed back
+# text/plain too: a server that is sent no Content-Type at all (wsgiref) reports text/plain.
+BODY_TYPES = ("application/json", "text/plain")
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
+# NUL, other C0 controls and lone surrogates: PostgreSQL refuses NUL in text, SQLite cannot encode surrogates.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class ApiError(Exception):
@@ -58,6 +65,15 @@ def decimal_text(value: Decimal) -> str:
 
 def utc_text(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A person's input quoted for an error message, cut short so a huge input is not sent back whole."""
+    if isinstance(value, Decimal):
+        text = decimal_text(value) if value.is_finite() and abs(value.adjusted()) < 30 else str(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-1]}"
 
 
 class _Encoder(json.JSONEncoder):
@@ -126,12 +142,13 @@ def _authenticate(request: HttpRequest) -> tuple[str, bool]:
 def _limit(raw: str | None, *, name: str, default: int, maximum: int) -> int:
     if raw is None:
         return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ApiError(
-            400, "invalid_parameter", f"{name}={raw!r} is not a whole number; use 1 to {maximum}", field=name
-        ) from None
+    text = raw.strip()
+    # ASCII digits only: int() would also take "+5", "1_0" and Arabic-Indic or full-width digits.
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise ApiError(400, "invalid_parameter", f"{name}={shown(raw)} is not a whole number; use 1 to {maximum}", field=name)
+    if len(text) > 6:
+        raise ApiError(400, "invalid_parameter", f"{name}={shown(raw)} is out of range; use 1 to {maximum}", field=name)
+    value = int(text)
     if not 1 <= value <= maximum:
         raise ApiError(400, "invalid_parameter", f"{name}={value} is out of range; use 1 to {maximum}", field=name)
     return value
@@ -141,7 +158,8 @@ def _query(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, str]:
     unknown = sorted(set(request.GET) - set(allowed))
     if unknown:
         accepted = ", ".join(allowed) or "none"
-        raise ApiError(400, "unknown_parameter", f"Unknown parameter {unknown[0]!r}; accepted: {accepted}", field=unknown[0])
+        name = unknown[0]
+        raise ApiError(400, "unknown_parameter", f"Unknown parameter {shown(name)}; accepted: {accepted}", field=name[:100])
     result = {}
     for name in request.GET:
         values = request.GET.getlist(name)
@@ -151,27 +169,90 @@ def _query(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, str]:
     return result
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
 def _json_body(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, Any]:
     if not request.body.strip():
         return {}
+    content_type = request.content_type or ""
+    if content_type and content_type not in BODY_TYPES and not content_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"The body is {shown(content_type, 60)}; send a JSON object with Content-Type: application/json",
+        )
 
     def reject_constant(name: str) -> None:
-        raise ValueError(f"{name} is not a number")
+        raise ValueError(f"{name} is not a number; send numbers as decimal strings")
 
     try:
-        body = json.loads(request.body, parse_float=Decimal, parse_constant=reject_constant)
+        # Numbers are read as Decimal, exactly: an int() of thousands of digits would be refused by Python.
+        body = json.loads(
+            request.body,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=reject_constant,
+            object_pairs_hook=_no_duplicates,
+        )
+    except _DuplicateKey as duplicate:
+        key = str(duplicate)
+        raise ApiError(400, "malformed_json", f"The field {shown(key)} appears twice; send it once", field=key[:100]) from None
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "The request body is nested too deeply; send a flat JSON object") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(400, "malformed_json", f"The request body is not valid JSON ({error}); send a JSON object") from None
+        raise ApiError(
+            400, "malformed_json", f"The request body is not valid JSON ({shown(str(error), 120)[1:-1]}); send a JSON object"
+        ) from None
     if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "The request body must be a JSON object")
+        raise ApiError(400, "malformed_json", f"The request body must be a JSON object, not {_json_kind(body)}")
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise ApiError(400, "unknown_field", f"Unknown field {unknown[0]!r}; accepted: {', '.join(allowed)}", field=unknown[0])
+        name = unknown[0]
+        raise ApiError(400, "unknown_field", f"Unknown field {shown(name)}; accepted: {', '.join(allowed)}", field=name[:100])
     return body
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an object" if isinstance(value, dict) else "a list"
+
+
+def _text_field(body: dict[str, Any], name: str, *, max_length: int) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_field", f"{name} must be a string of at most {max_length} characters", field=name)
+    if len(value) > max_length:
+        raise ApiError(400, "invalid_field", f"{name} has {len(value)} characters; at most {max_length} are allowed", field=name)
+    if _UNSTORABLE.search(value):
+        raise ApiError(
+            400, "invalid_field", f"{name} contains control characters or invalid Unicode; send plain text", field=name
+        )
+    return value
 
 
 def api_view(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., JsonResponse]]:
     """Wrap a handler `(request, actor, **kwargs) -> (data, status)` with auth, method, CSRF and the envelope."""
+
+    # HEAD is GET without the body (the server drops it); OPTIONS names the methods.
+    allowed = (*methods, *(("HEAD",) if "GET" in methods else ()), "OPTIONS")
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., JsonResponse]:
         @csrf_exempt  # checked below, for session callers only: a bearer token is not sent by browsers on their own
@@ -179,13 +260,19 @@ def api_view(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., Json
         def view(request: HttpRequest, **kwargs: Any) -> JsonResponse:
             try:
                 actor, needs_csrf = _authenticate(request)
-                if request.method not in methods:
+                if request.method == "OPTIONS":
+                    response = envelope(data={"allow": list(allowed)})
+                    response["Allow"] = ", ".join(allowed)
+                    return response
+                if request.method not in allowed:
                     response = envelope(
                         error=ApiError(
-                            405, "method_not_allowed", f"{request.method} is not allowed here; use {', '.join(methods)}"
+                            405,
+                            "method_not_allowed",
+                            f"{shown(request.method, 20)[1:-1]} is not allowed here; use {', '.join(methods)}",
                         )
                     )
-                    response["Allow"] = ", ".join(methods)
+                    response["Allow"] = ", ".join(allowed)
                     return response
                 if needs_csrf and request.method not in ("GET", "HEAD", "OPTIONS"):
                     problem = _csrf_problem(request)
@@ -198,6 +285,15 @@ def api_view(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., Json
             except RequestDataTooBig:
                 limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
                 return envelope(error=ApiError(413, "payload_too_large", f"The request body is larger than {limit} bytes"))
+            except TooManyFieldsSent:
+                limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+                return envelope(
+                    error=ApiError(400, "invalid_parameter", f"More than {limit} query parameters; send only the documented ones")
+                )
+            except SuspiciousOperation as suspicious:
+                return envelope(
+                    error=ApiError(400, "invalid_parameter", f"The request was refused: {shown(str(suspicious), 120)[1:-1]}")
+                )
             except DatabaseError:
                 logger.exception("database error in %s", request.path)
                 return envelope(error=ApiError(503, "database_unavailable", "The database did not answer; try again shortly"))
@@ -322,9 +418,7 @@ def engine_control(request: HttpRequest, actor: str, action: str) -> tuple[Any, 
         raise ApiError(404, "not_found", f"No engine action {action!r}; use start, stop or reset")
     _query(request, ())
     body = _json_body(request, ("reason",))
-    reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > REASON_MAX:
-        raise ApiError(400, "invalid_field", f"reason must be a string of at most {REASON_MAX} characters", field="reason")
+    reason = _text_field(body, "reason", max_length=REASON_MAX)
     try:
         transition, note = engine_command(action=action, actor=actor, reason=reason)
     except services.TransitionNotAllowed as refused:
@@ -401,7 +495,7 @@ def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
     side = body.get("side")
     krw, volume = body.get("krw"), body.get("volume")
     if side not in ("buy", "sell", "close"):
-        raise ApiError(400, "invalid_field", f"side={side!r} is not allowed; use buy, sell or close", field="side")
+        raise ApiError(400, "invalid_field", f"side={shown(side)} is not allowed; use buy, sell or close", field="side")
     if side == "buy":
         if volume is not None:
             raise ApiError(400, "invalid_field", 'a buy is sized by "krw"; leave "volume" out', field="volume")
@@ -418,9 +512,22 @@ def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
             field = "krw" if krw is not None else "volume"
             raise ApiError(400, "invalid_field", f'close sells the whole position; leave "{field}" out', field=field)
         kind = ManualOrderRequest.Kind.CLOSE
+    amounts: dict[str, str | None] = {}
     for name, value in (("krw", krw), ("volume", volume)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, Decimal))):
-            raise ApiError(400, "invalid_field", f"{name} must be a number or a numeric string", field=name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, Decimal))):
+            raise ApiError(
+                400, "invalid_field", f'{name} must be a decimal string such as "10000", not {_json_kind(value)}', field=name
+            )
+        if isinstance(value, Decimal):
+            value = decimal_text(value) if value.is_finite() and abs(value.adjusted()) < 30 else str(value)
+        if value is not None and len(value) > AMOUNT_MAX_CHARS:
+            raise ApiError(400, "invalid_field", f"{name}: {shown(value)} is not a valid amount (too long)", field=name)
+        if value is not None and (not value.isascii() or "_" in value):
+            raise ApiError(
+                400, "invalid_field", f"{name}: {shown(value)} is not a plain decimal; use the digits 0-9 and a point", field=name
+            )
+        amounts[name] = value
+    krw, volume = amounts["krw"], amounts["volume"]
     try:
         queued = services.manual_order_request_create(kind=kind, actor=actor, krw=krw, volume=volume)
     except services.InvalidInput as invalid:

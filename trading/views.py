@@ -27,7 +27,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
@@ -330,14 +331,23 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------------------------------
 # Health and metrics
 # ---------------------------------------------------------------------------------------------------
-@require_GET
+def _utc_now_text() -> str:
+    return timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Monitors probe with GET or HEAD and send no CSRF token: a POST gets 405, not the CSRF page.
+@csrf_exempt
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for monitors: no auth, no secrets; 503 when the database does not answer."""
     try:
         status = selectors.engine_health()
     except DatabaseError:
-        return JsonResponse({"ok": False, "database": "unreachable", "ts": timezone.now().isoformat()}, status=503)
-    return JsonResponse({"ok": True, "database": "ok", **status, "ts": timezone.now().isoformat()})
+        response = JsonResponse({"ok": False, "database": "unreachable", "ts": _utc_now_text()}, status=503)
+    else:
+        response = JsonResponse({"ok": True, "database": "ok", **status, "ts": _utc_now_text()})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _is_loopback(request: HttpRequest) -> bool:
@@ -359,7 +369,8 @@ def bearer_token_valid(request: HttpRequest) -> bool | None:
     return hmac.compare_digest(token.strip().encode(), configured.encode())
 
 
-@require_GET
+@csrf_exempt
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition for a bearer token or a loopback caller."""
     token = bearer_token_valid(request)
@@ -374,4 +385,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     body = selectors.metrics_text()
-    return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
+    response = HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response

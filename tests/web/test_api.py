@@ -382,7 +382,11 @@ def test_unknown_api_path_is_a_json_404(token_client, client):
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("post", "/api/engine/status", "GET"), ("get", "/api/engine/start", "POST"), ("delete", "/api/orders/recent", "GET")],
+    [
+        ("post", "/api/engine/status", "GET, HEAD, OPTIONS"),
+        ("get", "/api/engine/start", "POST, OPTIONS"),
+        ("delete", "/api/orders/recent", "GET, HEAD, OPTIONS"),
+    ],
 )
 def test_wrong_method_is_405_with_allow(token_client, method, path, allow):
     response = getattr(token_client, method)(path)

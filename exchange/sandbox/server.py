@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -187,6 +187,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/ticker"): Route("ticker", False, "ticker"),
     ("GET", "/v1/ticker/all"): Route("ticker", False, "ticker_all"),
     ("GET", "/v1/candles/days"): Route("candle", False, "candles_days"),
+    ("GET", "/v1/candles/weeks"): Route("candle", False, "candles_weeks"),
+    ("GET", "/v1/candles/months"): Route("candle", False, "candles_months"),
+    ("GET", "/v1/candles/years"): Route("candle", False, "candles_years"),
     ("GET", "/v1/orderbook"): Route("orderbook", False, "orderbook"),
     ("GET", "/v1/orderbook/instruments"): Route("orderbook", False, "orderbook_instruments"),
     ("GET", "/v1/trades/ticks"): Route("trade", False, "trades_ticks"),
@@ -463,7 +466,13 @@ class SandboxServer:
             if not isinstance(pairs, list):
                 raise HttpError(400, "invalid_parameter", "The body must be a JSON object")
             request.params = Params(pairs)
-            request.hash_strings = body_hash_strings(pairs) if pairs else None
+            if pairs:
+                # A client that sends JSON numbers hashed them as it wrote them (`5e-05` from Python's str(float)),
+                # so their literal text is a candidate too.
+                literal = json.loads(body, object_pairs_hook=list, parse_float=str, parse_int=str)
+                request.hash_strings = body_hash_strings(pairs) | body_hash_strings(literal)
+            else:
+                request.hash_strings = None
             return
         if request.method == "DELETE" and body and route.private:
             raise HttpError(
@@ -682,6 +691,70 @@ class SandboxServer:
                 row["converted_trade_price"] = bar.close
             rows.append(row)
         return 200, rows
+
+    def _day_bar(self, market: str, day: int, today: int, now: float) -> Bar | None:
+        """One UTC day's candle; finished days are cached until the price overrides change."""
+        feed = self.feeds[market]
+        if day >= today:
+            return feed.bucket(DAY_MINUTES, day, now)
+        key = ("day", market, day, feed.version)
+        if key in self._cache:
+            return self._cache[key]
+        bar = feed.bucket(DAY_MINUTES, day, now)
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[key] = bar
+        return bar
+
+    def _period_candles(self, request: Request, period: str) -> tuple[int, Any]:
+        """Week (from Monday), month and year candles: the UTC days of each period added up, newest first."""
+        market = self._market_param(request)
+        count = self._count_param(request, default=1, maximum=200)
+        to = self._to_param(request)
+        now = seconds_of(self.now())
+        feed = self.feeds[market]
+        today = int(now // 86400)
+        first_day = feed.source.first_minute() // DAY_MINUTES
+        last_minute = feed.source.last_minute()
+        newest = today if to is None or to > now else math.ceil(to / 86400) - 1  # `to` is exclusive
+        if last_minute is not None:
+            newest = min(newest, last_minute // DAY_MINUTES)
+        epoch = date(1970, 1, 1)
+        rows: list[dict[str, Any]] = []
+        day = newest
+        while day >= first_day and len(rows) < count:
+            moment = epoch + timedelta(days=day)
+            if period == "weeks":
+                start = moment - timedelta(days=moment.weekday())
+                end = start + timedelta(days=7)
+            elif period == "months":
+                start = moment.replace(day=1)
+                end = (start + timedelta(days=32)).replace(day=1)
+            else:
+                start = moment.replace(month=1, day=1)
+                end = start.replace(year=start.year + 1)
+            start_day, end_day = (start - epoch).days, (end - epoch).days
+            bar = aggregate(
+                b
+                for b in (self._day_bar(market, d, today, now) for d in range(max(start_day, first_day), min(end_day, today + 1)))
+                if b is not None
+            )
+            if bar is not None:
+                row = self._candle_json(market, start_day * DAY_MINUTES, bar, DAY_MINUTES)
+                del row["unit"]
+                row["first_day_of_period"] = start.isoformat()
+                rows.append(row)
+            day = start_day - 1
+        return 200, rows
+
+    def h_candles_weeks(self, request: Request) -> tuple[int, Any]:
+        return self._period_candles(request, "weeks")
+
+    def h_candles_months(self, request: Request) -> tuple[int, Any]:
+        return self._period_candles(request, "months")
+
+    def h_candles_years(self, request: Request) -> tuple[int, Any]:
+        return self._period_candles(request, "years")
 
     def h_orderbook(self, request: Request) -> tuple[int, Any]:
         markets = self._markets_param(request)

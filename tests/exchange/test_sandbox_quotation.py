@@ -264,6 +264,52 @@ def test_day_candles_chain_their_closes(fixed):
     assert "unit" not in days[0]
 
 
+@pytest.mark.parametrize(
+    ("path", "starts"),
+    [
+        ("/v1/candles/weeks", ["2026-03-09", "2026-03-02", "2026-02-23"]),  # Mondays; FIXED is a Tuesday
+        ("/v1/candles/months", ["2026-03-01", "2026-02-01", "2026-01-01"]),
+        ("/v1/candles/years", ["2026-01-01", "2025-01-01", "2024-01-01"]),
+    ],
+)
+def test_week_month_and_year_candles_add_up_their_days(fixed, path, starts):
+    periods = _candles(fixed, path, market="KRW-BTC", count=3)
+    days = _candles(fixed, "/v1/candles/days", market="KRW-BTC", count=200)
+    days += _candles(fixed, "/v1/candles/days", market="KRW-BTC", count=200, to=days[-1]["candle_date_time_utc"])
+    days += _candles(fixed, "/v1/candles/days", market="KRW-BTC", count=200, to=days[-1]["candle_date_time_utc"])
+
+    assert [p["first_day_of_period"] for p in periods] == starts
+    assert [p["candle_date_time_utc"] for p in periods] == [f"{start}T00:00:00" for start in starts]
+    assert periods[0]["candle_date_time_kst"] == f"{starts[0]}T09:00:00"
+    assert "unit" not in periods[0]
+    for position, period in enumerate(periods[:2]):
+        end = starts[position - 1] if position else "9999"
+        inside = [d for d in days if starts[position] <= d["candle_date_time_utc"][:10] < end]
+        assert period["opening_price"] == inside[-1]["opening_price"]  # days are newest first
+        assert period["trade_price"] == inside[0]["trade_price"]
+        assert period["high_price"] == max(d["high_price"] for d in inside)
+        assert period["low_price"] == min(d["low_price"] for d in inside)
+        assert period["candle_acc_trade_volume"] == sum(d["candle_acc_trade_volume"] for d in inside)
+    assert periods[1]["trade_price"] == periods[0]["opening_price"]
+
+
+def test_period_candles_honour_to_and_stop_at_the_first_data(fixed):
+    weeks = _candles(fixed, "/v1/candles/weeks", market="KRW-BTC", count=2, to="2026-03-02T00:00:00+09:00")
+    years = _candles(fixed, "/v1/candles/years", market="KRW-BTC", count=200)
+
+    # 2026-03-02 09:00 KST is Monday 00:00 UTC: that week is excluded, the two before it remain.
+    assert [w["first_day_of_period"] for w in weeks] == ["2026-02-23", "2026-02-16"]
+    assert [y["first_day_of_period"] for y in years] == [
+        "2026-01-01",
+        "2025-01-01",
+        "2024-01-01",
+        "2023-01-01",
+        "2022-01-01",
+        "2021-01-01",
+        "2020-01-01",
+    ]
+
+
 def test_same_seed_same_market_different_seed_different_market(sandbox_factory):
     one = sandbox_factory(clock=lambda: FIXED, seed=7)
     two = sandbox_factory(clock=lambda: FIXED, seed=7)

@@ -16,6 +16,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -30,7 +31,7 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from trading import exports, services
+from trading import exports, selectors, services
 from trading.admin_filters import (
     BacktestStrategyFilter,
     CancelRequestedFilter,
@@ -55,6 +56,7 @@ from trading.models import (
     Signal,
     StrategyConfig,
 )
+from trading.views import EngineOffline, engine_command
 
 admin.site.site_header = "autocoin operations console"
 admin.site.site_title = "autocoin"
@@ -158,7 +160,13 @@ class ConsoleAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if fmt not in exports.FORMATS:
             return HttpResponseBadRequest(f"Unknown export format {fmt!r}; use csv or json.", content_type="text/plain")
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters as error:
+            # The list page shows these as "?e=1"; an export says what was wrong instead of failing.
+            cause = error.args[0] if error.args else error
+            detail = "; ".join(getattr(cause, "messages", None) or [str(cause)])
+            return HttpResponseBadRequest(f"Export refused: a filter is not valid ({detail})", content_type="text/plain")
         problems = [spec.error for spec in changelist.filter_specs if getattr(spec, "error", "")]
         if problems:
             # An ignored bad bound would export far more than the person asked for; refuse instead.
@@ -255,24 +263,29 @@ class EngineStateAdmin(ConsoleAdmin):
             raise PermissionDenied
         actor = admin_actor(request)
         try:
-            if name == "start":
-                services.engine_start(actor=actor, reason="Start pressed in the admin")
-                self.message_user(request, "Engine started: RUNNING. The engine process trades from its next cycle.")
-            elif name == "stop":
-                services.engine_stop(actor=actor, reason="Stop pressed in the admin")
-                self.message_user(request, "Stop requested: STOPPING until the engine finishes its current cycle.")
-            elif name == "reset":
-                services.engine_reset(actor=actor, reason="Reset pressed in the admin")
-                self.message_user(request, "Engine reset: IDLE, kill-switch re-armed.")
-            else:
+            if name == "paper_reset":
                 result = services.paper_account_reset(actor=actor)
                 self.message_user(
                     request,
                     f"Paper account reset to {money(result.initial_krw)} KRW; "
                     f"{result.cancelled_orders} open paper order(s) cancelled.",
                 )
+            else:
+                # The same rules as the dashboard and the API: Start needs a live engine process, and a Stop
+                # while it is offline completes at once.
+                transition, note = engine_command(action=name, actor=actor, reason=f"{name.capitalize()} pressed in the admin")
+                done = {
+                    "start": "Engine started: RUNNING. The engine process trades from its next cycle.",
+                    "stop": "Stop requested: STOPPING until the engine finishes its current cycle.",
+                    "reset": "Engine reset: IDLE, kill-switch re-armed.",
+                }[name]
+                if note:
+                    done = f"Engine stopped: {transition.new}. {note}"
+                self.message_user(request, done)
         except services.TransitionNotAllowed as refusal:
             self.message_user(request, refusal.message, level=messages.ERROR)
+        except EngineOffline as offline:
+            self.message_user(request, offline.message, level=messages.ERROR)
         except services.InvalidInput as error:
             self.message_user(request, f"{error.field}: {error.message}", level=messages.ERROR)
         return redirect(reverse("admin:trading_enginestate_change", args=[EngineState.SINGLETON_PK]))
@@ -284,6 +297,8 @@ class EngineStateAdmin(ConsoleAdmin):
         allowed = services.allowed_actions(state.state)
         extra = {
             "engine": state,
+            "engine_online": selectors.engine_online(state),
+            "heartbeat_age": selectors.heartbeat_age_sec(state),
             "allowed": allowed,
             "may_control": self.may_control(request),
             "paper_reset_allowed": state.state not in (EngineState.State.RUNNING, EngineState.State.STOPPING),

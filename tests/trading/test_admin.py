@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from exchange.models import PaperBalance
 from tests.factories import (
@@ -51,6 +52,12 @@ AUDIT_FACTORIES = {
     BacktestRun: BacktestRunFactory,
     ManualOrderRequest: ManualOrderRequestFactory,
 }
+
+
+def _engine_process_alive() -> None:
+    """What a running `runengine` writes: its claim and a fresh heartbeat (Start needs one)."""
+    EngineState.load()
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(owner="testhost:4242", heartbeat_at=timezone.now())
 
 
 def _url(model: type, view: str, *args: object) -> str:
@@ -181,6 +188,7 @@ def test_engine_state_changelist_opens_straight_on_its_row(admin_client):
 
 def test_start_button_starts_the_engine_and_records_who(admin_client, settings):
     settings.PAPER_MODE = True
+    _engine_process_alive()
 
     response = admin_client.post(reverse("admin:trading_enginestate_start"), follow=True)
 
@@ -195,6 +203,7 @@ def test_start_button_starts_the_engine_and_records_who(admin_client, settings):
 
 def test_stop_then_reset_buttons_follow_the_state_machine(admin_client, settings):
     settings.PAPER_MODE = True
+    _engine_process_alive()
     admin_client.post(reverse("admin:trading_enginestate_start"))
 
     admin_client.post(reverse("admin:trading_enginestate_stop"))
@@ -224,6 +233,38 @@ def test_start_in_live_mode_without_keys_is_refused_with_the_reason(admin_client
     assert any("needs UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY" in text for text in _messages(response))
 
 
+def test_start_is_refused_while_the_engine_process_is_offline(admin_client, settings):
+    settings.PAPER_MODE = True
+
+    response = admin_client.post(reverse("admin:trading_enginestate_start"), follow=True)
+
+    assert EngineState.load().state == EngineState.State.IDLE
+    assert any("the engine process is offline" in text and "runengine" in text for text in _messages(response))
+    assert "Engine process:" in response.content.decode() and "offline" in response.content.decode()
+
+
+def test_stop_while_the_engine_process_is_offline_completes_at_once(admin_client, settings):
+    settings.PAPER_MODE = True
+    _engine_process_alive()
+    admin_client.post(reverse("admin:trading_enginestate_start"))
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+
+    response = admin_client.post(reverse("admin:trading_enginestate_stop"), follow=True)
+
+    assert EngineState.load().state == EngineState.State.IDLE
+    assert any("stop completed at once" in text for text in _messages(response))
+
+
+def test_export_with_an_invalid_filter_is_refused_with_the_reason(admin_client):
+    OrderFactory()
+
+    response = admin_client.get(reverse("admin:trading_order_export", args=["csv"]) + "?ts__gte=garbage")
+
+    assert response.status_code == 400
+    assert "Export refused: a filter is not valid" in response.content.decode()
+    assert "garbage" in response.content.decode()
+
+
 def test_engine_controls_accept_post_only(admin_client):
     assert admin_client.get(reverse("admin:trading_enginestate_start")).status_code == 405
     assert EngineState.load().state == EngineState.State.IDLE
@@ -243,6 +284,7 @@ def test_engine_controls_need_the_change_permission(client, django_user_model):
 
 def test_paper_reset_is_refused_while_running(admin_client, settings):
     settings.PAPER_MODE = True
+    _engine_process_alive()
     admin_client.post(reverse("admin:trading_enginestate_start"))
 
     response = admin_client.post(reverse("admin:trading_enginestate_paper_reset"), follow=True)

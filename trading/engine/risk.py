@@ -17,8 +17,8 @@ reported, never counted as an open position) or `min_order` (a partial sell that
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -65,18 +65,103 @@ class IntentSource(StrEnum):
     """Flattening the position after the kill switch fired."""
 
 
-@dataclass(frozen=True, slots=True)
+_set = object.__setattr__
+
+
 class RiskCheck:
     """One rule's verdict. `numbers` are the figures it used, as strings (JSON-ready, exact Decimals).
 
     `size` is set by the sizing rules: the KRW total of a buy (`max_order_size`) or the volume of a sell (`sell_size`).
+
+    Immutable, compared and shown like a frozen dataclass of (allowed, rule, message, numbers, size). The
+    rules decide with a few Decimal comparisons and leave `message` and `numbers` to be written on first
+    read: most orders pass and nobody reads why, and formatting every figure of every check would cost
+    more than deciding (the backtester gates tens of thousands of orders).
     """
+
+    __slots__ = ("allowed", "rule", "size", "_message", "_numbers", "_render")
+    __match_args__ = ("allowed", "rule", "message", "numbers", "size")
 
     allowed: bool
     rule: str
-    message: str
-    numbers: dict[str, str] = field(default_factory=dict)
-    size: Decimal | None = None
+    size: Decimal | None
+
+    def __init__(
+        self, allowed: bool, rule: str, message: str, numbers: dict[str, str] | None = None, size: Decimal | None = None
+    ) -> None:
+        _set(self, "allowed", allowed)
+        _set(self, "rule", rule)
+        _set(self, "size", size)
+        _set(self, "_message", message)
+        _set(self, "_numbers", {} if numbers is None else numbers)
+        _set(self, "_render", None)
+
+    @classmethod
+    def lazy(
+        cls, allowed: bool, rule: str, render: Callable[[], tuple[str, dict[str, str]]], size: Decimal | None = None
+    ) -> RiskCheck:
+        """A check whose (message, numbers) `render()` gives on first read."""
+        check = _new(cls)
+        _set(check, "allowed", allowed)
+        _set(check, "rule", rule)
+        _set(check, "size", size)
+        _set(check, "_message", None)
+        _set(check, "_numbers", None)
+        _set(check, "_render", render)
+        return check
+
+    def _rendered(self) -> None:
+        render = self._render
+        if render is not None:
+            message, numbers = render()
+            _set(self, "_message", message)
+            _set(self, "_numbers", numbers)
+            _set(self, "_render", None)
+
+    @property
+    def message(self) -> str:
+        if self._render is not None:
+            self._rendered()
+        return self._message  # type: ignore[return-value]
+
+    @property
+    def numbers(self) -> dict[str, str]:
+        if self._render is not None:
+            self._rendered()
+        return self._numbers  # type: ignore[return-value]
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.allowed, self.rule, self.message, self.numbers, self.size)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"RiskCheck(allowed={self.allowed!r}, rule={self.rule!r}, message={self.message!r}, "
+            f"numbers={self.numbers!r}, size={self.size!r})"
+        )
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self._key()
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        allowed, rule, message, numbers, size = state
+        RiskCheck.__init__(self, allowed, rule, message, numbers, size)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+_new = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,52 +375,67 @@ def daily_loss_limit(
     it equals `today` entries stay blocked for the rest of the day even if the loss has shrunk since.
     """
     pnl = realized_today + unrealized_now
-    numbers = {
-        "realized_today": _s(realized_today),
-        "unrealized_now": _s(unrealized_now),
-        "pnl_today": _s(pnl),
-        "limit": _s(limit),
-    }
-    if today is not None:
-        numbers["trading_day"] = today.isoformat()
-    if -pnl >= limit:
-        return RiskCheck(
-            False,
-            Rule.DAILY_LOSS,
-            f"daily loss limit reached: today's PnL {_krw(pnl)} (realized {_krw(realized_today)}, unrealized "
-            f"{_krw(unrealized_now)}) is at or below -{_krw(limit)}; no new entries until local midnight",
-            numbers,
-        )
-    if hit_on is not None and today is not None and hit_on == today:
-        numbers["hit_on"] = hit_on.isoformat()
-        return RiskCheck(
-            False,
-            Rule.DAILY_LOSS,
-            f"daily loss limit of {_krw(limit)} was reached earlier today ({hit_on}); "
-            f"no new entries until local midnight (today's PnL now {_krw(pnl)})",
-            numbers,
-        )
-    return RiskCheck(True, Rule.DAILY_LOSS, f"today's PnL {_krw(pnl)} is within the {_krw(limit)} daily loss limit", numbers)
+    reached = -pnl >= limit
+    latched = not reached and hit_on is not None and today is not None and hit_on == today
+
+    def render() -> tuple[str, dict[str, str]]:
+        numbers = {
+            "realized_today": _s(realized_today),
+            "unrealized_now": _s(unrealized_now),
+            "pnl_today": _s(pnl),
+            "limit": _s(limit),
+        }
+        if today is not None:
+            numbers["trading_day"] = today.isoformat()
+        if reached:
+            return (
+                f"daily loss limit reached: today's PnL {_krw(pnl)} (realized {_krw(realized_today)}, unrealized "
+                f"{_krw(unrealized_now)}) is at or below -{_krw(limit)}; no new entries until local midnight",
+                numbers,
+            )
+        if latched:
+            numbers["hit_on"] = hit_on.isoformat()  # type: ignore[union-attr]
+            return (
+                f"daily loss limit of {_krw(limit)} was reached earlier today ({hit_on}); "
+                f"no new entries until local midnight (today's PnL now {_krw(pnl)})",
+                numbers,
+            )
+        return f"today's PnL {_krw(pnl)} is within the {_krw(limit)} daily loss limit", numbers
+
+    return RiskCheck.lazy(not (reached or latched), Rule.DAILY_LOSS, render)
+
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def cooldown(last_order_ts_same_side: datetime | None, now: datetime, cooldown_sec: int, *, side: Side = "buy") -> RiskCheck:
     """Orders of the same side must be at least `cooldown_sec` apart; exactly `cooldown_sec` later is allowed."""
-    numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last_order_ts_same_side), "now": _s(now)}
-    if last_order_ts_same_side is None or cooldown_sec <= 0:
-        return RiskCheck(True, Rule.COOLDOWN, f"no {side} order within the {cooldown_sec} s cooldown", numbers)
+    last = last_order_ts_same_side
+    if last is None or cooldown_sec <= 0:
+
+        def render_off() -> tuple[str, dict[str, str]]:
+            numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last), "now": _s(now)}
+            return f"no {side} order within the {cooldown_sec} s cooldown", numbers
+
+        return RiskCheck.lazy(True, Rule.COOLDOWN, render_off)
     # Exact microseconds, so "29.999999 s" is never shown rounded to the 30 s it falls short of.
-    elapsed = Decimal((now - last_order_ts_same_side) // timedelta(microseconds=1)).scaleb(-6)
-    numbers["elapsed_sec"] = _num(elapsed)
-    if elapsed < cooldown_sec:
-        wait = cooldown_sec - elapsed
-        return RiskCheck(
-            False,
-            Rule.COOLDOWN,
-            f"cooldown: the last {side} order was {_num(elapsed)} s ago; the next {side} is allowed in {_num(wait)} s "
-            f"(ORDER_COOLDOWN_SEC={cooldown_sec})",
-            numbers,
-        )
-    return RiskCheck(True, Rule.COOLDOWN, f"last {side} order {_num(elapsed)} s ago, cooldown {cooldown_sec} s passed", numbers)
+    micros = (now - last) // _MICROSECOND
+    waiting = micros < cooldown_sec * 1_000_000
+
+    def render() -> tuple[str, dict[str, str]]:
+        numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last), "now": _s(now)}
+        elapsed = Decimal(micros).scaleb(-6)
+        numbers["elapsed_sec"] = _num(elapsed)
+        if waiting:
+            wait = cooldown_sec - elapsed
+            return (
+                f"cooldown: the last {side} order was {_num(elapsed)} s ago; the next {side} is allowed in {_num(wait)} s "
+                f"(ORDER_COOLDOWN_SEC={cooldown_sec})",
+                numbers,
+            )
+        return f"last {side} order {_num(elapsed)} s ago, cooldown {cooldown_sec} s passed", numbers
+
+    return RiskCheck.lazy(not waiting, Rule.COOLDOWN, render)
 
 
 def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
@@ -352,27 +452,39 @@ def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate
     return max(total, ZERO)
 
 
+_HUNDRED = Decimal("100")
+_CENT = Decimal("0.01")
+
+
 def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal) -> RiskCheck:
     """The coin's value after a buy must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
     cap = ratio * total_equity
-    numbers = {
-        "coin_value_after": _s(coin_value_after),
-        "total_equity": _s(total_equity),
-        "ratio": _s(ratio),
-        "cap": _s(cap),
-    }
-    share = (coin_value_after / total_equity * 100) if total_equity > 0 else Decimal("100")
-    numbers["share_pct"] = _s(share.quantize(Decimal("0.01")))
-    if total_equity <= 0 or coin_value_after > cap:
-        return RiskCheck(
-            False,
-            Rule.POSITION_CAP,
-            f"position cap: the coin would be worth {_krw(coin_value_after)}, {share:.2f}% of equity "
-            f"{_krw(total_equity)}; MAX_POSITION_RATIO={ratio} allows {_krw(cap.quantize(Decimal('0.01')))}",
-            numbers,
-        )
-    cap_pct = f"{(ratio * 100).normalize():f}"
-    return RiskCheck(True, Rule.POSITION_CAP, f"the coin would be {share:.2f}% of equity (cap {cap_pct}%)", numbers)
+    over = total_equity <= 0 or coin_value_after > cap
+
+    def render() -> tuple[str, dict[str, str]]:
+        numbers = {
+            "coin_value_after": _s(coin_value_after),
+            "total_equity": _s(total_equity),
+            "ratio": _s(ratio),
+            "cap": _s(cap),
+        }
+        share = (coin_value_after / total_equity * 100) if total_equity > 0 else _HUNDRED
+        numbers["share_pct"] = _s(share.quantize(_CENT))
+        if over:
+            return (
+                f"position cap: the coin would be worth {_krw(coin_value_after)}, {share:.2f}% of equity "
+                f"{_krw(total_equity)}; MAX_POSITION_RATIO={ratio} allows {_krw(cap.quantize(_CENT))}",
+                numbers,
+            )
+        cap_pct = f"{(ratio * 100).normalize():f}"
+        return f"the coin would be {share:.2f}% of equity (cap {cap_pct}%)", numbers
+
+    return RiskCheck.lazy(not over, Rule.POSITION_CAP, render)
+
+
+_BOUND_MAX_ORDER = "MAX_ORDER_KRW"
+_BOUND_BALANCE = "the KRW balance incl. the fee"
+_BOUND_POSITION_CAP = "the position cap"
 
 
 def max_order_size(
@@ -391,54 +503,68 @@ def max_order_size(
     With `requested_krw` (a person's amount) the order is that amount if every limit allows it, and
     blocked otherwise (naming the limit and the most allowed). Below `min_order_krw` it is blocked.
     """
-    limits: list[tuple[str, Decimal]] = [
-        ("MAX_ORDER_KRW", max_order_krw.to_integral_value(rounding=ROUND_FLOOR)),
-        ("the KRW balance incl. the fee", spendable_total(krw_free, fee_rate)),
-    ]
+    # The smallest limit binds; on a tie the first named one (MAX_ORDER_KRW, the balance, the position cap).
+    most = max_order_krw.to_integral_value(rounding=ROUND_FLOOR)
+    binding_name = _BOUND_MAX_ORDER
+    spendable = spendable_total(krw_free, fee_rate)
+    if spendable < most:
+        most, binding_name = spendable, _BOUND_BALANCE
     if position_room_krw is not None:
-        limits.append(("the position cap", max(position_room_krw.to_integral_value(rounding=ROUND_FLOOR), ZERO)))
-    binding_name, most = min(limits, key=lambda item: item[1])
-    numbers = {
-        "krw_free": _s(krw_free),
-        "max_order_krw": _s(max_order_krw),
-        "spendable_total": _s(limits[1][1]),
-        "position_room": _s(position_room_krw),
-        "most_allowed": _s(most),
-        "bound_by": binding_name,
-        "min_order_krw": _s(min_order_krw),
-    }
+        room = max(position_room_krw.to_integral_value(rounding=ROUND_FLOOR), ZERO)
+        if room < most:
+            most, binding_name = room, _BOUND_POSITION_CAP
+
+    def numbers_of(total: Decimal | None) -> dict[str, str]:
+        numbers = {
+            "krw_free": _s(krw_free),
+            "max_order_krw": _s(max_order_krw),
+            "spendable_total": _s(spendable),
+            "position_room": _s(position_room_krw),
+            "most_allowed": _s(most),
+            "bound_by": binding_name,
+            "min_order_krw": _s(min_order_krw),
+        }
+        if requested_krw is not None:
+            numbers["requested_krw"] = _s(requested_krw)
+        if total is not None:
+            numbers["total"] = _s(total)
+            numbers["fee"] = _s(fee_for(total, fee_rate))
+        return numbers
+
     if requested_krw is not None:
-        numbers["requested_krw"] = _s(requested_krw)
         if requested_krw > most:
-            return RiskCheck(
-                False,
-                Rule.MAX_ORDER_SIZE,
-                f"a buy of {_krw(requested_krw)} is more than {binding_name} allows; the most allowed now is {_krw(most)}",
-                numbers,
-            )
+
+            def render_over() -> tuple[str, dict[str, str]]:
+                return (
+                    f"a buy of {_krw(requested_krw)} is more than {binding_name} allows; the most allowed now is {_krw(most)}",
+                    numbers_of(None),
+                )
+
+            return RiskCheck.lazy(False, Rule.MAX_ORDER_SIZE, render_over)
         total = requested_krw
     else:
         total = most
-    numbers["total"] = _s(total)
-    numbers["fee"] = _s(fee_for(total, fee_rate))
     if total < min_order_krw:
-        bound = "" if requested_krw is not None else f" (bound by {binding_name})"
-        return RiskCheck(
-            False,
-            Rule.MIN_ORDER,
-            f"a buy of {_krw(total)}{bound} is below Upbit's minimum order of {_krw(min_order_krw)}",
-            numbers,
-            size=total,
+
+        def render_small() -> tuple[str, dict[str, str]]:
+            bound = "" if requested_krw is not None else f" (bound by {binding_name})"
+            return (
+                f"a buy of {_krw(total)}{bound} is below Upbit's minimum order of {_krw(min_order_krw)}",
+                numbers_of(total),
+            )
+
+        return RiskCheck.lazy(False, Rule.MIN_ORDER, render_small, size=total)
+
+    def render() -> tuple[str, dict[str, str]]:
+        fee = fee_for(total, fee_rate)
+        message = (
+            f"buy {_krw(total)} (+ fee {_krw(fee)}); bound by {binding_name}"
+            if requested_krw is None
+            else f"buy {_krw(total)} as requested (+ fee {_krw(fee)})"
         )
-    return RiskCheck(
-        True,
-        Rule.MAX_ORDER_SIZE,
-        f"buy {_krw(total)} (+ fee {_krw(fee_for(total, fee_rate))}); bound by {binding_name}"
-        if requested_krw is None
-        else f"buy {_krw(total)} as requested (+ fee {_krw(fee_for(total, fee_rate))})",
-        numbers,
-        size=total,
-    )
+        return message, numbers_of(total)
+
+    return RiskCheck.lazy(True, Rule.MAX_ORDER_SIZE, render, size=total)
 
 
 def sell_size(
@@ -455,47 +581,65 @@ def sell_size(
     strategies treat it as flat). A partial sell that is too small is rule `min_order`.
     """
     available = quantize_volume(coin_volume)
-    numbers = {"coin_volume": _s(coin_volume), "price": _s(price), "min_order_krw": _s(min_order_krw)}
+
+    def numbers_of(volume: Decimal | None = None, value: Decimal | None = None, dust: bool = False) -> dict[str, str]:
+        numbers = {"coin_volume": _s(coin_volume), "price": _s(price), "min_order_krw": _s(min_order_krw)}
+        if requested_volume is not None:
+            numbers["requested_volume"] = _s(requested_volume)
+        if volume is not None:
+            numbers["volume"] = _s(volume)
+            numbers["value"] = _s(value)
+        if dust:
+            numbers["dust"] = "true"
+        return numbers
+
     if requested_volume is not None:
-        numbers["requested_volume"] = _s(requested_volume)
         if requested_volume <= 0:
-            return RiskCheck(False, Rule.SELL_SIZE, f"a sell volume must be positive, got {requested_volume}", numbers)
+            return RiskCheck.lazy(
+                False, Rule.SELL_SIZE, lambda: (f"a sell volume must be positive, got {requested_volume}", numbers_of())
+            )
         if requested_volume > available:
-            return RiskCheck(
+            return RiskCheck.lazy(
                 False,
                 Rule.SELL_SIZE,
-                f"a sell of {_num(requested_volume)} is more than the free balance {_num(available)}",
-                numbers,
+                lambda: (f"a sell of {_num(requested_volume)} is more than the free balance {_num(available)}", numbers_of()),
             )
         volume = quantize_volume(requested_volume)
     else:
         volume = available
     value = volume * price
-    numbers["volume"] = _s(volume)
-    numbers["value"] = _s(value)
     if volume <= 0:
-        return RiskCheck(False, Rule.SELL_SIZE, "nothing to sell: the free coin balance is 0", numbers, size=volume)
+        return RiskCheck.lazy(
+            False, Rule.SELL_SIZE, lambda: ("nothing to sell: the free coin balance is 0", numbers_of(volume, value)), size=volume
+        )
     if value < min_order_krw:
-        whole = available * price < min_order_krw
-        if whole:
-            numbers["dust"] = "true"
-            return RiskCheck(
+        if available * price < min_order_krw:
+            return RiskCheck.lazy(
                 False,
                 Rule.DUST,
-                f"dust: {_num(available)} worth {_krw(value.quantize(Decimal('0.01')))} is below Upbit's minimum order "
-                f"of {_krw(min_order_krw)}; it cannot be sold and stays in the account",
-                numbers,
+                lambda: (
+                    f"dust: {_num(available)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "
+                    f"of {_krw(min_order_krw)}; it cannot be sold and stays in the account",
+                    numbers_of(volume, value, dust=True),
+                ),
                 size=volume,
             )
-        return RiskCheck(
+        return RiskCheck.lazy(
             False,
             Rule.MIN_ORDER,
-            f"a sell of {_num(volume)} worth {_krw(value.quantize(Decimal('0.01')))} is below Upbit's minimum order "
-            f"of {_krw(min_order_krw)}",
-            numbers,
+            lambda: (
+                f"a sell of {_num(volume)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "
+                f"of {_krw(min_order_krw)}",
+                numbers_of(volume, value),
+            ),
             size=volume,
         )
-    return RiskCheck(True, Rule.SELL_SIZE, f"sell {_num(volume)} (about {_krw(value.quantize(ONE_KRW))})", numbers, size=volume)
+    return RiskCheck.lazy(
+        True,
+        Rule.SELL_SIZE,
+        lambda: (f"sell {_num(volume)} (about {_krw(value.quantize(ONE_KRW))})", numbers_of(volume, value)),
+        size=volume,
+    )
 
 
 def kill_switch_reasons(
@@ -536,6 +680,11 @@ def kill_switch_reasons(
 # ---------------------------------------------------------------------------------------------------
 # The gate
 # ---------------------------------------------------------------------------------------------------
+def _all_allowed(checks: list[RiskCheck]) -> bool:
+    # A list, not a generator: this runs for every order the backtester gates.
+    return all([check.allowed for check in checks])  # noqa: C419
+
+
 def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     """Run the rules that apply to `intent` and size it.
 
@@ -560,7 +709,7 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
             min_order_krw=limits.min_order_krw,
         )
         checks.append(size)
-        allowed = all(check.allowed for check in checks)
+        allowed = _all_allowed(checks)
         return RiskResult(allowed, "sell", intent.source, tuple(checks), volume=size.size if allowed else None)
 
     if intent.side != "buy":
@@ -580,8 +729,9 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     if context.price <= 0:
         checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": _s(context.price)}))
         return RiskResult(False, "buy", intent.source, tuple(checks))
-    equity = context.equity
-    room = position_room(equity, context.coin_value, limits.max_position_ratio, limits.fee_rate)
+    coin_value = context.coin_value
+    equity = context.krw_free + context.krw_locked + coin_value
+    room = position_room(equity, coin_value, limits.max_position_ratio, limits.fee_rate)
     size = max_order_size(
         krw_free=context.krw_free,
         max_order_krw=limits.max_order_krw,
@@ -593,9 +743,9 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     checks.append(size)
     if size.allowed and size.size is not None:
         checks.append(
-            position_cap(context.coin_value + size.size, equity - fee_for(size.size, limits.fee_rate), limits.max_position_ratio)
+            position_cap(coin_value + size.size, equity - fee_for(size.size, limits.fee_rate), limits.max_position_ratio)
         )
-    allowed = all(check.allowed for check in checks)
+    allowed = _all_allowed(checks)
     return RiskResult(allowed, "buy", intent.source, tuple(checks), krw_total=size.size if allowed else None)
 
 

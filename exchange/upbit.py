@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote_plus, unquote, urlencode
 
@@ -175,15 +175,20 @@ def make_token(access_key: str, secret_key: str, hash_source: str = "", *, nonce
 
 
 def _dec(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a number: {value!r}")
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(str(value))
-    return Decimal(str(value).strip())
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(str(value))
+    else:
+        number = Decimal(str(value).strip())
+    # "NaN" and "Infinity" parse as Decimals but would break every later comparison with InvalidOperation.
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
 
 
 def _dec_or_none(value: Any) -> Decimal | None:
@@ -700,7 +705,7 @@ class UpbitClient:
                 raise RetryLater(f"Upbit answered an unexpected redirect (HTTP {status}) for {method} {path}", status=status)
             try:
                 return json.loads(response.content, parse_float=Decimal)
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:
                 if placing is not None:
                     raise OutcomeUnknown(
                         f"Upbit accepted the order {placing} but its answer could not be read",
@@ -766,7 +771,9 @@ class UpbitClient:
         """Run a parser; a response in an unexpected shape is a protocol failure, never a crash."""
         try:
             return parse()
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, InvalidOperation) as error:
+        # ArithmeticError covers InvalidOperation and overflows; OSError and ValueError come from out-of-range
+        # timestamps, RecursionError from absurdly nested answers.
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError, OSError, RecursionError) as error:
             if placing is not None:
                 raise OutcomeUnknown(
                     f"Upbit accepted the order {placing} but its answer had an unexpected shape ({type(error).__name__})",

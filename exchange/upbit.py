@@ -370,7 +370,7 @@ def parse_error_body(content: bytes) -> ErrorBody:
     text = content.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         error = data.get("error")
@@ -402,7 +402,7 @@ def parse_ban_seconds(headers: Any, content: bytes) -> int | None:
     text = content.decode("utf-8", errors="replace")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         error = data.get("error") if isinstance(data.get("error"), dict) else data

@@ -620,6 +620,9 @@ def test_418_is_a_ban_with_its_length_when_given_and_is_never_resent(upbit, clie
         (404, {"error": {"name": 404, "message": "Code not found"}}, InvalidRequest),
         (401, {"error": {"name": "nonce_used", "message": "이미 요청한 nonce값이 다시 사용되었습니다."}}, RetryLater),
         (503, {"error": {"name": "market_offline", "message": "시스템 점검 중입니다."}}, RetryLater),
+        (500, b"[" * 100_000, RetryLater),
+        (400, b"[" * 100_000, InvalidRequest),
+        (418, b"[" * 100_000, IpBanned),
     ],
 )
 def test_reads_refused_by_upbit_map_to_what_the_engine_must_do(upbit, client, status, body, expected):

@@ -72,30 +72,51 @@ class Faults:
             return [fault.as_dict() for fault in self._faults if fault.count > 0]
 
 
+MAX_COUNT = 1_000_000
+
+
+def whole_number(value: Any, what: str, *, low: int, high: int) -> int:
+    """A whole number from JSON or a flag (`3`, `3.0` or `"3"`, never `true`), within [low, high]."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value.strip()) <= 20:
+        number = int(value.strip())
+    if number is None:
+        raise FaultSpecError(f"{what} {value!r} is not a whole number")
+    if number < low:
+        raise FaultSpecError(f"{what} {value!r} must be at least {low}")
+    if number > high:
+        raise FaultSpecError(f"{what} {value!r} must be at most {high}")
+    return number
+
+
+def _text(value: Any, what: str, default: str) -> str:
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise FaultSpecError(f"{what} {value!r} must be a string")
+    return value
+
+
 def _method(value: Any) -> str | None:
     if value in (None, "", "*", "ANY", "any"):
         return None
-    method = str(value).upper()
-    if method not in _METHODS:
+    if not isinstance(value, str) or value.upper() not in _METHODS:
         raise FaultSpecError(f"method {value!r} is not an HTTP method; use one of {', '.join(_METHODS)} or leave it out")
-    return method
+    return value.upper()
 
 
 def _path(value: Any) -> str:
-    path = str(value or "")
-    if not path.startswith("/"):
+    if not isinstance(value, str) or not value.startswith("/"):
         raise FaultSpecError(f"path {value!r} must start with / (for example /v1/orders)")
-    return path.split("?", 1)[0]
+    return value.split("?", 1)[0]
 
 
 def _count(value: Any, default: int = 1) -> int:
-    try:
-        count = int(default if value is None else value)
-    except (TypeError, ValueError):
-        raise FaultSpecError(f"count {value!r} is not a whole number") from None
-    if count < 1:
-        raise FaultSpecError(f"count {value!r} must be at least 1")
-    return count
+    return whole_number(default if value is None else value, "count", low=1, high=MAX_COUNT)
 
 
 def fault_from_json(kind: str, data: dict[str, Any]) -> Fault:
@@ -104,25 +125,37 @@ def fault_from_json(kind: str, data: dict[str, Any]) -> Fault:
         raise FaultSpecError("the body must be a JSON object")
     fault = Fault(kind=kind, path=_path(data.get("path")), method=_method(data.get("method")), count=_count(data.get("count")))
     if kind == "fail":
-        try:
-            fault.status = int(data.get("status") or 500)
-        except (TypeError, ValueError):
-            raise FaultSpecError(f"status {data.get('status')!r} is not an HTTP status") from None
+        raw_status = data.get("status")
+        fault.status = whole_number(500 if raw_status is None else raw_status, "status", low=0, high=999)
         if not 400 <= fault.status <= 599:
             raise FaultSpecError(f"status {fault.status} must be an error status (400-599)")
-        fault.name = str(data.get("name") or ("server_error" if fault.status >= 500 else "bad_request"))
-        fault.message = str(data.get("message") or "sandbox: injected failure")
+        fault.name = _text(data.get("name"), "name", "server_error" if fault.status >= 500 else "bad_request")
+        fault.message = _text(data.get("message"), "message", "sandbox: injected failure")
         body = data.get("body")
-        fault.body = None if body is None else str(body)
+        if body is not None and not isinstance(body, str):
+            raise FaultSpecError(f"body {body!r} must be a string (sent as plain text) or null")
+        fault.body = body
     elif kind == "stall":
-        try:
-            fault.seconds = float(data.get("seconds"))
-        except (TypeError, ValueError):
-            raise FaultSpecError(f"seconds {data.get('seconds')!r} is not a number") from None
-        if not 0 <= fault.seconds <= 3600:
+        raw = data.get("seconds")
+        seconds = float(raw) if isinstance(raw, int | float | str) and not isinstance(raw, bool) and _is_number(raw) else None
+        if seconds is None:
+            raise FaultSpecError(f"seconds {raw!r} is not a number")
+        if not 0 <= seconds <= 3600:
             raise FaultSpecError("seconds must be between 0 and 3600")
-        fault.after = bool(data.get("after", False))
+        fault.seconds = seconds
+        after = data.get("after", False)
+        if not isinstance(after, bool):
+            raise FaultSpecError(f"after {after!r} must be true or false")
+        fault.after = after
     return fault
+
+
+def _is_number(value: int | float | str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _split_method(spec: str) -> tuple[str | None, str]:

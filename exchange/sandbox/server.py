@@ -18,13 +18,14 @@ import json
 import logging
 import math
 import random
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -1057,6 +1058,8 @@ class SandboxServer:
             payload = self._control_action(request.method, action, data, query)
         except (FaultSpecError, ValueError) as error:
             return Answer(400, _error_body("invalid_control", str(error)))
+        except RecursionError:
+            return Answer(400, _error_body("invalid_control", "the body is nested too deeply to read"))
         except HttpError as error:
             return Answer(error.status, _error_body(error.name, error.message))
         if payload is None:
@@ -1065,7 +1068,7 @@ class SandboxServer:
 
     def _control_market(self, data: dict[str, Any]) -> str:
         market = data.get("market") or self.markets[0]
-        if market not in self.feeds:
+        if not isinstance(market, str) or market not in self.feeds:
             raise FaultSpecError(f"market {market!r} is not served; served: {', '.join(self.markets)}")
         return str(market)
 
@@ -1074,7 +1077,10 @@ class SandboxServer:
             fault = self.faults.add(fault_from_json(action, data))
             return {"armed": fault.as_dict()}
         if action == "reject_keys" and method == "POST":
-            self.verifier.reject_all = bool(data.get("on", True))
+            on = data.get("on", True)
+            if not isinstance(on, bool):
+                raise FaultSpecError(f"on {on!r} must be true or false")
+            self.verifier.reject_all = on
             return {"reject_keys": self.verifier.reject_all}
         if action == "reset_faults" and method == "POST":
             self.faults.reset()
@@ -1097,11 +1103,8 @@ class SandboxServer:
                 if raw is None:
                     self.feeds[market].release(seconds)
                 else:
-                    try:
-                        price = Decimal(str(raw))
-                    except InvalidOperation:
-                        raise FaultSpecError(f"price {raw!r} is not a number") from None
-                    if not price.is_finite() or price <= 0:
+                    price = _control_decimal(raw, "price", maximum=MAX_CONTROL_PRICE)
+                    if price <= 0:
                         raise FaultSpecError(f"price {raw!r} must be a positive number")
                     self.feeds[market].pin(seconds, price)
             return {
@@ -1110,29 +1113,37 @@ class SandboxServer:
                 "pinned": self.feeds[market].is_pinned(seconds),
             }
         if action == "clock" and method == "POST":
+            raw = data.get("advance_seconds", 0)
+            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+                raise FaultSpecError("advance_seconds must be a number")
             try:
-                advance = float(data.get("advance_seconds", 0))
-            except (TypeError, ValueError):
+                advance = float(raw)
+            except ValueError:
                 raise FaultSpecError("advance_seconds must be a number") from None
-            if advance < 0 or not math.isfinite(advance):
-                raise FaultSpecError("advance_seconds must not be negative (the clock only moves forward)")
+            if not math.isfinite(advance) or advance < 0:
+                raise FaultSpecError("advance_seconds must be a number of at least 0 (the clock only moves forward)")
+            if advance > MAX_CLOCK_ADVANCE:
+                raise FaultSpecError(f"advance_seconds must be at most {MAX_CLOCK_ADVANCE} (ten years) per call")
             self.sweep()
             with self.lock:
+                try:
+                    later = self._clock() + timedelta(seconds=self.clock_offset + advance)
+                except OverflowError:
+                    later = None
+                if later is None or later.year >= 9000:
+                    raise FaultSpecError("the sandbox clock cannot go past the year 9000")
                 self.clock_offset += advance
             return {"now": self.now().isoformat(), "offset_seconds": self.clock_offset}
         if action == "clock" and method == "GET":
             return {"now": self.now().isoformat(), "offset_seconds": self.clock_offset}
         if action == "balance" and method == "POST":
-            currency = str(data.get("currency") or "").upper()
-            if not currency.isalnum():
-                raise FaultSpecError("currency is missing (e.g. KRW or BTC)")
-            try:
-                balance = Decimal(str(data.get("balance")))
-                average = Decimal(str(data["avg_buy_price"])) if data.get("avg_buy_price") is not None else None
-            except InvalidOperation:
-                raise FaultSpecError("balance and avg_buy_price must be numbers") from None
-            if not balance.is_finite() or balance < 0:
-                raise FaultSpecError("balance must be a number of at least 0")
+            currency = data.get("currency")
+            if not isinstance(currency, str) or not CURRENCY_CODE.fullmatch(currency.upper()):
+                raise FaultSpecError(f"currency {currency!r} must be a currency code such as KRW or BTC")
+            currency = currency.upper()
+            balance = _control_decimal(data.get("balance"), "balance", maximum=MAX_CONTROL_BALANCE)
+            raw_average = data.get("avg_buy_price")
+            average = None if raw_average is None else _control_decimal(raw_average, "avg_buy_price", maximum=MAX_CONTROL_PRICE)
             with self.lock:
                 account = self.ledger.set_balance(currency, balance, average)
                 return account.as_json()
@@ -1147,6 +1158,30 @@ class SandboxServer:
             state["now"] = self.now().isoformat()
             return state
         return None
+
+
+# Limits for control-endpoint input: far beyond any real market, well inside exact Decimal arithmetic.
+MAX_CONTROL_PRICE = Decimal("1000000000000")
+MAX_CONTROL_BALANCE = Decimal("1000000000000000")
+MAX_CLOCK_ADVANCE = 10 * 366 * 86400
+CURRENCY_CODE = re.compile(r"[A-Z0-9]{1,10}")
+
+
+def _control_decimal(raw: Any, what: str, *, maximum: Decimal) -> Decimal:
+    """A number from a control body ("0.5" or 0.5): finite, from 0 to `maximum`, at most 8 decimal places."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        raise FaultSpecError(f"{what} {raw!r} is not a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise FaultSpecError(f"{what} {raw!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise FaultSpecError(f"{what} {raw!r} must be a positive number or 0")
+    if value > maximum:
+        raise FaultSpecError(f"{what} {raw!r} must be at most {maximum}")
+    if value != value.quantize(Decimal("0.00000001"), rounding=ROUND_DOWN):
+        raise FaultSpecError(f"{what} {raw!r} has more than 8 decimal places")
+    return value
 
 
 # --- HTTP plumbing --------------------------------------------------------------------------------------

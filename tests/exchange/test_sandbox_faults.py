@@ -142,6 +142,69 @@ def test_malformed_control_calls_are_refused_with_a_reason(sandbox, action, payl
     assert message in response.json()["error"]["message"]
 
 
+# Raw bodies, so JSON's NaN, Infinity and huge numbers reach the sandbox exactly as a careless script sends them.
+BAD_CONTROL_BODIES = [
+    ("fail", b"not json", "Expecting value"),
+    ("fail", b"[1, 2]", "JSON object"),
+    ("fail", b"[" * 100_000, "nested too deeply"),
+    ("fail", b'{"path": 5}', "must start with /"),
+    ("fail", b'{"path": "/v1/orders", "status": 1e400}', "not a whole number"),
+    ("fail", b'{"path": "/v1/orders", "status": NaN}', "not a whole number"),
+    ("fail", b'{"path": "/v1/orders", "status": true}', "not a whole number"),
+    ("fail", b'{"path": "/v1/orders", "count": 1e400}', "not a whole number"),
+    ("fail", b'{"path": "/v1/orders", "count": 1.5}', "not a whole number"),
+    ("fail", b'{"path": "/v1/orders", "count": 10000000000000}', "at most 1000000"),
+    ("fail", b'{"path": "/v1/orders", "count": 0}', "at least 1"),
+    ("fail", b'{"path": "/v1/orders", "name": {"a": 1}}', "must be a string"),
+    ("fail", b'{"path": "/v1/orders", "body": [1]}', "must be a string"),
+    ("fail", b'{"path": "/v1/orders", "method": 5}', "not an HTTP method"),
+    ("stall", b'{"path": "/v1/ticker", "seconds": NaN}', "between 0 and 3600"),
+    ("stall", b'{"path": "/v1/ticker", "seconds": 1e400}', "between 0 and 3600"),
+    ("stall", b'{"path": "/v1/ticker", "seconds": 1, "after": "yes"}', "true or false"),
+    ("reject_keys", b'{"on": "false"}', "true or false"),
+    ("price", b'{"price": "abc"}', "not a number"),
+    ("price", b'{"price": "NaN"}', "positive"),
+    ("price", b'{"price": "1e30"}', "at most"),
+    ("price", b'{"price": "1e-30"}', "8 decimal places"),
+    ("price", b'{"price": 1e400}', "positive"),
+    ("price", b'{"market": ["KRW-BTC"], "price": "1"}', "not served"),
+    ("clock", b'{"advance_seconds": NaN}', "at least 0"),
+    ("clock", b'{"advance_seconds": 1e12}', "at most"),
+    ("clock", b'{"advance_seconds": true}', "must be a number"),
+    ("balance", b'{"currency": 5, "balance": "1"}', "currency code"),
+    ("balance", b'{"currency": "\xc3\x89", "balance": "1"}', "currency code"),
+    ("balance", b'{"currency": "BTC", "balance": "NaN"}', "positive"),
+    ("balance", b'{"currency": "BTC", "balance": "1e400"}', "at most"),
+    ("balance", b'{"currency": "BTC", "balance": "0.123456789"}', "8 decimal places"),
+    ("balance", b'{"currency": "BTC", "balance": "1", "avg_buy_price": "-1"}', "positive"),
+]
+
+
+def test_bad_control_input_is_a_clear_400_and_changes_nothing(sandbox):
+    sandbox.set_price("100000000")
+    before = sandbox.state()
+
+    answers = [
+        (action, requests.post(f"{sandbox.base_url}/_sandbox/{action}", data=body, timeout=5))
+        for action, body, _ in BAD_CONTROL_BODIES
+    ]
+
+    for (action, body, message), (_, response) in zip(BAD_CONTROL_BODIES, answers):
+        assert response.status_code == 400, (action, body[:60], response.text)
+        error = response.json()["error"]
+        assert error["name"] == "invalid_control"
+        assert message in error["message"], (action, body[:60], error["message"])
+    after = sandbox.state()
+    assert (after["balances"], after["faults"], after["reject_keys"], after["prices"]) == (
+        before["balances"],
+        before["faults"],
+        before["reject_keys"],
+        before["prices"],
+    )
+    assert sandbox.public("/v1/ticker", markets="KRW-BTC").status_code == 200
+    assert sandbox.call("GET", "/v1/accounts").status_code == 200
+
+
 def test_control_endpoint_answers_only_on_loopback(sandbox_factory):
     from exchange.sandbox.server import Request
 

@@ -317,12 +317,18 @@ def limit_bid_locked(price: Decimal, remaining_volume: Decimal, reserved_fee: De
 
 def ask_depth(levels: Sequence[OrderBookLevel]) -> Decimal:
     """KRW value resting on the first 30 ask levels: the largest market buy Upbit accepts."""
-    return sum((level.ask_price * level.ask_size for level in levels[:ORDER_BOOK_DEPTH]), ZERO)
+    depth = ZERO
+    for level in levels[:ORDER_BOOK_DEPTH]:
+        depth += level.ask_price * level.ask_size
+    return depth
 
 
 def bid_depth(levels: Sequence[OrderBookLevel]) -> Decimal:
     """Volume resting on the first 30 bid levels: the largest market sell Upbit accepts."""
-    return sum((level.bid_size for level in levels[:ORDER_BOOK_DEPTH]), ZERO)
+    depth = ZERO
+    for level in levels[:ORDER_BOOK_DEPTH]:
+        depth += level.bid_size
+    return depth
 
 
 def _reject(name: str, message: str) -> OrderRejected:
@@ -331,6 +337,9 @@ def _reject(name: str, message: str) -> OrderRejected:
 
 def _side_suffix(side: str) -> str:
     return "bid" if side == "buy" else "ask"
+
+
+AMOUNT_LIMIT = Decimal("1000000000000000")
 
 
 def _has_too_many_decimals(value: Decimal) -> bool:
@@ -349,44 +358,56 @@ def order_total(request: OrderRequest, levels: Sequence[OrderBookLevel]) -> Deci
     return (request.volume or ZERO) * best_bid
 
 
+_ORD_TYPES = ("limit", "price", "market", "best")
+
+
+def _check_amount(name: str, value: Decimal | None, wanted: bool, ord_type: str, suffix: str) -> None:
+    if value is None:
+        if wanted:
+            raise _reject("validation_error", f"{name} is missing")
+        return
+    if not wanted:
+        raise _reject(f"create_{suffix}_error", f"{name} must be empty for ord_type={ord_type} {suffix}")
+    if not value.is_finite() or value <= 0:
+        raise _reject("validation_error", f"{name} must be a positive number: {value}")
+    if value >= AMOUNT_LIMIT:
+        # Far beyond any KRW-market order, and beyond what exact 28-digit Decimal arithmetic with 8 decimals holds.
+        raise _reject("validation_error", f"{name} is too large: {value}")
+
+
 def _validate_shape(request: OrderRequest) -> None:
     side = request.side
-    if side not in ("buy", "sell"):
+    if side != "buy" and side != "sell":
         raise _reject("validation_error", "side is missing, side does not have a valid value")
     suffix = _side_suffix(side)
-    create_error = f"create_{suffix}_error"
-    if request.ord_type not in ("limit", "price", "market", "best"):
+    ord_type = request.ord_type
+    if ord_type not in _ORD_TYPES:
         raise _reject("validation_error", "ord_type is missing, ord_type does not have a valid value")
-    if request.ord_type == "price" and side != "buy":
-        raise _reject(create_error, "ord_type=price is a market buy; sell with ord_type=market")
-    if request.ord_type == "market" and side != "sell":
-        raise _reject(create_error, "ord_type=market is a market sell; buy with ord_type=price")
+    if ord_type == "price" and side != "buy":
+        raise _reject(f"create_{suffix}_error", "ord_type=price is a market buy; sell with ord_type=market")
+    if ord_type == "market" and side != "sell":
+        raise _reject(f"create_{suffix}_error", "ord_type=market is a market sell; buy with ord_type=price")
 
     # Which of price and volume each order type takes (Upbit's new-order table).
-    wants_price = request.ord_type == "limit" or (request.ord_type in ("price", "best") and side == "buy")
-    wants_volume = request.ord_type == "limit" or (request.ord_type in ("market", "best") and side == "sell")
-    for name, value, wanted in (("price", request.price, wants_price), ("volume", request.volume, wants_volume)):
-        if wanted and value is None:
-            raise _reject("validation_error", f"{name} is missing")
-        if not wanted and value is not None:
-            raise _reject(create_error, f"{name} must be empty for ord_type={request.ord_type} {suffix}")
-        if value is not None and (not value.is_finite() or value <= 0):
-            raise _reject("validation_error", f"{name} must be a positive number: {value}")
+    wants_price = ord_type == "limit" or (side == "buy" and (ord_type == "price" or ord_type == "best"))
+    wants_volume = ord_type == "limit" or (side == "sell" and (ord_type == "market" or ord_type == "best"))
+    _check_amount("price", request.price, wants_price, ord_type, suffix)
+    _check_amount("volume", request.volume, wants_volume, ord_type, suffix)
     if request.volume is not None and _has_too_many_decimals(request.volume):
         raise _reject("validation_error", f"volume has more than 8 decimals: {request.volume}")
-    buy_total = request.price if request.ord_type in ("price", "best") and side == "buy" else None
+    buy_total = request.price if side == "buy" and (ord_type == "price" or ord_type == "best") else None
     if buy_total is not None and _has_too_many_decimals(buy_total):
         raise _reject("validation_error", f"price has more than 8 decimals: {request.price}")
 
     tif = request.time_in_force
-    if request.ord_type == "best":
+    if ord_type == "best":
         if tif not in ("ioc", "fok"):
             raise _reject("invalid_time_in_force", "ord_type=best needs time_in_force ioc or fok")
-    elif request.ord_type == "limit":
+    elif ord_type == "limit":
         if tif is not None and tif not in TIME_IN_FORCE_VALUES:
             raise _reject("invalid_time_in_force", f"time_in_force must be ioc, fok or post_only, not {tif!r}")
     elif tif is not None:
-        raise _reject("invalid_time_in_force", f"time_in_force is only for limit and best orders, not {request.ord_type}")
+        raise _reject("invalid_time_in_force", f"time_in_force is only for limit and best orders, not {ord_type}")
 
     if len(request.identifier) > IDENTIFIER_MAX_LENGTH:
         raise _reject("validation_error", f"identifier is longer than {IDENTIFIER_MAX_LENGTH} characters")

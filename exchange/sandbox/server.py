@@ -462,7 +462,7 @@ class SandboxServer:
                 return
             try:
                 pairs = json.loads(body, object_pairs_hook=list, parse_float=Decimal)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise HttpError(400, "invalid_parameter", "The body must be JSON (Content-Type: application/json)") from None
             if not isinstance(pairs, list):
                 raise HttpError(400, "invalid_parameter", "The body must be a JSON object")
@@ -954,7 +954,7 @@ class SandboxServer:
             if text.isdigit():
                 return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, OSError):
             raise Rejected(400, "validation_error", f"{name} is not an ISO-8601 time or a millisecond timestamp") from None
         if moment.tzinfo is None:
             raise Rejected(400, "validation_error", f"{name} needs a time zone (e.g. +09:00) or a millisecond timestamp")

@@ -231,6 +231,9 @@ def test_valid_orders_pass():
         ({"side": "buy", "ord_type": "market", "volume": D("0.001")}, "create_bid_error"),
         ({"side": "buy", "ord_type": "limit", "price": D("-1"), "volume": D("1")}, "validation_error"),
         ({"side": "sell", "ord_type": "market", "volume": D("0.000000001")}, "validation_error"),
+        ({"side": "buy", "ord_type": "limit", "price": D("1e400"), "volume": D("1")}, "validation_error"),
+        ({"side": "sell", "ord_type": "market", "volume": D("99999999999999999999999999999")}, "validation_error"),
+        ({"side": "buy", "ord_type": "price", "price": D("1E+15")}, "validation_error"),
         ({"side": "buy", "ord_type": "best", "price": D("10000")}, "invalid_time_in_force"),
         ({"side": "buy", "ord_type": "price", "price": D("10000"), "time_in_force": "ioc"}, "invalid_time_in_force"),
         (

@@ -220,6 +220,11 @@ def test_post_only_that_would_take_is_cancelled_unfilled(sandbox):
         ({"side": "bid", "ord_type": "limit", "volume": "0.1"}, "validation_error"),
         ({"side": "sideways", "ord_type": "limit", "price": "100000000", "volume": "0.001"}, "validation_error"),
         ({"side": "bid", "ord_type": "limit", "price": "abc", "volume": "0.001"}, "validation_error"),
+        ({"side": "bid", "ord_type": "limit", "price": "1e400", "volume": "0.001"}, "validation_error"),
+        (
+            {"side": "ask", "ord_type": "limit", "price": "100000000", "volume": "99999999999999999999999999999"},
+            "validation_error",
+        ),
         (
             {
                 "side": "bid",
@@ -297,6 +302,18 @@ def test_cancel_with_a_body_is_refused_like_upbit(sandbox):
 
     assert error(response) == (400, "QUERY_PARAMETER_NOT_SUPPORTED")
     assert sandbox.call("GET", "/v1/order", params={"uuid": order["uuid"]}).json()["state"] == "wait"
+
+
+def test_malformed_requests_are_400_never_a_server_error(sandbox):
+    nested = b"[" * 100_000
+    headers = {**sandbox.token(""), "Content-Type": "application/json"}
+
+    far_future = sandbox.call("GET", "/v1/orders/closed", params={"start_time": "99999999999999999999"})
+    deep = requests.post(f"{sandbox.base_url}/v1/orders", data=nested, headers=headers, timeout=5)
+
+    assert error(far_future) == (400, "validation_error")
+    assert error(deep) == (400, "invalid_parameter")
+    assert sandbox.state()["orders"] == []
 
 
 def test_unknown_order_is_404_order_not_found(sandbox):

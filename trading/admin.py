@@ -29,6 +29,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import slugify
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from trading import exports, selectors, services
@@ -58,9 +60,9 @@ from trading.models import (
 )
 from trading.views import EngineOffline, engine_command
 
-admin.site.site_header = "autocoin operations console"
+admin.site.site_header = _("autocoin operations console")
 admin.site.site_title = "autocoin"
-admin.site.index_title = "Operations"
+admin.site.index_title = _("Operations")
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -182,11 +184,11 @@ class ConsoleAdmin(admin.ModelAdmin):
             columns=self.export_columns(),
         )
 
-    @admin.action(description="Export selected as CSV", permissions=["view"])
+    @admin.action(description=_("Export selected as CSV"), permissions=["view"])
     def export_selected_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         return self._export_selected(request, queryset, "csv")
 
-    @admin.action(description="Export selected as JSON", permissions=["view"])
+    @admin.action(description=_("Export selected as JSON"), permissions=["view"])
     def export_selected_json(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         return self._export_selected(request, queryset, "json")
 
@@ -233,7 +235,7 @@ class EngineStateAdmin(ConsoleAdmin):
     def may_control(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.has_perm("trading.change_enginestate")
 
-    @admin.display(description="metrics")
+    @admin.display(description=_("metrics"))
     def metrics_pretty(self, obj: EngineState) -> str:
         return _pretty_json(obj.metrics or {})
 
@@ -267,20 +269,20 @@ class EngineStateAdmin(ConsoleAdmin):
                 result = services.paper_account_reset(actor=actor)
                 self.message_user(
                     request,
-                    f"Paper account reset to {money(result.initial_krw)} KRW; "
-                    f"{result.cancelled_orders} open paper order(s) cancelled.",
+                    gettext("Paper account reset to %(krw)s KRW; %(count)s open paper order(s) cancelled.")
+                    % {"krw": money(result.initial_krw), "count": result.cancelled_orders},
                 )
             else:
                 # The same rules as the dashboard and the API: Start needs a live engine process, and a Stop
                 # while it is offline completes at once.
                 transition, note = engine_command(action=name, actor=actor, reason=f"{name.capitalize()} pressed in the admin")
                 done = {
-                    "start": "Engine started: RUNNING. The engine process trades from its next cycle.",
-                    "stop": "Stop requested: STOPPING until the engine finishes its current cycle.",
-                    "reset": "Engine reset: IDLE, kill-switch re-armed.",
+                    "start": gettext("Engine started: RUNNING. The engine process trades from its next cycle."),
+                    "stop": gettext("Stop requested: STOPPING until the engine finishes its current cycle."),
+                    "reset": gettext("Engine reset: IDLE, kill-switch re-armed."),
                 }[name]
                 if note:
-                    done = f"Engine stopped: {transition.new}. {note}"
+                    done = gettext("Engine stopped: %(state)s.") % {"state": transition.new} + " " + gettext(note)
                 self.message_user(request, done)
         except services.TransitionNotAllowed as refusal:
             self.message_user(request, refusal.message, level=messages.ERROR)
@@ -304,7 +306,7 @@ class EngineStateAdmin(ConsoleAdmin):
             "paper_reset_allowed": state.state not in (EngineState.State.RUNNING, EngineState.State.STOPPING),
             "paper_mode": settings.PAPER_MODE,
             "live_problem": services.live_mode_problem(),
-            "title": f"Engine: {state.state}",
+            "title": gettext("Engine: %(state)s") % {"state": state.state},
         }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
@@ -324,7 +326,7 @@ class StrategyConfigForm(forms.ModelForm):
     params = forms.JSONField(
         required=False,  # {} (every parameter at its default) is a valid value, and Django counts it as empty
         widget=forms.Textarea(attrs={"rows": 14, "cols": 70, "style": "font-family:monospace"}),
-        help_text='A JSON object, e.g. {"fast": 12, "slow": 26, "signal": 9}. Missing parameters take their defaults.',
+        help_text=_('A JSON object, e.g. {"fast": 12, "slow": 26, "signal": 9}. Missing parameters take their defaults.'),
     )
 
     class Meta:
@@ -373,11 +375,11 @@ class StrategyConfigAdmin(ConsoleAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="parameters")
+    @admin.display(description=_("parameters"))
     def params_short(self, obj: StrategyConfig) -> str:
         return shorten(json.dumps(obj.params, default=str), 100)
 
-    @admin.display(description="updated", ordering="updated_at")
+    @admin.display(description=_("updated"), ordering="updated_at")
     def updated(self, obj: StrategyConfig) -> str:
         return local_time(obj.updated_at)
 
@@ -411,15 +413,15 @@ class EngineEventAdmin(AuditAdmin):
     def export_basename(self) -> str:
         return "events"
 
-    @admin.display(description="time", ordering="ts")
+    @admin.display(description=_("time"), ordering="ts")
     def time(self, obj: EngineEvent) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="message")
+    @admin.display(description=_("message"))
     def message_short(self, obj: EngineEvent) -> str:
         return shorten(obj.message)
 
-    @admin.display(description="meta")
+    @admin.display(description=_("meta"))
     def meta_pretty(self, obj: EngineEvent) -> str:
         return _pretty_json(obj.meta)
 
@@ -432,15 +434,15 @@ class SignalAdmin(AuditAdmin):
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
 
-    @admin.display(description="time", ordering="ts")
+    @admin.display(description=_("time"), ordering="ts")
     def time(self, obj: Signal) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="score")
+    @admin.display(description=_("score"))
     def score_fmt(self, obj: Signal) -> str:
         return money(obj.score)
 
-    @admin.display(description="explanation")
+    @admin.display(description=_("explanation"))
     def explanation_short(self, obj: Signal) -> str:
         return shorten(obj.explanation)
 
@@ -465,32 +467,32 @@ class FillAdmin(AuditAdmin):
         orders = Order.objects.filter(identifier=term).values("pk")
         return queryset.filter(Q(trade_id=term) | Q(order_id__in=orders)), False
 
-    @admin.display(description="time", ordering="ts")
+    @admin.display(description=_("time"), ordering="ts")
     def time(self, obj: Fill) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="order")
+    @admin.display(description=_("order"))
     def order_link(self, obj: Fill) -> str:
         url = reverse("admin:trading_order_change", args=[obj.order_id])
         return format_html('<a href="{}">{}</a>', url, obj.order.identifier)
 
-    @admin.display(description="side")
+    @admin.display(description=_("side"))
     def side(self, obj: Fill) -> str:
         return obj.order.side
 
-    @admin.display(description="price")
+    @admin.display(description=_("price"))
     def price_fmt(self, obj: Fill) -> str:
         return money(obj.price)
 
-    @admin.display(description="volume")
+    @admin.display(description=_("volume"))
     def volume_fmt(self, obj: Fill) -> str:
         return money(obj.volume)
 
-    @admin.display(description="funds (KRW)")
+    @admin.display(description=_("funds (KRW)"))
     def funds_fmt(self, obj: Fill) -> str:
         return money(obj.funds)
 
-    @admin.display(description="fee (KRW)")
+    @admin.display(description=_("fee (KRW)"))
     def fee_fmt(self, obj: Fill) -> str:
         return money(obj.fee)
 
@@ -502,23 +504,23 @@ class BalanceSnapshotAdmin(AuditAdmin):
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
 
-    @admin.display(description="time", ordering="ts")
+    @admin.display(description=_("time"), ordering="ts")
     def time(self, obj: BalanceSnapshot) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="KRW")
+    @admin.display(description=_("KRW"))
     def krw_fmt(self, obj: BalanceSnapshot) -> str:
         return money(obj.krw)
 
-    @admin.display(description="coin")
+    @admin.display(description=_("coin"))
     def coin_volume_fmt(self, obj: BalanceSnapshot) -> str:
         return money(obj.coin_volume)
 
-    @admin.display(description="price")
+    @admin.display(description=_("price"))
     def price_fmt(self, obj: BalanceSnapshot) -> str:
         return money(obj.price)
 
-    @admin.display(description="total (KRW)")
+    @admin.display(description=_("total (KRW)"))
     def total_fmt(self, obj: BalanceSnapshot) -> str:
         return money(obj.total_krw)
 
@@ -545,27 +547,27 @@ class PnlDailyAdmin(AuditAdmin):
     def export_basename(self) -> str:
         return "pnl-daily"
 
-    @admin.display(description="realized")
+    @admin.display(description=_("realized"))
     def realized_fmt(self, obj: PnlDaily) -> str:
         return money(obj.realized)
 
-    @admin.display(description="unrealized")
+    @admin.display(description=_("unrealized"))
     def unrealized_fmt(self, obj: PnlDaily) -> str:
         return money(obj.unrealized)
 
-    @admin.display(description="total")
+    @admin.display(description=_("total"))
     def total_fmt(self, obj: PnlDaily) -> str:
         return money(obj.total)
 
-    @admin.display(description="fees")
+    @admin.display(description=_("fees"))
     def fees_fmt(self, obj: PnlDaily) -> str:
         return money(obj.fees)
 
-    @admin.display(description="max drawdown")
+    @admin.display(description=_("max drawdown"))
     def drawdown_fmt(self, obj: PnlDaily) -> str:
         return money(obj.max_drawdown)
 
-    @admin.display(description="equity (last)")
+    @admin.display(description=_("equity (last)"))
     def equity_last_fmt(self, obj: PnlDaily) -> str:
         return money(obj.equity_last)
 
@@ -578,27 +580,27 @@ class CandleAdmin(AuditAdmin):
     ordering = ("-market", "-unit", "-ts")
     sortable_by = ()
 
-    @admin.display(description="start", ordering="ts")
+    @admin.display(description=_("start"), ordering="ts")
     def time(self, obj: Candle) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="open")
+    @admin.display(description=_("open"))
     def open_fmt(self, obj: Candle) -> str:
         return money(obj.open)
 
-    @admin.display(description="high")
+    @admin.display(description=_("high"))
     def high_fmt(self, obj: Candle) -> str:
         return money(obj.high)
 
-    @admin.display(description="low")
+    @admin.display(description=_("low"))
     def low_fmt(self, obj: Candle) -> str:
         return money(obj.low)
 
-    @admin.display(description="close")
+    @admin.display(description=_("close"))
     def close_fmt(self, obj: Candle) -> str:
         return money(obj.close)
 
-    @admin.display(description="volume")
+    @admin.display(description=_("volume"))
     def volume_fmt(self, obj: Candle) -> str:
         return money(obj.volume)
 
@@ -612,30 +614,30 @@ class BacktestRunAdmin(AuditAdmin):
     exclude = ("equity_svg", "metrics", "params")
     readonly_fields = ("equity_chart", "params_pretty", "metrics_pretty")
 
-    @admin.display(description="time", ordering="ts")
+    @admin.display(description=_("time"), ordering="ts")
     def time(self, obj: BacktestRun) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="period")
+    @admin.display(description=_("period"))
     def period(self, obj: BacktestRun) -> str:
         return f"{local_time(obj.date_from)} → {local_time(obj.date_to)}"
 
-    @admin.display(description="initial KRW")
+    @admin.display(description=_("initial KRW"))
     def initial_fmt(self, obj: BacktestRun) -> str:
         return money(obj.initial_krw)
 
-    @admin.display(description="final equity")
+    @admin.display(description=_("final equity"))
     def final_fmt(self, obj: BacktestRun) -> str:
         return money(obj.final_equity)
 
-    @admin.display(description="return")
+    @admin.display(description=_("return"))
     def return_pct(self, obj: BacktestRun) -> str:
         if not obj.initial_krw:
             return "-"
         change = (obj.final_equity - obj.initial_krw) / obj.initial_krw * 100
         return f"{change.quantize(Decimal('0.01')):+f} %"
 
-    @admin.display(description="equity")
+    @admin.display(description=_("equity"))
     def equity_chart(self, obj: BacktestRun) -> str:
         """The stored equity SVG, shown as an image: an SVG inside <img> never runs scripts or loads anything,
         so even a tampered row cannot inject into the page."""
@@ -646,11 +648,11 @@ class BacktestRunAdmin(AuditAdmin):
             '<img src="data:image/svg+xml;base64,{}" alt="equity curve" style="max-width:100%;background:#fff">', encoded
         )
 
-    @admin.display(description="parameters")
+    @admin.display(description=_("parameters"))
     def params_pretty(self, obj: BacktestRun) -> str:
         return _pretty_json(obj.params)
 
-    @admin.display(description="metrics")
+    @admin.display(description=_("metrics"))
     def metrics_pretty(self, obj: BacktestRun) -> str:
         return _pretty_json(obj.metrics)
 
@@ -691,47 +693,47 @@ class OrderAdmin(AuditAdmin):
             return queryset, False
         return queryset.filter(Q(identifier=term) | Q(exchange_uuid=term)), False
 
-    @admin.display(description="time", ordering="ts")
+    @admin.display(description=_("time"), ordering="ts")
     def time(self, obj: Order) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="price")
+    @admin.display(description=_("price"))
     def price_fmt(self, obj: Order) -> str:
         return money(obj.price)
 
-    @admin.display(description="volume")
+    @admin.display(description=_("volume"))
     def volume_fmt(self, obj: Order) -> str:
         return money(obj.volume)
 
-    @admin.display(description="executed volume")
+    @admin.display(description=_("executed volume"))
     def executed_volume_fmt(self, obj: Order) -> str:
         return money(obj.executed_volume)
 
-    @admin.display(description="executed KRW")
+    @admin.display(description=_("executed KRW"))
     def executed_funds_fmt(self, obj: Order) -> str:
         return money(obj.executed_funds)
 
-    @admin.display(description="fee")
+    @admin.display(description=_("fee"))
     def paid_fee_fmt(self, obj: Order) -> str:
         return money(obj.paid_fee)
 
-    @admin.display(description="cancel requested", boolean=True)
+    @admin.display(description=_("cancel requested"), boolean=True)
     def cancel_requested(self, obj: Order) -> bool:
         return obj.cancel_requested_at is not None
 
-    @admin.display(description="raw (as the exchange reported it)")
+    @admin.display(description=_("raw (as the exchange reported it)"))
     def raw_pretty(self, obj: Order) -> str:
         return _pretty_json(obj.raw)
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.has_perm("trading.change_order")
 
-    @admin.action(description="Cancel selected open orders", permissions=["cancel"])
+    @admin.action(description=_("Cancel selected open orders"), permissions=["cancel"])
     def cancel_open_orders(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Like delete_selected: a confirmation page first; the POST with `post=yes` queues the cancels."""
         rows = list(queryset.order_by("-ts", "-id")[:1001])
         if len(rows) > 1000:
-            self.message_user(request, "Select at most 1,000 orders to cancel at once.", level=messages.ERROR)
+            self.message_user(request, gettext("Select at most 1,000 orders to cancel at once."), level=messages.ERROR)
             return None
         open_rows = [order for order in rows if order.status in Order.OPEN_STATUSES]
         if request.POST.get("post") == "yes":
@@ -741,25 +743,28 @@ class OrderAdmin(AuditAdmin):
                 self.message_user(request, error.message, level=messages.ERROR)
                 return None
             state = EngineState.load().state
-            when = (
-                "in its next cycle"
-                if state == EngineState.State.RUNNING
-                else f"once it runs (the engine is {state}; press Start on the engine page)"
-            )
-            self.message_user(
-                request,
-                f"Cancel requested for {len(result.requested)} open order(s); the engine cancels them on the exchange {when}."
-                + (f" {len(result.already_requested)} already had a cancel request." if result.already_requested else ""),
-            )
+            if state == EngineState.State.RUNNING:
+                when = gettext("in its next cycle")
+            else:
+                when = gettext("once it runs (the engine is %(state)s; press Start on the engine page)") % {"state": state}
+            text = gettext("Cancel requested for %(count)s open order(s); the engine cancels them on the exchange %(when)s.") % {
+                "count": len(result.requested),
+                "when": when,
+            }
+            if result.already_requested:
+                text += " " + gettext("%(count)s already had a cancel request.") % {"count": len(result.already_requested)}
+            self.message_user(request, text)
             skipped = len(rows) - len(open_rows)
             if skipped:
                 self.message_user(
-                    request, f"{skipped} selected order(s) were not open (filled, cancelled or rejected): left as they are."
+                    request,
+                    gettext("%(count)s selected order(s) were not open (filled, cancelled or rejected): left as they are.")
+                    % {"count": skipped},
                 )
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Cancel open orders: are you sure?",
+            "title": gettext("Cancel open orders: are you sure?"),
             "opts": self.opts,
             "open_orders": open_rows,
             "final_orders": [order for order in rows if order.status not in Order.OPEN_STATUSES],
@@ -776,12 +781,17 @@ class OrderAdmin(AuditAdmin):
 # ---------------------------------------------------------------------------------------------------
 # Manual orders: the add form queues a request through the service; requests are read-only afterwards.
 # ---------------------------------------------------------------------------------------------------
+MANUAL_QUEUED = gettext_noop(
+    "Manual order queued: %(kind)s on %(market)s. The engine carries it out in its next cycle (through the risk gate)."
+)
+
+
 class ManualOrderForm(forms.Form):
-    kind = forms.ChoiceField(choices=ManualOrderRequest.Kind.choices, widget=forms.RadioSelect)
+    kind = forms.ChoiceField(label=_("Order"), choices=ManualOrderRequest.Kind.choices, widget=forms.RadioSelect)
     krw = forms.CharField(
-        label="KRW to spend", required=False, help_text="For a buy: the KRW amount, fee included (at least 5,000)."
+        label=_("KRW to spend"), required=False, help_text=_("For a buy: the KRW amount, fee included (at least 5,000).")
     )
-    volume = forms.CharField(label="Volume to sell", required=False, help_text="For a sell: the coin volume, e.g. 0.0001.")
+    volume = forms.CharField(label=_("Volume to sell"), required=False, help_text=_("For a sell: the coin volume, e.g. 0.0001."))
 
 
 @admin.register(ManualOrderRequest)
@@ -800,23 +810,23 @@ class ManualOrderRequestAdmin(AuditAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_active and request.user.has_perm("trading.add_manualorderrequest")
 
-    @admin.display(description="time", ordering="ts")
+    @admin.display(description=_("time"), ordering="ts")
     def time(self, obj: ManualOrderRequest) -> str:
         return local_time(obj.ts)
 
-    @admin.display(description="processed")
+    @admin.display(description=_("processed"))
     def processed(self, obj: ManualOrderRequest) -> str:
         return local_time(obj.processed_at)
 
-    @admin.display(description="KRW")
+    @admin.display(description=_("KRW"))
     def krw_fmt(self, obj: ManualOrderRequest) -> str:
         return money(obj.krw)
 
-    @admin.display(description="volume")
+    @admin.display(description=_("volume"))
     def volume_fmt(self, obj: ManualOrderRequest) -> str:
         return money(obj.volume)
 
-    @admin.display(description="order")
+    @admin.display(description=_("order"))
     def order_link(self, obj: ManualOrderRequest) -> str:
         if obj.order_id is None:
             return "-"
@@ -843,13 +853,12 @@ class ManualOrderRequestAdmin(AuditAdmin):
                 self.log_addition(request, created, [{"added": {}}])
                 self.message_user(
                     request,
-                    f"Manual order queued: {created.get_kind_display()} on {created.market}. "
-                    "The engine carries it out in its next cycle (through the risk gate).",
+                    gettext(MANUAL_QUEUED) % {"kind": created.get_kind_display(), "market": created.market},
                 )
                 return HttpResponseRedirect(reverse("admin:trading_manualorderrequest_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Queue a manual order",
+            "title": gettext("Queue a manual order"),
             "opts": self.opts,
             "form": form,
             "market": settings.TRADING_MARKET,

@@ -16,6 +16,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from trading.models import Mode, Side
 
@@ -45,7 +47,7 @@ class DateRangeFilter(admin.ListFilter):
     under the filter) and ignored; exports refuse it (see `DateRangeFilter.error`).
     """
 
-    title = "date range"
+    title = _("date range")
     template = "admin/trading/date_range_filter.html"
     field_name = "ts"
 
@@ -71,7 +73,9 @@ class DateRangeFilter(admin.ListFilter):
             self.bounds.clear()
         self.error = "; ".join(problems)
         if self.error:
-            model_admin.message_user(request, f"Date range ignored: {self.error}", level=messages.WARNING)
+            model_admin.message_user(
+                request, gettext("Date range ignored: %(why)s") % {"why": self.error}, level=messages.WARNING
+            )
 
     def has_output(self) -> bool:
         return True
@@ -148,7 +152,7 @@ class StaticChoicesFilter(admin.SimpleListFilter):
 
 
 class MarketFilter(StaticChoicesFilter):
-    title = "market"
+    title = _("market")
     parameter_name = "market"
 
     def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, str]]:
@@ -156,43 +160,43 @@ class MarketFilter(StaticChoicesFilter):
 
 
 class CandleUnitFilter(StaticChoicesFilter):
-    title = "unit"
+    title = _("unit")
     parameter_name = "unit"
     static_choices = tuple((str(unit), "1 day" if unit == 1440 else f"{unit} min") for unit in CANDLE_UNITS)
 
 
 class SignalSourceFilter(StaticChoicesFilter):
-    title = "source"
+    title = _("source")
     parameter_name = "source"
     static_choices = tuple((source, source) for source in STRATEGY_SOURCES)
 
 
 class BacktestStrategyFilter(StaticChoicesFilter):
-    title = "strategy"
+    title = _("strategy")
     parameter_name = "strategy"
     static_choices = tuple((source, source) for source in STRATEGY_SOURCES if source != "manual")
 
 
 class FillSideFilter(StaticChoicesFilter):
-    title = "side"
+    title = _("side")
     parameter_name = "side"
     lookup = "order__side"
     static_choices = tuple(Side.choices)
 
 
 class FillModeFilter(StaticChoicesFilter):
-    title = "paper/live"
+    title = _("paper/live")
     parameter_name = "mode"
     lookup = "order__mode"
     static_choices = tuple(Mode.choices)
 
 
 class CancelRequestedFilter(admin.SimpleListFilter):
-    title = "cancel requested"
+    title = _("cancel requested")
     parameter_name = "cancel_requested"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Yes"), ("no", "No")]
+        return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":

@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders/manual", views.manual_order, name="manual_order"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
+    path("favicon.ico", views.favicon, name="favicon"),
     # JSON API (docs/API.md)
     path("api/engine/status", api.engine_status, name="api_engine_status"),
     re_path(r"^api/engine/(?P<action>start|stop|reset)$", api.engine_control, name="api_engine_control"),

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -291,6 +292,41 @@ def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
     return trigger_client_event(response, "engineChanged", {"action": action, "ok": not problem})
 
 
+MANUAL_FIELD_LABELS = {
+    "kind": gettext_lazy("Order"),
+    "krw": gettext_lazy("KRW amount (buy)"),
+    "volume": gettext_lazy("Volume (sell)"),
+}
+AMOUNT_MAX_CHARS = 40
+# The service's sentences, in the person's language (the value they typed is kept as they typed it).
+_MANUAL_MESSAGES: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"(?s)'(?P<value>.*)' is not a number"), gettext_lazy("“%(value)s” is not a number")),
+    (re.compile(r"(?s)'(?P<value>.*)' must be a positive number"), gettext_lazy("“%(value)s” must be a positive number")),
+    (
+        re.compile(r"(?s)'(?P<value>.*)' has more than 8 decimal places"),
+        gettext_lazy("“%(value)s” has more than 8 decimal places"),
+    ),
+    (re.compile(r"(?s)'(?P<value>.*)' is too large"), gettext_lazy("“%(value)s” is too large")),
+    (
+        re.compile(r"(?P<value>\S+) KRW is below Upbit's minimum order of 5,000 KRW"),
+        gettext_lazy("%(value)s KRW is below Upbit's minimum order of 5,000 KRW"),
+    ),
+    (re.compile(r"a buy needs the KRW amount to spend"), gettext_lazy("A buy needs the KRW amount to spend.")),
+    (re.compile(r'a sell needs the volume to sell \(or "all"\)'), gettext_lazy("A sell needs the volume to sell (or “all”).")),
+    (re.compile(r"(?s)'(?P<value>.*)' is not one of .*"), gettext_lazy("Choose one of the listed orders.")),
+]
+
+
+def manual_error(field: str, message: str) -> dict[str, str]:
+    """A manual-order refusal for the dashboard: the field's label and the reason, translated when known."""
+    for pattern, translated in _MANUAL_MESSAGES:
+        match = pattern.fullmatch(message)
+        if match:
+            message = str(translated) % match.groupdict() if match.groupdict() else str(translated)
+            break
+    return {"field": field, "label": str(MANUAL_FIELD_LABELS.get(field, field)), "message": message}
+
+
 @require_POST
 @operator_required
 def manual_order(request: HtmxHttpRequest) -> HttpResponse:
@@ -303,7 +339,12 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
         "manual_kinds": ManualOrderRequest.Kind.choices,
         "form": {"kind": kind, "krw": krw, "volume": volume},
     }
+    too_long = next((name for name, value in (("krw", krw), ("volume", volume)) if value and len(value) > AMOUNT_MAX_CHARS), None)
     try:
+        if too_long:
+            # Not echoed back: nothing that long is an amount.
+            context["form"][too_long] = ""
+            raise services.InvalidInput(too_long, "")
         queued = services.manual_order_request_create(
             kind=kind,
             actor=actor_of(request),
@@ -311,7 +352,10 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
             volume=volume if kind == ManualOrderRequest.Kind.SELL else None,
         )
     except services.InvalidInput as invalid:
-        context.update(field_error={"field": invalid.field, "message": invalid.message})
+        error = manual_error(invalid.field, invalid.message)
+        if too_long:
+            error["message"] = _("That is not an amount (more than %(count)s characters).") % {"count": AMOUNT_MAX_CHARS}
+        context.update(field_error=error)
     else:
         context.update(queued=queued, form={})
         if not selectors.engine_online(EngineState.load()):
@@ -320,11 +364,29 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
         if "queued" in context:
             messages.success(request, _("Manual order #%(id)s queued.") % {"id": context["queued"].pk})
         else:
-            messages.error(request, f"{context['field_error']['field']}: {context['field_error']['message']}")
+            messages.error(request, f"{context['field_error']['label']}: {context['field_error']['message']}")
         return redirect("dashboard")
     response = render(request, "trading/dashboard.html#manual-form", context)
     if "queued" in context:
         trigger_client_event(response, "manualQueued", {"id": context["queued"].pk})
+    return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# The browser's own requests
+# ---------------------------------------------------------------------------------------------------
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="7" fill="#15803d"/><path d="M4 10l3-3 2 2 3-4" stroke="#fff" stroke-width="1.6" fill="none"/>'
+    "</svg>"
+)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on every page (the admin's too); answer instead of logging a 404."""
+    response = HttpResponse(FAVICON_SVG, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
     return response
 
 

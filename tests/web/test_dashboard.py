@@ -337,7 +337,7 @@ def test_manual_sell_all_from_the_form(session_client):
 def test_bad_manual_order_keeps_the_input_and_names_the_field(session_client):
     response = session_client.post("/orders/manual", {"kind": "buy", "krw": "4000"}, headers=HTMX)
     html = response.content.decode()
-    assert "krw:" in html and "minimum" in html
+    assert "KRW amount (buy):" in html and "minimum" in html
     assert 'value="4000"' in html
     assert not ManualOrderRequest.objects.exists()
 

@@ -58,7 +58,7 @@ from trading.models import (
     Signal,
     StrategyConfig,
 )
-from trading.views import EngineOffline, engine_command
+from trading.views import AMOUNT_MAX_CHARS, EngineOffline, engine_command, manual_error
 
 admin.site.site_header = _("autocoin operations console")
 admin.site.site_title = "autocoin"
@@ -789,9 +789,30 @@ MANUAL_QUEUED = gettext_noop(
 class ManualOrderForm(forms.Form):
     kind = forms.ChoiceField(label=_("Order"), choices=ManualOrderRequest.Kind.choices, widget=forms.RadioSelect)
     krw = forms.CharField(
-        label=_("KRW to spend"), required=False, help_text=_("For a buy: the KRW amount, fee included (at least 5,000).")
+        label=_("KRW to spend"),
+        required=False,
+        max_length=AMOUNT_MAX_CHARS,
+        help_text=_("For a buy: the KRW amount, fee included (at least 5,000)."),
     )
-    volume = forms.CharField(label=_("Volume to sell"), required=False, help_text=_("For a sell: the coin volume, e.g. 0.0001."))
+    volume = forms.CharField(
+        label=_("Volume to sell"),
+        required=False,
+        max_length=AMOUNT_MAX_CHARS,
+        help_text=_("For a sell: the coin volume, e.g. 0.0001."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind == ManualOrderRequest.Kind.SELL and (cleaned.get("volume") or "").strip().lower() == "all":
+            cleaned["kind"], cleaned["volume"] = ManualOrderRequest.Kind.SELL_ALL, ""
+            kind = ManualOrderRequest.Kind.SELL_ALL
+        # An amount the chosen order does not use is refused, not silently dropped.
+        used = {ManualOrderRequest.Kind.BUY: "krw", ManualOrderRequest.Kind.SELL: "volume"}.get(kind)
+        for name in ("krw", "volume"):
+            if kind and name != used and cleaned.get(name):
+                self.add_error(name, gettext("Leave this empty for this order."))
+        return cleaned
 
 
 @admin.register(ManualOrderRequest)
@@ -848,7 +869,8 @@ class ManualOrderRequestAdmin(AuditAdmin):
                     volume=data["volume"] or None,
                 )
             except services.InvalidInput as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
+                shown = manual_error(error.field, error.message)["message"]
+                form.add_error(error.field if error.field in form.fields else None, shown)
             else:
                 self.log_addition(request, created, [{"added": {}}])
                 self.message_user(

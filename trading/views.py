@@ -29,7 +29,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST, require_safe
+from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
@@ -228,7 +228,7 @@ def _if_none_match(request: HttpRequest) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
-@require_GET
+@require_safe
 @operator_required
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     state = EngineState.load()
@@ -244,7 +244,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "trading/dashboard.html", context)
 
 
-@require_GET
+@require_safe
 @operator_required
 def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if name not in PANELS:

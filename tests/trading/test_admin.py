@@ -446,10 +446,14 @@ def test_manual_order_add_form_queues_sell_all_without_amounts(admin_client):
     ("data", "message"),
     [
         ({"kind": "buy", "krw": "100"}, "below Upbit&#x27;s minimum order of 5,000 KRW"),
-        ({"kind": "buy", "krw": ""}, "a buy needs the KRW amount to spend"),
+        ({"kind": "buy", "krw": ""}, "A buy needs the KRW amount to spend."),
         ({"kind": "sell", "volume": "abc"}, "is not a number"),
         ({"kind": "sell", "volume": "0.000000001"}, "more than 8 decimal places"),
         ({"kind": "bogus"}, "Select a valid choice"),
+        ({"kind": "buy", "krw": "9" * 100_000}, "Ensure this value has at most 40 characters"),
+        ({"kind": "buy", "krw": "10000", "volume": "1"}, "Leave this empty for this order."),
+        ({"kind": "close", "krw": "5000"}, "Leave this empty for this order."),
+        ({"kind": "buy", "krw": "1e400"}, "is too large"),
     ],
 )
 def test_manual_order_add_form_shows_errors_and_queues_nothing(admin_client, data, message):
@@ -457,6 +461,24 @@ def test_manual_order_add_form_shows_errors_and_queues_nothing(admin_client, dat
 
     assert response.status_code == 200
     assert message in response.content.decode()
+    assert "9" * 1000 not in response.content.decode().split('name="krw"')[0]  # a huge input is not repeated in the error
+    assert not ManualOrderRequest.objects.exists()
+
+
+def test_manual_order_add_form_reads_sell_all_as_sell_all(admin_client):
+    admin_client.post(_url(ManualOrderRequest, "add"), {"kind": "sell", "volume": "ALL"})
+
+    request = ManualOrderRequest.objects.get()
+    assert (request.kind, request.volume) == ("sell_all", None)
+
+
+def test_manual_order_add_form_speaks_korean(admin_client):
+    admin_client.post("/i18n/setlang/", {"language": "ko", "next": "/admin/"})
+
+    page = admin_client.post(_url(ManualOrderRequest, "add"), {"kind": "buy", "krw": "abc"}).content.decode()
+
+    assert "수동 주문 대기열에 넣기" in page
+    assert "“abc”은(는) 숫자가 아닙니다" in page
     assert not ManualOrderRequest.objects.exists()
 
 

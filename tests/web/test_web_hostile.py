@@ -91,3 +91,9 @@ def test_logging_in_with_the_wrong_password_says_so(client, operator):
     response = client.post("/admin/login/?next=/", {"username": "operator", "password": PASSWORD + "x"})
     assert response.status_code == 200
     assert "correct username and password" in response.content.decode()
+
+
+def test_monitors_may_probe_the_dashboard_with_head(session_client, client):
+    assert session_client.head("/").status_code == 200
+    assert session_client.head("/panels/engine").status_code == 200
+    assert client.head("/").status_code == 302  # anonymous: to the login page, as for GET

@@ -30,7 +30,7 @@ import uuid as uuid_module
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
@@ -50,7 +50,14 @@ from exchange.matching import (
     validate_order,
 )
 from exchange.models import PaperAccount, PaperBalance, PaperIdentifier, PaperOrder, PaperTrade
-from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL, KRW_QUANTUM, fee_for, quantize_krw
+from exchange.rules import (
+    DEFAULT_FEE_RATE,
+    KRW_MAX_ORDER_TOTAL,
+    KRW_MIN_ORDER_TOTAL,
+    average_buy_price,
+    fee_for,
+    quantize_krw,
+)
 from exchange.types import (
     ZERO,
     Balance,
@@ -197,10 +204,9 @@ class _Ledger:
         self.coin = _locked_balance(_coin_of(market))
 
     def bought(self, volume: Decimal, funds: Decimal) -> None:
-        held = self.coin.balance + self.coin.locked
         if volume > 0:
-            average = (self.coin.avg_buy_price * held + funds) / (held + volume)
-            self.coin.avg_buy_price = average.quantize(KRW_QUANTUM, rounding=ROUND_HALF_UP)
+            held = self.coin.balance + self.coin.locked
+            self.coin.avg_buy_price = average_buy_price(held, self.coin.avg_buy_price, volume, funds)
         self.coin.balance += volume
 
     def sold_from_locked(self, volume: Decimal, proceeds: Decimal) -> None:

@@ -79,6 +79,14 @@ def quantize_krw(amount: Decimal) -> Decimal:
     return amount.quantize(KRW_QUANTUM, rounding=ROUND_DOWN)
 
 
+def average_buy_price(held: Decimal, average: Decimal, volume: Decimal, funds: Decimal) -> Decimal:
+    """The average buy price after buying `volume` for `funds` (fee excluded) on top of `held` at `average`,
+    8 decimals rounded half up. The paper exchange and the sandbox both use it, so they agree to the digit."""
+    if held + volume <= 0:
+        return Decimal("0")
+    return ((held * average + funds) / (held + volume)).quantize(KRW_QUANTUM, rounding=ROUND_HALF_UP)
+
+
 def fee_for(funds: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
     """The fee Upbit charges on `funds` of quote currency: funds × rate, 8 decimals, rounded half up."""
     return (funds * fee_rate).quantize(KRW_QUANTUM, rounding=ROUND_HALF_UP)

@@ -26,7 +26,7 @@ from exchange.matching import (
     market_sell_fill,
     validate_order,
 )
-from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL, fee_for, quantize_krw
+from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL, average_buy_price, fee_for
 from exchange.types import ZERO, OrderBookLevel, OrderRequest
 
 KST = timezone(timedelta(hours=9))
@@ -207,10 +207,9 @@ class Ledger:
 
     def _credit_coin(self, currency: str, volume: Decimal, funds: Decimal) -> None:
         account = self.account(currency)
-        held = account.balance + account.locked
-        if held + volume > 0:
-            average = (held * account.avg_buy_price + funds) / (held + volume)
-            account.avg_buy_price = quantize_krw(average)
+        if volume > 0:
+            held = account.balance + account.locked
+            account.avg_buy_price = average_buy_price(held, account.avg_buy_price, volume, funds)
         account.balance += volume
 
     def _after_coin_debit(self, currency: str) -> None:

@@ -441,3 +441,71 @@ def test_resting_paper_order_fills_when_the_sandbox_price_moves_through_it(sandb
     assert filled.executed_volume > 0
     assert {t.price for t in filled.trades} == {D("95000000")}
     assert filled.paid_fee == (filled.executed_funds * D("0.0005")).quantize(D("1e-8"))
+
+
+def _same_as_stored(paper_value: D, sandbox_value: D) -> bool:
+    """Exact on PostgreSQL. SQLite keeps 15 significant digits (docs/ARCHITECTURE.md), so a paper
+    ledger above 10 million KRW can drift in its last digits, well below 0.000001 KRW."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return paper_value == sandbox_value
+    return abs(paper_value - sandbox_value) <= D("0.000001")
+
+
+def test_a_session_of_market_orders_settles_to_the_last_decimal_on_paper_and_in_the_sandbox(sandbox_factory):
+    """The same market buys and sells — one walking several levels, a whole-balance buy, a sell of
+    everything — on paper over one sandbox's market data and on a twin sandbox's account (same seed,
+    same pinned prices, so the same books) leave identical orders, fees, balances and average prices."""
+    from exchange.rules import quantize_volume, spendable_total
+    from exchange.upbit import UpbitClient
+
+    start = D("100000000")
+    data_source, account = sandbox_factory(krw=start), sandbox_factory(krw=start)
+    exchange = PaperExchange(UpbitClient(data_source.base_url), initial_krw=start)
+    live = UpbitClient(account.base_url, account.access_key, account.secret_key)
+
+    def holdings(source) -> dict[str, tuple[D, D, D]]:
+        return {b.currency: (b.balance, b.locked, b.avg_buy_price) for b in source.get_accounts()}
+
+    def same_holdings(paper_side, sandbox_side) -> bool:
+        paper_rows, sandbox_rows = holdings(paper_side), holdings(sandbox_side)
+        return paper_rows.keys() == sandbox_rows.keys() and all(
+            _same_as_stored(a, b) for currency in paper_rows for a, b in zip(paper_rows[currency], sandbox_rows[currency])
+        )
+
+    def coin(source) -> D:
+        return holdings(source).get("BTC", (D(0), D(0), D(0)))[0]
+
+    steps = [
+        ("100000000", lambda source: req("buy", "price", price="50000")),
+        ("101234000", lambda source: req("buy", "price", price="60000000")),  # walks several ask levels
+        ("99876000", lambda source: req("sell", "market", volume=str(quantize_volume(coin(source) / 3)))),
+        ("102000000", lambda source: req("buy", "price", price=str(spendable_total(holdings(source)["KRW"][0])))),
+        ("98765000", lambda source: req("sell", "market", volume=str(coin(source)))),  # walks several bid levels
+        ("100500000", lambda source: req("buy", "price", price="5000")),
+    ]
+    fees = D(0)
+    levels_walked = []
+    for price, make in steps:
+        data_source.set_price(price)
+        account.set_price(price)
+        request = make(exchange)
+        mirrored = make(live)
+        assert (mirrored.price, mirrored.volume) == (request.price, request.volume)  # the same inputs on both sides
+        on_paper = exchange.place_order(request)
+        on_sandbox = live.get_order(uuid=live.place_order(request).uuid)
+
+        for field in ("state", "executed_volume", "executed_funds", "paid_fee", "reserved_fee", "remaining_fee", "locked"):
+            assert getattr(on_paper, field) == getattr(on_sandbox, field), (price, field)
+        assert [(t.price, t.volume, t.funds) for t in on_paper.trades] == [
+            (t.price, t.volume, t.funds) for t in on_sandbox.trades
+        ], price
+        assert same_holdings(exchange, live), (price, holdings(exchange), holdings(live))
+        fees += on_paper.paid_fee
+        levels_walked.append(len(on_sandbox.trades))
+
+    assert max(levels_walked) > 1  # the big orders really walked the book
+    assert fees == sum(D(order["paid_fee"]) for order in account.state()["orders"])
+    assert coin(exchange) == coin(live) > 0  # volumes have at most 8 decimals and few digits: exact everywhere
+    assert holdings(live)["KRW"][0] < start - fees

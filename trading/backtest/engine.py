@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -163,22 +164,25 @@ def _decimal_price(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def _book_at(open_price: Decimal) -> tuple[OrderBookLevel, ...]:
-    cached = _BOOKS.get(open_price)
+def _open_book(open_f: float) -> tuple[Decimal, tuple[OrderBookLevel, ...]]:
+    """The open as a Decimal and the one-level book at it (cached by the float: open prices repeat)."""
+    cached = _BOOKS.get(open_f)
     if cached is not None:
         return cached
     if len(_BOOKS) > 100_000:
         _BOOKS.clear()
-    _BOOKS[open_price] = book = _make_book(open_price)
-    return book
+    open_price = _decimal_price(open_f)
+    _BOOKS[open_f] = cached = (open_price, _make_book(open_price))
+    return cached
 
 
-_BOOKS: dict[Decimal, tuple[OrderBookLevel, ...]] = {}
+_BOOKS: dict[float, tuple[Decimal, tuple[OrderBookLevel, ...]]] = {}
 
 
 def _make_book(open_price: Decimal) -> tuple[OrderBookLevel, ...]:
     ask = round_to_tick(open_price, "up")
-    bid = round_to_tick(open_price, "down")
+    # An open already on the grid rounds to itself both ways (the usual case: stored prices are Upbit's).
+    bid = ask if ask == open_price else round_to_tick(open_price, "down")
     return (OrderBookLevel(ask_price=ask, ask_size=UNLIMITED_SIZE, bid_price=bid, bid_size=UNLIMITED_SIZE),)
 
 
@@ -198,6 +202,7 @@ class _Run:
         self.strategy = strategy
         self.fee_rate = config.fee_rate
         self.limits = config.limits
+        self.zone = ZoneInfo(config.limits.time_zone)
         self.krw = config.initial_krw
         self.coin = ZERO
         self.avg_price = ZERO
@@ -226,7 +231,7 @@ class _Run:
 
     # --- the gate ----------------------------------------------------------------------------------
     def context(self, now: datetime, price: Decimal) -> risk.RiskContext:
-        today = risk.trading_day(now, self.limits.time_zone)
+        today = risk.trading_day(now, self.zone)
         totals = self.book.days.get(today)
         return risk.RiskContext(
             now=now,
@@ -241,13 +246,14 @@ class _Run:
             last_sell_at=self.last_sell_at,
         )
 
-    def gate(self, decision: Any, i: int) -> risk.RiskResult:
-        now = self.close_time(i)
+    def gate(self, decision: Any, i: int, now: datetime) -> risk.RiskResult:
+        """Put the decision made at candle `i`'s close (`now`) through the risk gate."""
         context = self.context(now, _decimal_price(self.arrays.close[i]))
         intent = risk.OrderIntent.from_decision(decision)
         result = risk.evaluate(intent, context)
-        blocked = result.blocked_by
-        if blocked is not None:
+        if not result.allowed:
+            blocked = result.blocked_by
+            assert blocked is not None
             if blocked.rule == risk.Rule.DAILY_LOSS:
                 # The live engine remembers the day the limit was hit, so entries stay blocked until midnight.
                 self.loss_limit_day = context.trading_day
@@ -270,12 +276,11 @@ class _Run:
         return result
 
     # --- the fill ----------------------------------------------------------------------------------
-    def fill(self, approved: risk.RiskResult, reason: str, decided: int, i: int) -> Decimal | None:
-        """Fill an approved order at candle `i`'s open; returns the PnL it realized (None: not filled)."""
-        open_price = _decimal_price(self.arrays.open[i])
-        levels = _book_at(open_price)
+    def fill(self, approved: risk.RiskResult, reason: str, decided: int, decided_at: datetime, i: int) -> Decimal | None:
+        """Fill an approved order (decided at candle `decided`'s close, `decided_at`) at candle `i`'s open;
+        returns the PnL it realized (None: not filled)."""
+        open_price, levels = _open_book(float(self.arrays.open[i]))
         ts = self.open_time(i)
-        decided_at = self.close_time(decided)
         self.fill_id += 1
         if approved.side == "buy":
             request = OrderRequest(
@@ -393,12 +398,28 @@ def run_backtest(config: BacktestConfig, arrays: CandleArrays, *, exhaustive: bo
     close_days = _local_days(arrays.start + arrays.unit_sec, tz)
     open_days = _local_days(arrays.start, tz)
     fast = not exhaustive and type(strategy).decide is Strategy.decide
-    signal = np.asarray(prepared.signal)
+    # Holding, the base class's decide acts only through its exits: with no stop-loss, take-profit or
+    # trailing stop and the base exit hooks, that is the strategy's exit signal (or, on a holding worth
+    # less than the minimum order, which counts as flat, an entry signal): never on a candle whose raw
+    # signal is 0, so those candles need no decide call (the daily loss check below still runs on each).
+    kind = type(strategy)
+    hold_fast = (
+        fast
+        and prepared.stop_loss_factor is None
+        and prepared.take_profit_factor is None
+        and not trailing
+        and kind._exit_rule is Strategy._exit_rule
+        and kind._strategy_exit is Strategy._strategy_exit
+    )
+    raw_signal = prepared.signal
+    signal = np.asarray(raw_signal)
     candidates = np.flatnonzero(signal > 0)
     candidates = candidates[candidates >= prepared.ready_from].tolist()
     next_candidate = 0
     skip_until = 0
-    pending: tuple[risk.RiskResult, str, int] | None = None
+    pending: tuple[risk.RiskResult, str, int, datetime] | None = None
+    holding = False
+    # The Position decide sees is built when decide is called (None: not built yet for the current holding).
     position: Position | None = None
     highest: float | None = None
     coin_f = 0.0
@@ -410,18 +431,19 @@ def run_backtest(config: BacktestConfig, arrays: CandleArrays, *, exhaustive: bo
         if i < skip_until:
             continue
         if pending is not None:
-            approved, reason, decided = pending
+            approved, reason, decided, decided_at = pending
             pending = None
-            realized = run.fill(approved, reason, decided, i)
+            realized = run.fill(approved, reason, decided, decided_at, i)
             if realized is not None:
                 if open_days[i] != realized_day:
                     realized_day, realized_f = open_days[i], 0.0
                 realized_f += float(realized)
+            holding = run.coin > 0
             coin_f = float(run.coin)
             cost_f = float(run.book.cost)
             highest = float(run.avg_price) if coin_f > 0 else None
-            position = run.position(highest)
-        if position is None:
+            position = None
+        if not holding:
             if fast:
                 # Flat: only an entry signal can make an order (see the docstring).
                 while next_candidate < len(candidates) and candidates[next_candidate] < i:
@@ -435,13 +457,17 @@ def run_backtest(config: BacktestConfig, arrays: CandleArrays, *, exhaustive: bo
             price = close[i]
             if trailing and highest is not None and price > highest:
                 highest = price
-                position = run.position(highest)
+                position = None
             # The live engine checks the daily loss every cycle, not only when it wants to trade: a loss
             # reached while holding blocks entries for the rest of the day even after a recovery.
             today_f = realized_f if realized_day == close_days[i] else 0.0
             if today_f + coin_f * price * keep_f - cost_f <= -limit_f:
-                run.loss_limit_day = risk.trading_day(run.close_time(i), tz)
-        decision = decide(prepared, i, position)
+                run.loss_limit_day = risk.trading_day(run.close_time(i), run.zone)
+            if hold_fast and raw_signal[i] == 0:
+                continue
+            if position is None:
+                position = run.position(highest)
+        decision = decide(prepared, i, position if holding else None)
         if decision.action is hold:
             continue
         if i == n - 1:
@@ -456,9 +482,10 @@ def run_backtest(config: BacktestConfig, arrays: CandleArrays, *, exhaustive: bo
                 )
             )
             continue
-        result = run.gate(decision, i)
+        now = run.close_time(i)
+        result = run.gate(decision, i, now)
         if result.allowed:
-            pending = (result, str(decision.reason), i)
+            pending = (result, str(decision.reason), i, now)
     timings["loop"] = time.perf_counter() - loop_started
 
     metrics_started = time.perf_counter()

@@ -65,9 +65,6 @@ class IntentSource(StrEnum):
     """Flattening the position after the kill switch fired."""
 
 
-_set = object.__setattr__
-
-
 class RiskCheck:
     """One rule's verdict. `numbers` are the figures it used, as strings (JSON-ready, exact Decimals).
 
@@ -79,22 +76,22 @@ class RiskCheck:
     more than deciding (the backtester gates tens of thousands of orders).
     """
 
-    __slots__ = ("allowed", "rule", "size", "_message", "_numbers", "_render")
+    __slots__ = ("allowed", "rule", "size", "_text")
     __match_args__ = ("allowed", "rule", "message", "numbers", "size")
 
     allowed: bool
     rule: str
     size: Decimal | None
+    _text: tuple[str, dict[str, str]] | Callable[[], tuple[str, dict[str, str]]]
+    """(message, numbers), or the function that writes them on first read."""
 
     def __init__(
         self, allowed: bool, rule: str, message: str, numbers: dict[str, str] | None = None, size: Decimal | None = None
     ) -> None:
-        _set(self, "allowed", allowed)
-        _set(self, "rule", rule)
-        _set(self, "size", size)
-        _set(self, "_message", message)
-        _set(self, "_numbers", {} if numbers is None else numbers)
-        _set(self, "_render", None)
+        _set_allowed(self, allowed)
+        _set_rule(self, rule)
+        _set_size(self, size)
+        _set_text(self, (message, {} if numbers is None else numbers))
 
     @classmethod
     def lazy(
@@ -102,36 +99,30 @@ class RiskCheck:
     ) -> RiskCheck:
         """A check whose (message, numbers) `render()` gives on first read."""
         check = _new(cls)
-        _set(check, "allowed", allowed)
-        _set(check, "rule", rule)
-        _set(check, "size", size)
-        _set(check, "_message", None)
-        _set(check, "_numbers", None)
-        _set(check, "_render", render)
+        _set_allowed(check, allowed)
+        _set_rule(check, rule)
+        _set_size(check, size)
+        _set_text(check, render)
         return check
 
-    def _rendered(self) -> None:
-        render = self._render
-        if render is not None:
-            message, numbers = render()
-            _set(self, "_message", message)
-            _set(self, "_numbers", numbers)
-            _set(self, "_render", None)
+    def _written(self) -> tuple[str, dict[str, str]]:
+        text = self._text
+        if text.__class__ is not tuple:
+            text = text()  # type: ignore[operator]
+            _set_text(self, text)
+        return text  # type: ignore[return-value]
 
     @property
     def message(self) -> str:
-        if self._render is not None:
-            self._rendered()
-        return self._message  # type: ignore[return-value]
+        return self._written()[0]
 
     @property
     def numbers(self) -> dict[str, str]:
-        if self._render is not None:
-            self._rendered()
-        return self._numbers  # type: ignore[return-value]
+        return self._written()[1]
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.allowed, self.rule, self.message, self.numbers, self.size)
+        message, numbers = self._written()
+        return (self.allowed, self.rule, message, numbers, self.size)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -161,7 +152,12 @@ class RiskCheck:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
+# The slots' own setters: they get past the frozen __setattr__ without looking it up per field.
 _new = object.__new__
+_set_allowed = RiskCheck.allowed.__set__  # type: ignore[attr-defined]
+_set_rule = RiskCheck.rule.__set__  # type: ignore[attr-defined]
+_set_size = RiskCheck.size.__set__  # type: ignore[attr-defined]
+_set_text = RiskCheck._text.__set__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +323,16 @@ def _s(value: Decimal | int | datetime | date | None) -> str:
 # ---------------------------------------------------------------------------------------------------
 # The trading day
 # ---------------------------------------------------------------------------------------------------
+_ZONES: dict[str, ZoneInfo] = {}
+
+
 def _zone(tz: str | ZoneInfo) -> ZoneInfo:
-    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    if isinstance(tz, ZoneInfo):
+        return tz
+    zone = _ZONES.get(tz)
+    if zone is None:
+        zone = _ZONES[tz] = ZoneInfo(tz)
+    return zone
 
 
 def trading_day(ts: datetime, tz: str | ZoneInfo) -> date:

@@ -17,11 +17,12 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from trading import selectors, services
@@ -535,6 +536,27 @@ def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
     data = manual_data(queued)
     data["engine_online"] = selectors.engine_online(selectors.engine_state_get())
     return data, 202
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A 400 raised before any view (a Host not in ALLOWED_HOSTS, a malformed request): the envelope under /api/."""
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, DisallowedHost):
+        message = "The Host header is not one this server answers to (DJANGO_ALLOWED_HOSTS)"
+    else:
+        message = "The request could not be read"
+    return envelope(error=ApiError(400, "bad_request", message))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.server_error(request)
+    return envelope(error=ApiError(500, "internal_error", "Something went wrong on the server; see its log"))
 
 
 @csrf_exempt

@@ -224,3 +224,12 @@ def test_metrics_answers_head_and_refuses_post_with_405():
 
 def response_has_no_cache(response) -> bool:
     return "no-store" in response["Cache-Control"]
+
+
+def test_a_host_header_the_server_does_not_answer_to_is_an_enveloped_400(token_client):
+    response = token_client.get("/api/engine/status", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    error = envelope(response)["error"]
+    assert error["code"] == "bad_request" and "DJANGO_ALLOWED_HOSTS" in error["message"]
+    page = Client().get("/", headers={"Host": "evil.example"})
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")

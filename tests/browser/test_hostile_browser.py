@@ -91,3 +91,24 @@ def test_the_admin_switches_language_from_its_login_page(page, operator):
     page.goto(page.base_url + "/")
     assert page.get_attribute("html", "lang") == "en"
     assert page.text_content("#panel-engine h2") == "Engine"
+
+
+def test_a_server_that_stops_answering_is_announced_and_the_notice_clears(page):
+    login(page)
+    assert page.is_hidden("#connection-problem")
+    page.route("**/panels/**", lambda route: route.abort("connectionrefused"))
+    page.wait_for_selector("#connection-problem", state="visible", timeout=5_000)
+    assert "does not answer" in page.inner_text("#connection-problem")
+    page.unroute("**/panels/**")
+    page.wait_for_selector("#connection-problem", state="hidden", timeout=5_000)
+
+
+def test_a_refused_button_press_says_reload(page):
+    EngineState.load()
+    EngineState.objects.update(owner="browser-test:1", heartbeat_at=timezone.now())
+    login(page)
+    page.context.clear_cookies(name="csrftoken")  # as after a login elsewhere rotated it
+    page.click(".btn-start")
+    page.wait_for_selector('#connection-problem[data-kind="denied"]', timeout=5_000)
+    assert "Reload the page" in page.inner_text("#connection-problem")
+    assert EngineState.load().state == "IDLE"

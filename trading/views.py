@@ -446,7 +446,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
             status=403,
             content_type="text/plain",
         )
-    body = selectors.metrics_text()
+    try:
+        body = selectors.metrics_text()
+    except DatabaseError:
+        # A scrape that fails is itself the signal; say why in one line rather than a 500 page.
+        return HttpResponse(
+            "database unreachable\n", status=503, content_type="text/plain", headers={"Cache-Control": "no-store"}
+        )
     response = HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response

@@ -119,15 +119,26 @@ def test_healthz_is_503_when_the_database_is_unreachable(database_url):
     script = (
         "import django, json; django.setup();"
         "from django.test.utils import setup_test_environment; setup_test_environment();"
-        "from django.test import Client; r = Client().get('/healthz');"
-        "print(json.dumps({'status': r.status_code, 'body': r.json()}))"
+        "from django.test import Client; c = Client(raise_request_exception=False); r = c.get('/healthz');"
+        "m = c.get('/metrics'); a = c.get('/api/engine/status', headers={'Authorization': 'Bearer ' + 'x' * 20});"
+        "print(json.dumps({'status': r.status_code, 'body': r.json(), 'metrics': [m.status_code, m.content.decode()],"
+        " 'api': [a.status_code, a.json()]}))"
     )
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "autocoin.settings", "LOG_LEVEL": "ERROR"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "autocoin.settings",
+        "LOG_LEVEL": "ERROR",
+        "AUTOCOIN_API_TOKEN": "x" * 20,
+    }
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     outcome = __import__("json").loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == 503
     assert outcome["body"]["ok"] is False and outcome["body"]["database"] == "unreachable"
+    assert outcome["metrics"] == [503, "database unreachable\n"]
+    api_status, api_body = outcome["api"]
+    assert api_status == 503 and api_body["error"]["code"] == "database_unavailable"
 
 
 def test_metrics_render_what_the_engine_process_publishes():

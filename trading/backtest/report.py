@@ -7,7 +7,9 @@ The SVG is drawn here, by hand, so the project needs no plotting library: one se
 from __future__ import annotations
 
 import csv
+import io
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -197,29 +199,70 @@ TRADE_COLUMNS = (
 )
 
 
+# A field with one of these needs csv quoting; the times and Decimal strings never have one.
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
 def write_trades_csv(path: Path, trades: Sequence[TradeRecord], tz: str = "Asia/Seoul") -> Path:
-    """One row per fill; money columns as exact decimal strings."""
+    """One row per fill; money columns as exact decimal strings.
+
+    The rows are what `csv.writer` writes (comma, CRLF, minimal quoting); they are joined here directly
+    because a year of minute trades has tens of thousands of them, and only a side or reason with a
+    comma, quote or line break goes through the csv module to be quoted."""
     path.parent.mkdir(parents=True, exist_ok=True)
     zone = ZoneInfo(tz)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(TRADE_COLUMNS)
-        for trade in trades:
-            writer.writerow(
+    lines = [",".join(TRADE_COLUMNS)]
+    append = lines.append
+    special = _CSV_SPECIAL.search
+    for trade in trades:
+        ts, decided_at = trade.ts, trade.decided_at
+        side, reason = trade.side, trade.reason
+        if special(side) or special(reason):
+            buffer = io.StringIO()
+            csv.writer(buffer).writerow(_trade_row(trade, zone))
+            append(buffer.getvalue()[:-2])
+            continue
+        ts_text = ts.isoformat()
+        # Filled at the open right after the decision's close, the two times are usually the same moment.
+        decided_text = ts_text if decided_at == ts and decided_at.tzinfo is ts.tzinfo else decided_at.isoformat()
+        append(
+            ",".join(
                 (
-                    trade.ts.isoformat(),
-                    trade.ts.astimezone(zone).isoformat(),
-                    trade.side,
-                    trade.reason,
-                    trade.decided_at.isoformat(),
-                    trade.price,
-                    trade.volume,
-                    trade.funds,
-                    trade.fee,
-                    trade.realized_pnl,
-                    trade.krw_after,
-                    trade.coin_after,
-                    trade.equity_after,
+                    ts_text,
+                    ts.astimezone(zone).isoformat(),
+                    side,
+                    reason,
+                    decided_text,
+                    str(trade.price),
+                    str(trade.volume),
+                    str(trade.funds),
+                    str(trade.fee),
+                    str(trade.realized_pnl),
+                    str(trade.krw_after),
+                    str(trade.coin_after),
+                    str(trade.equity_after),
                 )
             )
+        )
+    append("")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        handle.write("\r\n".join(lines))
     return path
+
+
+def _trade_row(trade: TradeRecord, zone: ZoneInfo) -> tuple[object, ...]:
+    return (
+        trade.ts.isoformat(),
+        trade.ts.astimezone(zone).isoformat(),
+        trade.side,
+        trade.reason,
+        trade.decided_at.isoformat(),
+        trade.price,
+        trade.volume,
+        trade.funds,
+        trade.fee,
+        trade.realized_pnl,
+        trade.krw_after,
+        trade.coin_after,
+        trade.equity_after,
+    )

@@ -136,7 +136,8 @@ def ema(values: npt.ArrayLike, period: int) -> FloatArray:
     The recursion runs as a plain loop over Python floats (about 0.1 µs a candle: 50 ms for a year of
     minutes) rather than a closed-form vectorisation, because only the loop keeps a run of equal
     prices exactly equal to its EMA; the closed form leaves 1e-14-sized noise that shows up as false
-    MACD crosses in quiet minutes.
+    MACD crosses in quiet minutes. It reads and writes the arrays through memoryviews, so no list of
+    half a million float objects is built on the way.
     """
     if isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 1:
         raise ValueError(f"EMA period must be a whole number of at least 1, got {period!r}")
@@ -144,14 +145,13 @@ def ema(values: npt.ArrayLike, period: int) -> FloatArray:
     if x.shape[0] == 0 or period == 1:
         return x.copy()
     alpha = 2.0 / (period + 1.0)
-    series = x.tolist()
-    out: list[float] = []
-    append = out.append
-    level = series[0]
-    for value in series:
+    out = np.empty(x.shape[0], dtype=np.float64)
+    target = memoryview(out)
+    level = float(x[0])
+    for index, value in enumerate(memoryview(x)):
         level += alpha * (value - level)
-        append(level)
-    return np.array(out, dtype=np.float64)
+        target[index] = level
+    return out
 
 
 def sma(values: npt.ArrayLike, period: int) -> FloatArray:

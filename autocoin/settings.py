@@ -157,9 +157,12 @@ def _database(url: str) -> dict:
         config["TEST"] = {"NAME": str(Path(name).with_name(f"test_{Path(name).name}"))}
     elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
         config["ENGINE"] = "django.db.backends.postgresql"
-        config["CONN_MAX_AGE"] = 60
-        config["CONN_HEALTH_CHECKS"] = True
-        config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+        # A pool per process: a burst of requests on the threaded web server shares a few connections
+        # (waiting up to 5 s for one) instead of opening one per thread until PostgreSQL refuses clients.
+        config["CONN_MAX_AGE"] = 0
+        options = config.setdefault("OPTIONS", {})
+        options["connect_timeout"] = 5
+        options["pool"] = {"min_size": 1, "max_size": POSTGRES_POOL_SIZE, "timeout": 5}
     else:
         raise SettingError(f"DATABASE_URL={_shown(url)} uses an unsupported database; use sqlite:// or postgres://")
     return config
@@ -180,6 +183,7 @@ try:
         raise SettingError("DJANGO_ALLOWED_HOSTS='' is empty; use a comma-separated list such as 127.0.0.1,localhost")
     TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Seoul")
     SQLITE_BUSY_TIMEOUT_SEC = env_int("SQLITE_BUSY_TIMEOUT_SEC", 20, minimum=1, maximum=600)
+    POSTGRES_POOL_SIZE = env_int("POSTGRES_POOL_SIZE", 10, minimum=2, maximum=100)
     DATABASES = {"default": _database(_raw("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 
     # --- Upbit ------------------------------------------------------------------------------------

@@ -152,8 +152,12 @@ def allowed_actions(state: str) -> dict[str, bool]:
 def _positive_decimal(field: str, value: object) -> Decimal:
     if isinstance(value, float):
         raise InvalidInput(field, 'send the number as a string, for example "10000"')
+    text = str(value).strip()
+    # Decimal() also reads "1_000" and full-width digits, which a person never means as an amount.
+    if "_" in text or not text.isascii():
+        raise InvalidInput(field, f"{value!r} is not a number")
     try:
-        number = Decimal(str(value).strip().replace(",", ""))
+        number = Decimal(text.replace(",", ""))
     except (InvalidOperation, ValueError):
         raise InvalidInput(field, f"{value!r} is not a number") from None
     if not number.is_finite() or number <= 0:

@@ -38,6 +38,7 @@ def refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         ("LOOP_INTERVAL_SEC", "0", "LOOP_INTERVAL_SEC='0' is out of range; use an integer from 1 to 3600"),
         ("LOOP_INTERVAL_SEC", "fast", "LOOP_INTERVAL_SEC='fast' is not a whole number"),
         ("MAX_CONSECUTIVE_FAILURES", "-1", "MAX_CONSECUTIVE_FAILURES='-1' is out of range"),
+        ("POSTGRES_POOL_SIZE", "1", "POSTGRES_POOL_SIZE='1' is out of range; use an integer from 2 to 100"),
         ("ORDER_COOLDOWN_SEC", "1.5", "ORDER_COOLDOWN_SEC='1.5' is not a whole number"),
         ("MAX_ORDER_KRW", "4999", "MAX_ORDER_KRW='4999' is out of range; use a decimal at least 5000"),
         ("MAX_ORDER_KRW", "lots", "MAX_ORDER_KRW='lots' is not a number"),
@@ -100,6 +101,8 @@ def test_postgres_url_is_accepted(monkeypatch):
     database = loaded["DATABASES"]["default"]
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert database["NAME"] == "autocoin"
+    assert database["CONN_MAX_AGE"] == 0
+    assert database["OPTIONS"]["pool"]["max_size"] == 10
 
 
 def test_a_management_command_with_a_bad_value_prints_one_line_and_no_traceback():

@@ -152,3 +152,10 @@ def test_twenty_concurrent_starts_make_exactly_one_transition_and_one_event():
     assert EngineState.load().state == State.RUNNING
     assert EngineEvent.objects.filter(kind=EngineEvent.Kind.STATE_CHANGED).count() == 1
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", ["1_000_000", "１００００", "10000\u0661"])
+def test_a_manual_amount_must_be_written_with_plain_digits(amount):
+    with pytest.raises(services.InvalidInput, match="is not a number"):
+        services.manual_order_request_create(kind="buy", krw=amount, actor="user:alice")

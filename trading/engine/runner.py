@@ -60,6 +60,8 @@ def keep_engine_connections() -> None:
 
     for alias in connections:
         settings_dict = connections[alias].settings_dict
+        if "pool" in settings_dict.get("OPTIONS", {}):
+            continue  # a pooled connection is handed back to the pool, not reopened, so nothing to keep
         if not settings_dict.get("CONN_MAX_AGE"):
             settings_dict["CONN_MAX_AGE"] = ENGINE_CONN_MAX_AGE_SEC
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -132,7 +133,10 @@ def fill_recorded(*, fill: Any) -> EngineEvent:
     return event_record(
         kind=Kind.FILL,
         actor="engine",
-        message=f"Fill: {order.side} {fill.volume} {order.market} @ {fill.price} (fee {fill.fee} KRW)",
+        message=(
+            f"Fill: {order.side} {volume_text(fill.volume)} {order.market} @ {krw_text(fill.price)} KRW "
+            f"(fee {krw_text(fill.fee)} KRW)"
+        ),
         meta={
             "order_id": order.pk,
             "identifier": order.identifier,
@@ -191,3 +195,33 @@ def notification_failed(*, channel: str, error: str) -> EngineEvent:
         message=f"Notification via {channel} failed: {error}",
         meta={"channel": channel},
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Numbers in messages (meta keeps the exact values)
+# ---------------------------------------------------------------------------------------------------
+def krw_text(value: Any) -> str:
+    """A KRW amount or price for a message: thousands separators, at most 2 decimals, no trailing zeros
+    ("10,000", "114,090,000", "-57,802.04", "2.53"); amounts under 1 KRW keep their digits."""
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    if abs(amount) >= 1:
+        amount = amount.quantize(Decimal("0.01"))
+    amount = amount.normalize()
+    return "0" if amount == 0 else f"{amount:,f}"
+
+
+def volume_text(value: Any) -> str:
+    """A coin volume for a message: every decimal that counts, no trailing zeros ("0.00008765", "1.5")."""
+    try:
+        volume = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    if not volume.is_finite():
+        return str(value)
+    volume = volume.normalize()
+    return "0" if volume == 0 else f"{volume:f}"

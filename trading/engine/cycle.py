@@ -38,6 +38,7 @@ from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, quantize_volum
 from exchange.types import Candle
 from trading import events, services
 from trading.engine import orders as order_ops
+from trading.engine.candles import MAX_CANDLES, CandleCache, drop_forming
 from trading.engine.notify import Notifier
 from trading.engine.pnl import Holdings, PnlTracker, SnapshotKeeper, holdings_from_balances
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Mode, Order, Signal, StrategyConfig
@@ -128,8 +129,9 @@ class Metrics:
                 "orders_failed_total": self.orders_failed_total,
                 "exchange_errors_total": dict(self.exchange_errors_total),
                 "rate_limited_total": max(self.rate_limited_seen, self.client_rate_limited),
-                "equity_krw": None if self.equity_krw is None else str(self.equity_krw),
-                "pnl_today_krw": None if self.pnl_today_krw is None else str(self.pnl_today_krw),
+                # format(…, "f"): "0.00000000", never "0E-8", for people and scrapers reading the JSON.
+                "equity_krw": None if self.equity_krw is None else format(self.equity_krw, "f"),
+                "pnl_today_krw": None if self.pnl_today_krw is None else format(self.pnl_today_krw, "f"),
                 "last_cycle_at": self.last_cycle_at.isoformat() if self.last_cycle_at else None,
                 "last_cycle_duration_seconds": round(self.last_duration, 6),
                 "started_at": self.started_at.isoformat(),
@@ -171,13 +173,7 @@ class EngineStopped(Exception):
     """The engine left RUNNING during the cycle (kill-switch, StopTrading, error)."""
 
 
-def _closed_candles(candles: list[Candle], now: datetime) -> list[Candle]:
-    """Drop a candle that is still forming: the engine decides on closed candles only."""
-    if candles:
-        last = candles[-1]
-        if last.start + timedelta(minutes=last.unit) > now:
-            return candles[:-1]
-    return candles
+_closed_candles = drop_forming
 
 
 def _masked(text: str) -> str:
@@ -222,6 +218,7 @@ class TradingEngine:
         self._highest_price: Decimal | None = None
         self._last_rejection: dict[str, Any] | None = None
         self._strategy_params_seen: Any = None
+        self._candle_cache = CandleCache(exchange, self.market, clock)
         self._reconciled_at_start = False
         self._fills_pending = True
         self.metrics.extra["mode"] = self.mode
@@ -310,7 +307,9 @@ class TradingEngine:
                 acted = True
                 holdings = holdings_from_balances(self.exchange.get_accounts(), self.market)
 
-        decision = self._decide(strategy, params, candles, holdings, price)
+        if self._fills_this_cycle:
+            pnl.absorb_new_fills()  # the position's entry time includes this cycle's manual order
+        decision = self._decide(strategy, params, candles, holdings, price, pnl)
         outcome.decision = decision
         signal = self._record_signal(strategy.name, decision, price)
 
@@ -372,32 +371,91 @@ class TradingEngine:
         return int(unit)
 
     def _candles(self, strategy: Any, params: dict[str, Any]) -> list[Candle]:
+        """The closed candles the strategy needs (paged past 200, cached across cycles: see candles.py)."""
         unit = self._candle_unit(strategy, params)
-        need = int(strategy.min_candles(params, unit_sec=unit * 60))
-        count = max(2, min(200, need + 1))
-        if unit >= 1440:
-            candles = self.exchange.get_day_candles(self.market, count=count)
-        else:
-            candles = self.exchange.get_minute_candles(self.market, unit=unit, count=count)
-        return _closed_candles(list(candles), self.clock())
+        need = max(2, int(strategy.min_candles(params, unit_sec=unit * 60)))
+        window = self._candle_cache.closed(unit, need)
+        self._candle_unit_used = unit
+        if window.capped and self._capped_warned != (strategy.name, need):
+            self._capped_warned = (strategy.name, need)
+            events.engine_error(
+                message=(
+                    f"Strategy {strategy.name} needs {need:,} closed {unit}-minute candles but the engine reads at most "
+                    f"{MAX_CANDLES:,}: it stays in warm-up (HOLD). Choose shorter periods or a longer candle_unit"
+                ),
+                meta={"strategy": strategy.name, "need": need, "max_candles": MAX_CANDLES, "candle_unit": unit},
+                level=events.Level.WARNING,
+            )
+        return window.candles
+
+    _capped_warned: tuple[str, int] | None = None
+    _candle_unit_used = 1
 
     def _price_at(self, moment: datetime) -> Decimal | None:
         candles = self.exchange.get_minute_candles(self.market, unit=1, count=1, to=moment)
         return candles[-1].close if candles else None
 
-    def _position(self, holdings: Holdings, price: Decimal) -> Any:
+    def _position(
+        self, holdings: Holdings, price: Decimal, pnl: PnlTracker | None = None, candles: list[Candle] | None = None
+    ) -> Any:
         from trading.engine.strategies.base import Position
 
         if holdings.coin * price < self._min_total:
             self._highest_price = None
+            self._highest_entry = None
             return Position(volume=holdings.coin, avg_buy_price=holdings.avg_buy_price) if holdings.coin > 0 else None
+        entry_at = pnl.book.entry_at if pnl is not None and pnl.book.volume > 0 else None
+        if self._highest_price is None or entry_at != self._highest_entry:
+            # A restart (or a new position): the peak since entry comes from the candles, not from memory.
+            derived = self._highest_since(entry_at, candles or [])
+            if derived is not self._UNAVAILABLE:
+                self._highest_price = derived
+                self._highest_entry = entry_at
         self._highest_price = max(self._highest_price or holdings.avg_buy_price or price, price)
-        return Position(volume=holdings.coin, avg_buy_price=holdings.avg_buy_price, highest_price=self._highest_price)
+        return Position(
+            volume=holdings.coin, avg_buy_price=holdings.avg_buy_price, entry_at=entry_at, highest_price=self._highest_price
+        )
 
-    def _decide(self, strategy: Any, params: dict[str, Any], candles: list[Candle], holdings: Holdings, price: Decimal) -> Any:
+    _highest_entry: datetime | None = None
+    _UNAVAILABLE: Any = object()
+
+    def _highest_since(self, entry_at: datetime | None, candles: list[Candle]) -> Any:
+        """The highest price since `entry_at`: the highs of the candles that started after it and the close
+        of the candle it fell in. From the strategy's candles when they reach back that far, else from one
+        request of the finest candles whose 200 cover the time since entry. None when unknown."""
+        if entry_at is None:
+            return None
+        if not (candles and candles[0].start <= entry_at):
+            now = self.clock()
+            minutes = (now - entry_at).total_seconds() / 60
+            unit = next((u for u in (1, 3, 5, 15, 60, 240) if minutes / u + 2 <= 200), 1440)
+            count = int(min(200, minutes / unit + 2))
+            try:
+                candles = self._candle_cache.fetch(unit, max(2, count))
+            except ExchangeError as error:
+                logger.warning("the highest price since entry could not be read (%s); trying again next cycle", error)
+                return self._UNAVAILABLE
+        highest: Decimal | None = None
+        for candle in candles:
+            end = candle.start + timedelta(minutes=candle.unit)
+            if end <= entry_at:
+                continue
+            value = candle.high if candle.start >= entry_at else candle.close
+            highest = value if highest is None else max(highest, value)
+        return highest
+
+    def _decide(
+        self,
+        strategy: Any,
+        params: dict[str, Any],
+        candles: list[Candle],
+        holdings: Holdings,
+        price: Decimal,
+        pnl: PnlTracker | None = None,
+    ) -> Any:
         if not candles:
             return None
-        return strategy.signal(candles, self._position(holdings, price), params)
+        return strategy.signal(candles, self._position(holdings, price, pnl, candles), params)
 
     def _record_signal(self, source: str, decision: Any, price: Decimal) -> Signal | None:
         if decision is None:
@@ -484,9 +542,10 @@ class TradingEngine:
     def _intent_from_manual(self, request: ManualOrderRequest, holdings: Holdings) -> tuple[Intent | None, str]:
         who = f"manual ({request.requested_by})"
         if request.kind == ManualOrderRequest.Kind.BUY:
-            return Intent(side="buy", source="manual", reason=f"{who}: buy {request.krw} KRW", krw=request.krw), ""
+            reason = f"{who}: buy {events.krw_text(request.krw)} KRW"
+            return Intent(side="buy", source="manual", reason=reason, krw=request.krw), ""
         volume = quantize_volume(request.volume) if request.kind == ManualOrderRequest.Kind.SELL and request.volume else None
-        what = f"sell {volume}" if volume is not None else "sell everything"
+        what = f"sell {events.volume_text(volume)}" if volume is not None else "sell everything"
         return Intent(side="sell", source="manual", reason=f"{who}: {what}", volume=volume), ""
 
     # --- the risk gate and the order -------------------------------------------------------------
@@ -651,8 +710,8 @@ class TradingEngine:
         self._fills_this_cycle = True
         order = fill.order
         self.notifier.send(
-            f"autocoin fill ({order.mode}): {order.side} {fill.volume.normalize():f} {order.market} @ {fill.price.normalize():f} "
-            f"= {fill.funds.normalize():f} KRW, fee {fill.fee.normalize():f}"
+            f"autocoin fill ({order.mode}): {order.side} {events.volume_text(fill.volume)} {order.market} "
+            f"@ {events.krw_text(fill.price)} = {events.krw_text(fill.funds)} KRW, fee {events.krw_text(fill.fee)} KRW"
         )
 
     # --- book-keeping ----------------------------------------------------------------------------
@@ -673,9 +732,9 @@ class TradingEngine:
             # entries until midnight, but exits and manual sells work again.
             self._loss_limit_hit = update.day
             self._trip(
-                f"the daily loss limit was reached: today's PnL is {update.total.normalize():f} KRW "
-                f"(realized {update.realized.normalize():f}, unrealized {update.unrealized.normalize():f}), "
-                f"limit -{settings.MAX_DAILY_LOSS_KRW} KRW (MAX_DAILY_LOSS_KRW). Open orders were cancelled; "
+                f"the daily loss limit was reached: today's PnL is {events.krw_text(update.total)} KRW "
+                f"(realized {events.krw_text(update.realized)}, unrealized {events.krw_text(update.unrealized)}), "
+                f"limit -{events.krw_text(settings.MAX_DAILY_LOSS_KRW)} KRW (MAX_DAILY_LOSS_KRW). Open orders were cancelled; "
                 "trading stays stopped until Reset, and new entries stay blocked until local midnight",
                 meta={
                     "rule": "daily_loss",
@@ -694,9 +753,9 @@ class TradingEngine:
         if row is None:
             return
         text = (
-            f"autocoin daily summary {day} ({self.mode}, {self.market}): realized {row.realized.normalize():f} KRW, "
-            f"unrealized {row.unrealized.normalize():f} KRW, fees {row.fees.normalize():f} KRW, {row.trades} fill(s), "
-            f"max drawdown {row.max_drawdown.normalize():f} KRW"
+            f"autocoin daily summary {day} ({self.mode}, {self.market}): realized {events.krw_text(row.realized)} KRW, "
+            f"unrealized {events.krw_text(row.unrealized)} KRW, fees {events.krw_text(row.fees)} KRW, {row.trades} fill(s), "
+            f"max drawdown {events.krw_text(row.max_drawdown)} KRW"
         )
         events.event_record(kind=events.Kind.PNL, actor="engine", message=text, meta={"date": str(day), "total": row.total})
         self.notifier.send(text)

@@ -116,9 +116,12 @@ def _fee_rate(order: Order, fee_rates: dict[str, Decimal] | None) -> Decimal:
 
 
 def _describe(order: Order) -> str:
-    amount = f"{order.price} KRW" if order.ord_type == Order.OrdType.PRICE else f"{order.volume}"
-    if order.ord_type == Order.OrdType.LIMIT:
-        amount = f"{order.volume} @ {order.price}"
+    if order.ord_type == Order.OrdType.PRICE:
+        amount = f"{events.krw_text(order.price)} KRW"
+    elif order.ord_type == Order.OrdType.LIMIT:
+        amount = f"{events.volume_text(order.volume)} @ {events.krw_text(order.price)} KRW"
+    else:
+        amount = events.volume_text(order.volume)
     return f"{order.side} {order.ord_type} {amount} on {order.market}"
 
 

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from exchange.rules import DEFAULT_FEE_RATE
+from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from exchange.types import Balance
 from trading.models import BalanceSnapshot, Fill, PnlDaily
 
@@ -88,6 +88,9 @@ class Book:
     days: dict[date, DayTotals] = field(default_factory=dict)
     day_open: dict[date, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """(volume, cost) held when each day's first fill came: the position carried into that day."""
+    entry_at: datetime | None = None
+    """When the position the fills account for was opened: the first buy fill after the book was last
+    flat (a remainder worth less than Upbit's minimum order, at the last sell's price, counts as flat)."""
 
     def carried_into(self, day: date) -> tuple[Decimal, Decimal]:
         """The (volume, cost) held at the start of `day` (the current book when `day` has no fill yet)."""
@@ -107,6 +110,8 @@ class Book:
         day.trades += 1
         realized = ZERO
         if fill.side == "buy":
+            if self.entry_at is None:
+                self.entry_at = fill.ts
             self.volume += fill.volume
             self.cost += fill.funds + fill.fee
         else:
@@ -120,6 +125,9 @@ class Book:
             self.cost -= cost_out
             if self.volume <= 0:
                 self.volume, self.cost = ZERO, ZERO
+            price = fill.funds / fill.volume if fill.volume > 0 else ZERO
+            if self.volume * price < KRW_MIN_ORDER_TOTAL:
+                self.entry_at = None  # sold out (or down to dust): the next buy opens a new position
         day.realized += realized
         self.last_key = (fill.ts, fill.id)
         self.max_id = max(self.max_id, fill.id)

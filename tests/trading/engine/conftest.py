@@ -28,11 +28,16 @@ def engine_settings(settings, tmp_path):
     return settings
 
 
+HOLDING_STRATEGY = "macd"
+HOLDING_PARAMS = {"fast": 12, "slow": 2000, "signal": 1000}
+"""MACD needing 5 × (2000 + 1000) candles, more than the engine ever reads (MAX_CANDLES): it always holds
+(warm-up), so only manual requests and crafted conditions make orders."""
+
+
 @pytest.fixture
-def holding_strategy(db):
-    """sma_cross with a slow period longer than one candle request: the strategy always holds (warm-up),
-    so only manual requests and crafted conditions make orders."""
-    StrategyConfig.objects.update_or_create(strategy="sma_cross", defaults={"params": {"fast": 5, "slow": 2000}})
+def holding_strategy(db, engine_settings):
+    engine_settings.STRATEGY = HOLDING_STRATEGY
+    StrategyConfig.objects.update_or_create(strategy=HOLDING_STRATEGY, defaults={"params": HOLDING_PARAMS})
 
 
 def live_client(sandbox, *, read_timeout: float = 2.0) -> UpbitClient:

@@ -129,7 +129,7 @@ def test_an_order_rejected_by_the_exchange_is_counted_and_shown_to_the_strategy(
     assert EngineEvent.objects.filter(kind="order_rejected").exists()
     assert engine.metrics.snapshot()["orders_failed_total"] == 1
     engine.run_cycle()
-    hold = Signal.objects.filter(source="sma_cross").latest("ts")
+    hold = Signal.objects.filter(source="macd").latest("ts")
     assert hold.meta["last_rejection"]["error_name"] == "insufficient_funds_bid"
 
 

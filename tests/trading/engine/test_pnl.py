@@ -199,3 +199,21 @@ def test_prune_refuses_a_nonsense_age():
 
     with pytest.raises(CommandError, match="at least 1"):
         call_command("prune", "--days", "0")
+
+
+@pytest.mark.django_db
+def test_the_entry_time_is_the_first_buy_since_the_book_was_last_flat():
+    first = fill("buy", volume="0.001", funds="100000", fee="50", ts=DAY1_MORNING)
+    fill("buy", volume="0.001", funds="100000", fee="50", ts=DAY1_MORNING.replace(minute=5))
+    fill("sell", volume="0.0015", funds="150000", fee="75", ts=DAY1_MORNING.replace(minute=10))
+    tracker = PnlTracker(market="KRW-BTC", mode="paper")
+    assert tracker.book.entry_at == first.ts  # a partial sell keeps the position's entry
+
+    fill("sell", volume="0.00049", funds="49000", fee="25", ts=DAY1_MORNING.replace(minute=20))  # 1,000 KRW of dust left
+    tracker.absorb_new_fills()
+    assert tracker.book.entry_at is None
+
+    again = fill("buy", volume="0.001", funds="100000", fee="50", ts=DAY2_EARLY)
+    tracker.absorb_new_fills()
+    assert tracker.book.entry_at == again.ts
+    assert pnl_rebuild() and PnlTracker(market="KRW-BTC", mode="paper").book.entry_at == again.ts

@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import ManualOrderRequestFactory
+from tests.trading.engine.conftest import HOLDING_PARAMS, HOLDING_STRATEGY
 from trading import services
 from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, StrategyConfig
 
@@ -73,7 +74,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, why: Callable[[], 
 
 @pytest.fixture
 def engine_env(sandbox, db) -> dict[str, str]:
-    StrategyConfig.objects.update_or_create(strategy="sma_cross", defaults={"params": {"fast": 5, "slow": 2000}})
+    StrategyConfig.objects.update_or_create(strategy=HOLDING_STRATEGY, defaults={"params": HOLDING_PARAMS})
     EngineState.load()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UPBIT_", "PAPER_", "TELEGRAM_", "NOTIFY_"))}
     env.update(
@@ -85,7 +86,7 @@ def engine_env(sandbox, db) -> dict[str, str]:
         UPBIT_READ_TIMEOUT_SEC="2",
         UPBIT_CONNECT_TIMEOUT_SEC="1",
         TRADING_MARKET="KRW-BTC",
-        STRATEGY="sma_cross",
+        STRATEGY=HOLDING_STRATEGY,
         LOOP_INTERVAL_SEC="1",
         ENGINE_STALE_AFTER_SEC="3",
         ORDER_COOLDOWN_SEC="0",

@@ -432,10 +432,11 @@ def order_mark(*, order: Order, status: str, error_name: str = "", error_message
     return order
 
 
-def order_lookup_missed(*, order: Order, absent_after: int) -> bool:
-    """Count one "not found" lookup; after `absent_after` of them the order is ABSENT. True when it became ABSENT."""
+def order_lookup_missed(*, order: Order, absent_after: int, may_become_absent: bool = True) -> bool:
+    """Count one "not found" lookup; after `absent_after` of them (and only when `may_become_absent`: the
+    order is old enough) the order is ABSENT. True when it became ABSENT."""
     order.lookup_attempts += 1
-    became_absent = order.lookup_attempts >= absent_after
+    became_absent = may_become_absent and order.lookup_attempts >= absent_after
     if became_absent:
         order.status = Order.Status.ABSENT
     order.save(update_fields=["lookup_attempts", "status", "updated_at"])

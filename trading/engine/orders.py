@@ -6,7 +6,8 @@ The rules, in the order they protect the money:
 2. No database transaction is held while the exchange is called.
 3. When the answer is lost (timeout, dropped connection, 5xx after sending) the order is UNKNOWN, and
    no new order is sent on that market until it is found by identifier (and adopted with its fills)
-   or has been looked up `ABSENT_AFTER_LOOKUPS` times, in different cycles, without being found.
+   or has been looked up `ABSENT_AFTER_LOOKUPS` times, in different cycles, without being found, and
+   is at least `absent_min_age()` old.
 4. Fills are keyed by the exchange's trade id, so polling an order twice never counts a fill twice.
 """
 
@@ -42,6 +43,18 @@ logger = logging.getLogger("autocoin.engine.orders")
 
 ABSENT_AFTER_LOOKUPS = 3
 """Not-found lookups (one per cycle) before an order whose answer was lost is declared never placed."""
+ABSENT_MIN_AGE_SEC = 60
+"""...and the order must be at least this old (or 3 × UPBIT_READ_TIMEOUT_SEC, if longer): a request held
+up on its way (a slow proxy, an overloaded exchange) can still be placed after the client gave up on it,
+and an order declared ABSENT too early would later fill unseen."""
+
+
+def absent_min_age() -> timedelta:
+    from django.conf import settings
+
+    read_timeout = float(getattr(settings, "UPBIT_READ_TIMEOUT_SEC", 10) or 10)
+    return timedelta(seconds=max(ABSENT_MIN_AGE_SEC, 3 * read_timeout))
+
 
 Kind = events.Kind
 
@@ -253,20 +266,28 @@ def order_reconcile_one(
         else:
             info = exchange.get_order(identifier=order.identifier)
     except OrderNotFound:
-        became_absent = services.order_lookup_missed(order=order, absent_after=absent_after)
+        old_enough = timezone.now() - order.ts >= absent_min_age()
+        became_absent = services.order_lookup_missed(order=order, absent_after=absent_after, may_become_absent=old_enough)
         if became_absent:
             events.order_event(
                 kind=Kind.ORDER_RECONCILED,
                 order=order,
                 level=events.Level.WARNING,
                 message=(
-                    f"Order {order.identifier} was not found on the exchange after {order.lookup_attempts} lookups: "
-                    f"it never reached the exchange (was {before}); {order.market} is free for new orders"
+                    f"Order {order.identifier} was not found on the exchange after {order.lookup_attempts} lookups "
+                    f"over {int((timezone.now() - order.ts).total_seconds())} s: it never reached the exchange "
+                    f"(was {before}); {order.market} is free for new orders"
                 ),
                 extra={"from": before, "lookups": order.lookup_attempts},
             )
         else:
-            logger.info("order %s not found yet (%s/%s lookups)", order.identifier, order.lookup_attempts, absent_after)
+            logger.info(
+                "order %s not found yet (%s lookups; ABSENT after %s lookups and %s s)",
+                order.identifier,
+                order.lookup_attempts,
+                absent_after,
+                int(absent_min_age().total_seconds()),
+            )
         return []
     fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates), totals_as_fill=True)
     if order.status != before or fills:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from tests.factories import ManualOrderRequestFactory
 from trading.engine import orders as order_ops
@@ -100,7 +102,14 @@ def test_a_timeout_marks_the_order_unknown_and_blocks_the_market_until_found(san
 def test_an_intent_that_never_reached_the_exchange_becomes_absent_after_repeated_lookups(live, sandbox):
     # A crash between the commit and the send leaves a NEW row the exchange has never seen.
     order = Order.objects.create(
-        market="KRW-BTC", side="buy", ord_type="price", price=D("6000"), mode="live", identifier="ac-neverSent", status="NEW"
+        market="KRW-BTC",
+        side="buy",
+        ord_type="price",
+        price=D("6000"),
+        mode="live",
+        identifier="ac-neverSent",
+        status="NEW",
+        ts=timezone.now() - order_ops.absent_min_age(),
     )
     for attempt in range(1, order_ops.ABSENT_AFTER_LOOKUPS):
         order_ops.orders_reconcile(live, mode="live")
@@ -114,6 +123,33 @@ def test_an_intent_that_never_reached_the_exchange_becomes_absent_after_repeated
     assert order.status == Order.Status.ABSENT
     assert order_ops.blocking_orders("KRW-BTC", "live") == []
     assert sandbox_orders(sandbox) == []
+
+
+def test_an_order_placed_after_its_client_gave_up_is_adopted_not_declared_absent(live, sandbox):
+    """The exchange holds the request, the client times out, and the lookups find nothing yet: three quick
+    lookups are not enough to call it ABSENT, because the order is placed later and must be found."""
+    sandbox.set_price("100000000")
+    slow = live_client(sandbox, read_timeout=0.5)
+    sandbox.stall("/v1/orders", method="POST", seconds=2.5)  # placed only after the stall, long after the timeout
+    result = order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    order = result.order
+    assert order.status == Order.Status.UNKNOWN
+
+    for _ in range(order_ops.ABSENT_AFTER_LOOKUPS + 1):
+        order_ops.orders_reconcile(live, mode="live")
+    order.refresh_from_db()
+    assert order.status == Order.Status.UNKNOWN and order.lookup_attempts == order_ops.ABSENT_AFTER_LOOKUPS + 1
+    assert order_ops.blocking_orders("KRW-BTC", "live") == [order]
+
+    deadline = time.monotonic() + 5
+    while not sandbox_orders(sandbox) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    order_ops.orders_reconcile(live, mode="live")
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.DONE and order.fills.count() == 1
+    assert [o["identifier"] for o in sandbox_orders(sandbox)] == [order.identifier]
+    slow.close()
 
 
 def test_fills_are_never_counted_twice(live, sandbox):

@@ -50,6 +50,9 @@ ZERO = Decimal("0")
 BACKOFF_CAP_SEC = 60.0
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FEE_REFRESH_SEC = 3600
+MANUAL_BATCH = 20
+"""Manual requests read per cycle (oldest first): a burst of thousands is worked through in order without
+one cycle reading them all."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -200,8 +203,11 @@ class TradingEngine:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = timezone.now,
         sleep_jitter: Callable[[], float] = random.random,
+        owner: str | None = None,
     ) -> None:
         self.exchange = exchange
+        self.owner = owner
+        """The engine process's claim ("host:pid"); when set, no order is sent once another process owns the row."""
         self.market = market or settings.TRADING_MARKET
         self.mode = Mode.PAPER if getattr(exchange, "is_paper", False) else Mode.LIVE
         self.notifier = notifier or Notifier(channels=[])
@@ -226,6 +232,8 @@ class TradingEngine:
     # --- public ----------------------------------------------------------------------------------
     def startup_reconcile(self) -> order_ops.ReconcileResult:
         """Look up every non-final order before anything else (crash recovery). Exchange errors propagate."""
+        if self._ban_remaining():
+            return order_ops.ReconcileResult()  # the first cycle after the ban does it, before anything else
         result = order_ops.orders_reconcile(self.exchange, mode=self.mode, fee_rates=self._fee_rates, on_fill=self._on_fill)
         self._reconciled_at_start = True
         self._fills_pending = result.fills_pending
@@ -248,6 +256,10 @@ class TradingEngine:
             close_old_connections()
         if settings.DEBUG:
             reset_queries()
+        banned = self._ban_remaining()
+        if banned:
+            # Any call now would extend Upbit's ban (and the client would sleep through it, deaf to Stop).
+            return CycleOutcome(ok=False, retry_in_sec=banned, error=f"waiting {banned:.0f} s for Upbit's ban to end")
         try:
             outcome = self._cycle(may_trade=may_trade)
             self._clear_failures()
@@ -495,7 +507,9 @@ class TradingEngine:
     def _manual_requests(self, holdings: Holdings, price: Decimal, pnl: PnlTracker, outcome: CycleOutcome) -> bool:
         placed_any = False
         pending = list(
-            ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING, market=self.market).order_by("ts", "id")
+            ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING, market=self.market).order_by("ts", "id")[
+                :MANUAL_BATCH
+            ]
         )
         for request in pending:
             if placed_any:
@@ -634,6 +648,7 @@ class TradingEngine:
         *,
         manual: ManualOrderRequest | None = None,
     ) -> order_ops.SubmitResult | None:
+        self._check_claim()
         blockers = order_ops.blocking_orders(self.market, self.mode)
         if blockers:
             reasons = [f"order {blockers[0].identifier} is still {blockers[0].status}: its outcome must be known first"]
@@ -760,6 +775,51 @@ class TradingEngine:
         events.event_record(kind=events.Kind.PNL, actor="engine", message=text, meta={"date": str(day), "total": row.total})
         self.notifier.send(text)
 
+    # --- the claim and Upbit's ban -----------------------------------------------------------------
+    def _check_claim(self) -> None:
+        """A process frozen past the stale limit (and taken over) must not send an order when it wakes."""
+        if not self.owner:
+            return
+        current = EngineState.objects.values_list("owner", flat=True).get(pk=EngineState.SINGLETON_PK)
+        if current != self.owner:
+            raise EngineStopped(f"another engine process ({current or 'none'}) owns the engine now; no order sent")
+
+    _banned_until: datetime | None | bool = None
+
+    def _ban_remaining(self) -> float:
+        """Seconds left of the last 418 ban Upbit announced (0 when none): recorded with the error event, so
+        a new process waits too instead of earning a longer ban."""
+        if self._banned_until is None:
+            until = (
+                EngineEvent.objects.filter(kind=EngineEvent.Kind.ERROR, meta__banned_until__isnull=False)
+                .order_by("-ts", "-id")
+                .values_list("meta__banned_until", flat=True)
+                .first()
+            )
+            try:
+                self._banned_until = datetime.fromisoformat(until) if until else False
+            except (TypeError, ValueError):
+                self._banned_until = False
+        if not self._banned_until:
+            return 0.0
+        remaining = (self._banned_until - timezone.now()).total_seconds()
+        if remaining <= 0:
+            self._banned_until = False
+            return 0.0
+        if not self._ban_announced:
+            self._ban_announced = True
+            events.engine_error(
+                message=(
+                    f"Waiting {remaining:.0f} s for Upbit's ban to end "
+                    f"(until {timezone.localtime(self._banned_until):%H:%M:%S}); no call is made to Upbit until then"
+                ),
+                meta={"waiting_for_ban_until": self._banned_until.isoformat()},
+                level=events.Level.WARNING,
+            )
+        return remaining
+
+    _ban_announced = False
+
     # --- failures --------------------------------------------------------------------------------
     _failures_at_start = 0
 
@@ -791,17 +851,27 @@ class TradingEngine:
 
     def _stop_trading(self, error: ExchangeError) -> CycleOutcome:
         self.metrics.count_error(error)
+        extra: dict[str, Any] = {}
         if isinstance(error, InvalidRequest):
             advice = f"check TRADING_MARKET ({self.market}) and the settings, then press Reset"
         elif getattr(error, "status", None) == 418:
             ban = getattr(error, "ban_seconds", None)
-            advice = "Upbit banned this IP for too many requests" + (f" for {ban} s" if ban else "") + "; wait, then press Reset"
+            if ban:
+                until = timezone.now() + timedelta(seconds=ban)
+                self._banned_until, self._ban_announced = until, False
+                extra["banned_until"] = until.isoformat()
+                advice = (
+                    f"Press Reset when you are ready; the engine makes no call to Upbit before "
+                    f"{timezone.localtime(until):%H:%M:%S}"
+                )
+            else:
+                advice = "Wait a few minutes, then press Reset"
         else:
             advice = (
                 "check UPBIT_ACCESS_KEY/UPBIT_SECRET_KEY, the key's permissions and its allowed IP addresses, then press Reset"
             )
         message = f"The exchange refused to continue: {error}. {advice}"
-        self._fail(message, meta={"error_class": type(error).__name__, "error_name": getattr(error, "name", "")})
+        self._fail(message, meta={"error_class": type(error).__name__, "error_name": getattr(error, "name", ""), **extra})
         return CycleOutcome(ok=False, error=message, stopped=True)
 
     def _unexpected(self, error: BaseException) -> CycleOutcome:

@@ -145,7 +145,7 @@ class EngineRunner:
             )
         reason = "stopped"
         try:
-            self.engine = TradingEngine(self.exchange_factory(), notifier=self.notifier, metrics=self.metrics)
+            self.engine = TradingEngine(self.exchange_factory(), notifier=self.notifier, metrics=self.metrics, owner=self.owner)
             self.notifier.start()
             self._startup_reconcile()
             if once:
@@ -232,7 +232,11 @@ class EngineRunner:
             while not self._thread_exit.is_set():
                 self._wake.clear()
                 close_old_connections()
-                state = EngineState.objects.values_list("state", flat=True).get(pk=EngineState.SINGLETON_PK)
+                state, owner = EngineState.objects.values_list("state", "owner").get(pk=EngineState.SINGLETON_PK)
+                if owner != self.owner:
+                    # Frozen past the stale limit and taken over: the control loop exits; never start a cycle.
+                    logger.warning("the engine claim belongs to %s now: the trading thread stops", owner or "nobody")
+                    return
                 # After a shutdown request no new cycle starts; the control loop moves RUNNING → STOPPING.
                 if state == State.RUNNING and not self.shutdown.is_set():
                     now = time.monotonic()

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import ManualOrderRequestFactory
+from trading import services
 from trading.engine.cycle import TradingEngine
 from trading.models import (
     BalanceSnapshot,
@@ -195,3 +196,54 @@ def test_cycle_metrics_histogram_counts_every_cycle(live):
     assert histogram["buckets"]["+Inf"] == 2
     assert list(histogram["buckets"]) == ["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]
     assert metrics["equity_krw"] is not None and metrics["pnl_today_krw"] is not None
+
+
+def test_a_process_that_lost_its_claim_sends_no_order(live, sandbox):
+    """A process frozen past the stale limit (another one took over) wakes up mid-cycle: no order leaves it."""
+    sandbox.set_price("100000000")
+    running()
+    EngineState.objects.filter(pk=1).update(owner="other-host:42")
+    request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
+
+    outcome = TradingEngine(live, owner="this-host:7").run_cycle()
+
+    assert outcome.stopped and "other-host:42" in outcome.error
+    assert not Order.objects.exists() and sandbox.state()["orders"] == []
+    request.refresh_from_db()
+    assert request.status == ManualOrderRequest.Status.PENDING  # the engine that owns the row carries it out
+
+
+def test_after_a_418_no_call_is_made_until_the_ban_ends_even_after_a_restart(live, sandbox):
+    running()
+    sandbox.fail_next("/v1/ticker", status=418, body="Too many API requests. Blocked for 60 seconds.")
+    outcome = TradingEngine(live).run_cycle()
+    assert outcome.stopped and EngineState.load().state == "ERROR"
+    error = EngineEvent.objects.filter(kind="error").latest("id")
+    assert "no call to Upbit before" in error.message
+
+    services.engine_reset(actor="user:alice")
+    services.engine_start(actor="user:alice")
+    restarted = TradingEngine(live)
+    calls = live.stats["calls"]
+    for _ in range(2):
+        waiting = restarted.run_cycle()
+        assert not waiting.ok and not waiting.stopped and 50 < waiting.retry_in_sec <= 60
+    assert live.stats["calls"] == calls  # nothing was sent: a call during the ban makes it longer
+    assert EngineEvent.objects.filter(message__startswith="Waiting").count() == 1
+    assert EngineState.load().state == "RUNNING" and EngineState.load().consecutive_failures == 0
+
+
+def test_a_burst_of_manual_requests_is_worked_through_in_batches_oldest_first(live, sandbox):
+    from trading.engine.cycle import MANUAL_BATCH
+
+    sandbox.set_price("100000000")
+    running()
+    requests = [ManualOrderRequestFactory(kind="close", krw=None) for _ in range(MANUAL_BATCH + 5)]
+    engine = TradingEngine(live)
+
+    assert engine.run_cycle().ok
+    pending = ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING)
+    assert list(pending.order_by("id").values_list("id", flat=True)) == [r.pk for r in requests[MANUAL_BATCH:]]
+    assert engine.run_cycle().ok
+    assert not pending.exists()
+    assert ManualOrderRequest.objects.filter(status="REJECTED", result__contains="nothing to sell").count() == MANUAL_BATCH + 5

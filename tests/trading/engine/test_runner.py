@@ -247,3 +247,27 @@ def test_a_tripped_kill_switch_survives_a_restart(engine_env):
         services.engine_start(actor="user:alice")
     code, _ = engine.stop()
     assert code == 0
+
+
+def test_stop_works_at_once_while_waiting_out_an_upbit_ban(engine_env, sandbox):
+    """After a 418 the engine makes no call until the ban ends; a Reset and Start in the meantime leave it
+    waiting on its wake-up event, not asleep inside the HTTP client, so Stop still takes effect at once."""
+    engine = EngineProcess(engine_env)
+    engine.wait_claimed()
+    services.engine_start(actor="user:alice")
+    wait_until(lambda: iteration() >= 1, 15, engine.output_if_dead)
+    sandbox.fail_next("/v1/ticker", status=418, body="Too many API requests. Blocked for 60 seconds.")
+    wait_until(lambda: EngineState.load().state == "ERROR", 10, engine.output_if_dead)
+    error = EngineEvent.objects.filter(kind="error").latest("id")
+    assert "banned" in error.message and error.meta["banned_until"]
+
+    services.engine_reset(actor="user:alice")
+    services.engine_start(actor="user:alice")
+    wait_until(lambda: EngineEvent.objects.filter(message__startswith="Waiting").exists(), 5, engine.output_if_dead)
+    started = time.monotonic()
+    services.engine_stop(actor="user:alice")
+    wait_until(lambda: EngineState.load().state == "IDLE", 5, engine.output_if_dead)
+    assert time.monotonic() - started < 2
+
+    code, out = engine.stop(signal.SIGTERM)
+    assert code == 0, out

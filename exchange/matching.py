@@ -141,6 +141,8 @@ def market_buy_fill(levels: Sequence[OrderBookLevel], total_krw: Decimal, fee_ra
     remaining = total_krw
     executed_funds = ZERO
     executed_volume = ZERO
+    # The order's cumulative fee so far: each fill's fee is its growth (see `_fee_step`).
+    fee_so_far = fee_for(ZERO, fee_rate)
     fills: list[LevelFill] = []
     for level in levels[:ORDER_BOOK_DEPTH]:
         if level.ask_price <= 0 or level.ask_size <= 0:
@@ -150,26 +152,29 @@ def market_buy_fill(levels: Sequence[OrderBookLevel], total_krw: Decimal, fee_ra
             # Asks only get dearer further down, so nothing more can be bought.
             break
         funds = quantize_krw(level.ask_price * volume)
-        fee = _fee_step(executed_funds, funds, fee_rate)
-        fills.append(LevelFill(price=level.ask_price, volume=volume, funds=funds, fee=fee))
+        fee_after = fee_for(executed_funds + funds, fee_rate)
+        fills.append(LevelFill(level.ask_price, volume, funds, fee_after - fee_so_far))
+        fee_so_far = fee_after
         executed_funds += funds
         executed_volume += volume
         remaining -= funds
         if remaining <= 0:
             break
     reserved_fee = fee_for(total_krw, fee_rate)
-    paid_fee = fee_for(executed_funds, fee_rate) if fills else ZERO
+    paid_fee = fee_so_far if fills else ZERO
     dust = total_krw - executed_funds
+    # Positional, in field order: (total, fills, executed_volume, executed_funds, reserved_fee, paid_fee,
+    # remaining_fee, dust, state).
     return BuyFill(
-        total=total_krw,
-        fills=tuple(fills),
-        executed_volume=executed_volume,
-        executed_funds=executed_funds,
-        reserved_fee=reserved_fee,
-        paid_fee=paid_fee,
-        remaining_fee=reserved_fee - paid_fee,
-        dust=dust,
-        state="done" if dust == 0 else "cancel",
+        total_krw,
+        tuple(fills),
+        executed_volume,
+        executed_funds,
+        reserved_fee,
+        paid_fee,
+        reserved_fee - paid_fee,
+        dust,
+        "done" if dust == 0 else "cancel",
     )
 
 
@@ -182,6 +187,7 @@ def market_sell_fill(levels: Sequence[OrderBookLevel], volume: Decimal, fee_rate
         raise ValueError(f"volume must be positive: {volume}")
     remaining = volume
     executed_funds = ZERO
+    fee_so_far = fee_for(ZERO, fee_rate)
     fills: list[LevelFill] = []
     for level in levels[:ORDER_BOOK_DEPTH]:
         if remaining <= 0:
@@ -190,19 +196,20 @@ def market_sell_fill(levels: Sequence[OrderBookLevel], volume: Decimal, fee_rate
             continue
         take = min(remaining, level.bid_size)
         funds = quantize_krw(level.bid_price * take)
-        fee = _fee_step(executed_funds, funds, fee_rate)
-        fills.append(LevelFill(price=level.bid_price, volume=take, funds=funds, fee=fee))
+        fee_after = fee_for(executed_funds + funds, fee_rate)
+        fills.append(LevelFill(level.bid_price, take, funds, fee_after - fee_so_far))
+        fee_so_far = fee_after
         executed_funds += funds
         remaining -= take
-    executed_volume = volume - remaining
+    # Positional, in field order: (volume, fills, executed_volume, remaining_volume, executed_funds, paid_fee, state).
     return SellFill(
-        volume=volume,
-        fills=tuple(fills),
-        executed_volume=executed_volume,
-        remaining_volume=remaining,
-        executed_funds=executed_funds,
-        paid_fee=fee_for(executed_funds, fee_rate) if fills else ZERO,
-        state="done" if remaining == 0 else "cancel",
+        volume,
+        tuple(fills),
+        volume - remaining,
+        remaining,
+        executed_funds,
+        fee_so_far if fills else ZERO,
+        "done" if remaining == 0 else "cancel",
     )
 
 

@@ -172,7 +172,7 @@ def _open_book(open_f: float) -> tuple[Decimal, tuple[OrderBookLevel, ...]]:
     cached = _BOOKS.get(open_f)
     if cached is not None:
         return cached
-    if len(_BOOKS) > 100_000:
+    if len(_BOOKS) > 10_000:
         _BOOKS.clear()
     open_price = _decimal_price(open_f)
     _BOOKS[open_f] = cached = (open_price, _make_book(open_price))
@@ -220,6 +220,7 @@ class _Run:
         self.strategy = strategy
         self.fee_rate = config.fee_rate
         self.limits = config.limits
+        self.market = config.market
         self.zone = ZoneInfo(config.limits.time_zone)
         self.krw = config.initial_krw
         self.coin = ZERO
@@ -297,17 +298,16 @@ class _Run:
     def fill(self, approved: risk.RiskResult, reason: str, decided: int, decided_at: datetime, i: int) -> Decimal | None:
         """Fill an approved order (decided at candle `decided`'s close, `decided_at`) at candle `i`'s open;
         returns the PnL it realized (None: not filled)."""
+        start = self.arrays.start
         open_price, levels = _open_book(float(self.arrays.open[i]))
-        ts = self.open_time(i)
+        # The next candle usually opens when the deciding one closes: the same moment.
+        ts = decided_at if start[i] == start[decided] + self.arrays.unit_sec else self.open_time(i)
         self.fill_id += 1
+        # Positional: (market, side, ord_type, identifier, price, volume).
         if approved.side == "buy":
-            request = OrderRequest(
-                market=self.config.market, side="buy", ord_type="price", identifier=f"bt-{self.fill_id}", price=approved.krw_total
-            )
+            request = OrderRequest(self.market, "buy", "price", f"bt-{self.fill_id}", approved.krw_total)
         else:
-            request = OrderRequest(
-                market=self.config.market, side="sell", ord_type="market", identifier=f"bt-{self.fill_id}", volume=approved.volume
-            )
+            request = OrderRequest(self.market, "sell", "market", f"bt-{self.fill_id}", None, approved.volume)
         try:
             validate_order(request, levels=levels, krw_balance=self.krw, coin_balance=self.coin, fee_rate=self.fee_rate)
         except OrderRejected as error:
@@ -335,7 +335,7 @@ class _Run:
             self.krw -= buy.krw_spent
             self.coin += buy.executed_volume
             price, volume, funds, fee = buy.fills[0].price, buy.executed_volume, buy.executed_funds, buy.paid_fee
-            realized = self.book.apply(FillRecord(id=self.fill_id, ts=ts, side="buy", volume=volume, funds=funds, fee=fee))
+            realized = self.book.apply(FillRecord(self.fill_id, ts, "buy", volume, funds, fee))
             total = request.price
         else:
             sell = market_sell_fill(levels, request.volume or ZERO, self.fee_rate)
@@ -344,7 +344,7 @@ class _Run:
             self.krw += sell.proceeds
             self.coin -= sell.executed_volume
             price, volume, funds, fee = sell.fills[0].price, sell.executed_volume, sell.executed_funds, sell.paid_fee
-            realized = self.book.apply(FillRecord(id=self.fill_id, ts=ts, side="sell", volume=volume, funds=funds, fee=fee))
+            realized = self.book.apply(FillRecord(self.fill_id, ts, "sell", volume, funds, fee))
             total = None
             self.trip_pnl += realized
         self.fees += fee
@@ -356,20 +356,20 @@ class _Run:
             self.trip_pnl = ZERO
         self.trades.append(
             TradeRecord(
-                index=i,
-                ts=ts,
-                side=approved.side,
-                reason=reason,
-                decided_at=decided_at,
-                price=price,
-                volume=volume,
-                funds=funds,
-                fee=fee,
-                realized_pnl=realized,
-                krw_after=self.krw,
-                coin_after=self.coin,
-                equity_after=self.krw + self.coin * open_price,
-                total=total,
+                i,  # index
+                ts,
+                approved.side,
+                reason,
+                decided_at,
+                price,
+                volume,
+                funds,
+                fee,
+                realized,  # realized_pnl
+                self.krw,  # krw_after
+                self.coin,  # coin_after
+                self.krw + self.coin * open_price,  # equity_after
+                total,
             )
         )
         self.change_index.append(i)

@@ -22,6 +22,7 @@ from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -158,6 +159,7 @@ _set_allowed = RiskCheck.allowed.__set__  # type: ignore[attr-defined]
 _set_rule = RiskCheck.rule.__set__  # type: ignore[attr-defined]
 _set_size = RiskCheck.size.__set__  # type: ignore[attr-defined]
 _set_text = RiskCheck._text.__set__  # type: ignore[attr-defined]
+_lazy = RiskCheck.lazy
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +367,40 @@ def kill_switch_active(active: bool, reason: str = "") -> RiskCheck:
     return RiskCheck(True, Rule.KILL_SWITCH, "kill switch is off", {})
 
 
+def _daily_loss_text(
+    realized_today: Decimal,
+    unrealized_now: Decimal,
+    pnl: Decimal,
+    limit: Decimal,
+    today: date | None,
+    hit_on: date | None,
+    reached: bool,
+    latched: bool,
+) -> tuple[str, dict[str, str]]:
+    numbers = {
+        "realized_today": _s(realized_today),
+        "unrealized_now": _s(unrealized_now),
+        "pnl_today": _s(pnl),
+        "limit": _s(limit),
+    }
+    if today is not None:
+        numbers["trading_day"] = today.isoformat()
+    if reached:
+        return (
+            f"daily loss limit reached: today's PnL {_krw(pnl)} (realized {_krw(realized_today)}, unrealized "
+            f"{_krw(unrealized_now)}) is at or below -{_krw(limit)}; no new entries until local midnight",
+            numbers,
+        )
+    if latched:
+        numbers["hit_on"] = hit_on.isoformat()  # type: ignore[union-attr]
+        return (
+            f"daily loss limit of {_krw(limit)} was reached earlier today ({hit_on}); "
+            f"no new entries until local midnight (today's PnL now {_krw(pnl)})",
+            numbers,
+        )
+    return f"today's PnL {_krw(pnl)} is within the {_krw(limit)} daily loss limit", numbers
+
+
 def daily_loss_limit(
     realized_today: Decimal,
     unrealized_now: Decimal,
@@ -381,65 +417,43 @@ def daily_loss_limit(
     pnl = realized_today + unrealized_now
     reached = -pnl >= limit
     latched = not reached and hit_on is not None and today is not None and hit_on == today
-
-    def render() -> tuple[str, dict[str, str]]:
-        numbers = {
-            "realized_today": _s(realized_today),
-            "unrealized_now": _s(unrealized_now),
-            "pnl_today": _s(pnl),
-            "limit": _s(limit),
-        }
-        if today is not None:
-            numbers["trading_day"] = today.isoformat()
-        if reached:
-            return (
-                f"daily loss limit reached: today's PnL {_krw(pnl)} (realized {_krw(realized_today)}, unrealized "
-                f"{_krw(unrealized_now)}) is at or below -{_krw(limit)}; no new entries until local midnight",
-                numbers,
-            )
-        if latched:
-            numbers["hit_on"] = hit_on.isoformat()  # type: ignore[union-attr]
-            return (
-                f"daily loss limit of {_krw(limit)} was reached earlier today ({hit_on}); "
-                f"no new entries until local midnight (today's PnL now {_krw(pnl)})",
-                numbers,
-            )
-        return f"today's PnL {_krw(pnl)} is within the {_krw(limit)} daily loss limit", numbers
-
-    return RiskCheck.lazy(not (reached or latched), Rule.DAILY_LOSS, render)
+    return _lazy(
+        not (reached or latched),
+        Rule.DAILY_LOSS,
+        partial(_daily_loss_text, realized_today, unrealized_now, pnl, limit, today, hit_on, reached, latched),
+    )
 
 
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def _cooldown_text(
+    last: datetime | None, now: datetime, cooldown_sec: int, side: Side, micros: int | None, waiting: bool
+) -> tuple[str, dict[str, str]]:
+    numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last), "now": _s(now)}
+    if micros is None:
+        return f"no {side} order within the {cooldown_sec} s cooldown", numbers
+    elapsed = Decimal(micros).scaleb(-6)
+    numbers["elapsed_sec"] = _num(elapsed)
+    if waiting:
+        wait = cooldown_sec - elapsed
+        return (
+            f"cooldown: the last {side} order was {_num(elapsed)} s ago; the next {side} is allowed in {_num(wait)} s "
+            f"(ORDER_COOLDOWN_SEC={cooldown_sec})",
+            numbers,
+        )
+    return f"last {side} order {_num(elapsed)} s ago, cooldown {cooldown_sec} s passed", numbers
 
 
 def cooldown(last_order_ts_same_side: datetime | None, now: datetime, cooldown_sec: int, *, side: Side = "buy") -> RiskCheck:
     """Orders of the same side must be at least `cooldown_sec` apart; exactly `cooldown_sec` later is allowed."""
     last = last_order_ts_same_side
     if last is None or cooldown_sec <= 0:
-
-        def render_off() -> tuple[str, dict[str, str]]:
-            numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last), "now": _s(now)}
-            return f"no {side} order within the {cooldown_sec} s cooldown", numbers
-
-        return RiskCheck.lazy(True, Rule.COOLDOWN, render_off)
+        return _lazy(True, Rule.COOLDOWN, partial(_cooldown_text, last, now, cooldown_sec, side, None, False))
     # Exact microseconds, so "29.999999 s" is never shown rounded to the 30 s it falls short of.
     micros = (now - last) // _MICROSECOND
     waiting = micros < cooldown_sec * 1_000_000
-
-    def render() -> tuple[str, dict[str, str]]:
-        numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last), "now": _s(now)}
-        elapsed = Decimal(micros).scaleb(-6)
-        numbers["elapsed_sec"] = _num(elapsed)
-        if waiting:
-            wait = cooldown_sec - elapsed
-            return (
-                f"cooldown: the last {side} order was {_num(elapsed)} s ago; the next {side} is allowed in {_num(wait)} s "
-                f"(ORDER_COOLDOWN_SEC={cooldown_sec})",
-                numbers,
-            )
-        return f"last {side} order {_num(elapsed)} s ago, cooldown {cooldown_sec} s passed", numbers
-
-    return RiskCheck.lazy(not waiting, Rule.COOLDOWN, render)
+    return _lazy(not waiting, Rule.COOLDOWN, partial(_cooldown_text, last, now, cooldown_sec, side, micros, waiting))
 
 
 def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
@@ -460,35 +474,78 @@ _HUNDRED = Decimal("100")
 _CENT = Decimal("0.01")
 
 
+def _position_cap_text(
+    coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, cap: Decimal, over: bool
+) -> tuple[str, dict[str, str]]:
+    numbers = {
+        "coin_value_after": _s(coin_value_after),
+        "total_equity": _s(total_equity),
+        "ratio": _s(ratio),
+        "cap": _s(cap),
+    }
+    share = (coin_value_after / total_equity * 100) if total_equity > 0 else _HUNDRED
+    numbers["share_pct"] = _s(share.quantize(_CENT))
+    if over:
+        return (
+            f"position cap: the coin would be worth {_krw(coin_value_after)}, {share:.2f}% of equity "
+            f"{_krw(total_equity)}; MAX_POSITION_RATIO={ratio} allows {_krw(cap.quantize(_CENT))}",
+            numbers,
+        )
+    cap_pct = f"{(ratio * 100).normalize():f}"
+    return f"the coin would be {share:.2f}% of equity (cap {cap_pct}%)", numbers
+
+
 def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal) -> RiskCheck:
     """The coin's value after a buy must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
     cap = ratio * total_equity
     over = total_equity <= 0 or coin_value_after > cap
-
-    def render() -> tuple[str, dict[str, str]]:
-        numbers = {
-            "coin_value_after": _s(coin_value_after),
-            "total_equity": _s(total_equity),
-            "ratio": _s(ratio),
-            "cap": _s(cap),
-        }
-        share = (coin_value_after / total_equity * 100) if total_equity > 0 else _HUNDRED
-        numbers["share_pct"] = _s(share.quantize(_CENT))
-        if over:
-            return (
-                f"position cap: the coin would be worth {_krw(coin_value_after)}, {share:.2f}% of equity "
-                f"{_krw(total_equity)}; MAX_POSITION_RATIO={ratio} allows {_krw(cap.quantize(_CENT))}",
-                numbers,
-            )
-        cap_pct = f"{(ratio * 100).normalize():f}"
-        return f"the coin would be {share:.2f}% of equity (cap {cap_pct}%)", numbers
-
-    return RiskCheck.lazy(not over, Rule.POSITION_CAP, render)
+    return _lazy(not over, Rule.POSITION_CAP, partial(_position_cap_text, coin_value_after, total_equity, ratio, cap, over))
 
 
 _BOUND_MAX_ORDER = "MAX_ORDER_KRW"
 _BOUND_BALANCE = "the KRW balance incl. the fee"
 _BOUND_POSITION_CAP = "the position cap"
+
+
+def _max_order_text(
+    krw_free: Decimal,
+    max_order_krw: Decimal,
+    spendable: Decimal,
+    position_room_krw: Decimal | None,
+    most: Decimal,
+    binding_name: str,
+    min_order_krw: Decimal,
+    requested_krw: Decimal | None,
+    fee_rate: Decimal,
+    total: Decimal | None,
+    rule: str,
+) -> tuple[str, dict[str, str]]:
+    numbers = {
+        "krw_free": _s(krw_free),
+        "max_order_krw": _s(max_order_krw),
+        "spendable_total": _s(spendable),
+        "position_room": _s(position_room_krw),
+        "most_allowed": _s(most),
+        "bound_by": binding_name,
+        "min_order_krw": _s(min_order_krw),
+    }
+    if requested_krw is not None:
+        numbers["requested_krw"] = _s(requested_krw)
+    if total is None:
+        # Asked for more than the limits allow.
+        return (
+            f"a buy of {_krw(requested_krw)} is more than {binding_name} allows; the most allowed now is {_krw(most)}",  # type: ignore[arg-type]
+            numbers,
+        )
+    fee = fee_for(total, fee_rate)
+    numbers["total"] = _s(total)
+    numbers["fee"] = _s(fee)
+    if rule == Rule.MIN_ORDER:
+        bound = "" if requested_krw is not None else f" (bound by {binding_name})"
+        return f"a buy of {_krw(total)}{bound} is below Upbit's minimum order of {_krw(min_order_krw)}", numbers
+    if requested_krw is None:
+        return f"buy {_krw(total)} (+ fee {_krw(fee)}); bound by {binding_name}", numbers
+    return f"buy {_krw(total)} as requested (+ fee {_krw(fee)})", numbers
 
 
 def max_order_size(
@@ -517,58 +574,53 @@ def max_order_size(
         room = max(position_room_krw.to_integral_value(rounding=ROUND_FLOOR), ZERO)
         if room < most:
             most, binding_name = room, _BOUND_POSITION_CAP
-
-    def numbers_of(total: Decimal | None) -> dict[str, str]:
-        numbers = {
-            "krw_free": _s(krw_free),
-            "max_order_krw": _s(max_order_krw),
-            "spendable_total": _s(spendable),
-            "position_room": _s(position_room_krw),
-            "most_allowed": _s(most),
-            "bound_by": binding_name,
-            "min_order_krw": _s(min_order_krw),
-        }
-        if requested_krw is not None:
-            numbers["requested_krw"] = _s(requested_krw)
-        if total is not None:
-            numbers["total"] = _s(total)
-            numbers["fee"] = _s(fee_for(total, fee_rate))
-        return numbers
-
+    figures = (krw_free, max_order_krw, spendable, position_room_krw, most, binding_name, min_order_krw, requested_krw, fee_rate)
     if requested_krw is not None:
         if requested_krw > most:
-
-            def render_over() -> tuple[str, dict[str, str]]:
-                return (
-                    f"a buy of {_krw(requested_krw)} is more than {binding_name} allows; the most allowed now is {_krw(most)}",
-                    numbers_of(None),
-                )
-
-            return RiskCheck.lazy(False, Rule.MAX_ORDER_SIZE, render_over)
+            return _lazy(False, Rule.MAX_ORDER_SIZE, partial(_max_order_text, *figures, None, Rule.MAX_ORDER_SIZE))
         total = requested_krw
     else:
         total = most
     if total < min_order_krw:
+        return _lazy(False, Rule.MIN_ORDER, partial(_max_order_text, *figures, total, Rule.MIN_ORDER), total)
+    return _lazy(True, Rule.MAX_ORDER_SIZE, partial(_max_order_text, *figures, total, Rule.MAX_ORDER_SIZE), total)
 
-        def render_small() -> tuple[str, dict[str, str]]:
-            bound = "" if requested_krw is not None else f" (bound by {binding_name})"
-            return (
-                f"a buy of {_krw(total)}{bound} is below Upbit's minimum order of {_krw(min_order_krw)}",
-                numbers_of(total),
-            )
 
-        return RiskCheck.lazy(False, Rule.MIN_ORDER, render_small, size=total)
-
-    def render() -> tuple[str, dict[str, str]]:
-        fee = fee_for(total, fee_rate)
-        message = (
-            f"buy {_krw(total)} (+ fee {_krw(fee)}); bound by {binding_name}"
-            if requested_krw is None
-            else f"buy {_krw(total)} as requested (+ fee {_krw(fee)})"
+def _sell_size_text(
+    kind: str,
+    coin_volume: Decimal,
+    price: Decimal,
+    min_order_krw: Decimal,
+    requested_volume: Decimal | None,
+    available: Decimal,
+    volume: Decimal | None,
+    value: Decimal | None,
+) -> tuple[str, dict[str, str]]:
+    numbers = {"coin_volume": _s(coin_volume), "price": _s(price), "min_order_krw": _s(min_order_krw)}
+    if requested_volume is not None:
+        numbers["requested_volume"] = _s(requested_volume)
+    if kind == "not_positive":
+        return f"a sell volume must be positive, got {requested_volume}", numbers
+    if kind == "over_balance":
+        return f"a sell of {_num(requested_volume)} is more than the free balance {_num(available)}", numbers  # type: ignore[arg-type]
+    numbers["volume"] = _s(volume)
+    numbers["value"] = _s(value)
+    if kind == "nothing":
+        return "nothing to sell: the free coin balance is 0", numbers
+    if kind == "dust":
+        numbers["dust"] = "true"
+        return (
+            f"dust: {_num(available)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "  # type: ignore[union-attr]
+            f"of {_krw(min_order_krw)}; it cannot be sold and stays in the account",
+            numbers,
         )
-        return message, numbers_of(total)
-
-    return RiskCheck.lazy(True, Rule.MAX_ORDER_SIZE, render, size=total)
+    if kind == "min_order":
+        return (
+            f"a sell of {_num(volume)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "  # type: ignore[arg-type, union-attr]
+            f"of {_krw(min_order_krw)}",
+            numbers,
+        )
+    return f"sell {_num(volume)} (about {_krw(value.quantize(ONE_KRW))})", numbers  # type: ignore[arg-type, union-attr]
 
 
 def sell_size(
@@ -585,65 +637,23 @@ def sell_size(
     strategies treat it as flat). A partial sell that is too small is rule `min_order`.
     """
     available = quantize_volume(coin_volume)
-
-    def numbers_of(volume: Decimal | None = None, value: Decimal | None = None, dust: bool = False) -> dict[str, str]:
-        numbers = {"coin_volume": _s(coin_volume), "price": _s(price), "min_order_krw": _s(min_order_krw)}
-        if requested_volume is not None:
-            numbers["requested_volume"] = _s(requested_volume)
-        if volume is not None:
-            numbers["volume"] = _s(volume)
-            numbers["value"] = _s(value)
-        if dust:
-            numbers["dust"] = "true"
-        return numbers
-
+    figures = (coin_volume, price, min_order_krw, requested_volume, available)
     if requested_volume is not None:
         if requested_volume <= 0:
-            return RiskCheck.lazy(
-                False, Rule.SELL_SIZE, lambda: (f"a sell volume must be positive, got {requested_volume}", numbers_of())
-            )
+            return _lazy(False, Rule.SELL_SIZE, partial(_sell_size_text, "not_positive", *figures, None, None))
         if requested_volume > available:
-            return RiskCheck.lazy(
-                False,
-                Rule.SELL_SIZE,
-                lambda: (f"a sell of {_num(requested_volume)} is more than the free balance {_num(available)}", numbers_of()),
-            )
+            return _lazy(False, Rule.SELL_SIZE, partial(_sell_size_text, "over_balance", *figures, None, None))
         volume = quantize_volume(requested_volume)
     else:
         volume = available
     value = volume * price
     if volume <= 0:
-        return RiskCheck.lazy(
-            False, Rule.SELL_SIZE, lambda: ("nothing to sell: the free coin balance is 0", numbers_of(volume, value)), size=volume
-        )
+        return _lazy(False, Rule.SELL_SIZE, partial(_sell_size_text, "nothing", *figures, volume, value), volume)
     if value < min_order_krw:
         if available * price < min_order_krw:
-            return RiskCheck.lazy(
-                False,
-                Rule.DUST,
-                lambda: (
-                    f"dust: {_num(available)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "
-                    f"of {_krw(min_order_krw)}; it cannot be sold and stays in the account",
-                    numbers_of(volume, value, dust=True),
-                ),
-                size=volume,
-            )
-        return RiskCheck.lazy(
-            False,
-            Rule.MIN_ORDER,
-            lambda: (
-                f"a sell of {_num(volume)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "
-                f"of {_krw(min_order_krw)}",
-                numbers_of(volume, value),
-            ),
-            size=volume,
-        )
-    return RiskCheck.lazy(
-        True,
-        Rule.SELL_SIZE,
-        lambda: (f"sell {_num(volume)} (about {_krw(value.quantize(ONE_KRW))})", numbers_of(volume, value)),
-        size=volume,
-    )
+            return _lazy(False, Rule.DUST, partial(_sell_size_text, "dust", *figures, volume, value), volume)
+        return _lazy(False, Rule.MIN_ORDER, partial(_sell_size_text, "min_order", *figures, volume, value), volume)
+    return _lazy(True, Rule.SELL_SIZE, partial(_sell_size_text, "sized", *figures, volume, value), volume)
 
 
 def kill_switch_reasons(

@@ -2,6 +2,11 @@
 
 Each runs as its own process, exactly as a person would start them by hand; Ctrl-C stops all of them
 cleanly (the engine finishes its cycle first).
+
+The children run in their own process group, so the terminal's Ctrl-C reaches only this launcher,
+which stops them in order: the engine first (it may be in the middle of an order), then the web
+server, then the sandbox (which the engine still talks to while it finishes). On Linux each child is
+also told to stop when the launcher dies, so a killed launcher leaves no engine trading on its own.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 DEMO_PORT = 8765
+PR_SET_PDEATHSIG = 1
 DEMO_ACCESS_KEY = "sandbox-demo-access-key"
 DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"
 
@@ -31,37 +37,22 @@ class Command(BaseCommand):
             action="store_true",
             help="also start the sandbox exchange and point the engine at it (no keys, no network, no money)",
         )
+        parser.add_argument("--sandbox-port", type=int, default=DEMO_PORT, help=f"demo: the sandbox's port (default {DEMO_PORT})")
+        parser.add_argument(
+            "--demo-database", default="", help="demo: the SQLite file to use (default var/demo.sqlite3 in the project)"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         python = sys.executable
         env = dict(os.environ)
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
-
+        port = int(options["sandbox_port"])
         if options["demo"]:
-            env.update(self._demo_environment(python, manage))
-            sandbox = subprocess.Popen(
-                [
-                    python,
-                    manage,
-                    "runsandbox",
-                    "--port",
-                    str(DEMO_PORT),
-                    "--access-key",
-                    DEMO_ACCESS_KEY,
-                    "--secret-key",
-                    DEMO_SECRET_KEY,
-                ],
-                env=env,
-            )
-            children.append(("sandbox", sandbox))
-            self._wait_for_port(DEMO_PORT, sandbox)
-
-        children.append(("web", subprocess.Popen([python, manage, "runserver", str(options["addr"]), "--noreload"], env=env)))
-        children.append(("engine", subprocess.Popen([python, manage, "runengine"], env=env)))
-        if options["demo"]:
-            self._start_demo_trading(python, manage, env)
-        self.stdout.write(f"autocoin: dashboard at http://{options['addr']}/ (admin at /admin/); press Ctrl-C to stop everything")
+            if not 1 <= port <= 65535:
+                raise CommandError(f"--sandbox-port must be from 1 to 65535, not {port}")
+            if self._port_in_use(port):
+                raise CommandError(f"port {port} is already in use (another sandbox or demo?); stop it or choose --sandbox-port")
 
         stopping = False
 
@@ -69,10 +60,24 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
+        # Installed before any child starts, so a Ctrl-C during start-up also stops everything in order.
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         exit_code = 0
         try:
+            if options["demo"]:
+                env.update(self._demo_environment(python, manage, port, str(options["demo_database"] or "")))
+                keys = ["--access-key", DEMO_ACCESS_KEY, "--secret-key", DEMO_SECRET_KEY]
+                sandbox = self._spawn([python, manage, "runsandbox", "--port", str(port), *keys], env)
+                children.append(("sandbox", sandbox))
+                self._wait_for_port(port, sandbox)
+            if not stopping:
+                children.append(("web", self._spawn([python, manage, "runserver", str(options["addr"]), "--noreload"], env)))
+                children.append(("engine", self._spawn([python, manage, "runengine"], env)))
+            if options["demo"] and not stopping:
+                self._start_demo_trading(python, manage, env)
+            if not stopping:
+                self._say(f"autocoin: dashboard at http://{options['addr']}/ (admin at /admin/); press Ctrl-C to stop everything")
             while not stopping:
                 for name, child in children:
                     code = child.poll()
@@ -93,16 +98,34 @@ class Command(BaseCommand):
                         except subprocess.TimeoutExpired:
                             self.stderr.write(f"autocoin: the {name} process did not stop in 30 s; killing it")
                             child.kill()
+                            child.wait()
         if exit_code:
             raise CommandError(f"stopped because a process exited with code {exit_code}")
-        self.stdout.write("autocoin: stopped")
+        self._say("autocoin: stopped")
 
-    def _demo_environment(self, python: str, manage: str) -> dict[str, str]:
-        demo_db = Path(settings.BASE_DIR) / "var" / "demo.sqlite3"
+    def _say(self, text: str) -> None:
+        # Flushed at once: the children write to the same terminal (or log file) while this one waits.
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    @staticmethod
+    def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, process_group=0, preexec_fn=_stop_with_parent)
+
+    @staticmethod
+    def _port_in_use(port: int) -> bool:
+        import socket
+
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    def _demo_environment(self, python: str, manage: str, port: int, database: str) -> dict[str, str]:
+        demo_db = Path(database).resolve() if database else Path(settings.BASE_DIR) / "var" / "demo.sqlite3"
         demo_db.parent.mkdir(parents=True, exist_ok=True)
         env = {
             "DATABASE_URL": f"sqlite:///{demo_db}",
-            "UPBIT_API_BASE": f"http://127.0.0.1:{DEMO_PORT}",
+            "UPBIT_API_BASE": f"http://127.0.0.1:{port}",
             "UPBIT_ACCESS_KEY": DEMO_ACCESS_KEY,
             "UPBIT_SECRET_KEY": DEMO_SECRET_KEY,
             "PAPER_MODE": "false",
@@ -111,9 +134,11 @@ class Command(BaseCommand):
         }
         prepared = dict(os.environ, **env)
         subprocess.run([python, manage, "migrate", "--no-input", "-v", "0"], env=prepared, check=True)
-        subprocess.run([python, manage, "ensureadmin"], env=prepared, check=True)
-        self.stdout.write(
-            f"autocoin demo: sandbox exchange on 127.0.0.1:{DEMO_PORT}, database {demo_db}; "
+        admin = subprocess.run([python, manage, "ensureadmin"], env=prepared, check=True, capture_output=True, text=True)
+        if admin.stdout.strip():
+            self._say(f"autocoin demo: the demo has its own database and its own admin user:\n{admin.stdout.rstrip()}")
+        self._say(
+            f"autocoin demo: sandbox exchange on 127.0.0.1:{port}, database {demo_db}; "
             "the engine trades the sandbox's simulated market (no real money)"
         )
         return env
@@ -132,7 +157,7 @@ class Command(BaseCommand):
     def _wait_for_port(self, port: int, child: subprocess.Popen[bytes]) -> None:
         import socket
 
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if child.poll() is not None:
                 raise CommandError("the sandbox exchange did not start")
@@ -141,4 +166,15 @@ class Command(BaseCommand):
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     return
             time.sleep(0.2)
-        raise CommandError(f"the sandbox exchange did not open port {port} within 15 s")
+        raise CommandError(f"the sandbox exchange did not open port {port} within 30 s")
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the launcher dies (Linux prctl; elsewhere nothing)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass

@@ -1,0 +1,113 @@
+"""`make demo` (`manage.py runall --demo`) as a new user runs it: a trade shows within a minute, Ctrl-C
+stops the engine before the sandbox, and a killed launcher leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"runall exited early ({proc.returncode}):\n{proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+
+
+def start_demo(db: Path, web: int, sandbox: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UPBIT_", "PAPER_", "TELEGRAM_", "NOTIFY_", "STRATEGY"))}
+    env.update(DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="INFO")
+    command = [sys.executable, "manage.py", "runall", "--demo", "--addr", f"127.0.0.1:{web}", "--sandbox-port", str(sandbox)]
+    return subprocess.Popen(
+        [*command, "--demo-database", str(db)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # like a terminal: the launcher leads the foreground process group
+    )
+
+
+def test_the_demo_trades_within_a_minute_and_stops_cleanly(tmp_path):
+    db = tmp_path / "demo.sqlite3"
+    web, sandbox = free_port(), free_port()
+    demo = start_demo(db, web, sandbox)
+    started = time.monotonic()
+    try:
+        wait_until(lambda: query(db, "select count(*) from trading_fill") not in ([], [(0,)]), 60, demo)
+        assert time.monotonic() - started < 60
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/healthz", timeout=5) as answer:
+            assert answer.status == 200
+
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal: the whole foreground group
+        out, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+    assert demo.returncode == 0, out
+    assert "dashboard at http://127.0.0.1:" in out and "autocoin: stopped" in out
+    assert not listening(web) and not listening(sandbox)
+    assert query(db, "select state, owner from trading_enginestate") == [("IDLE", "")]
+    moves = query(db, "select message from trading_engineevent where kind in ('state_changed', 'engine_released') order by id")
+    assert moves[-3:][0][0].startswith("RUNNING → STOPPING by engine")
+    assert moves[-1][0].endswith("exited: stopped on SIGTERM")
+    # The engine finished while the sandbox was still up: no exchange error on the way out.
+    assert not query(db, "select id from trading_engineevent where kind = 'exchange_error'")
+
+    # A launcher killed outright takes its children with it (no engine left trading on its own).
+    again = start_demo(db, web, sandbox)
+    try:
+        wait_until(lambda: query(db, "select owner from trading_enginestate") not in ([], [("",)]), 60, again)
+        wait_until(lambda: listening(web), 30, again)
+        os.kill(again.pid, signal.SIGKILL)
+        again.communicate(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+            listening(web) or listening(sandbox) or query(db, "select owner from trading_enginestate") != [("",)]
+        ):
+            time.sleep(0.2)
+    finally:
+        if again.poll() is None:
+            os.killpg(again.pid, signal.SIGKILL)
+    assert not listening(web) and not listening(sandbox)
+    assert query(db, "select owner from trading_enginestate") == [("",)]

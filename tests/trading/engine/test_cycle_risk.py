@@ -119,3 +119,46 @@ def test_the_daily_loss_limit_trips_the_kill_switch_and_reset_rearms_only_exits(
     assert engine.run_cycle().ok
     close.refresh_from_db()
     assert close.status == "DONE", close.result
+
+
+@pytest.mark.usefixtures("holding_strategy")
+def test_daily_pnl_across_local_midnight_adds_up_and_rebuilds_the_same(live, sandbox):
+    from datetime import timedelta
+
+    from trading.engine.pnl import local_day, pnl_rebuild
+    from trading.models import Fill
+
+    now = sandbox.server.now()
+    to_1457 = (now.replace(hour=14, minute=57, second=0, microsecond=0) - now).total_seconds() % 86400
+    sandbox.advance(to_1457)  # 23:57 in Seoul
+    running()
+    engine = engine_for(live, sandbox)
+    sandbox.set_price("100000000")
+    ManualOrderRequestFactory(kind="buy", krw=D("10000"))
+    assert engine.run_cycle().ok
+    sandbox.set_price("101000000")
+    sandbox.advance(90)
+    ManualOrderRequestFactory(kind="sell", krw=None, volume=D("0.00005"))
+    assert engine.run_cycle().ok
+    day1 = local_day(sandbox.server.now())
+
+    sandbox.advance(300)  # 00:03 the next day in Seoul
+    sandbox.set_price("102000000")
+    ManualOrderRequestFactory(kind="close", krw=None)
+    assert engine.run_cycle().ok
+    day2 = local_day(sandbox.server.now())
+    assert day2 == day1 + timedelta(days=1)
+
+    rows = {row.date: row for row in PnlDaily.objects.filter(mode="live")}
+    assert set(rows) == {day1, day2} and rows[day1].trades == 2 and rows[day2].trades == 1
+    assert rows[day2].unrealized + rows[day1].unrealized == 0  # yesterday's paper gain is today's baseline
+    fills = Fill.objects.select_related("order")
+    total = sum((f.funds if f.order.side == "sell" else -f.funds) - f.fee for f in fills)
+    assert sum(row.realized + row.unrealized for row in rows.values()) == total.quantize(D("0.00000001"))
+    summary = EngineEvent.objects.get(kind="pnl")
+    assert str(day1) in summary.message
+
+    before = {d: (r.realized, r.fees, r.trades) for d, r in rows.items()}
+    pnl_rebuild()
+    after = {row.date: (row.realized, row.fees, row.trades) for row in PnlDaily.objects.filter(mode="live")}
+    assert after == before

@@ -55,8 +55,9 @@ class Engine:
 
 @pytest.fixture
 def engine_env(sandbox, transactional_db, settings) -> dict[str, str]:
-    # A strategy that holds (slow average longer than the candle history), so every order here is one a person asked for.
-    StrategyConfig.objects.update_or_create(strategy="sma_cross", defaults={"params": {"fast": 5, "slow": 2000}})
+    # A strategy that never finishes warming up (it needs more candles than the engine will read), so every
+    # order here is one a person asked for.
+    StrategyConfig.objects.update_or_create(strategy="macd", defaults={"params": {"fast": 12, "slow": 2000, "signal": 1000}})
     EngineState.load()
     sandbox.set_price("100000000")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UPBIT_", "PAPER_", "TELEGRAM_", "NOTIFY_"))}
@@ -67,7 +68,7 @@ def engine_env(sandbox, transactional_db, settings) -> dict[str, str]:
         UPBIT_READ_TIMEOUT_SEC="2",
         UPBIT_CONNECT_TIMEOUT_SEC="1",
         TRADING_MARKET="KRW-BTC",
-        STRATEGY="sma_cross",
+        STRATEGY="macd",
         LOOP_INTERVAL_SEC="1",
         ORDER_COOLDOWN_SEC="0",
         MAX_ORDER_KRW="10000",

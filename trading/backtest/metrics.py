@@ -101,18 +101,37 @@ def _utc_offsets(start: npt.NDArray[np.int64], tz: str) -> npt.NDArray[np.int64]
     """Seconds to add to UTC epoch seconds to get local wall-clock seconds, per candle.
 
     Computed per distinct UTC hour-day boundary so half a million candles cost a few hundred lookups,
-    yet zones with daylight saving time still come out right."""
+    yet zones with daylight saving time still come out right. Each hour's offset is remembered, so the
+    replay and the metrics, which both ask, pay for it once."""
+    hours = start // 3600
+    if hours.size and bool(np.all(hours[1:] >= hours[:-1])):
+        # Oldest first (as candles are): the distinct hours are where the hour changes, no sort needed.
+        firsts = np.concatenate(([0], np.flatnonzero(hours[1:] != hours[:-1]) + 1))
+        unique_hours = hours[firsts]
+        counts = np.diff(np.append(firsts, hours.size))
+        return np.repeat(_hour_offsets(unique_hours, tz), counts)
+    unique_hours, inverse = np.unique(hours, return_inverse=True)
+    return _hour_offsets(unique_hours, tz)[inverse]
+
+
+_OFFSETS: dict[tuple[str, int], int] = {}
+
+
+def _hour_offsets(hours: npt.NDArray[np.int64], tz: str) -> npt.NDArray[np.int64]:
     from datetime import UTC, datetime
 
     zone = ZoneInfo(tz)
-    hours = start // 3600
-    unique_hours, inverse = np.unique(hours, return_inverse=True)
-    offsets = np.fromiter(
-        (int(datetime.fromtimestamp(int(h) * 3600, tz=UTC).astimezone(zone).utcoffset().total_seconds()) for h in unique_hours),  # type: ignore[union-attr]
-        dtype=np.int64,
-        count=unique_hours.size,
-    )
-    return offsets[inverse]
+    known = _OFFSETS
+    if len(known) > 1_000_000:
+        known.clear()
+    values = []
+    for hour in hours.tolist():
+        offset = known.get((tz, hour))
+        if offset is None:
+            moment = datetime.fromtimestamp(hour * 3600, tz=UTC).astimezone(zone)
+            offset = known[(tz, hour)] = int(moment.utcoffset().total_seconds())  # type: ignore[union-attr]
+        values.append(offset)
+    return np.array(values, dtype=np.int64)
 
 
 def sharpe_daily(daily_equity: npt.NDArray[np.float64], initial: float) -> float | None:

@@ -464,7 +464,7 @@ def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate
     head = ratio * equity - coin_value
     if head <= 0:
         return ZERO
-    total = (head / (1 + ratio * fee_rate)).to_integral_value(rounding=ROUND_FLOOR)
+    total = (head / (1 + ratio * fee_rate)).to_integral_value(ROUND_FLOOR)
     while total > 0 and coin_value + total > ratio * (equity - fee_for(total, fee_rate)):
         total -= 1
     return max(total, ZERO)
@@ -565,13 +565,13 @@ def max_order_size(
     blocked otherwise (naming the limit and the most allowed). Below `min_order_krw` it is blocked.
     """
     # The smallest limit binds; on a tie the first named one (MAX_ORDER_KRW, the balance, the position cap).
-    most = max_order_krw.to_integral_value(rounding=ROUND_FLOOR)
+    most = max_order_krw.to_integral_value(ROUND_FLOOR)
     binding_name = _BOUND_MAX_ORDER
     spendable = spendable_total(krw_free, fee_rate)
     if spendable < most:
         most, binding_name = spendable, _BOUND_BALANCE
     if position_room_krw is not None:
-        room = max(position_room_krw.to_integral_value(rounding=ROUND_FLOOR), ZERO)
+        room = max(position_room_krw.to_integral_value(ROUND_FLOOR), ZERO)
         if room < most:
             most, binding_name = room, _BOUND_POSITION_CAP
     figures = (krw_free, max_order_krw, spendable, position_room_krw, most, binding_name, min_order_krw, requested_krw, fee_rate)

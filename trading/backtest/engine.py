@@ -236,6 +236,7 @@ class _Run:
         self.last_buy_at: datetime | None = None
         self.last_sell_at: datetime | None = None
         self.loss_limit_day: date | None = None
+        self.intents: dict[tuple[Any, Any], risk.OrderIntent] = {}
         # Balance changes for the equity curve: from candle index k on, (krw, coin) as floats.
         self.change_index: list[int] = [0]
         self.change_krw: list[float] = [float(self.krw)]
@@ -268,7 +269,11 @@ class _Run:
     def gate(self, decision: Any, i: int, now: datetime) -> risk.RiskResult:
         """Put the decision made at candle `i`'s close (`now`) through the risk gate."""
         context = self.context(now, _decimal_price(self.arrays.close[i]))
-        intent = risk.OrderIntent.from_decision(decision)
+        # An intent is immutable and depends only on the decision's action and reason: one per kind.
+        key = (decision.action, decision.reason)
+        intent = self.intents.get(key)
+        if intent is None:
+            intent = self.intents[key] = risk.OrderIntent.from_decision(decision)
         result = risk.evaluate(intent, context)
         if not result.allowed:
             blocked = result.blocked_by

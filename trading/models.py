@@ -238,6 +238,9 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["-ts", "-id"], name="order_ts_desc"),
             models.Index(fields=["status", "-ts"], name="order_status_ts"),
+            # The engine asks for the few open orders of one market and mode every cycle; without all three
+            # columns SQLite's planner walks the market index over the whole history instead.
+            models.Index(fields=["status", "market", "mode"], name="order_status_market_mode"),
             models.Index(fields=["market", "-ts"], name="order_market_ts"),
             models.Index(fields=["market", "side", "-ts"], name="order_market_side_ts"),
         ]

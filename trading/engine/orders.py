@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -87,18 +86,12 @@ def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
 
 def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
     """Non-final orders (NEW, WAIT, UNKNOWN). Only orders of the exchange's own mode can be looked up there."""
-    # SQLite's planner misjudges `status IN (...)` on a long, very skewed history and scans every
-    # order; one equality query per status uses the index. PostgreSQL's statistics get it right.
-    groups = [(status,) for status in Order.OPEN_STATUSES] if connection.vendor == "sqlite" else [Order.OPEN_STATUSES]
-    found: list[Order] = []
-    for statuses in groups:
-        qs = Order.objects.filter(status__in=statuses)
-        if market:
-            qs = qs.filter(market=market)
-        if mode:
-            qs = qs.filter(mode=mode)
-        found.extend(qs.order_by())
-    return sorted(found, key=lambda order: (order.ts, order.id))
+    qs = Order.objects.filter(status__in=Order.OPEN_STATUSES)  # the (status, market, mode) index
+    if market:
+        qs = qs.filter(market=market)
+    if mode:
+        qs = qs.filter(mode=mode)
+    return sorted(qs.order_by(), key=lambda order: (order.ts, order.id))
 
 
 FILL_CHECK_WINDOW = timedelta(days=2)

@@ -34,6 +34,7 @@ browser-deps:
 
 test: $(STAMP) browser-deps
 	$(PY) scripts/bootstrap.py
+	$(PY) manage.py collectstatic --no-input -v 0
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run -v 1
 	$(PY) scripts/run_tests.py

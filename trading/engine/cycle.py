@@ -342,7 +342,22 @@ class TradingEngine:
         now = time.monotonic()
         if self._fees_at is not None and now - self._fees_at < FEE_REFRESH_SEC:
             return
-        chance = self.exchange.get_order_chance(self.market)
+        try:
+            chance = self.exchange.get_order_chance(self.market)
+        except InvalidRequest as error:
+            if error.name == "notfoundmarket":
+                raise  # a wrong TRADING_MARKET: stop and say so
+            # An exchange without /v1/orders/chance (or refusing it) still trades: Upbit's published KRW
+            # fee and minimum apply, and the next refresh asks again.
+            self._fees_at = now
+            events.event_record(
+                kind=events.Kind.EXCHANGE_ERROR,
+                level=events.Level.WARNING,
+                actor="engine",
+                message=f"Order rules unavailable ({error}); using Upbit's KRW fee 0.05% and minimum 5,000 KRW",
+                meta={"error": str(error), "name": error.name, "status": error.status},
+            )
+            return
         self._fee_rates = {"buy": chance.bid_fee, "sell": chance.ask_fee}
         self._min_total = max(chance.min_total, KRW_MIN_ORDER_TOTAL) if chance.min_total else KRW_MIN_ORDER_TOTAL
         self._fees_at = now

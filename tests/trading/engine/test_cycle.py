@@ -247,3 +247,26 @@ def test_a_burst_of_manual_requests_is_worked_through_in_batches_oldest_first(li
     assert engine.run_cycle().ok
     assert not pending.exists()
     assert ManualOrderRequest.objects.filter(status="REJECTED", result__contains="nothing to sell").count() == MANUAL_BATCH + 5
+
+
+def test_an_exchange_without_order_rules_still_trades_on_upbits_published_fee(live, sandbox):
+    running()
+    sandbox.fail_next("/v1/orders/chance", status=404, name="not_found", message="no such endpoint")
+
+    outcome = TradingEngine(live).run_cycle()
+
+    assert outcome.ok
+    assert EngineState.load().state == "RUNNING"
+    warning = EngineEvent.objects.filter(kind=EngineEvent.Kind.EXCHANGE_ERROR).latest("id")
+    assert warning.level == "WARNING"
+    assert "using Upbit's KRW fee 0.05%" in warning.message
+
+
+def test_an_unknown_market_stops_the_engine(live, sandbox):
+    running()
+    sandbox.fail_next("/v1/orders/chance", status=400, name="notfoundmarket", message="다음 마켓에 없는 종목입니다: KRW-BTC")
+
+    outcome = TradingEngine(live).run_cycle()
+
+    assert outcome.stopped
+    assert EngineState.load().state == "ERROR"

@@ -16,6 +16,13 @@ GREY, GREEN, AMBER, RED = "rgb(107, 114, 128)", "rgb(21, 128, 61)", "rgb(180, 83
 
 
 def badge(page) -> tuple[str, str]:
+    # Read the colour once the stylesheet applies (right after a navigation it may still be loading).
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        "() => { const el = document.querySelector('.state-badge');"
+        " return el && getComputedStyle(el).backgroundColor !== 'rgba(0, 0, 0, 0)'; }",
+        timeout=5_000,
+    )
     return tuple(page.eval_on_selector(".state-badge", "el => [el.dataset.state, getComputedStyle(el).backgroundColor]"))
 
 

@@ -316,7 +316,7 @@ class EngineStateAdmin(ConsoleAdmin):
 # ---------------------------------------------------------------------------------------------------
 def _strategy_names() -> list[str]:
     try:
-        from trading.engine.strategies import registry
+        from trading.strategies import registry
     except ImportError:
         return ["macd", "sma_cross", "volatility_breakout"]
     return list(registry.STRATEGIES)
@@ -350,7 +350,7 @@ class StrategyConfigForm(forms.ModelForm):
             self.add_error("params", "Parameters must be a JSON object, e.g. {}.")
             return cleaned
         try:
-            from trading.engine.strategies import registry
+            from trading.strategies import registry
         except ImportError:
             raise forms.ValidationError(
                 "Strategy parameters cannot be validated: the strategy registry is not installed; nothing was saved."

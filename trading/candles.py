@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import connection, transaction
 
-from trading.engine.indicators import CandleArrays
+from trading.strategies.indicators import CandleArrays
 from trading.models import Candle
 
 logger = logging.getLogger("autocoin.candles")

@@ -463,7 +463,7 @@ def manual_order_request_finish(*, request: ManualOrderRequest, done: bool, resu
 # ---------------------------------------------------------------------------------------------------
 def strategy_config_update(*, strategy: str, params: dict, actor: str) -> StrategyConfig:
     """Validate and store a strategy's parameters; the engine uses them from its next cycle."""
-    from trading.engine.strategies import registry
+    from trading.strategies import registry
 
     try:
         registry.get_strategy(strategy)

@@ -41,10 +41,10 @@ from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_QUANTUM, r
 from exchange.types import OrderBookLevel, OrderRequest
 from trading.backtest.metrics import Metrics, compute_metrics
 from trading.engine import risk
-from trading.engine.indicators import CandleArrays
+from trading.strategies.indicators import CandleArrays
 from trading.engine.pnl import Book, FillRecord
-from trading.engine.strategies.base import Action, Position, Strategy
-from trading.engine.strategies.registry import get_strategy
+from trading.strategies.base import Action, Position, Strategy
+from trading.strategies.registry import get_strategy
 
 ZERO = Decimal("0")
 # The synthetic book's size: large enough that no order is limited by it (there is no depth in a candle).

@@ -368,7 +368,7 @@ class TradingEngine:
         return self._pnl
 
     def _strategy(self) -> tuple[Any, dict[str, Any]]:
-        from trading.engine.strategies import registry
+        from trading.strategies import registry
 
         strategy = registry.get_strategy(settings.STRATEGY)
         row = StrategyConfig.objects.filter(strategy=settings.STRATEGY).values_list("params", flat=True).first()
@@ -425,7 +425,7 @@ class TradingEngine:
     def _position(
         self, holdings: Holdings, price: Decimal, pnl: PnlTracker | None = None, candles: list[Candle] | None = None
     ) -> Any:
-        from trading.engine.strategies.base import Position
+        from trading.strategies.base import Position
 
         if holdings.coin * price < self._min_total:
             self._highest_price = None

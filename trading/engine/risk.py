@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, quantize_volume, spendable_total
 
 if TYPE_CHECKING:
-    from trading.engine.strategies.base import Decision
+    from trading.strategies.base import Decision
 
 ZERO = Decimal("0")
 ONE_KRW = Decimal("1")

@@ -30,7 +30,7 @@ from trading.engine.risk import (
     sell_size,
     trading_day,
 )
-from trading.engine.strategies import Action, Decision, Reason
+from trading.strategies import Action, Decision, Reason
 
 KST = "Asia/Seoul"
 NOW = datetime(2025, 3, 10, 3, 0, tzinfo=UTC)  # 12:00 KST

@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Literal
 
 from exchange.rules import KRW_MIN_ORDER_TOTAL
 from exchange.types import Candle
-from trading.engine.indicators import CandleArrays, FloatArray
+from trading.strategies.indicators import CandleArrays, FloatArray
 
 ZERO = Decimal("0")
 _MIN_ORDER_F = float(KRW_MIN_ORDER_TOTAL)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trading.engine.strategies.base import (
+from trading.strategies.base import (
     EXIT_RULE_REASONS,
     Action,
     Decision,
@@ -13,7 +13,7 @@ from trading.engine.strategies.base import (
     Reason,
     Strategy,
 )
-from trading.engine.strategies.registry import STRATEGIES, get_strategy, validate_params
+from trading.strategies.registry import STRATEGIES, get_strategy, validate_params
 
 __all__ = [
     "EXIT_RULE_REASONS",

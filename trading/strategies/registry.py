@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trading.engine.strategies.base import InvalidParams, Strategy
-from trading.engine.strategies.macd import MacdStrategy
-from trading.engine.strategies.sma_cross import SmaCrossStrategy
-from trading.engine.strategies.volatility_breakout import VolatilityBreakoutStrategy
+from trading.strategies.base import InvalidParams, Strategy
+from trading.strategies.macd import MacdStrategy
+from trading.strategies.sma_cross import SmaCrossStrategy
+from trading.strategies.volatility_breakout import VolatilityBreakoutStrategy
 
 STRATEGIES: dict[str, Strategy] = {
     strategy.name: strategy for strategy in (MacdStrategy(), SmaCrossStrategy(), VolatilityBreakoutStrategy())

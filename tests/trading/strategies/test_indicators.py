@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from exchange.types import Candle
-from trading.engine.indicators import (
+from trading.strategies.indicators import (
     CandleArrays,
     candle_range,
     crossed_above,

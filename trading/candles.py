@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import connection, transaction
 
-from trading.strategies.indicators import CandleArrays
 from trading.models import Candle
+from trading.strategies.indicators import CandleArrays
 
 logger = logging.getLogger("autocoin.candles")
 

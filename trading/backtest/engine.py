@@ -41,9 +41,9 @@ from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_QUANTUM, r
 from exchange.types import OrderBookLevel, OrderRequest
 from trading.backtest.metrics import Metrics, compute_metrics
 from trading.engine import risk
-from trading.strategies.indicators import CandleArrays
 from trading.engine.pnl import Book, FillRecord
 from trading.strategies.base import Action, Position, Strategy
+from trading.strategies.indicators import CandleArrays
 from trading.strategies.registry import get_strategy
 
 ZERO = Decimal("0")

@@ -17,9 +17,9 @@ from exchange.rules import KRW_MIN_ORDER_TOTAL
 from trading.backtest.engine import BacktestConfig, BacktestError, BacktestResult, backtest_limits, run_backtest
 from trading.backtest.report import equity_svg, write_trades_csv
 from trading.candles import candle_arrays, candle_coverage, unit_label
+from trading.models import BacktestRun, StrategyConfig
 from trading.strategies.base import InvalidParams
 from trading.strategies.registry import get_strategy, validate_params
-from trading.models import BacktestRun, StrategyConfig
 
 
 def default_output_dir() -> Path:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from trading.strategies.indicators import CandleArrays, FloatArray, crossed_above, crossed_below, macd
 from trading.strategies.base import Action, InvalidParams, ParamSpec, Prepared, Reason, Strategy, fmt, to_decimal
+from trading.strategies.indicators import CandleArrays, FloatArray, crossed_above, crossed_below, macd
 
 
 class MacdStrategy(Strategy):

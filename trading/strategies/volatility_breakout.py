@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from trading.strategies.indicators import SECONDS_PER_DAY, CandleArrays, FloatArray
 from trading.strategies.base import Action, ParamSpec, Position, Prepared, Reason, Strategy, fmt, to_decimal
+from trading.strategies.indicators import SECONDS_PER_DAY, CandleArrays, FloatArray
 
 
 class VolatilityBreakoutStrategy(Strategy):

@@ -13,8 +13,8 @@ import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 
 from exchange.types import Candle
-from trading.strategies.indicators import CandleArrays
 from trading.strategies import STRATEGIES, Action, Decision, InvalidParams, Position, Reason, get_strategy, validate_params
+from trading.strategies.indicators import CandleArrays
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DAY = 86400

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from exchange.types import OrderInfo, Trade
 from trading import events
-from trading.models import EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
+from trading.models import DecisionState, EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
 
 State = EngineState.State
 
@@ -604,3 +604,52 @@ def paper_account_reset(*, actor: str, initial_krw: Decimal | None = None) -> Pa
             meta={"initial_krw": result.initial_krw, "cancelled_orders": result.cancelled_orders, "previous": previous},
         )
     return PaperResetResult(initial_krw=result.initial_krw, cancelled_orders=result.cancelled_orders)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The engine's own records
+# ---------------------------------------------------------------------------------------------------
+def signal_record(
+    *,
+    market: str,
+    action: str,
+    source: str,
+    explanation: str,
+    meta: dict,
+    score: Decimal = Decimal("0"),
+    ts: datetime | None = None,
+) -> Signal:
+    """One decision of the strategy, a protective exit or a manual request, as the dashboard shows it."""
+    return Signal.objects.create(
+        ts=ts or timezone.now(),
+        market=market,
+        action=action,
+        score=score.quantize(Decimal("0.00000001")),
+        source=source,
+        explanation=explanation[:5000],
+        meta=meta,
+    )
+
+
+def engine_failures_increment(*, orders: bool = False) -> int:
+    """Add one to the consecutive API failures (or, with `orders`, order failures) and return the new count,
+    in one transaction so two writers never lose a count."""
+    from django.db.models import F
+
+    field = "consecutive_order_failures" if orders else "consecutive_failures"
+    with transaction.atomic():
+        EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(**{field: F(field) + 1})
+        return int(EngineState.objects.values_list(field, flat=True).get(pk=EngineState.SINGLETON_PK))
+
+
+def decision_state_load(*, market: str, mode: str) -> DecisionState:
+    """The decision memory of `market` in `mode` (created empty on first use)."""
+    state, _ = DecisionState.objects.get_or_create(market=market, mode=mode)
+    return state
+
+
+def decision_state_save(*, state: DecisionState, fields: dict) -> None:
+    """Store changed decision memory (peak, decided candle, exit candle): a restart continues from it."""
+    for name, value in fields.items():
+        setattr(state, name, value)
+    DecisionState.objects.filter(pk=state.pk).update(**fields)

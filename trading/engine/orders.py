@@ -99,8 +99,8 @@ FILL_CHECK_WINDOW = timedelta(days=2)
 
 def missing_fills(order: Order) -> bool:
     """The exchange reports more executed volume than the fills recorded for this order."""
-    recorded = order.fills.aggregate(total=Sum("volume"))["total"] or Decimal("0")
-    return order.executed_volume > recorded
+    recorded: Decimal = order.fills.aggregate(total=Sum("volume"))["total"] or Decimal("0")
+    return bool(order.executed_volume > recorded)
 
 
 def orders_missing_fills(mode: str | None = None) -> list[Order]:

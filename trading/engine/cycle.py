@@ -94,7 +94,7 @@ class TradingEngine:
         self._last_hold: tuple[str, str] | None = None
         self._last_hold_at: datetime | None = None
         self._reconciled_at_start = False
-        self._fills_this_cycle = False
+        self._fills_unread = True
         self._failures_at_start = 0
         self.metrics.extra["mode"] = self.mode
 
@@ -148,6 +148,8 @@ class TradingEngine:
                 self.metrics.client_rate_limited = int(stats.get("http_429", 0) or 0)
             if transaction.get_autocommit():
                 close_old_connections()
+        if outcome.stopped:
+            self._fills_unread = True  # a kill-switch's cancels may have recorded fills without telling
         return outcome
 
     def backoff_delay(self, failures: int) -> float:
@@ -170,7 +172,6 @@ class TradingEngine:
         candles = self.decisions.closed_candles(strategy, params, now)
         pnl = self._pnl_tracker()
         moment = self._moment(price, now, pnl)
-        self._fills_this_cycle = False
 
         acted = may_trade and self.manual.process(moment, outcome)
         if acted:
@@ -183,8 +184,9 @@ class TradingEngine:
         if not stale:
             self._decide(strategy, prepared, candles, moment, outcome, may_trade=may_trade, acted=acted)
 
-        if self._fills_this_cycle:
+        if self._fills_unread:
             pnl.absorb_new_fills()
+            self._fills_unread = False
         self._book_keeping(moment.holdings, price, pnl)
         if stale:
             raise StaleMarketData(
@@ -197,25 +199,34 @@ class TradingEngine:
     def _reconcile(self) -> None:
         if not self._reconciled_at_start:
             self.startup_reconcile()
+            pending = order_ops.open_orders(mode=self.mode)
         else:
-            # Final orders with unread trades are searched for only while some are known to exist.
-            result = order_ops.orders_reconcile(
-                self.exchange,
-                mode=self.mode,
-                fee_rates=self.orders.fee_rates,
-                on_fill=self._on_fill,
-                check_fills=self.orders.fills_pending,
-            )
-            self.orders.fills_pending = result.fills_pending
-        for problem in order_ops.orders_cancel_requested(
-            self.exchange, mode=self.mode, fee_rates=self.orders.fee_rates, on_fill=self._on_fill
-        ):
-            logger.warning("requested cancel not carried out yet: %s", problem)
+            # One read of the open orders serves the reconcile and the requested cancels; with none open and
+            # no fills known to be missing (the usual cycle), nothing else is asked.
+            pending = order_ops.open_orders(mode=self.mode)
+            if pending or self.orders.fills_pending:
+                result = order_ops.orders_reconcile(
+                    self.exchange,
+                    mode=self.mode,
+                    fee_rates=self.orders.fee_rates,
+                    on_fill=self._on_fill,
+                    check_fills=self.orders.fills_pending,
+                    known_open=pending,
+                )
+                self.orders.fills_pending = result.fills_pending
+        if any(order.cancel_requested_at is not None for order in pending):
+            for problem in order_ops.orders_cancel_requested(
+                self.exchange, mode=self.mode, fee_rates=self.orders.fee_rates, on_fill=self._on_fill
+            ):
+                logger.warning("requested cancel not carried out yet: %s", problem)
 
     def _moment(self, price: Decimal, now: datetime, pnl: PnlTracker) -> GateInput:
         """Fresh balances (and the fills they came with) at this cycle's price and time."""
         holdings = holdings_from_balances(self.exchange.get_accounts(), self.market)
-        pnl.absorb_new_fills()
+        if self._fills_unread:
+            # Only this process records fills (through _on_fill), so the book is read again only after one.
+            pnl.absorb_new_fills()
+            self._fills_unread = False
         return GateInput(price=price, now=now, holdings=holdings, pnl=pnl)
 
     def _pnl_tracker(self) -> PnlTracker:
@@ -350,7 +361,7 @@ class TradingEngine:
         )
 
     def _on_fill(self, fill: Fill) -> None:
-        self._fills_this_cycle = True
+        self._fills_unread = True
         order = fill.order
         self.notifier.send(
             f"autocoin fill ({order.mode}): {order.side} {events.volume_text(fill.volume)} {order.market} "

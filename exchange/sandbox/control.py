@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from exchange.sandbox.faults import FaultSpecError, fault_from_json
+from exchange.sandbox.feed import seconds_of
 from exchange.sandbox.http import Answer, HttpError, Request, dumps, error_body
 from exchange.sandbox.ledger import dec
-from exchange.sandbox.prices import seconds_of
 from exchange.sandbox.state import SandboxState
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})

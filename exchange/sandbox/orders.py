@@ -7,9 +7,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from exchange.sandbox.feed import seconds_of
 from exchange.sandbox.http import Request
 from exchange.sandbox.ledger import CLOSED_STATES, OPEN_STATES, Order, Rejected
-from exchange.sandbox.prices import seconds_of
 from exchange.sandbox.state import SandboxState
 
 

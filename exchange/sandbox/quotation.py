@@ -10,9 +10,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exchange.rules import krw_tick_size
+from exchange.sandbox.feed import moment_of, seconds_of
 from exchange.sandbox.http import MINUTE_CANDLES, HttpError, Request
 from exchange.sandbox.ledger import KST, dec
-from exchange.sandbox.prices import DAY_MINUTES, Bar, aggregate, moment_of, quantize8, seconds_of
+from exchange.sandbox.prices import DAY_MINUTES, Bar, aggregate, quantize8
 from exchange.sandbox.state import ORDERBOOK_LEVELS, SandboxState
 from exchange.types import ZERO
 

@@ -16,9 +16,10 @@ from typing import Any
 from exchange.rules import krw_tick_size, round_to_tick
 from exchange.sandbox.auth import Verifier
 from exchange.sandbox.faults import Fault, Faults
+from exchange.sandbox.feed import MarketFeed, minute_of, seconds_of
 from exchange.sandbox.http import HttpError
 from exchange.sandbox.ledger import Ledger
-from exchange.sandbox.prices import CsvSource, MarketFeed, SyntheticSource, minute_of, quantize8, seconds_of
+from exchange.sandbox.prices import CsvSource, SyntheticSource, quantize8
 from exchange.sandbox.ratelimit import RateLimiter
 from exchange.types import ZERO, OrderBookLevel
 

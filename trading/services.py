@@ -376,7 +376,7 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals
     order, whose trade list is then complete) does an order reported with an executed volume but no
     trades become one fill made from its totals; an order-placement answer never carries trades, and
     turning it into a fill would count the trades twice when they are read later."""
-    from exchange.redact import mask_secrets
+    from exchange.redact import configured_secrets, mask_secrets
 
     new_fills: list[Fill] = []
     with transaction.atomic():
@@ -408,7 +408,7 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals
         order.executed_volume = info.executed_volume
         order.executed_funds = info.filled_funds or Decimal("0")
         order.paid_fee = info.paid_fee
-        order.raw = mask_secrets(info.raw or {}, events._configured_secrets())
+        order.raw = mask_secrets(info.raw or {}, configured_secrets())
         order.save(
             update_fields=[
                 "status",

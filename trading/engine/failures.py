@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from exchange.base import Exchange
 from exchange.exceptions import ExchangeError, InvalidRequest, OrderRejected
-from exchange.redact import mask_text
+from exchange.redact import mask_configured_secrets as masked
 from trading import events, services
 from trading.engine import orders as order_ops
 from trading.engine.metrics import Metrics
@@ -30,16 +30,6 @@ from trading.models import EngineEvent, Order
 logger = logging.getLogger("autocoin.engine.cycle")
 
 BACKOFF_CAP_SEC = 60.0
-
-
-def masked(text: str) -> str:
-    """`text` with every configured secret replaced."""
-    secrets = [
-        s
-        for s in (settings.UPBIT_ACCESS_KEY, settings.UPBIT_SECRET_KEY, settings.TELEGRAM_BOT_TOKEN, settings.AUTOCOIN_API_TOKEN)
-        if s
-    ]
-    return mask_text(text, secrets)
 
 
 class FailurePolicy:

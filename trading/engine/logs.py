@@ -6,6 +6,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from django.conf import settings
+
 from exchange.redact import mask_configured_secrets
 
 

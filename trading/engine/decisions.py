@@ -30,8 +30,9 @@ from trading.strategies.indicators import CandleArrays
 from trading.strategies.protective import ProtectiveExit, ProtectiveRules
 
 INDICATOR_HISTORY = 2000
-"""Closed candles the indicators are computed over (at least): enough that an exponential average no longer
-depends on where the history starts, so the engine and a backtest over a longer range agree."""
+"""Closed candles a history-dependent indicator (an exponential or Wilder average) is computed over, at least:
+enough that it no longer depends on where the history starts, so the engine and a backtest over a longer range
+agree. Other strategies get the `min_candles` they ask for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,8 @@ class DecisionStep:
         """The closed candles the strategy needs, by the exchange's clock `now` (paged and cached: candles.py)."""
         self.unit = int(params.get("candle_unit") or strategy.default_candle_unit)
         need = max(2, int(strategy.min_candles(params, unit_sec=self.unit * 60)))
-        window = self.candles.closed(self.unit, need if need > MAX_CANDLES else max(need, INDICATOR_HISTORY), now)
+        wanted = max(need, INDICATOR_HISTORY) if strategy.history_dependent(params) and need <= MAX_CANDLES else need
+        window = self.candles.closed(self.unit, wanted, now)
         if window.capped and self._capped_warned != (strategy.name, need):
             self._capped_warned = (strategy.name, need)
             events.engine_error(

@@ -446,6 +446,11 @@ class Strategy:
         `unit_sec` is the candle length in seconds; by default the `candle_unit` parameter's."""
         return 2
 
+    def history_dependent(self, params: Mapping[str, Any]) -> bool:
+        """Whether an indicator remembers its whole history (an exponential or Wilder average): then the
+        engine computes it over a long history (decisions.py), so it agrees with a backtest over any range."""
+        return False
+
     # --- the two entry points ---------------------------------------------------------------------
     def prepare(self, arrays: CandleArrays, params: Mapping[str, Any] | None = None) -> Prepared:
         """Compute every indicator over all `arrays` (oldest first) with validated `params`."""

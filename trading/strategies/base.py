@@ -502,7 +502,7 @@ class Strategy:
         clean = self.validate(params)
         series, signal, ready_from, lists = self._indicators(arrays, clean)
         if uses_atr(clean):
-            # Only when a rule reads it: the Wilder recursion costs about 0.1 s on a year of minutes.
+            # Only when a rule reads it: about 50 ms on a year of minutes, a quarter of a MACD's prepare.
             average = atr(arrays.high, arrays.low, arrays.close, clean["atr_period"])
             series["atr"] = average
             lists["atr"] = average.tolist()

@@ -235,8 +235,9 @@ def wilder_average(values: npt.ArrayLike, period: int, first: int = 0) -> FloatA
     After that y[t] = (y[t-1] * (period - 1) + x[t]) / period. Earlier outputs are NaN. `first` skips
     leading values that are not defined (RSI's first change needs a previous close).
 
-    The recursion is a plain loop over Python floats, like `ema`: about 0.2 µs a value (0.1 s for a year
-    of minutes), which is why the strategies compute it only when a rule reads it.
+    The recursion is a plain loop over Python floats, like `ema`: about 0.08 µs a value (40 ms for a year
+    of minutes, 50 ms for an ATR with its true range), which is why the ATR is computed only when a rule
+    reads it.
     """
     _check_period("Wilder average", period)
     x = to_float_array(values)

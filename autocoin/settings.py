@@ -11,6 +11,7 @@ import re
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,7 +39,7 @@ def _fail(message: str) -> None:
 
 
 def _raw(name: str, default: str) -> str:
-    return env.str(name, default=default).strip()
+    return str(env.str(name, default=default)).strip()
 
 
 def _shown(value: str) -> str:
@@ -87,6 +88,12 @@ def env_decimal(
     return number
 
 
+def _require(condition: bool, message: str) -> None:
+    """Refuse a combination of values (the single-value checks are the `env_*` readers)."""
+    if not condition:
+        raise SettingError(message)
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = _raw(name, default)
     if value not in choices:
@@ -128,9 +135,9 @@ def env_secret(name: str, *, min_length: int = 0) -> str:
     return value
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dict[str, Any]:
     try:
-        config = env.db_url_config(url)
+        config: dict[str, Any] = env.db_url_config(url)
     except Exception:  # noqa: BLE001 - any parse failure becomes the one-line message below
         raise SettingError(
             f"DATABASE_URL={_shown(url)} is not a database URL; use sqlite:////abs/path.sqlite3 or postgres://user@host:5432/name"
@@ -172,15 +179,14 @@ try:
     # --- Django ---------------------------------------------------------------------------------
     DEBUG = env_bool("DJANGO_DEBUG", False)
     SECRET_KEY = env_secret("DJANGO_SECRET_KEY", min_length=32)
-    if not SECRET_KEY:
-        raise SettingError(
-            "DJANGO_SECRET_KEY is not set; run `make run` (it writes .env with a generated key) or set it to 50 random characters"
-        )
+    _require(
+        bool(SECRET_KEY),
+        "DJANGO_SECRET_KEY is not set; run `make run` (it writes .env with a generated key) or set it to 50 random characters",
+    )
     ALLOWED_HOSTS = [
         host.strip() for host in _raw("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if host.strip()
     ]
-    if not ALLOWED_HOSTS:
-        raise SettingError("DJANGO_ALLOWED_HOSTS='' is empty; use a comma-separated list such as 127.0.0.1,localhost")
+    _require(bool(ALLOWED_HOSTS), "DJANGO_ALLOWED_HOSTS='' is empty; use a comma-separated list such as 127.0.0.1,localhost")
     TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Seoul")
     SQLITE_BUSY_TIMEOUT_SEC = env_int("SQLITE_BUSY_TIMEOUT_SEC", 20, minimum=1, maximum=600)
     POSTGRES_POOL_SIZE = env_int("POSTGRES_POOL_SIZE", 10, minimum=2, maximum=100)
@@ -207,7 +213,8 @@ try:
     MAX_POSITION_RATIO = env_decimal(
         "MAX_POSITION_RATIO", "0.3", minimum=Decimal("0"), maximum=Decimal("1"), minimum_inclusive=False
     )
-    STRATEGY = env_choice("STRATEGY", "macd", ("macd", "sma_cross", "volatility_breakout"))
+    MAX_SLIPPAGE_PCT = env_decimal("MAX_SLIPPAGE_PCT", "0.5", minimum=Decimal("0"), maximum=Decimal("100"))
+    STRATEGY = env_choice("STRATEGY", "macd", ("macd", "sma_cross", "volatility_breakout", "momentum"))
     BALANCE_SNAPSHOT_INTERVAL_SEC = env_int("BALANCE_SNAPSHOT_INTERVAL_SEC", 300, minimum=5, maximum=86400)
     HOLD_SIGNAL_INTERVAL_SEC = env_int("HOLD_SIGNAL_INTERVAL_SEC", 300, minimum=5, maximum=86400)
     # The exchange's last trade may be at most this old (by this PC's clock) before no new entries are made.
@@ -222,8 +229,10 @@ try:
     NOTIFY_WEBHOOK_URL = env_url("NOTIFY_WEBHOOK_URL", "", allow_empty=True)
     TELEGRAM_BOT_TOKEN = env_secret("TELEGRAM_BOT_TOKEN")
     TELEGRAM_CHAT_ID = _raw("TELEGRAM_CHAT_ID", "")
-    if bool(TELEGRAM_BOT_TOKEN) != bool(TELEGRAM_CHAT_ID):
-        raise SettingError("TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID go together; set both or neither")
+    _require(
+        bool(TELEGRAM_BOT_TOKEN) == bool(TELEGRAM_CHAT_ID),
+        "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID go together; set both or neither",
+    )
     TELEGRAM_API_BASE = env_url("TELEGRAM_API_BASE", "https://api.telegram.org")
 
     LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -46,7 +46,11 @@ def refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         ("MAX_DAILY_LOSS_KRW", "0", "MAX_DAILY_LOSS_KRW='0' is out of range; use a decimal more than 0"),
         ("MAX_POSITION_RATIO", "1.5", "MAX_POSITION_RATIO='1.5' is out of range"),
         ("MAX_POSITION_RATIO", "0", "MAX_POSITION_RATIO='0' is out of range"),
-        ("STRATEGY", "moon", "STRATEGY='moon' is not allowed; use one of: macd, sma_cross, volatility_breakout"),
+        ("MAX_SLIPPAGE_PCT", "-0.1", "MAX_SLIPPAGE_PCT='-0.1' is out of range; use a decimal at least 0 and at most 100"),
+        ("MAX_SLIPPAGE_PCT", "101", "MAX_SLIPPAGE_PCT='101' is out of range"),
+        ("MAX_SLIPPAGE_PCT", "half", "MAX_SLIPPAGE_PCT='half' is not a number"),
+        ("MAX_SLIPPAGE_PCT", "Infinity", "MAX_SLIPPAGE_PCT='Infinity' is not a finite number"),
+        ("STRATEGY", "moon", "STRATEGY='moon' is not allowed; use one of: macd, sma_cross, volatility_breakout, momentum"),
         ("TRADING_MARKET", "BTC-ETH", "TRADING_MARKET='BTC-ETH' is not a KRW market code"),
         ("UPBIT_API_BASE", "api.upbit.com", "UPBIT_API_BASE='api.upbit.com' is not a URL"),
         ("TIME_ZONE", "Mars/Olympus", "TIME_ZONE='Mars/Olympus' is not a known time zone"),
@@ -85,6 +89,18 @@ def test_defaults_and_types(monkeypatch):
     assert loaded["TRADING_MARKET"] == "KRW-BTC"
     assert loaded["TIME_ZONE"] == "Asia/Seoul"
     assert loaded["USE_TZ"] is True
+
+
+def test_max_slippage_defaults_to_half_a_percent_and_zero_turns_it_off(monkeypatch):
+    monkeypatch.delenv("MAX_SLIPPAGE_PCT", raising=False)
+    assert load_settings(monkeypatch)["MAX_SLIPPAGE_PCT"] == Decimal("0.5")
+    assert load_settings(monkeypatch, MAX_SLIPPAGE_PCT="0")["MAX_SLIPPAGE_PCT"] == 0
+    assert load_settings(monkeypatch, MAX_SLIPPAGE_PCT=" 1.25 ")["MAX_SLIPPAGE_PCT"] == Decimal("1.25")
+    assert load_settings(monkeypatch, MAX_SLIPPAGE_PCT="100")["MAX_SLIPPAGE_PCT"] == Decimal("100")
+
+
+def test_momentum_is_a_strategy_choice(monkeypatch):
+    assert load_settings(monkeypatch, STRATEGY="momentum")["STRATEGY"] == "momentum"
 
 
 def test_sqlite_is_configured_for_two_writing_processes(monkeypatch, tmp_path):

@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Literal
 
 from exchange.rules import KRW_MIN_ORDER_TOTAL
 from exchange.types import Candle
-from trading.strategies.indicators import CandleArrays, FloatArray
+from trading.strategies.indicators import CandleArrays, FloatArray, atr
 
 ZERO = Decimal("0")
 _MIN_ORDER_F = float(KRW_MIN_ORDER_TOTAL)
@@ -325,6 +325,60 @@ EXIT_PARAM_SPECS: tuple[ParamSpec, ...] = (
 )
 
 
+WILDER_WARMUP_PERIODS = 10
+"""Periods of candles a Wilder average (ATR, RSI) needs before it is trusted: it weighs its seed by
+(1 - 1/period) a candle, so after 10 periods the seed weighs at most e^-10 = 4.5 * 10^-5 (period 14: 3.1 * 10^-5)."""
+
+VOLATILITY_PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("atr_period", "int", 14, 1, 1000, "the ATR period (Wilder's average true range), in candles"),
+    ParamSpec(
+        "atr_stop_mult",
+        "decimal",
+        None,
+        Decimal("0"),
+        Decimal("100"),
+        "sell when the close is this many ATRs below the entry price (below the highest price since entry with atr_trailing 1)",
+        min_inclusive=False,
+        optional=True,
+    ),
+    ParamSpec(
+        "atr_trailing",
+        "int",
+        0,
+        0,
+        1,
+        "1: the ATR stop measures from the highest price since entry; 0: from the entry price",
+        choices=(0, 1),
+    ),
+    ParamSpec(
+        "max_volatility_pct",
+        "decimal",
+        None,
+        Decimal("0"),
+        Decimal("100"),
+        "no new entries while ATR(atr_period) / close * 100 is above this",
+        min_inclusive=False,
+        optional=True,
+    ),
+)
+"""The ATR stop and the volatility filter, shared by every strategy. The strategy only computes the ATR
+(`Prepared.series["atr"]` and `Prepared.lists["atr"]`, when `uses_atr(params)`); the protective-exit
+evaluation that reads it is documented in docs/DECISIONS.md."""
+
+
+def uses_atr(params: Mapping[str, Any]) -> bool:
+    """Whether validated `params` turn on a rule that reads the ATR (the ATR stop or the volatility filter)."""
+    return params.get("atr_stop_mult") is not None or params.get("max_volatility_pct") is not None
+
+
+def atr_min_candles(params: Mapping[str, Any]) -> int:
+    """Closed candles the ATR rules of validated `params` need (0 when both are off): 10 * atr_period.
+
+    The live engine should fetch `max(strategy.min_candles(...), atr_min_candles(params))` candles so its
+    ATR agrees with the backtest's long history."""
+    return WILDER_WARMUP_PERIODS * int(params["atr_period"]) if uses_atr(params) else 0
+
+
 # ---------------------------------------------------------------------------------------------------
 # Prepared indicators
 # ---------------------------------------------------------------------------------------------------
@@ -410,8 +464,8 @@ class Strategy:
     # --- parameters -------------------------------------------------------------------------------
     @property
     def all_param_specs(self) -> tuple[ParamSpec, ...]:
-        """The strategy's own parameters, then `candle_unit`, then the exits shared by every strategy."""
-        return (*self.param_specs, candle_unit_spec(self.default_candle_unit), *EXIT_PARAM_SPECS)
+        """The strategy's own parameters, then `candle_unit`, then the exits and ATR rules shared by every strategy."""
+        return (*self.param_specs, candle_unit_spec(self.default_candle_unit), *EXIT_PARAM_SPECS, *VOLATILITY_PARAM_SPECS)
 
     def defaults(self) -> dict[str, Any]:
         return {spec.name: spec.default for spec in self.all_param_specs}
@@ -456,6 +510,11 @@ class Strategy:
         """Compute every indicator over all `arrays` (oldest first) with validated `params`."""
         clean = self.validate(params)
         series, signal, ready_from, lists = self._indicators(arrays, clean)
+        if uses_atr(clean):
+            # Only when a rule reads it: about 50 ms on a year of minutes, a quarter of a MACD's prepare.
+            average = atr(arrays.high, arrays.low, arrays.close, clean["atr_period"])
+            series["atr"] = average
+            lists["atr"] = average.tolist()
         return Prepared(
             strategy=self.name,
             params=clean,

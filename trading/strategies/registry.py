@@ -7,11 +7,12 @@ from typing import Any
 
 from trading.strategies.base import InvalidParams, Strategy
 from trading.strategies.macd import MacdStrategy
+from trading.strategies.momentum import MomentumStrategy
 from trading.strategies.sma_cross import SmaCrossStrategy
 from trading.strategies.volatility_breakout import VolatilityBreakoutStrategy
 
 STRATEGIES: dict[str, Strategy] = {
-    strategy.name: strategy for strategy in (MacdStrategy(), SmaCrossStrategy(), VolatilityBreakoutStrategy())
+    strategy.name: strategy for strategy in (MacdStrategy(), SmaCrossStrategy(), VolatilityBreakoutStrategy(), MomentumStrategy())
 }
 """Every strategy by its name (the names `settings.STRATEGY` accepts)."""
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -125,7 +126,7 @@ def test_entry_signal_while_holding_is_a_hold():
 def test_dust_position_counts_as_flat():
     strategy = get_strategy("sma_cross")
     prepared = strategy.prepare(make_arrays(SMA_CLOSES), SMA_PARAMS)
-    dust = holding(volume="1", price="10")  # 1 × 10.5 KRW: far below the 5,000 KRW minimum
+    dust = holding(volume="1", price="10")  # 1 * 10.5 KRW: far below the 5,000 KRW minimum
     assert strategy.decide(prepared, 7, dust).action == Action.BUY
 
 
@@ -147,13 +148,15 @@ def test_macd_buys_and_sells_exactly_where_the_lines_cross():
     shape = [100.0] * 40 + falling + rising + [113 - 4 * i for i in range(8)]
     closes = [1000.0 * c for c in shape]
     params = {"fast": 2, "slow": 4, "signal": 2}
-    line = [a - b for a, b in zip(loop_ema(closes, 2), loop_ema(closes, 4))]
+    line = [a - b for a, b in zip(loop_ema(closes, 2), loop_ema(closes, 4), strict=True)]
     signal = loop_ema(line, 2)
     strategy = get_strategy("macd")
     ready = strategy.min_candles(params) - 1
     ups = [i for i in range(max(1, ready), len(closes)) if line[i] > signal[i] and line[i - 1] <= signal[i - 1]]
     downs = [i for i in range(max(1, ready), len(closes)) if line[i] < signal[i] and line[i - 1] >= signal[i - 1]]
-    assert ups and downs and ups[0] < downs[-1]
+    assert ups
+    assert downs
+    assert ups[0] < downs[-1]
 
     prepared = strategy.prepare(make_arrays(closes), params)
     flat = [i for i in range(len(closes)) if strategy.decide(prepared, i).action == Action.BUY]
@@ -172,7 +175,7 @@ def test_macd_buys_and_sells_exactly_where_the_lines_cross():
 def test_macd_on_real_data_buys_at_every_upward_cross_after_warmup():
     candles = real_hourly_candles()
     closes = [float(c.close) for c in candles]
-    line = [a - b for a, b in zip(loop_ema(closes, 12), loop_ema(closes, 26))]
+    line = [a - b for a, b in zip(loop_ema(closes, 12), loop_ema(closes, 26), strict=True)]
     signal = loop_ema(line, 9)
     strategy = get_strategy("macd")
     prepared = strategy.prepare(CandleArrays.from_candles(candles))
@@ -220,7 +223,7 @@ def test_position_with_high_only_raises():
 # Volatility breakout
 # ---------------------------------------------------------------------------------------------------
 def breakout_days(day1_closes, *, first_day_offset=0):
-    """Day 0: 24 hourly candles ranging 90..110 (range 20). Day 1: opens at 100; target = 100 + 0.5 × 20 = 110."""
+    """Day 0: 24 hourly candles ranging 90..110 (range 20). Day 1: opens at 100; target = 100 + 0.5 * 20 = 110."""
     opens, highs, lows, closes, starts = [], [], [], [], []
     for hour in range(first_day_offset, 24):
         opens.append(100.0)
@@ -244,7 +247,7 @@ def test_volatility_breakout_buys_when_the_close_crosses_the_target():
     actions = [strategy.decide(prepared, i).action for i in range(len(arrays))]
     assert [i for i, a in enumerate(actions) if a == Action.BUY] == [25, 28]  # 111 crosses 110; 112 stays above; 111 again
     decision = strategy.decide(prepared, 25)
-    assert "close 111 broke above the target 110 = day open 100 + 0.5 × yesterday's range 20" in decision.explanation
+    assert "close 111 broke above the target 110 = day open 100 + 0.5 × yesterday's range 20" in decision.explanation  # noqa: RUF001
     assert decision.values["target"] == Decimal("110")
     assert decision.values["trading_day"] == "2024-12-02"
 
@@ -305,7 +308,7 @@ def test_volatility_breakout_on_real_hourly_data_matches_a_plain_reimplementatio
     days = sorted(by_day)
     first_complete = by_day[days[0]][0].start.hour == 0
     target = {}
-    for previous, day in zip(days, days[1:]):
+    for previous, day in itertools.pairwise(days):
         if (day - previous).days != 1 or (previous == days[0] and not first_complete):
             continue
         prev = by_day[previous]
@@ -359,14 +362,18 @@ def test_signal_on_candles_equals_decide_on_prepared_arrays(name, position):
     live = strategy.signal(candles, position, params)
     backtest = strategy.decide(strategy.prepare(CandleArrays.from_candles(candles), params), len(candles) - 1, position)
     assert live == backtest
-    assert live.explanation == backtest.explanation and live.values == backtest.values
+    assert live.explanation == backtest.explanation
+    assert live.values == backtest.values
 
 
-def test_macd_live_window_agrees_with_the_full_history_on_real_data():
-    """The live engine passes its last min_candles candles; the backtest has everything before them too."""
+@pytest.mark.parametrize("name", ["macd", "momentum"])
+def test_live_window_agrees_with_the_full_history_on_real_data(name):
+    """The live engine passes its last min_candles candles; the backtest has everything before them too.
+
+    Both strategies' averages are seeded from the first candle given: this is what their min_candles is for."""
     candles = real_hourly_candles()
     arrays = CandleArrays.from_candles(candles)
-    strategy = get_strategy("macd")
+    strategy = get_strategy(name)
     window = strategy.min_candles()
     prepared = strategy.prepare(arrays)
     disagreements = [
@@ -387,7 +394,9 @@ def test_decision_meta_is_json_ready():
 
 def test_a_decision_made_by_hand_carries_its_own_explanation():
     manual = Decision(Action.BUY, Decimal("0"), "by hand", reason="manual")
-    assert manual.values == {} and manual.explanation == "by hand" and manual.score == Decimal("0")
+    assert manual.values == {}
+    assert manual.explanation == "by hand"
+    assert manual.score == Decimal("0")
     assert not manual.is_exit_rule
 
 
@@ -417,6 +426,10 @@ def test_defaults_are_merged_in():
         "take_profit_pct": None,
         "stop_loss_pct": None,
         "trailing_stop_pct": None,
+        "atr_period": 14,
+        "atr_stop_mult": None,
+        "atr_trailing": 0,
+        "max_volatility_pct": None,
     }
     assert validate_params("volatility_breakout", None)["k"] == Decimal("0.5")
     assert validate_params("volatility_breakout", {})["candle_unit"] == 60
@@ -426,7 +439,8 @@ def test_validation_is_idempotent_and_accepts_stored_json():
     stored = json.loads(json.dumps(validate_params("volatility_breakout", {"k": 0.3, "stop_loss_pct": 2}), cls=DjangoJSONEncoder))
     assert stored["k"] == "0.3"  # Decimal is stored as a string in the JSON field
     again = validate_params("volatility_breakout", stored)
-    assert again["k"] == Decimal("0.3") and again["stop_loss_pct"] == Decimal("2")
+    assert again["k"] == Decimal("0.3")
+    assert again["stop_loss_pct"] == Decimal("2")
     assert validate_params("volatility_breakout", again) == again
 
 

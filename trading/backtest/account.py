@@ -26,6 +26,7 @@ from trading.engine.pnl import Book, FillRecord, mark_to_market
 from trading.strategies.base import Position
 from trading.strategies.indicators import CandleArrays
 from trading.strategies.market_model import one_level_book
+from trading.strategies.slippage import slippage_check
 
 ZERO = Decimal("0")
 
@@ -103,6 +104,7 @@ class BacktestAccount:
         self.last_sell_at: datetime | None = None
         self.loss_limit_day: date | None = None
         self.baseline: DayBaseline | None = None
+        self.max_slippage_pct: Decimal | None = config.max_slippage_pct
         # Balance changes for the equity curve: from candle index k on, (krw, coin) as floats.
         self.change_index: list[int] = [0]
         self.change_krw: list[float] = [float(self.krw)]
@@ -158,12 +160,21 @@ class BacktestAccount:
         """Fill an approved market order at `now` against the book at `price_f`; returns the PnL it realized
         (None: the order was refused by Upbit's rules and nothing filled)."""
         price_d, levels = book_at(price_f)
+        size = approved.krw_total if approved.side == "buy" else approved.volume
+        if self.max_slippage_pct and size is not None:
+            # The engine's slippage limit on the model's book: one level without depth never slips, so the
+            # size stays as the gate set it (docs/DECISIONS.md); the rule still runs, as live.
+            check = slippage_check(levels, approved.side, size, self.max_slippage_pct, fee_rate=self.fee_rate)
+            if not check.allowed:
+                self.block(index, now, approved.side, intent.reason, "slippage", check.reason)
+                return None
+            size = check.size
         self.fill_id += 1
         # Positional: (market, side, ord_type, identifier, price, volume).
         if approved.side == "buy":
-            request = OrderRequest(self.market, "buy", "price", f"bt-{self.fill_id}", approved.krw_total)
+            request = OrderRequest(self.market, "buy", "price", f"bt-{self.fill_id}", size)
         else:
-            request = OrderRequest(self.market, "sell", "market", f"bt-{self.fill_id}", None, approved.volume)
+            request = OrderRequest(self.market, "sell", "market", f"bt-{self.fill_id}", None, size)
         try:
             validate_order(request, levels=levels, krw_balance=self.krw, coin_balance=self.coin, fee_rate=self.fee_rate)
         except OrderRejected as error:

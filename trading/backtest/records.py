@@ -31,6 +31,8 @@ class BacktestConfig:
     limits: risk.RiskLimits
     fees: bool = True
     """False: fee rate 0 (for comparisons with fee-less backtesters)."""
+    max_slippage_pct: Decimal | None = None
+    """The engine's MAX_SLIPPAGE_PCT, applied to the book model (which never slips); None: off."""
 
     @property
     def fee_rate(self) -> Decimal:

@@ -126,6 +126,7 @@ def backtest_run_create(
         initial_krw=initial_krw,
         limits=risk_limits,
         fees=fees,
+        max_slippage_pct=settings.MAX_SLIPPAGE_PCT or None,
     )
     result = run_backtest(config, arrays)
 

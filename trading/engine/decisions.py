@@ -25,7 +25,7 @@ from trading.engine.candles import MAX_CANDLES, CandleCache
 from trading.engine.pnl import Holdings
 from trading.models import DecisionState, StrategyConfig
 from trading.strategies import registry
-from trading.strategies.base import Decision, Position, Prepared, Strategy
+from trading.strategies.base import Decision, Position, Prepared, Strategy, atr_min_candles
 from trading.strategies.indicators import CandleArrays
 from trading.strategies.protective import ProtectiveExit, ProtectiveRules
 
@@ -99,7 +99,7 @@ class DecisionStep:
     def closed_candles(self, strategy: Strategy, params: dict[str, Any], now: datetime) -> list[Candle]:
         """The closed candles the strategy needs, by the exchange's clock `now` (paged and cached: candles.py)."""
         self.unit = int(params.get("candle_unit") or strategy.default_candle_unit)
-        need = max(2, int(strategy.min_candles(params, unit_sec=self.unit * 60)))
+        need = max(2, int(strategy.min_candles(params, unit_sec=self.unit * 60)), atr_min_candles(params))
         wanted = max(need, INDICATOR_HISTORY) if strategy.history_dependent(params) and need <= MAX_CANDLES else need
         window = self.candles.closed(self.unit, wanted, now)
         if window.capped and self._capped_warned != (strategy.name, need):

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from django.conf import settings
+
 from exchange.base import Exchange
 from exchange.exceptions import InvalidRequest
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
@@ -24,6 +26,7 @@ from trading.engine.metrics import Metrics
 from trading.engine.outcome import CycleOutcome, EngineStopped
 from trading.engine.pnl import Holdings, PnlTracker
 from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, Signal
+from trading.strategies.slippage import slippage_check
 
 FEE_REFRESH_SEC = 3600
 
@@ -181,10 +184,13 @@ class OrderPath:
             if manual is not None:
                 services.manual_order_request_finish(request=manual, done=False, result="blocked: " + "; ".join(reasons))
             return None
+        size = self.slippage_limited(intent, verdict, moment, manual)
+        if size is None:
+            return None
         if verdict.side == "buy":
-            ord_type, order_price, volume = Order.OrdType.PRICE, verdict.krw_total, None
+            ord_type, order_price, volume = Order.OrdType.PRICE, size, None
         else:
-            ord_type, order_price, volume = Order.OrdType.MARKET, None, verdict.volume
+            ord_type, order_price, volume = Order.OrdType.MARKET, None, size
         result = order_ops.order_submit(
             self.exchange,
             market=self.market,
@@ -226,6 +232,43 @@ class OrderPath:
         elif result.error is not None:
             self.metrics.count_error(result.error)
         return result
+
+    def slippage_limited(
+        self, intent: risk.OrderIntent, verdict: risk.RiskResult, moment: GateInput, manual: ManualOrderRequest | None
+    ) -> Decimal | None:
+        """The gate's size, shrunk so the expected average fill in the live book stays within MAX_SLIPPAGE_PCT
+        of the best price; None (with an event) when not even the minimum order fits."""
+        size = verdict.krw_total if verdict.side == "buy" else verdict.volume
+        if size is None or not settings.MAX_SLIPPAGE_PCT:
+            return size
+        book = self.exchange.get_orderbook(self.market)
+        check = slippage_check(
+            book.levels,
+            verdict.side,
+            size,
+            settings.MAX_SLIPPAGE_PCT,
+            fee_rate=self.fee_rates.get(verdict.side, DEFAULT_FEE_RATE),
+            min_total=self.min_total,
+        )
+        if not check.allowed:
+            events.risk_blocked(
+                action=verdict.side,
+                reasons=[check.reason],
+                source=str(intent.source),
+                meta={"reason": intent.reason, "rule": "slippage", **check.as_meta()},
+            )
+            if manual is not None:
+                services.manual_order_request_finish(request=manual, done=False, result="blocked: " + check.reason)
+            return None
+        if check.shrunk:
+            events.event_record(
+                kind=events.Kind.RISK_BLOCKED,
+                level=events.Level.WARNING,
+                actor="engine",
+                message=f"Order shrunk by the slippage limit: {check.reason}",
+                meta={"reason": intent.reason, "rule": "slippage", **check.as_meta()},
+            )
+        return check.size
 
     def check_claim(self) -> None:
         """A process frozen past the stale limit (and taken over) must not send an order when it wakes."""

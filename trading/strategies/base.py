@@ -27,13 +27,45 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from exchange.rules import KRW_MIN_ORDER_TOTAL
 from exchange.types import Candle
 from trading.strategies.indicators import CandleArrays, FloatArray, atr
+from trading.strategies.params import (
+    CANDLE_UNITS,
+    EXIT_PARAM_SPECS,
+    VOLATILITY_PARAM_SPECS,
+    WILDER_WARMUP_PERIODS,
+    InvalidParams,
+    ParamSpec,
+    atr_min_candles,
+    candle_unit_spec,
+    uses_atr,
+)
+
+__all__ = [
+    "CANDLE_UNITS",
+    "EXIT_PARAM_SPECS",
+    "EXIT_RULE_REASONS",
+    "VOLATILITY_PARAM_SPECS",
+    "WILDER_WARMUP_PERIODS",
+    "Action",
+    "Decision",
+    "InvalidParams",
+    "ParamSpec",
+    "Position",
+    "Prepared",
+    "Reason",
+    "Strategy",
+    "atr_min_candles",
+    "candle_unit_spec",
+    "fmt",
+    "to_decimal",
+    "uses_atr",
+]
 
 ZERO = Decimal("0")
 _MIN_ORDER_F = float(KRW_MIN_ORDER_TOTAL)
@@ -190,196 +222,6 @@ class Decision:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Parameters
-# ---------------------------------------------------------------------------------------------------
-class InvalidParams(ValueError):
-    """A strategy parameter that cannot be used; the text names the parameter, the value and what is allowed."""
-
-    def __init__(self, message: str, *, strategy: str = "", param: str = "", value: Any = None) -> None:
-        super().__init__(message)
-        self.strategy = strategy
-        self.param = param
-        self.value = value
-
-
-@dataclass(frozen=True, slots=True)
-class ParamSpec:
-    """One parameter: its type, default and allowed range. `optional` parameters accept None and 0 as "off"."""
-
-    name: str
-    kind: Literal["int", "decimal"]
-    default: int | Decimal | None
-    minimum: int | Decimal
-    maximum: int | Decimal
-    help: str
-    min_inclusive: bool = True
-    max_inclusive: bool = True
-    optional: bool = False
-    choices: tuple[int, ...] = ()
-
-    def allowed(self) -> str:
-        if self.choices:
-            return f"one of {', '.join(map(str, self.choices))}"
-        low = f"{'at least' if self.min_inclusive else 'more than'} {self.minimum}"
-        high = f"{'at most' if self.max_inclusive else 'less than'} {self.maximum}"
-        noun = "a whole number" if self.kind == "int" else "a number"
-        off = " (0 or null turns it off)" if self.optional else ""
-        return f"{noun} {low} and {high}{off}"
-
-    def parse(self, strategy: str, raw: Any) -> int | Decimal | None:
-        def bad(problem: str) -> InvalidParams:
-            return InvalidParams(
-                f"{strategy}: parameter {self.name}={raw!r} {problem}; use {self.allowed()}",
-                strategy=strategy,
-                param=self.name,
-                value=raw,
-            )
-
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            if self.optional:
-                return None
-            raise bad("is missing")
-        if isinstance(raw, bool):
-            raise bad("is a boolean")
-        number: int | Decimal
-        if self.kind == "int":
-            if isinstance(raw, int):
-                number = raw
-            elif isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
-                number = int(raw.strip())
-            else:
-                raise bad("is not a whole number")
-        else:
-            if isinstance(raw, Decimal | int):
-                number = Decimal(raw)
-            elif isinstance(raw, float):
-                number = Decimal(repr(raw))
-            elif isinstance(raw, str):
-                try:
-                    number = Decimal(raw.strip().replace(",", "").replace("_", ""))
-                except InvalidOperation:
-                    raise bad("is not a number") from None
-            else:
-                raise bad(f"is a {type(raw).__name__}, not a number")
-            if not number.is_finite():
-                raise bad("is not a finite number")
-        if self.optional and number == 0:
-            return None
-        if self.choices:
-            if number not in self.choices:
-                raise bad("is not allowed")
-            return number
-        too_low = number < self.minimum if self.min_inclusive else number <= self.minimum
-        too_high = number > self.maximum if self.max_inclusive else number >= self.maximum
-        if too_low or too_high:
-            raise bad("is out of range")
-        return number
-
-
-CANDLE_UNITS: tuple[int, ...] = (1, 3, 5, 10, 15, 30, 60, 240, 1440)
-"""Upbit's candle units in minutes (1440 = day candles)."""
-
-
-def candle_unit_spec(default: int) -> ParamSpec:
-    """The `candle_unit` parameter: which candles (minutes) the engine fetches and the backtest replays.
-
-    The strategy computes on whatever candles it is given; this tells its callers which ones it was tuned for."""
-    return ParamSpec(
-        "candle_unit", "int", default, 1, 1440, "the candle length in minutes the strategy runs on", choices=CANDLE_UNITS
-    )
-
-
-EXIT_PARAM_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec(
-        "take_profit_pct",
-        "decimal",
-        None,
-        Decimal("0"),
-        Decimal("1000"),
-        "sell when the close is this many percent above the average buy price",
-        min_inclusive=False,
-        optional=True,
-    ),
-    ParamSpec(
-        "stop_loss_pct",
-        "decimal",
-        None,
-        Decimal("0"),
-        Decimal("100"),
-        "sell when the close is this many percent below the average buy price",
-        min_inclusive=False,
-        max_inclusive=False,
-        optional=True,
-    ),
-    ParamSpec(
-        "trailing_stop_pct",
-        "decimal",
-        None,
-        Decimal("0"),
-        Decimal("100"),
-        "sell when the close is this many percent below the highest price since entry",
-        min_inclusive=False,
-        max_inclusive=False,
-        optional=True,
-    ),
-)
-
-
-WILDER_WARMUP_PERIODS = 10
-"""Periods of candles a Wilder average (ATR, RSI) needs before it is trusted: it weighs its seed by
-(1 - 1/period) a candle, so after 10 periods the seed weighs at most e^-10 = 4.5 * 10^-5 (period 14: 3.1 * 10^-5)."""
-
-VOLATILITY_PARAM_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec("atr_period", "int", 14, 1, 1000, "the ATR period (Wilder's average true range), in candles"),
-    ParamSpec(
-        "atr_stop_mult",
-        "decimal",
-        None,
-        Decimal("0"),
-        Decimal("100"),
-        "sell when the close is this many ATRs below the entry price (below the highest price since entry with atr_trailing 1)",
-        min_inclusive=False,
-        optional=True,
-    ),
-    ParamSpec(
-        "atr_trailing",
-        "int",
-        0,
-        0,
-        1,
-        "1: the ATR stop measures from the highest price since entry; 0: from the entry price",
-        choices=(0, 1),
-    ),
-    ParamSpec(
-        "max_volatility_pct",
-        "decimal",
-        None,
-        Decimal("0"),
-        Decimal("100"),
-        "no new entries while ATR(atr_period) / close * 100 is above this",
-        min_inclusive=False,
-        optional=True,
-    ),
-)
-"""The ATR stop and the volatility filter, shared by every strategy. The strategy only computes the ATR
-(`Prepared.series["atr"]` and `Prepared.lists["atr"]`, when `uses_atr(params)`); the protective-exit
-evaluation that reads it is documented in docs/DECISIONS.md."""
-
-
-def uses_atr(params: Mapping[str, Any]) -> bool:
-    """Whether validated `params` turn on a rule that reads the ATR (the ATR stop or the volatility filter)."""
-    return params.get("atr_stop_mult") is not None or params.get("max_volatility_pct") is not None
-
-
-def atr_min_candles(params: Mapping[str, Any]) -> int:
-    """Closed candles the ATR rules of validated `params` need (0 when both are off): 10 * atr_period.
-
-    The live engine should fetch `max(strategy.min_candles(...), atr_min_candles(params))` candles so its
-    ATR agrees with the backtest's long history."""
-    return WILDER_WARMUP_PERIODS * int(params["atr_period"]) if uses_atr(params) else 0
-
-
-# ---------------------------------------------------------------------------------------------------
 # Prepared indicators
 # ---------------------------------------------------------------------------------------------------
 @dataclass(slots=True)
@@ -402,18 +244,9 @@ class Prepared:
     high: list[float] = field(default_factory=list)
     lists: dict[str, list[Any]] = field(default_factory=dict)
     """Strategy-specific per-candle lists read by `decide`."""
-    stop_loss_factor: float | None = None
-    take_profit_factor: float | None = None
-    trailing_factor: float | None = None
 
     def __len__(self) -> int:
         return len(self.close)
-
-
-def _factor(pct: Decimal | None, sign: int) -> float | None:
-    if pct is None:
-        return None
-    return float(1 + sign * pct / 100)
 
 
 def to_decimal(value: float, places: int = 8) -> Decimal | None:
@@ -501,9 +334,9 @@ class Strategy:
         return 2
 
     def history_dependent(self, params: Mapping[str, Any]) -> bool:
-        """Whether an indicator remembers its whole history (an exponential or Wilder average): then the
-        engine computes it over a long history (decisions.py), so it agrees with a backtest over any range."""
-        return False
+        """Whether an indicator remembers its whole history (an exponential or Wilder average, like the ATR):
+        then the engine computes it over a long history (decisions.py), so it agrees with a backtest over any range."""
+        return uses_atr(params)
 
     # --- the two entry points ---------------------------------------------------------------------
     def prepare(self, arrays: CandleArrays, params: Mapping[str, Any] | None = None) -> Prepared:
@@ -525,9 +358,6 @@ class Strategy:
             close=arrays.close.tolist(),
             high=arrays.high.tolist(),
             lists=lists,
-            stop_loss_factor=_factor(clean["stop_loss_pct"], -1),
-            take_profit_factor=_factor(clean["take_profit_pct"], +1),
-            trailing_factor=_factor(clean["trailing_stop_pct"], -1),
         )
 
     def decide(self, prepared: Prepared, i: int, position: Position | None = None) -> Decision:
@@ -549,7 +379,7 @@ class Strategy:
             return Decision.lazy(Action.HOLD, Reason.WARMUP, i, source)
         raw = prepared.signal[i]
         if raw > 0:
-            blocked = self._entry_blocked(prepared, i)
+            blocked = self._entry_blocked(prepared, i) or self._too_volatile(prepared, i)
             if blocked is None:
                 return Decision.lazy(Action.BUY, Reason.ENTRY, i, source)
             return Decision.lazy(Action.HOLD, blocked, i, source)
@@ -578,6 +408,23 @@ class Strategy:
     def _entry_blocked(self, p: Prepared, i: int) -> Reason | None:
         return None
 
+    def _too_volatile(self, p: Prepared, i: int) -> Reason | None:
+        """The volatility filter: no entry while ATR/close is above `max_volatility_pct`, or not known yet."""
+        limit = p.params.get("max_volatility_pct")
+        if limit is None:
+            return None
+        ratio = self.volatility_pct(p, i)
+        return Reason.VOLATILITY if ratio is None or ratio > float(limit) else None
+
+    @staticmethod
+    def volatility_pct(p: Prepared, i: int) -> float | None:
+        """ATR(atr_period) / close × 100 at candle `i` (None while the ATR warms up or is not computed)."""
+        series = p.lists.get("atr")
+        if not series or p.close[i] <= 0:
+            return None
+        value = float(series[i])
+        return value / p.close[i] * 100 if math.isfinite(value) else None
+
     def _idle_reason(self, p: Prepared, i: int) -> Reason:
         return Reason.NO_SIGNAL
 
@@ -602,29 +449,17 @@ class Strategy:
             values["avg_buy_price"] = position.avg_buy_price
             values["pnl_pct"] = to_decimal(change, 4)
             holding = f"holding {position.volume.normalize():f} at an average {fmt(avg)} ({change:+.2f}%)"
-        params = p.params
-        if reason == Reason.STOP_LOSS and position is not None:
-            values["stop_loss_pct"] = params["stop_loss_pct"]
-            head = (
-                f"SELL (stop-loss {_pct(params['stop_loss_pct'])}): close {fmt(close)} is "
-                f"{(1 - close / float(position.avg_buy_price)) * 100:.2f}% below the average buy price "
-                f"{fmt(position.avg_buy_price)}"
-            )
-        elif reason == Reason.TRAILING_STOP and position is not None:
-            peak = max(float(position.highest_price or position.avg_buy_price), p.high[i])
-            values["trailing_stop_pct"] = params["trailing_stop_pct"]
-            values["highest_price"] = to_decimal(peak)
-            head = (
-                f"SELL (trailing stop {_pct(params['trailing_stop_pct'])}): close {fmt(close)} is "
-                f"{(1 - close / peak) * 100:.2f}% below the highest price since entry {fmt(peak)}"
-            )
-        elif reason == Reason.TAKE_PROFIT and position is not None:
-            values["take_profit_pct"] = params["take_profit_pct"]
-            head = (
-                f"SELL (take-profit {_pct(params['take_profit_pct'])}): close {fmt(close)} is "
-                f"{(close / float(position.avg_buy_price) - 1) * 100:.2f}% above the average buy price "
-                f"{fmt(position.avg_buy_price)}"
-            )
+        if reason == Reason.VOLATILITY:
+            ratio = self.volatility_pct(p, i)
+            values["volatility_pct"] = to_decimal(ratio, 4) if ratio is not None else None
+            values["max_volatility_pct"] = p.params["max_volatility_pct"]
+            limit = _pct(p.params["max_volatility_pct"])
+            if ratio is None:
+                why = f"the volatility (ATR/close) is not known yet (the ATR is warming up; limit {limit})"
+            else:
+                why = f"the volatility (ATR/close) {ratio:.2f}% is above max_volatility_pct {limit}"
+            head = f"HOLD: entry signal held back, {why}; {indicator_text}"
+            indicator_text = ""
         elif reason == Reason.WARMUP:
             need = p.ready_from + 1
             head = f"HOLD: warming up, {i + 1} of {need} candles needed before an entry"

@@ -41,7 +41,7 @@ class MacdStrategy(Strategy):
         hourly KRW-BTC candles a 175-candle window made the same decision as the full history on every
         candle (a 105-candle window differed on 4)."""
         clean = self.validate(params)
-        return 5 * (clean["slow"] + clean["signal"])
+        return 5 * (int(clean["slow"]) + int(clean["signal"]))
 
     def history_dependent(self, params: Mapping[str, Any]) -> bool:
         return True

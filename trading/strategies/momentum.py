@@ -73,6 +73,9 @@ class MomentumStrategy(Strategy):
         to 1.2 points off and 5 crosses differed."""
         return WILDER_WARMUP_PERIODS * int(self.validate(params)["rsi_period"]) + 1
 
+    def history_dependent(self, params: Mapping[str, Any]) -> bool:
+        return True
+
     def _indicators(
         self, arrays: CandleArrays, params: dict[str, Any]
     ) -> tuple[dict[str, FloatArray], list[int], int, dict[str, list[Any]]]:

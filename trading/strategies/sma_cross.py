@@ -31,7 +31,7 @@ class SmaCrossStrategy(Strategy):
 
     def min_candles(self, params: Mapping[str, Any] | None = None, unit_sec: int | None = None) -> int:
         """slow + 1 candles: the slow SMA on this candle and the one before (a cross needs both)."""
-        return self.validate(params)["slow"] + 1
+        return int(self.validate(params)["slow"]) + 1
 
     def _indicators(
         self, arrays: CandleArrays, params: dict[str, Any]
@@ -47,7 +47,7 @@ class SmaCrossStrategy(Strategy):
         slow = p.lists["slow"][i]
         if not slow or slow != slow:  # NaN during warm-up
             return 0.0
-        return (p.lists["fast"][i] - slow) / slow * 100
+        return float((p.lists["fast"][i] - slow) / slow * 100)
 
     def _describe(self, p: Prepared, i: int, action: Action, reason: Reason) -> tuple[str, dict[str, Any]]:
         fast, slow = p.lists["fast"], p.lists["slow"]

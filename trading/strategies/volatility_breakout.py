@@ -128,7 +128,7 @@ class VolatilityBreakoutStrategy(Strategy):
         target = p.lists["target"][i]
         if target != target or not target:
             return 0.0
-        return (p.close[i] - target) / target * 100
+        return float((p.close[i] - target) / target * 100)
 
     def _describe(self, p: Prepared, i: int, action: Action, reason: Reason) -> tuple[str, dict[str, Any]]:
         target, day_open, prev_range = p.lists["target"][i], p.lists["day_open"][i], p.lists["prev_range"][i]

@@ -24,7 +24,7 @@ from tests.factories import (
     SignalFactory,
     StrategyConfigFactory,
 )
-from trading import admin as console
+from trading.admin import audit, console
 from trading.models import (
     BacktestRun,
     BalanceSnapshot,
@@ -379,7 +379,7 @@ def test_reversed_date_range_is_reported(admin_client):
 # ---------------------------------------------------------------------------------------------------
 def test_changelist_count_is_capped_and_says_so(admin_client, monkeypatch):
     monkeypatch.setattr(console.CappedCountPaginator, "cap", 5)
-    monkeypatch.setattr(console.EngineEventAdmin, "list_per_page", 2)
+    monkeypatch.setattr(audit.EngineEventAdmin, "list_per_page", 2)
     EngineEventFactory.create_batch(8)
 
     page = admin_client.get(_url(EngineEvent, "changelist")).content.decode()

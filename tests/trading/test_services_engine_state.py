@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, connections, transaction
 
-from trading import services
+from trading import selectors, services
 from trading.models import EngineEvent, EngineState
 
 State = EngineState.State
@@ -116,10 +116,10 @@ def test_live_mode_without_keys_refuses_to_start(settings):
 
 @pytest.mark.django_db
 def test_allowed_actions_follow_the_state_machine():
-    assert services.allowed_actions(State.IDLE) == {"start": True, "stop": False, "reset": False}
-    assert services.allowed_actions(State.RUNNING) == {"start": False, "stop": True, "reset": False}
-    assert services.allowed_actions(State.STOPPING) == {"start": False, "stop": False, "reset": False}
-    assert services.allowed_actions(State.ERROR) == {"start": False, "stop": False, "reset": True}
+    assert selectors.allowed_actions(State.IDLE) == {"start": True, "stop": False, "reset": False}
+    assert selectors.allowed_actions(State.RUNNING) == {"start": False, "stop": True, "reset": False}
+    assert selectors.allowed_actions(State.STOPPING) == {"start": False, "stop": False, "reset": False}
+    assert selectors.allowed_actions(State.ERROR) == {"start": False, "stop": False, "reset": True}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -210,6 +210,8 @@ try:
     STRATEGY = env_choice("STRATEGY", "macd", ("macd", "sma_cross", "volatility_breakout"))
     BALANCE_SNAPSHOT_INTERVAL_SEC = env_int("BALANCE_SNAPSHOT_INTERVAL_SEC", 300, minimum=5, maximum=86400)
     HOLD_SIGNAL_INTERVAL_SEC = env_int("HOLD_SIGNAL_INTERVAL_SEC", 300, minimum=5, maximum=86400)
+    # The exchange's last trade may be at most this old (by this PC's clock) before no new entries are made.
+    TICKER_MAX_AGE_SEC = env_int("TICKER_MAX_AGE_SEC", 60, minimum=5, maximum=3600)
     ENGINE_STALE_AFTER_SEC = env_int("ENGINE_STALE_AFTER_SEC", 10, minimum=3, maximum=600)
 
     # --- Web and API ------------------------------------------------------------------------------

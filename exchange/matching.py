@@ -7,7 +7,7 @@ last satoshi. Nothing here touches the database, the network or the clock.
 Rules reproduced (Upbit's published order examples and KRW market rules):
 
 - A market buy (`ord_type="price"`) walks the ask levels best first. At each level it buys
-  ``floor8(remaining KRW / price)`` capped by the level's size, paying ``price × volume``. The KRW
+  ``floor8(remaining KRW / price)`` capped by the level's size, paying ``price * volume``. The KRW
   that cannot buy one more 1e-8 unit is returned with the unused part of the reserved fee, and the
   order ends ``cancel`` (``done`` only when the total was spent exactly). Upbit's own example:
   total 6000 at 160,594,000 → volume 0.00003736, funds 5999.79184, reserved fee 3, paid fee
@@ -303,7 +303,7 @@ def take_volume(levels: Sequence[OrderBookLevel], side: SideName, volume: Decima
 
 
 def bid_reserved_fee(total: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
-    """The fee a bid reserves when placed: for a limit, total = price × volume; for a market buy, its total."""
+    """The fee a bid reserves when placed: for a limit, total = price * volume; for a market buy, its total."""
     return fee_for(total, fee_rate)
 
 
@@ -357,7 +357,7 @@ def _has_too_many_decimals(value: Decimal) -> bool:
 def order_total(request: OrderRequest, levels: Sequence[OrderBookLevel]) -> Decimal:
     """The KRW value Upbit measures against the minimum and maximum order totals.
 
-    Limit: price × volume. Market or best buy: its total. Market or best sell: volume × best bid."""
+    Limit: price * volume. Market or best buy: its total. Market or best sell: volume * best bid."""
     if request.ord_type == "limit":
         return (request.price or ZERO) * (request.volume or ZERO)
     if request.side == "buy":

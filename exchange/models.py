@@ -7,18 +7,29 @@ are written only by `exchange.paper`; everything else reads them through the `Ex
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, overload
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 ZERO = Decimal("0")
-MONEY = {"max_digits": 24, "decimal_places": 8}
+
+_MoneyIn = str | float | Decimal | Combinable
 
 
-def money_field(**kwargs: Any) -> models.DecimalField:
-    return models.DecimalField(**MONEY, **kwargs)
+@overload
+def money_field(*, null: Literal[False] = False, **kwargs: Any) -> models.DecimalField[_MoneyIn, Decimal]: ...
+
+
+@overload
+def money_field(*, null: Literal[True], **kwargs: Any) -> models.DecimalField[_MoneyIn | None, Decimal | None]: ...
+
+
+def money_field(*, null: bool = False, **kwargs: Any) -> models.DecimalField[Any, Any]:
+    """Money and volumes: 24 digits, 8 of them decimals (Upbit's precision)."""
+    return models.DecimalField(max_digits=24, decimal_places=8, null=null, **kwargs)
 
 
 class PaperAccount(models.Model):
@@ -33,10 +44,10 @@ class PaperAccount(models.Model):
     reset_count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [
+        constraints = (
             models.CheckConstraint(condition=Q(id=1), name="paper_account_singleton"),
             models.CheckConstraint(condition=Q(initial_krw__gt=0), name="paper_account_positive_initial_krw"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"Paper account (started with {self.initial_krw} KRW)"
@@ -53,11 +64,11 @@ class PaperBalance(models.Model):
 
     class Meta:
         ordering = ("currency",)
-        constraints = [
+        constraints = (
             models.CheckConstraint(condition=Q(balance__gte=0), name="paper_balance_not_negative"),
             models.CheckConstraint(condition=Q(locked__gte=0), name="paper_locked_not_negative"),
             models.CheckConstraint(condition=Q(avg_buy_price__gte=0), name="paper_avg_buy_price_not_negative"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.currency} {self.balance} (+{self.locked} locked)"
@@ -105,8 +116,8 @@ class PaperOrder(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["market", "state"], name="paper_order_market_state")]
-        constraints = [
+        indexes = (models.Index(fields=["market", "state"], name="paper_order_market_state"),)
+        constraints = (
             models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="paper_order_known_side"),
             models.CheckConstraint(
                 condition=Q(ord_type__in=["limit", "price", "market", "best"]), name="paper_order_known_ord_type"
@@ -122,7 +133,7 @@ class PaperOrder(models.Model):
             models.CheckConstraint(condition=Q(paid_fee__gte=0), name="paper_order_paid_fee_not_negative"),
             models.CheckConstraint(condition=Q(remaining_fee__gte=0), name="paper_order_remaining_fee_not_negative"),
             models.CheckConstraint(condition=Q(locked__gte=0), name="paper_order_locked_not_negative"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.side} {self.ord_type} {self.market} {self.uuid} ({self.state})"
@@ -141,12 +152,12 @@ class PaperTrade(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
-        constraints = [
+        constraints = (
             models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="paper_trade_known_side"),
             models.CheckConstraint(condition=Q(price__gt=0), name="paper_trade_positive_price"),
             models.CheckConstraint(condition=Q(volume__gt=0), name="paper_trade_positive_volume"),
             models.CheckConstraint(condition=Q(fee__gte=0), name="paper_trade_fee_not_negative"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.side} {self.volume} @ {self.price} ({self.uuid})"

@@ -1,4 +1,9 @@
-"""Masking of secrets before anything is logged, raised or stored."""
+"""Masking of secrets before anything is logged, raised or stored.
+
+`mask_text` and `mask_secrets` are pure: they mask bearer tokens, JWTs, secret-named fields and the
+secret values they are given, and need no Django settings. `configured_secrets` and
+`mask_configured_secrets` add the values of `SECRET_SETTINGS`, read from the settings at each call.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,19 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
 MASK = "***"
+
+# Every setting whose value must never appear in a log line, an event, an error or a stored answer.
+SECRET_SETTINGS: tuple[str, ...] = (
+    "UPBIT_ACCESS_KEY",
+    "UPBIT_SECRET_KEY",
+    "AUTOCOIN_API_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+    "SECRET_KEY",
+)
 
 _SECRET_KEY_NAMES = re.compile(
     r"(secret|token|password|passwd|authorization|access_key|api_key|signature|jwt|cookie|session)", re.IGNORECASE
@@ -42,3 +59,17 @@ def mask_secrets(value: Any, secrets: Iterable[str] = ()) -> Any:
     if isinstance(value, str):
         return mask_text(value, secret_values)
     return value
+
+
+def configured_secrets() -> tuple[str, ...]:
+    """The values of `SECRET_SETTINGS` that are set; none outside a configured Django project."""
+    try:
+        values = [getattr(settings, name, "") for name in SECRET_SETTINGS]
+    except ImproperlyConfigured:
+        return ()
+    return tuple(value for value in values if value)
+
+
+def mask_configured_secrets(text: str) -> str:
+    """`mask_text` with every configured secret: for free text about to be logged, stored or shown."""
+    return mask_text(text, configured_secrets())

@@ -88,12 +88,12 @@ def average_buy_price(held: Decimal, average: Decimal, volume: Decimal, funds: D
 
 
 def fee_for(funds: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
-    """The fee Upbit charges on `funds` of quote currency: funds × rate, 8 decimals, rounded half up."""
+    """The fee Upbit charges on `funds` of quote currency: funds * rate, 8 decimals, rounded half up."""
     return (funds * fee_rate).quantize(KRW_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def spendable_total(budget: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
-    """The largest market-buy total whose reserved fee still fits in `budget` (total × (1 + fee) ≤ budget).
+    """The largest market-buy total whose reserved fee still fits in `budget` (total * (1 + fee) ≤ budget).
 
     Upbit reserves the fee on top of the order total, so buying with the whole balance fails with
     insufficient_funds_bid unless the total is reduced this way."""

@@ -1,6 +1,6 @@
 """Typed results of the exchange interface: Decimals and aware UTC datetimes, never raw dicts.
 
-Sides are `buy`/`sell` here and everywhere outside `exchange/upbit.py`, which alone speaks bid/ask.
+Sides are `buy`/`sell` here and everywhere outside `exchange/upbit/`, which alone speaks bid/ask.
 """
 
 from __future__ import annotations

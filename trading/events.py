@@ -7,9 +7,7 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
-
-from exchange.redact import mask_secrets, mask_text
+from exchange.redact import configured_secrets, mask_secrets, mask_text
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
 
 logger = logging.getLogger("autocoin.events")
@@ -25,20 +23,6 @@ _LOG_LEVELS: dict[str, int] = {
 }
 
 
-def _configured_secrets() -> tuple[str, ...]:
-    return tuple(
-        value
-        for value in (
-            settings.UPBIT_ACCESS_KEY,
-            settings.UPBIT_SECRET_KEY,
-            settings.AUTOCOIN_API_TOKEN,
-            settings.TELEGRAM_BOT_TOKEN,
-            settings.SECRET_KEY,
-        )
-        if value
-    )
-
-
 def event_record(
     *,
     kind: str,
@@ -49,7 +33,7 @@ def event_record(
     state: str | None = None,
 ) -> EngineEvent:
     """Write one audit row (secrets masked) and mirror it to the log."""
-    secrets = _configured_secrets()
+    secrets = configured_secrets()
     if state is None:
         state = EngineState.objects.values_list("state", flat=True).filter(pk=EngineState.SINGLETON_PK).first() or ""
     event = EngineEvent.objects.create(

@@ -439,3 +439,29 @@ class BacktestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.strategy} {self.market} {self.date_from:%Y-%m-%d}..{self.date_to:%Y-%m-%d}"
+
+
+class DecisionState(models.Model):
+    """What the decision rules must remember across cycles and restarts, per market and mode (docs/DECISIONS.md):
+    the trailing peak of the open position, the last closed candle the strategy acted on, and the candle
+    that triggered the last exit (no re-entry on it)."""
+
+    market = models.CharField(max_length=32)
+    mode = models.CharField(max_length=8, choices=Mode.choices)
+    peak_price = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    peak_entry_at = models.DateTimeField(
+        null=True, blank=True, help_text="entry time of the position the peak belongs to (UTC)"
+    )
+    decided_candle_start = models.DateTimeField(
+        null=True, blank=True, help_text="start of the last closed candle the strategy acted on (UTC)"
+    )
+    exit_candle_start = models.DateTimeField(
+        null=True, blank=True, help_text="start of the candle that triggered the last exit (UTC)"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["market", "mode"], name="decision_state_unique_market_mode")]
+
+    def __str__(self) -> str:
+        return f"{self.market} {self.mode}"

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from exchange.redact import mask_text
+from exchange.redact import mask_configured_secrets
 from trading.models import BalanceSnapshot, EngineEvent, EngineState, Fill, ManualOrderRequest, Order, PnlDaily, Signal
 from trading.transitions import allowed_actions as allowed_actions  # a read: which buttons work now
 
@@ -49,14 +49,13 @@ def engine_health() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------
 ZERO = Decimal("0")
 EQUITY_CHART_MAX_POINTS = 300
-_SECRET_SETTINGS = ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY", "AUTOCOIN_API_TOKEN", "TELEGRAM_BOT_TOKEN", "SECRET_KEY")
 
 
 def masked(text: str) -> str:
     """Free text with every configured secret masked: rows are masked when written, this guards older rows."""
     if not text:
         return text
-    return mask_text(text, [value for value in (getattr(settings, name, "") for name in _SECRET_SETTINGS) if value])
+    return mask_configured_secrets(text)
 
 
 def mode_current() -> str:

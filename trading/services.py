@@ -19,8 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from exchange import paper
-from exchange.redact import mask_secrets
+from exchange.redact import configured_secrets, mask_secrets
 from exchange.rules import fee_for
 from exchange.types import OrderInfo, Trade
 from trading import events, selectors
@@ -29,7 +28,15 @@ from trading import events, selectors
 from trading.errors import EngineOffline as EngineOffline
 from trading.errors import InvalidInput as InvalidInput
 from trading.errors import TransitionNotAllowed as TransitionNotAllowed
-from trading.models import BalanceSnapshot, EngineEvent, EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
+from trading.models import (
+    DecisionState,
+    EngineState,
+    Fill,
+    ManualOrderRequest,
+    Order,
+    Signal,
+    StrategyConfig,
+)
 from trading.strategies import registry
 from trading.transitions import ALLOWED_FROM
 
@@ -414,7 +421,7 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals
         order.executed_volume = info.executed_volume
         order.executed_funds = info.filled_funds or Decimal("0")
         order.paid_fee = info.paid_fee
-        order.raw = mask_secrets(info.raw or {}, events._configured_secrets())
+        order.raw = mask_secrets(info.raw or {}, configured_secrets())
         order.save(
             update_fields=[
                 "status",
@@ -492,31 +499,7 @@ def strategy_config_update(*, strategy: str, params: dict[str, Any], actor: str)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Housekeeping
-# ---------------------------------------------------------------------------------------------------
-def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
-    """Delete engine events, HOLD signals and balance snapshots older than `days` days.
-
-    Orders, fills, BUY/SELL signals, daily PnL and manual requests are never deleted: they are the
-    trading record. The newest balance snapshot is always kept."""
-    if days < 1:
-        raise InvalidInput("days", "days_too_small", value=days)
-    cutoff = timezone.now() - timedelta(days=days)
-    counts: dict[str, int] = {}
-    counts["events"], _ = EngineEvent.objects.filter(ts__lt=cutoff).delete()
-    hold_signals = Signal.objects.filter(ts__lt=cutoff, action=Signal.Action.HOLD, orders__isnull=True)
-    counts["hold_signals"], _ = hold_signals.delete()
-    newest = BalanceSnapshot.objects.order_by("-ts", "-id").values_list("id", flat=True).first()
-    old_snapshots = BalanceSnapshot.objects.filter(ts__lt=cutoff)
-    if newest is not None:
-        old_snapshots = old_snapshots.exclude(id=newest)
-    counts["snapshots"], _ = old_snapshots.delete()
-    events.history_pruned(actor=actor, days=days, counts=counts)
-    return counts
-
-
-# ---------------------------------------------------------------------------------------------------
-# Operations from the admin console: cancel requests and the paper account reset
+# Cancel requests from the admin console
 # ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CancelRequestResult:
@@ -559,32 +542,48 @@ def order_cancel_request(*, order_ids: list[int], actor: str) -> CancelRequestRe
     return CancelRequestResult(requested=requested, already_requested=already, not_open=not_open)
 
 
-@dataclass(frozen=True)
-class PaperResetResult:
-    initial_krw: Decimal
-    cancelled_orders: int
+# ---------------------------------------------------------------------------------------------------
+# The engine's own records
+# ---------------------------------------------------------------------------------------------------
+def signal_record(
+    *,
+    market: str,
+    action: str,
+    source: str,
+    explanation: str,
+    meta: dict[str, Any],
+    score: Decimal = Decimal("0"),
+    ts: datetime | None = None,
+) -> Signal:
+    """One decision of the strategy, a protective exit or a manual request, as the dashboard shows it."""
+    return Signal.objects.create(
+        ts=ts or timezone.now(),
+        market=market,
+        action=action,
+        score=score.quantize(Decimal("0.00000001")),
+        source=source,
+        explanation=explanation[:5000],
+        meta=meta,
+    )
 
 
-def paper_account_reset(*, actor: str, initial_krw: Decimal | None = None) -> PaperResetResult:
-    """Start the paper account over with `initial_krw` (default PAPER_INITIAL_KRW): open paper orders are
-    cancelled, coins removed. Refused while the engine is RUNNING or STOPPING (it may be trading on the
-    account); the engine state row stays locked meanwhile so a Start cannot slip in."""
-    amount = settings.PAPER_INITIAL_KRW if initial_krw is None else initial_krw
+def engine_failures_increment(*, orders: bool = False) -> int:
+    """Add one to the consecutive API failures (or, with `orders`, order failures) and return the new count,
+    in one transaction so two writers never lose a count."""
+    field = "consecutive_order_failures" if orders else "consecutive_failures"
     with transaction.atomic():
-        EngineState.load()
-        state = EngineState.objects.select_for_update().get(pk=EngineState.SINGLETON_PK)
-        if state.state in (State.RUNNING, State.STOPPING):
-            raise TransitionNotAllowed("paper_reset_while_trading", current=state.state)
-        try:
-            result = paper.reset_account(amount)
-        except ValueError as error:
-            raise InvalidInput("initial_krw", "invalid_amount", problem=str(error)) from None
-        previous = {balance.currency: balance.balance + balance.locked for balance in result.previous_balances}
-        events.paper_account_reset(
-            actor=actor,
-            state=state.state,
-            initial_krw=result.initial_krw,
-            cancelled_orders=result.cancelled_orders,
-            previous=previous,
-        )
-    return PaperResetResult(initial_krw=result.initial_krw, cancelled_orders=result.cancelled_orders)
+        EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(**{field: F(field) + 1})
+        return int(EngineState.objects.values_list(field, flat=True).get(pk=EngineState.SINGLETON_PK))
+
+
+def decision_state_load(*, market: str, mode: str) -> DecisionState:
+    """The decision memory of `market` in `mode` (created empty on first use)."""
+    state, _ = DecisionState.objects.get_or_create(market=market, mode=mode)
+    return state
+
+
+def decision_state_save(*, state: DecisionState, fields: dict[str, Any]) -> None:
+    """Store changed decision memory (peak, decided candle, exit candle): a restart continues from it."""
+    for name, value in fields.items():
+        setattr(state, name, value)
+    DecisionState.objects.filter(pk=state.pk).update(**fields)

@@ -173,21 +173,24 @@ def fault_from_flag(kind: str, spec: str) -> Fault:
     --drop  [METHOD:]PATH[:COUNT]                 e.g. POST:/v1/orders"""
     method, rest = _split_method(spec.strip())
     parts = rest.split(":")
-    data: dict[str, Any] = {"method": method, "path": parts[0]}
     try:
-        if kind == "fail":
-            if len(parts) < 2:
-                raise FaultSpecError("use [METHOD:]PATH:STATUS[:NAME[:COUNT]], e.g. POST:/v1/orders:500")
-            data["status"] = parts[1]
-            data["name"] = parts[2] if len(parts) > 2 and parts[2] else None
-            data["count"] = parts[3] if len(parts) > 3 else None
-        elif kind == "stall":
-            if len(parts) < 2:
-                raise FaultSpecError("use [METHOD:]PATH:SECONDS[:COUNT], e.g. GET:/v1/ticker:15")
-            data["seconds"] = parts[1]
-            data["count"] = parts[2] if len(parts) > 2 else None
-        else:
-            data["count"] = parts[1] if len(parts) > 1 else None
-        return fault_from_json(kind, data)
+        return fault_from_json(kind, {"method": method, "path": parts[0], **_flag_fields(kind, parts)})
     except FaultSpecError as error:
         raise FaultSpecError(f"--{kind} {spec!r}: {error}") from None
+
+
+def _flag_fields(kind: str, parts: list[str]) -> dict[str, Any]:
+    """The fields after PATH in a command-line fault, by name."""
+    if kind == "fail":
+        if len(parts) < 2:
+            raise FaultSpecError("use [METHOD:]PATH:STATUS[:NAME[:COUNT]], e.g. POST:/v1/orders:500")
+        return {
+            "status": parts[1],
+            "name": parts[2] if len(parts) > 2 and parts[2] else None,
+            "count": parts[3] if len(parts) > 3 else None,
+        }
+    if kind == "stall":
+        if len(parts) < 2:
+            raise FaultSpecError("use [METHOD:]PATH:SECONDS[:COUNT], e.g. GET:/v1/ticker:15")
+        return {"seconds": parts[1], "count": parts[2] if len(parts) > 2 else None}
+    return {"count": parts[1] if len(parts) > 1 else None}

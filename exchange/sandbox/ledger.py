@@ -27,7 +27,7 @@ from exchange.matching import (
     validate_order,
 )
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL, average_buy_price, fee_for
-from exchange.types import ZERO, OrderBookLevel, OrderRequest
+from exchange.types import ZERO, OrderBookLevel, OrderRequest, SideName
 
 KST = timezone(timedelta(hours=9))
 SMP_TYPES = frozenset({"cancel_maker", "cancel_taker", "reduce"})
@@ -377,7 +377,7 @@ class Ledger:
             account = self.account(coin)
             account.balance -= volume
             account.locked += volume
-        side = "buy" if order.side == "bid" else "sell"
+        side: SideName = "buy" if order.side == "bid" else "sell"
         best = (levels[0].ask_price if side == "buy" else levels[0].bid_price) if levels else ZERO
         if order.time_in_force == "post_only" and crosses(side, price, best):
             # A post-only order that would take liquidity is cancelled instead of filled.
@@ -449,7 +449,7 @@ class Ledger:
                 continue
             if order.side == "bid" and low <= price:
                 level = OrderBookLevel(ask_price=low, ask_size=remaining, bid_price=ZERO, bid_size=ZERO)
-                side = "buy"
+                side: SideName = "buy"
             elif order.side == "ask" and high >= price:
                 level = OrderBookLevel(ask_price=ZERO, ask_size=ZERO, bid_price=high, bid_size=remaining)
                 side = "sell"
@@ -462,7 +462,7 @@ class Ledger:
                 [level],
                 self.fee_rate,
                 resting=True,
-                executed_funds=order.executed_funds,  # type: ignore[arg-type]
+                executed_funds=order.executed_funds,
             )
             if outcome.fills:
                 self._apply_limit_fills(order, outcome.fills, outcome.filled_volume, outcome.filled_funds, outcome.fee, now)

@@ -67,7 +67,7 @@ class RateLimiter:
     def check(self, group: str, principal: str) -> Verdict:
         limit = GROUP_LIMITS.get(group, GROUP_LIMITS["default"])
         per_window = max(1, int(limit)) if limit >= 1 else 1
-        window_seconds = 1 if limit >= 1 else int(round(1 / limit))
+        window_seconds = 1 if limit >= 1 else round(1 / limit)
         if not self.enabled:
             return Verdict(True, per_window - 1)
         now = self._monotonic()

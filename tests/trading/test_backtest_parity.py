@@ -7,8 +7,9 @@ every difference must be one the rules explain: the sizes, and each skipped entr
 
 from __future__ import annotations
 
+import math
 import warnings
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from exchange.rules import fee_for, spendable_total
 from trading.backtest.engine import BacktestConfig, BacktestResult, backtest_limits, run_backtest
 from trading.candles import candle_arrays, candles_import
 from trading.engine.pnl import local_day
+from trading.strategies.market_model import CANDLE_CLOSE_MARGIN_SEC, path_offsets
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +53,8 @@ def _run(arrays, *, fees: bool, limits: bool, initial: str = "1000000", override
 
 
 def _plain_loop(arrays) -> tuple[list[datetime], list[datetime]]:
-    """SMA cross, all in, written from scratch: decide on a candle's close, fill at the next candle's open."""
+    """SMA cross, all in, written from scratch: decide on a candle's close, fill at the next candle's open (the
+    moment the engine first sees that candle closed: its start plus the closing margin)."""
     close = pd.Series(arrays.close)
     fast = close.rolling(FAST).mean().to_numpy()
     slow = close.rolling(SLOW).mean().to_numpy()
@@ -60,7 +63,7 @@ def _plain_loop(arrays) -> tuple[list[datetime], list[datetime]]:
     for i in range(1, len(close) - 1):
         up = fast[i] > slow[i] and fast[i - 1] <= slow[i - 1]
         down = fast[i] < slow[i] and fast[i - 1] >= slow[i - 1]
-        fill_at = datetime.fromtimestamp(int(arrays.start[i + 1]), tz=UTC)
+        fill_at = datetime.fromtimestamp(int(arrays.start[i + 1]) + CANDLE_CLOSE_MARGIN_SEC, tz=UTC)
         if not holding and up:
             entries.append(fill_at)
             holding = True
@@ -119,7 +122,10 @@ def test_without_fees_and_limits_the_sma_cross_trades_on_the_same_candles_as_a_p
 def test_without_fees_and_limits_the_sma_cross_matches_backtesting_py(arrays):
     result = _run(arrays, fees=False, limits=False)
     entries, exits, bt_return = _backtesting_py(arrays, commission=0.0)
-    ours_entries, ours_exits = result.entries(), result.exits()
+    # Ours fill at the moment the engine sees the previous candle closed: the open plus the closing margin.
+    margin = timedelta(seconds=CANDLE_CLOSE_MARGIN_SEC)
+    ours_entries = [ts - margin for ts in result.entries()]
+    ours_exits = [ts - margin for ts in result.exits()]
     # backtesting.py lists closed trades; ours may end holding the last entry.
     assert entries == ours_entries[: len(entries)] and len(ours_entries) - len(entries) in (0, 1)
     assert exits == ours_exits
@@ -189,26 +195,42 @@ def test_a_long_cooldown_changes_the_run_only_where_it_blocks_an_order(arrays):
         assert all((b - a).total_seconds() >= cooldown for a, b in zip(times, times[1:]))
 
 
-def _pnl_today_at_closes(result: BacktestResult, arrays, fee: float) -> dict[int, float]:
-    """Today's PnL (pnl.py's definition: realized today + position value net of the sell fee − cost) at
-    every candle close, recomputed here from the trades alone."""
+def _pnl_today_at_points(result: BacktestResult, arrays, fee: float) -> dict[int, float]:
+    """The lowest of today's PnL (pnl.py's definition: realized today + the position's value net of the sell
+    fee − its cost, less that value at the close before local midnight) over each candle's four path points,
+    recomputed here from the trades alone."""
     trades = sorted(result.trades, key=lambda t: t.ts)
+    offsets = path_offsets(arrays.unit_sec)
     k, volume, cost, realized, day = 0, 0.0, 0.0, 0.0, None
+    carried: dict = {}
     out = {}
-    for i, start in enumerate(arrays.start.tolist()):
-        close_at = datetime.fromtimestamp(start + arrays.unit_sec, tz=UTC)
-        while k < len(trades) and trades[k].ts <= datetime.fromtimestamp(start, tz=UTC):
-            t = trades[k]
-            if local_day(t.ts) != day:
-                day, realized = local_day(t.ts), 0.0
-            if t.side == "buy":
-                volume, cost = volume + float(t.volume), cost + float(t.funds + t.fee)
-            else:
-                realized += float(t.funds - t.fee) - cost
-                volume, cost = 0.0, 0.0
-            k += 1
-        today = realized if day == local_day(close_at) else 0.0
-        out[i] = today + volume * arrays.close[i] * (1 - fee) - cost
+    starts = arrays.start.tolist()
+    for i, start in enumerate(starts):
+        prices = (arrays.open[i], arrays.low[i], arrays.high[i], arrays.close[i])
+        lowest = math.inf
+        for offset, price in zip(offsets, prices, strict=True):
+            at = datetime.fromtimestamp(start + offset, tz=UTC)
+            while k < len(trades) and trades[k].ts <= at:
+                t = trades[k]
+                if local_day(t.ts) != day:
+                    day, realized = local_day(t.ts), 0.0
+                if t.side == "buy":
+                    volume, cost = volume + float(t.volume), cost + float(t.funds + t.fee)
+                else:
+                    realized += float(t.funds - t.fee) - cost
+                    volume, cost = 0.0, 0.0
+                k += 1
+            today_day = local_day(at)
+            if today_day not in carried:
+                before = max(
+                    (j for j in range(i) if local_day(datetime.fromtimestamp(starts[j] + offsets[0], tz=UTC)) < today_day),
+                    default=None,
+                )
+                mark = arrays.close[before] if before is not None else price
+                carried[today_day] = volume * mark * (1 - fee) - cost if volume > 0 else 0.0
+            today = realized if day == today_day else 0.0
+            lowest = min(lowest, today + (volume * price * (1 - fee) - cost if volume > 0 else 0.0) - carried[today_day])
+        out[i] = lowest
     return out
 
 
@@ -226,13 +248,11 @@ def test_the_daily_loss_limit_blocks_entries_for_the_rest_of_the_local_day(array
         },
     )
     assert ruled.blocked and {b.rule for b in ruled.blocked} == {"daily_loss"}
-    pnl = _pnl_today_at_closes(ruled, arrays, 0.0005)
+    pnl = _pnl_today_at_points(ruled, arrays, 0.0005)
     for block in ruled.blocked:
         day = local_day(block.decided_at)
         # On that Asia/Seoul day, at or before the decision, today's PnL reached -20,000 KRW.
-        same_day = [
-            i for i in range(block.index + 1) if local_day(datetime.fromtimestamp(int(arrays.start[i]) + 3600, tz=UTC)) == day
-        ]
+        same_day = [i for i in range(block.index + 2) if local_day(datetime.fromtimestamp(int(arrays.start[i]), tz=UTC)) == day]
         assert min(pnl[i] for i in same_day) <= -float(limit) + 1e-6, block
         assert block.side == "buy" and "daily loss limit" in block.message
         assert block.numbers["limit"] == "20000"

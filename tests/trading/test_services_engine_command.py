@@ -114,11 +114,3 @@ def test_a_refused_command_has_a_code_and_says_why(state, action, code, sentence
     with translation.override("ko"):
         assert refusal.value.text() == sentence
     assert EngineState.load().state == state
-
-
-def test_paper_reset_is_refused_while_the_engine_trades():
-    engine_heartbeat(state=State.RUNNING)
-    with pytest.raises(services.TransitionNotAllowed) as refusal:
-        services.paper_account_reset(actor="admin:root")
-    assert refusal.value.code == "paper_reset_while_trading"
-    assert refusal.value.message == "Paper account reset is refused while the engine is RUNNING; stop it first"

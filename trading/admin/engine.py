@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from trading import selectors, services
+from trading import housekeeping, selectors, services
 from trading.admin.console import ConsoleAdmin, admin_actor, money, pretty_json, shorten, time_column
 from trading.forms import StrategyConfigForm
 from trading.models import EngineState, StrategyConfig
@@ -78,7 +78,7 @@ class EngineStateAdmin(ConsoleAdmin):
         actor = admin_actor(request)
         try:
             if name == "paper_reset":
-                reset = services.paper_account_reset(actor=actor)
+                reset = housekeeping.paper_account_reset(actor=actor)
                 self.message_user(
                     request,
                     gettext("Paper account reset to %(krw)s KRW; %(count)s open paper order(s) cancelled.")

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from exchange.base import Exchange
 from exchange.types import Candle
+from trading.strategies.market_model import CANDLE_CLOSE_MARGIN_SEC
 
 logger = logging.getLogger("autocoin.engine.candles")
 
@@ -28,6 +29,7 @@ PAGE = 200
 MAX_CANDLES = 5000
 """The most closed candles the engine reads and keeps per unit (25 requests on a cold start)."""
 DAY_UNIT = 1440
+CLOSE_MARGIN = timedelta(seconds=CANDLE_CLOSE_MARGIN_SEC)
 
 
 @dataclass
@@ -69,14 +71,20 @@ class CandleCache:
             return list(self.exchange.get_day_candles(self.market, count=count, to=to))
         return list(self.exchange.get_minute_candles(self.market, unit=unit, count=count, to=to))
 
-    def closed(self, unit: int, need: int) -> CandleWindow:
-        """The newest `need` closed candles (fewer when the history is shorter), oldest first."""
+    def closed(self, unit: int, need: int, now: datetime | None = None) -> CandleWindow:
+        """The newest `need` closed candles (fewer when the history is shorter), oldest first.
+
+        `now` is the exchange's time (the ticker's); a candle counts as closed `CANDLE_CLOSE_MARGIN_SEC`
+        after its end by that clock. Until the next candle can have closed, the cached ones are returned
+        without a request."""
         capped = need > MAX_CANDLES
         # A strategy that needs more than MAX_CANDLES cannot finish its warm-up: one page is enough to say so.
         need = PAGE - 1 if capped else max(1, need)
-        now = self.clock()
+        now = (now or self.clock()) - CLOSE_MARGIN
         step = timedelta(minutes=unit)
         cached = self._closed.get(unit, [])
+        if cached and now < cached[-1].start + 2 * step and (len(cached) >= need or unit in self._exhausted):
+            return CandleWindow(candles=cached[-need:], need=need, requests=0, capped=capped)
         # Warm: everything since the last cached candle (read once more: it may have been forming) and the forming one.
         count = max(2, min(PAGE, int((now - cached[-1].start) / step) + 2)) if cached else min(PAGE, need + 1)
         newest = self.fetch(unit, count)

@@ -8,12 +8,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from exchange.redact import mask_text
-
-
-def _secrets() -> list[str]:
-    names = ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY", "TELEGRAM_BOT_TOKEN", "AUTOCOIN_API_TOKEN", "SECRET_KEY")
-    return [value for value in (getattr(settings, name, "") for name in names) if value]
+from exchange.redact import mask_configured_secrets
 
 
 class MaskingFilter(logging.Filter):
@@ -21,7 +16,7 @@ class MaskingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_text(message, _secrets())
+        masked = mask_configured_secrets(message)
         if masked != message or record.args:
             record.msg, record.args = masked, None
         return True
@@ -37,7 +32,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            payload["exc"] = mask_text(self.formatException(record.exc_info), _secrets())
+            payload["exc"] = mask_configured_secrets(self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False)
 
 

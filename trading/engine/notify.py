@@ -16,7 +16,7 @@ import requests
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from exchange.redact import mask_text
+from exchange.redact import mask_configured_secrets, mask_text
 
 logger = logging.getLogger("autocoin.engine.notify")
 
@@ -114,8 +114,8 @@ class Notifier:
         except Exception as error:  # noqa: BLE001 - a notifier must never break trading
             self.failed += 1
             # requests puts the URL (with the Telegram token in its path) into its messages: mask it.
-            secrets = [settings.TELEGRAM_BOT_TOKEN, channel.url]
-            detail = mask_text(f"{type(error).__name__}: {error}", [s for s in secrets if s])
+            # The webhook URL carries its own secret path; the configured secrets are masked as everywhere.
+            detail = mask_text(mask_configured_secrets(f"{type(error).__name__}: {error}"), [channel.url])
             logger.warning("notification via %s failed: %s", channel.name, detail)
             if self.record_failures:
                 self._record_failure(channel.name, detail)

@@ -99,8 +99,8 @@ FILL_CHECK_WINDOW = timedelta(days=2)
 
 def missing_fills(order: Order) -> bool:
     """The exchange reports more executed volume than the fills recorded for this order."""
-    recorded = order.fills.aggregate(total=Sum("volume"))["total"] or Decimal("0")
-    return order.executed_volume > recorded
+    recorded: Decimal = order.fills.aggregate(total=Sum("volume"))["total"] or Decimal("0")
+    return bool(order.executed_volume > recorded)
 
 
 def orders_missing_fills(mode: str | None = None) -> list[Order]:
@@ -304,11 +304,14 @@ def orders_reconcile(
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
     check_fills: bool = True,
+    known_open: list[Order] | None = None,
 ) -> ReconcileResult:
     """Reconcile every non-final order (NEW, WAIT, UNKNOWN), oldest first; with `check_fills`, also
-    recent final orders whose fills are not all recorded (`result.fills_pending` says if any remain)."""
+    recent final orders whose fills are not all recorded (`result.fills_pending` says if any remain).
+    `known_open`: the non-final orders, when the caller has just read them."""
     result = ReconcileResult()
-    candidates = open_orders(market, mode) + (orders_missing_fills(mode) if check_fills else [])
+    pending = open_orders(market, mode) if known_open is None else known_open
+    candidates = pending + (orders_missing_fills(mode) if check_fills else [])
     for order in candidates:
         result.checked += 1
         fills = order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)

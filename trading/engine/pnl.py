@@ -160,9 +160,10 @@ def fill_records(*, market: str, mode: str, min_id: int = 0) -> Iterable[FillRec
         for pk, ts, side, volume, funds, fee in picked:
             yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)
         return
-    qs = Fill.objects.filter(order__market=market, order__mode=mode)
-    rows = qs.order_by("ts", "id").values_list("id", "ts", "order__side", "volume", "funds", "fee")
-    for pk, ts, side, volume, funds, fee in rows.iterator(chunk_size=5000):
+    ordered = Fill.objects.filter(order__market=market, order__mode=mode).order_by("ts", "id")
+    for pk, ts, side, volume, funds, fee in ordered.values_list("id", "ts", "order__side", "volume", "funds", "fee").iterator(
+        chunk_size=5000
+    ):
         yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)
 
 
@@ -265,7 +266,7 @@ class PnlTracker:
         self.book = replay_fills(fill_records(market=market, mode=mode))
         self._row: PnlDaily | None = None
         self._day: date | None = None
-        self._last_written: tuple | None = None
+        self._last_written: tuple[object, ...] | None = None
         self._baselines: dict[date, Decimal] = {}
 
     def carried_unrealized(self, day: date, price_now: Decimal) -> Decimal:

@@ -18,7 +18,7 @@ reported, never counted as an open position) or `min_order` (a partial sell that
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import FrozenInstanceError, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -71,47 +71,41 @@ class RiskCheck:
 
     `size` is set by the sizing rules: the KRW total of a buy (`max_order_size`) or the volume of a sell (`sell_size`).
 
-    Immutable, compared and shown like a frozen dataclass of (allowed, rule, message, numbers, size). The
-    rules decide with a few Decimal comparisons and leave `message` and `numbers` to be written on first
-    read: most orders pass and nobody reads why, and formatting every figure of every check would cost
-    more than deciding (the backtester gates tens of thousands of orders).
+    Compared and shown like a dataclass of (allowed, rule, message, numbers, size), and never changed after
+    it is made. The rules decide with a few Decimal comparisons and leave `message` and `numbers` to be
+    written on first read: most orders pass and nobody reads why, and formatting every figure of every
+    check would cost more than deciding (the backtester gates tens of thousands of orders).
     """
 
-    __slots__ = ("allowed", "rule", "size", "_text")
+    __slots__ = ("_text", "allowed", "rule", "size")
     __match_args__ = ("allowed", "rule", "message", "numbers", "size")
-
-    allowed: bool
-    rule: str
-    size: Decimal | None
-    _text: tuple[str, dict[str, str]] | Callable[[], tuple[str, dict[str, str]]]
-    """(message, numbers), or the function that writes them on first read."""
 
     def __init__(
         self, allowed: bool, rule: str, message: str, numbers: dict[str, str] | None = None, size: Decimal | None = None
     ) -> None:
-        _set_allowed(self, allowed)
-        _set_rule(self, rule)
-        _set_size(self, size)
-        _set_text(self, (message, {} if numbers is None else numbers))
+        self.allowed = allowed
+        self.rule = rule
+        self.size = size
+        self._text: tuple[str, dict[str, str]] | Callable[[], tuple[str, dict[str, str]]] = (
+            message,
+            {} if numbers is None else numbers,
+        )
+        """(message, numbers), or the function that writes them on first read."""
 
     @classmethod
     def lazy(
         cls, allowed: bool, rule: str, render: Callable[[], tuple[str, dict[str, str]]], size: Decimal | None = None
     ) -> RiskCheck:
         """A check whose (message, numbers) `render()` gives on first read."""
-        check = _new(cls)
-        _set_allowed(check, allowed)
-        _set_rule(check, rule)
-        _set_size(check, size)
-        _set_text(check, render)
+        check = cls(allowed, rule, "", None, size)
+        check._text = render
         return check
 
     def _written(self) -> tuple[str, dict[str, str]]:
         text = self._text
-        if text.__class__ is not tuple:
-            text = text()  # type: ignore[operator]
-            _set_text(self, text)
-        return text  # type: ignore[return-value]
+        if callable(text):
+            text = self._text = text()
+        return text
 
     @property
     def message(self) -> str:
@@ -126,12 +120,12 @@ class RiskCheck:
         return (self.allowed, self.rule, message, numbers, self.size)
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
+        if not isinstance(other, RiskCheck):
             return NotImplemented
-        return self._key() == other._key()  # type: ignore[attr-defined]
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash((self.allowed, self.rule, self.message, tuple(sorted(self.numbers.items())), self.size))
 
     def __repr__(self) -> str:
         return (
@@ -146,19 +140,7 @@ class RiskCheck:
         allowed, rule, message, numbers, size = state
         RiskCheck.__init__(self, allowed, rule, message, numbers, size)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-
-# The slots' own setters: they get past the frozen __setattr__ without looking it up per field.
-_new = object.__new__
-_set_allowed = RiskCheck.allowed.__set__  # type: ignore[attr-defined]
-_set_rule = RiskCheck.rule.__set__  # type: ignore[attr-defined]
-_set_size = RiskCheck.size.__set__  # type: ignore[attr-defined]
-_set_text = RiskCheck._text.__set__  # type: ignore[attr-defined]
 _lazy = RiskCheck.lazy
 
 

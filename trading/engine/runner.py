@@ -32,7 +32,8 @@ from django.utils import timezone
 from exchange.base import Exchange
 from exchange.exceptions import ExchangeError
 from trading import events, selectors, services
-from trading.engine.cycle import Metrics, TradingEngine
+from trading.engine.cycle import TradingEngine
+from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
 from trading.models import EngineState
 

@@ -13,12 +13,12 @@ see the same candles make the same decision.
 `decide` evaluates, in this order:
 
 1. holding a position (worth at least Upbit's 5,000 KRW minimum at the close; less is dust, treated as flat):
-   stop-loss, trailing stop, take-profit (each off when 0/None), then the strategy's own exit;
-   otherwise HOLD;
+   the strategy's own exit signal, otherwise HOLD;
 2. flat: during warm-up HOLD; on the strategy's entry signal BUY; otherwise HOLD.
 
-Prices are compared on the candle's close (a closed candle is all the engine knows); the trailing stop's
-peak is the larger of `Position.highest_price` and the candle's high.
+Stop-loss, take-profit, trailing and ATR stops are not part of `decide`: they protect the position on
+every price seen, not once per candle (protective.py, docs/DECISIONS.md). Their parameters are still
+validated with the strategy's, so one set of parameters describes a strategy completely.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ class Reason(StrEnum):
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"
     TRAILING_STOP = "trailing_stop"
+    ATR_STOP = "atr_stop"
+    """The price fell `atr_stop_mult` × ATR below the entry (or the peak, when trailing)."""
+    VOLATILITY = "volatility"
+    """Entry held back: the recent volatility (ATR / close) is above `max_volatility_pct`."""
     HOLDING = "holding"
     """In a position, nothing to do."""
     NO_SIGNAL = "no_signal"
@@ -73,8 +77,8 @@ class Reason(StrEnum):
     """The candles do not cover what the strategy needs (e.g. a complete previous day)."""
 
 
-EXIT_RULE_REASONS: frozenset[Reason] = frozenset({Reason.STOP_LOSS, Reason.TAKE_PROFIT, Reason.TRAILING_STOP})
-"""Protective exits: they are never held back by the risk gate's cooldown."""
+EXIT_RULE_REASONS: frozenset[Reason] = frozenset({Reason.STOP_LOSS, Reason.TAKE_PROFIT, Reason.TRAILING_STOP, Reason.ATR_STOP})
+"""Protective exits (protective.py): they are never held back by the risk gate's cooldown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +446,11 @@ class Strategy:
         `unit_sec` is the candle length in seconds; by default the `candle_unit` parameter's."""
         return 2
 
+    def history_dependent(self, params: Mapping[str, Any]) -> bool:
+        """Whether an indicator remembers its whole history (an exponential or Wilder average): then the
+        engine computes it over a long history (decisions.py), so it agrees with a backtest over any range."""
+        return False
+
     # --- the two entry points ---------------------------------------------------------------------
     def prepare(self, arrays: CandleArrays, params: Mapping[str, Any] | None = None) -> Prepared:
         """Compute every indicator over all `arrays` (oldest first) with validated `params`."""
@@ -472,9 +481,8 @@ class Strategy:
         source = (self, prepared, position)
         close = prepared.close[i]
         if position is not None and position.volume > 0 and float(position.volume) * close >= _MIN_ORDER_F:
-            reason = self._exit_rule(prepared, i, position, close)
-            if reason is None:
-                reason = self._strategy_exit(prepared, i, position)
+            # Stop-loss, take-profit and trailing stop are not judged here but on every price (protective.py).
+            reason = self._strategy_exit(prepared, i, position)
             if reason is not None:
                 return Decision.lazy(Action.SELL, reason, i, source)
             return Decision.lazy(Action.HOLD, Reason.HOLDING, i, source)
@@ -503,18 +511,6 @@ class Strategy:
         return self.decide(self.prepare(arrays, params), len(arrays) - 1, position)
 
     # --- exits ------------------------------------------------------------------------------------
-    def _exit_rule(self, p: Prepared, i: int, position: Position, close: float) -> Reason | None:
-        avg = float(position.avg_buy_price)
-        if p.stop_loss_factor is not None and close <= avg * p.stop_loss_factor:
-            return Reason.STOP_LOSS
-        if p.trailing_factor is not None:
-            peak = max(float(position.highest_price or position.avg_buy_price), p.high[i])
-            if close <= peak * p.trailing_factor:
-                return Reason.TRAILING_STOP
-        if p.take_profit_factor is not None and close >= avg * p.take_profit_factor:
-            return Reason.TAKE_PROFIT
-        return None
-
     def _strategy_exit(self, p: Prepared, i: int, position: Position) -> Reason | None:
         if i >= p.ready_from and p.signal[i] < 0:
             return Reason.EXIT_SIGNAL

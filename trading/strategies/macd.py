@@ -43,6 +43,9 @@ class MacdStrategy(Strategy):
         clean = self.validate(params)
         return 5 * (clean["slow"] + clean["signal"])
 
+    def history_dependent(self, params: Mapping[str, Any]) -> bool:
+        return True
+
     def _indicators(
         self, arrays: CandleArrays, params: dict[str, Any]
     ) -> tuple[dict[str, FloatArray], list[int], int, dict[str, list[Any]]]:

@@ -234,7 +234,7 @@ def test_after_a_418_no_call_is_made_until_the_ban_ends_even_after_a_restart(liv
 
 
 def test_a_burst_of_manual_requests_is_worked_through_in_batches_oldest_first(live, sandbox):
-    from trading.engine.cycle import MANUAL_BATCH
+    from trading.engine.manual import MANUAL_BATCH
 
     sandbox.set_price("100000000")
     running()

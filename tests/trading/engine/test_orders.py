@@ -183,7 +183,7 @@ def test_kill_switch_cancels_open_limit_orders(live, sandbox):
     assert result.order.status == Order.Status.WAIT
     engine = TradingEngine(live)
 
-    engine._trip("test trip", meta={})
+    engine.failures.trip("test trip", meta={})
 
     result.order.refresh_from_db()
     assert result.order.status == Order.Status.CANCEL

@@ -184,7 +184,7 @@ def test_macd_on_real_data_buys_at_every_upward_cross_after_warmup():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Exits: stop-loss, take-profit, trailing stop
+# Exits: the strategy's own exit only (stop-loss and friends are protective exits: test_protective.py)
 # ---------------------------------------------------------------------------------------------------
 FLAT = [100.0] * 10
 
@@ -197,39 +197,11 @@ def exit_decision(last_close, params, position, *, last_high=None):
     return strategy.decide(prepared, len(closes) - 1, position)
 
 
-def test_stop_loss_fires_at_the_threshold_and_not_above():
-    position = holding(volume="1000")
-    decision = exit_decision(50.0, {"stop_loss_pct": 50}, position)
-    assert (decision.action, decision.reason) == (Action.SELL, Reason.STOP_LOSS)
-    assert decision.is_exit_rule
-    assert "stop-loss 50%" in decision.explanation
-    assert "50.00% below the average buy price 100" in decision.explanation
-    assert exit_decision(51.0, {"stop_loss_pct": 50}, position).reason != Reason.STOP_LOSS
-
-
-def test_take_profit_fires_at_the_threshold_and_not_below():
-    position = holding()
-    decision = exit_decision(125.0, {"take_profit_pct": "25"}, position)
-    assert (decision.action, decision.reason) == (Action.SELL, Reason.TAKE_PROFIT)
-    assert "25.00% above the average buy price 100" in decision.explanation
-    assert exit_decision(124.0, {"take_profit_pct": "25"}, position).action == Action.HOLD
-
-
-def test_trailing_stop_follows_the_highest_price_since_entry():
-    decision = exit_decision(120.0, {"trailing_stop_pct": 20}, holding(highest="150"))
-    assert (decision.action, decision.reason) == (Action.SELL, Reason.TRAILING_STOP)
-    assert "20.00% below the highest price since entry 150" in decision.explanation
-    assert exit_decision(121.0, {"trailing_stop_pct": 20}, holding(highest="150")).action == Action.HOLD
-    # The candle's own high counts as a new peak even if the caller has not recorded it yet.
-    assert exit_decision(120.0, {"trailing_stop_pct": 20}, holding(), last_high=150.0).reason == Reason.TRAILING_STOP
-    # Without a peak above the entry, the trailing stop measures from the entry price.
-    assert exit_decision(101.0, {"trailing_stop_pct": 20}, holding()).action == Action.HOLD
-
-
-def test_stop_loss_is_checked_before_the_strategy_exit():
-    # A drop from 100 to 50 also makes SMA(2) cross below SMA(4): the stop-loss is the reason given.
-    assert exit_decision(50.0, {"stop_loss_pct": 10}, holding(volume="1000")).reason == Reason.STOP_LOSS
-    assert exit_decision(50.0, {}, holding(volume="1000")).reason == Reason.EXIT_SIGNAL
+def test_decide_leaves_stops_and_targets_to_the_protective_exits():
+    # A close 50 % under the entry with a 10 % stop-loss: decide gives the strategy's own exit, never the stop.
+    assert exit_decision(50.0, {"stop_loss_pct": 10}, holding(volume="1000")).reason == Reason.EXIT_SIGNAL
+    assert exit_decision(125.0, {"take_profit_pct": "5"}, holding()).action == Action.HOLD
+    assert exit_decision(101.0, {"trailing_stop_pct": 1}, holding(highest="150")).action == Action.HOLD
 
 
 def test_exits_are_off_when_zero_or_none():

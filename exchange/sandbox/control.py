@@ -1,0 +1,165 @@
+"""The sandbox's own control endpoint under `/_sandbox/` (loopback only): arm faults, pin prices, move
+the clock, set balances and read the whole state. Tests and drills drive the sandbox through it."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from exchange.sandbox.faults import FaultSpecError, fault_from_json
+from exchange.sandbox.feed import seconds_of
+from exchange.sandbox.http import Answer, HttpError, Request, dumps, error_body
+from exchange.sandbox.ledger import dec
+from exchange.sandbox.state import SandboxState
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+
+# Limits for control-endpoint input: far beyond any real market, well inside exact Decimal arithmetic.
+MAX_CONTROL_PRICE = Decimal("1000000000000")
+MAX_CONTROL_BALANCE = Decimal("1000000000000000")
+MAX_CLOCK_ADVANCE = 10 * 366 * 86400
+CURRENCY_CODE = re.compile(r"[A-Z0-9]{1,10}")
+
+
+def _control_decimal(raw: Any, what: str, *, maximum: Decimal) -> Decimal:
+    """A number from a control body ("0.5" or 0.5): finite, from 0 to `maximum`, at most 8 decimal places."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        raise FaultSpecError(f"{what} {raw!r} is not a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise FaultSpecError(f"{what} {raw!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise FaultSpecError(f"{what} {raw!r} must be a positive number or 0")
+    if value > maximum:
+        raise FaultSpecError(f"{what} {raw!r} must be at most {maximum}")
+    if value != value.quantize(Decimal("0.00000001"), rounding=ROUND_DOWN):
+        raise FaultSpecError(f"{what} {raw!r} has more than 8 decimal places")
+    return value
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise FaultSpecError("the body must be a JSON object")
+    return data
+
+
+class ControlEndpoints(SandboxState):
+    """GET and POST /_sandbox/<action>: fail, stall, drop, reject_keys, reset_faults, price, clock, balance, state."""
+
+    def _control(self, request: Request) -> Answer:
+        if request.client not in LOOPBACK:
+            return Answer(403, error_body("forbidden", "the sandbox control endpoint answers only on loopback"))
+        action = request.path[len("/_sandbox/") :]
+        try:
+            data = _json_object(request.body) if request.body.strip() else {}
+            query = dict(parse_qsl(request.raw_query))
+            payload = self._control_action(request.method, action, data, query)
+        except (FaultSpecError, ValueError) as error:
+            return Answer(400, error_body("invalid_control", str(error)))
+        except RecursionError:
+            return Answer(400, error_body("invalid_control", "the body is nested too deeply to read"))
+        except HttpError as error:
+            return Answer(error.status, error_body(error.name, error.message))
+        if payload is None:
+            return Answer(404, error_body(404, f"unknown control call {request.method} /_sandbox/{action}"))
+        return Answer(200, dumps(payload))
+
+    def _control_market(self, data: dict[str, Any]) -> str:
+        market = data.get("market") or self.markets[0]
+        if not isinstance(market, str) or market not in self.feeds:
+            raise FaultSpecError(f"market {market!r} is not served; served: {', '.join(self.markets)}")
+        return str(market)
+
+    def _control_action(self, method: str, action: str, data: dict[str, Any], query: dict[str, str]) -> Any:
+        if action in ("fail", "stall", "drop") and method == "POST":
+            fault = self.faults.add(fault_from_json(action, data))
+            return {"armed": fault.as_dict()}
+        if action == "reject_keys" and method == "POST":
+            on = data.get("on", True)
+            if not isinstance(on, bool):
+                raise FaultSpecError(f"on {on!r} must be true or false")
+            self.verifier.reject_all = on
+            return {"reject_keys": self.verifier.reject_all}
+        if action == "reset_faults" and method == "POST":
+            self.faults.reset()
+            self.verifier.reject_all = False
+            return {"faults": []}
+        if action == "price" and method == "GET":
+            market = self._control_market(query)
+            seconds = seconds_of(self.now())
+            return {
+                "market": market,
+                "price": dec(self.current_price(market, seconds)),
+                "pinned": self.feeds[market].is_pinned(seconds),
+            }
+        if action == "price" and method == "POST":
+            market = self._control_market(data)
+            self.sweep()
+            seconds = seconds_of(self.now())
+            raw = data.get("price")
+            with self.lock:
+                if raw is None:
+                    self.feeds[market].release(seconds)
+                else:
+                    price = _control_decimal(raw, "price", maximum=MAX_CONTROL_PRICE)
+                    if price <= 0:
+                        raise FaultSpecError(f"price {raw!r} must be a positive number")
+                    self.feeds[market].pin(seconds, price)
+            return {
+                "market": market,
+                "price": dec(self.current_price(market, seconds)),
+                "pinned": self.feeds[market].is_pinned(seconds),
+            }
+        if action == "clock" and method == "POST":
+            raw = data.get("advance_seconds", 0)
+            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+                raise FaultSpecError("advance_seconds must be a number")
+            try:
+                advance = float(raw)
+            except ValueError:
+                raise FaultSpecError("advance_seconds must be a number") from None
+            if not math.isfinite(advance) or advance < 0:
+                raise FaultSpecError("advance_seconds must be a number of at least 0 (the clock only moves forward)")
+            if advance > MAX_CLOCK_ADVANCE:
+                raise FaultSpecError(f"advance_seconds must be at most {MAX_CLOCK_ADVANCE} (ten years) per call")
+            self.sweep()
+            with self.lock:
+                try:
+                    later = self._clock() + timedelta(seconds=self.clock_offset + advance)
+                except OverflowError:
+                    later = None
+                if later is None or later.year >= 9000:
+                    raise FaultSpecError("the sandbox clock cannot go past the year 9000")
+                self.clock_offset += advance
+            return {"now": self.now().isoformat(), "offset_seconds": self.clock_offset}
+        if action == "clock" and method == "GET":
+            return {"now": self.now().isoformat(), "offset_seconds": self.clock_offset}
+        if action == "balance" and method == "POST":
+            currency = data.get("currency")
+            if not isinstance(currency, str) or not CURRENCY_CODE.fullmatch(currency.upper()):
+                raise FaultSpecError(f"currency {currency!r} must be a currency code such as KRW or BTC")
+            currency = currency.upper()
+            balance = _control_decimal(data.get("balance"), "balance", maximum=MAX_CONTROL_BALANCE)
+            raw_average = data.get("avg_buy_price")
+            average = None if raw_average is None else _control_decimal(raw_average, "avg_buy_price", maximum=MAX_CONTROL_PRICE)
+            with self.lock:
+                account = self.ledger.set_balance(currency, balance, average)
+                return account.as_json()
+        if action == "state" and method == "GET":
+            self.sweep()
+            with self.lock:
+                state = self.ledger.state_json()
+            seconds = seconds_of(self.now())
+            state["prices"] = {m: dec(self.current_price(m, seconds)) for m in self.markets}
+            state["faults"] = self.faults.describe()
+            state["reject_keys"] = self.verifier.reject_all
+            state["now"] = self.now().isoformat()
+            return state
+        return None

@@ -1,0 +1,236 @@
+"""The way from an intent to an order: the risk gate, the slippage limit, then the crash-safe submit.
+
+Every order the engine sends — the strategy's, a protective exit, a person's — takes this one path, so
+the same rules size and block all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from exchange.base import Exchange
+from exchange.exceptions import InvalidRequest
+from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
+from trading import events, services
+from trading.engine import orders as order_ops
+from trading.engine import risk
+from trading.engine.failures import FailurePolicy
+from trading.engine.metrics import Metrics
+from trading.engine.outcome import CycleOutcome, EngineStopped
+from trading.engine.pnl import Holdings, PnlTracker
+from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, Signal
+
+FEE_REFRESH_SEC = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class GateInput:
+    """What the gate needs to know about this moment: the price, the time (the exchange's) and the holdings."""
+
+    price: Decimal
+    now: datetime
+    holdings: Holdings
+    pnl: PnlTracker
+
+
+class OrderPath:
+    """Sizes, blocks and sends orders for one market and mode; remembers what the cooldown and the loss limit need."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        market: str,
+        mode: str,
+        metrics: Metrics,
+        failures: FailurePolicy,
+        on_fill: Callable[[Fill], None],
+        owner: str | None,
+    ) -> None:
+        self.exchange = exchange
+        self.market = market
+        self.mode = mode
+        self.metrics = metrics
+        self.failures = failures
+        self.on_fill = on_fill
+        self.owner = owner
+        self.fee_rates: dict[str, Decimal] = {"buy": DEFAULT_FEE_RATE, "sell": DEFAULT_FEE_RATE}
+        self.min_total = KRW_MIN_ORDER_TOTAL
+        self.fills_pending = True
+        self.last_rejection: dict[str, str] | None = None
+        self._fees_at: float | None = None
+        self._last_strategy: dict[str, datetime] | None = None
+        self._loss_limit_day: date | None | Literal[False] = None
+
+    # --- the exchange's order rules ----------------------------------------------------------------
+    def refresh_fees(self) -> None:
+        now = time.monotonic()
+        if self._fees_at is not None and now - self._fees_at < FEE_REFRESH_SEC:
+            return
+        try:
+            chance = self.exchange.get_order_chance(self.market)
+        except InvalidRequest as error:
+            if error.name == "notfoundmarket":
+                raise  # a wrong TRADING_MARKET: stop and say so
+            # An exchange without /v1/orders/chance (or refusing it) still trades: Upbit's published KRW
+            # fee and minimum apply, and the next refresh asks again.
+            self._fees_at = now
+            events.event_record(
+                kind=events.Kind.EXCHANGE_ERROR,
+                level=events.Level.WARNING,
+                actor="engine",
+                message=f"Order rules unavailable ({error}); using Upbit's KRW fee 0.05% and minimum 5,000 KRW",
+                meta={"error": str(error), "name": error.name, "status": error.status},
+            )
+            return
+        self.fee_rates = {"buy": chance.bid_fee, "sell": chance.ask_fee}
+        self.min_total = max(chance.min_total, KRW_MIN_ORDER_TOTAL) if chance.min_total else KRW_MIN_ORDER_TOTAL
+        self._fees_at = now
+
+    # --- what the rules remember -------------------------------------------------------------------
+    def last_strategy_orders(self) -> dict[str, datetime]:
+        """The latest strategy order per side, for the cooldown. After a restart it is read from the orders
+        (any order not made by a person counts then: a longer wait, never a shorter one)."""
+        if self._last_strategy is None:
+            qs = (
+                Order.objects.filter(market=self.market, mode=self.mode)
+                .exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT))
+                .exclude(signal__source=Signal.MANUAL_SOURCE)
+            )
+            self._last_strategy = {}
+            for side in ("buy", "sell"):
+                ts = qs.filter(side=side).order_by("-ts").values_list("ts", flat=True).first()
+                if ts is not None:
+                    self._last_strategy[side] = ts
+        return self._last_strategy
+
+    def loss_limit_day(self) -> date | None:
+        """The trading day the daily loss limit was last hit (from the kill-switch events), or None."""
+        if self._loss_limit_day is None:
+            meta = (
+                EngineEvent.objects.filter(kind=EngineEvent.Kind.KILL_SWITCH, meta__rule="daily_loss")
+                .order_by("-ts", "-id")
+                .values_list("meta", flat=True)
+                .first()
+            )
+            day = (meta or {}).get("trading_day")
+            self._loss_limit_day = date.fromisoformat(day) if day else False
+        return self._loss_limit_day or None
+
+    def loss_limit_hit(self, day: date) -> None:
+        self._loss_limit_day = day
+
+    # --- the gate ------------------------------------------------------------------------------------
+    def evaluate(self, intent: risk.OrderIntent, moment: GateInput) -> risk.RiskResult:
+        """Size `intent` and apply the risk rules at `moment`."""
+        state = EngineState.load()
+        holdings = moment.holdings
+        realized, unrealized = moment.pnl.today(moment.price, moment.now)
+        last = self.last_strategy_orders()
+        limits = risk.risk_limits_from_settings(
+            {"fee_rate": self.fee_rates.get(intent.side, DEFAULT_FEE_RATE), "min_order_krw": self.min_total}
+        )
+        context = risk.RiskContext(
+            now=moment.now,
+            price=moment.price,
+            krw_free=holdings.krw_free,
+            coin_volume=holdings.coin_free,
+            krw_locked=holdings.krw - holdings.krw_free,
+            coin_locked=holdings.coin - holdings.coin_free,
+            limits=limits,
+            realized_today=realized,
+            unrealized_now=unrealized,
+            loss_limit_day=self.loss_limit_day(),
+            last_buy_at=last.get("buy"),
+            last_sell_at=last.get("sell"),
+            consecutive_order_failures=state.consecutive_order_failures,
+            consecutive_api_failures=state.consecutive_failures,
+            kill_switch=state.kill_switch,
+            kill_switch_reason=state.kill_switch_reason,
+        )
+        return risk.evaluate(intent, context)
+
+    # --- the order -----------------------------------------------------------------------------------
+    def execute(
+        self,
+        intent: risk.OrderIntent,
+        moment: GateInput,
+        outcome: CycleOutcome,
+        *,
+        signal: Signal | None = None,
+        manual: ManualOrderRequest | None = None,
+    ) -> order_ops.SubmitResult | None:
+        """Gate `intent` and send it; None when a rule (or an unsettled order) blocked it."""
+        self.check_claim()
+        blockers = order_ops.blocking_orders(self.market, self.mode)
+        verdict: risk.RiskResult | None = None
+        if blockers:
+            reasons = [f"order {blockers[0].identifier} is still {blockers[0].status}: its outcome must be known first"]
+        else:
+            verdict = self.evaluate(intent, moment)
+            blocked = verdict.blocked_by
+            reasons = [] if verdict.allowed else [blocked.message if blocked else verdict.message]
+        if verdict is None or not verdict.allowed:
+            meta = {"reason": intent.reason, **(verdict.as_meta() if verdict is not None else {})}
+            events.risk_blocked(action=intent.side, reasons=reasons, source=str(intent.source), meta=meta)
+            if manual is not None:
+                services.manual_order_request_finish(request=manual, done=False, result="blocked: " + "; ".join(reasons))
+            return None
+        if verdict.side == "buy":
+            ord_type, order_price, volume = Order.OrdType.PRICE, verdict.krw_total, None
+        else:
+            ord_type, order_price, volume = Order.OrdType.MARKET, None, verdict.volume
+        result = order_ops.order_submit(
+            self.exchange,
+            market=self.market,
+            side=verdict.side,
+            ord_type=ord_type,
+            mode=self.mode,
+            price=order_price,
+            volume=volume,
+            reason=intent.reason,
+            signal=signal,
+            fee_rates=self.fee_rates,
+            on_fill=self.on_fill,
+            on_intent=(lambda order: services.manual_order_request_link(request=manual, order=order)) if manual else None,
+        )
+        outcome.orders.append(result.order)
+        self.fills_pending = self.fills_pending or result.fills_pending
+        if result.placed:
+            self.metrics.add("orders_placed_total")
+            self.last_rejection = None
+            services.engine_failures_set(consecutive_order_failures=0)
+            if intent.source == risk.IntentSource.STRATEGY:
+                self.last_strategy_orders()[verdict.side] = moment.now
+        else:
+            self.metrics.add("orders_failed_total")
+        if manual is not None and result.order.status != Order.Status.UNKNOWN:
+            # An UNKNOWN order leaves the request pending: it is settled once the order is found or ABSENT.
+            text = f"order {result.order.identifier}: {result.order.status}"
+            if result.rejected is not None:
+                text += f" ({result.rejected})"
+            services.manual_order_request_finish(request=manual, done=result.placed, result=text, order=result.order)
+        if result.rejected is not None:
+            self.last_rejection = {
+                "identifier": result.order.identifier,
+                "error_name": result.rejected.name,
+                "message": str(result.rejected),
+                "side": result.order.side,
+            }
+            self.failures.order_rejected(result.order, result.rejected)
+        elif result.error is not None:
+            self.metrics.count_error(result.error)
+        return result
+
+    def check_claim(self) -> None:
+        """A process frozen past the stale limit (and taken over) must not send an order when it wakes."""
+        if not self.owner:
+            return
+        current = EngineState.objects.values_list("owner", flat=True).get(pk=EngineState.SINGLETON_PK)
+        if current != self.owner:
+            raise EngineStopped(f"another engine process ({current or 'none'}) owns the engine now; no order sent")

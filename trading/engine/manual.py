@@ -1,0 +1,71 @@
+"""Manual orders queued from the web: carried out by the engine, oldest first, through the same gate and order path."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from exchange.rules import quantize_volume
+from trading import events, services
+from trading.engine import risk
+from trading.engine.gate import GateInput, OrderPath
+from trading.engine.outcome import CycleOutcome
+from trading.models import ManualOrderRequest, Order, Signal
+
+MANUAL_BATCH = 20
+"""Manual requests read per cycle (oldest first): a burst of thousands is worked through in order without
+one cycle reading them all."""
+
+
+def manual_intent(request: ManualOrderRequest) -> risk.OrderIntent:
+    """The order a person asked for, before the gate sizes or blocks it."""
+    who = f"manual ({request.requested_by})"
+    if request.kind == ManualOrderRequest.Kind.BUY:
+        reason = f"{who}: buy {events.krw_text(request.krw)} KRW"
+        return risk.OrderIntent(side="buy", source=risk.IntentSource.MANUAL, krw_total=request.krw, reason=reason)
+    volume = quantize_volume(request.volume) if request.kind == ManualOrderRequest.Kind.SELL and request.volume else None
+    what = f"sell {events.volume_text(volume)}" if volume is not None else "sell everything"
+    return risk.OrderIntent(side="sell", source=risk.IntentSource.MANUAL, volume=volume, reason=f"{who}: {what}")
+
+
+class ManualQueue:
+    """Works through pending manual requests; at most one order per cycle."""
+
+    def __init__(self, path: OrderPath) -> None:
+        self.path = path
+
+    def process(self, moment: GateInput, outcome: CycleOutcome) -> bool:
+        """Carry out pending requests until one order is placed; True when one was."""
+        pending = list(
+            ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING, market=self.path.market).order_by(
+                "ts", "id"
+            )[:MANUAL_BATCH]
+        )
+        for request in pending:
+            if request.order_id is not None:
+                self._settle_interrupted(request)
+                continue
+            intent = manual_intent(request)
+            signal = services.signal_record(
+                market=self.path.market,
+                action="BUY" if intent.side == "buy" else "SELL",
+                score=Decimal("0"),
+                source=Signal.MANUAL_SOURCE,
+                explanation=f"Manual {request.get_kind_display().lower()} requested by {request.requested_by}",
+                meta={"request_id": request.pk, "requested_by": request.requested_by, "price": moment.price},
+            )
+            result = self.path.execute(intent, moment, outcome, signal=signal, manual=request)
+            if result is not None and result.placed:
+                return True  # the rest wait for fresh balances in the next cycle
+        return False
+
+    @staticmethod
+    def _settle_interrupted(request: ManualOrderRequest) -> None:
+        """A request whose order was written before a crash: settle it from that order, never resend."""
+        order = request.order
+        if order is None or order.status in (Order.Status.NEW, Order.Status.UNKNOWN):
+            return  # still being looked up; the market is blocked meanwhile
+        placed = order.status in (Order.Status.WAIT, Order.Status.DONE, Order.Status.CANCEL)
+        text = f"order {order.identifier}: {order.status}"
+        if order.status == Order.Status.ABSENT:
+            text += " (it never reached the exchange; queue the request again if you still want it)"
+        services.manual_order_request_finish(request=request, done=placed, result=text, order=order)

@@ -26,15 +26,15 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from trading import selectors, services
+from trading.auth import bearer_token_valid, user_is_operator
+from trading.forms import AMOUNT_MAX_CHARS
 from trading.models import EngineEvent, ManualOrderRequest, PnlDaily, Signal
-from trading.views import ENGINE_OFFLINE_HINT, EngineOffline, bearer_token_valid, engine_command, user_is_operator
 
 logger = logging.getLogger("autocoin.api")
 
 LIMIT_DEFAULT, LIMIT_MAX = 50, 500
 DAYS_DEFAULT, DAYS_MAX = 30, 366
 REASON_MAX = 500
-AMOUNT_MAX_CHARS = 40  # far more than any valid amount (15 integer digits, 8 decimals); longer input is not echoed back
 # text/plain too: a server that is sent no Content-Type at all (wsgiref) reports text/plain.
 BODY_TYPES = ("application/json", "text/plain")
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
@@ -108,14 +108,20 @@ def envelope(*, data: Any = None, error: ApiError | None = None, status: int = 2
 # Authentication, method, CSRF, parameters
 # ---------------------------------------------------------------------------------------------------
 class _CsrfCheck(CsrfViewMiddleware):
-    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+    def _reject(self, request: HttpRequest, reason: str) -> str:
         return reason
 
 
 def _csrf_problem(request: HttpRequest) -> str | None:
-    check = _CsrfCheck(lambda _request: None)  # type: ignore[arg-type, return-value]
+    check = _CsrfCheck(lambda _request: None)  # type: ignore[arg-type]
     check.process_request(request)
     return check.process_view(request, None, (), {})  # type: ignore[arg-type, return-value]
+
+
+def _require_csrf(request: HttpRequest) -> None:
+    problem = _csrf_problem(request)
+    if problem:
+        raise ApiError(403, "csrf_failed", f"CSRF check failed ({problem}); send the X-CSRFToken header")
 
 
 def _authenticate(request: HttpRequest) -> tuple[str, bool]:
@@ -276,9 +282,7 @@ def api_view(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., Json
                     response["Allow"] = ", ".join(allowed)
                     return response
                 if needs_csrf and request.method not in ("GET", "HEAD", "OPTIONS"):
-                    problem = _csrf_problem(request)
-                    if problem:
-                        raise ApiError(403, "csrf_failed", f"CSRF check failed ({problem}); send the X-CSRFToken header")
+                    _require_csrf(request)
                 data, status = handler(request, actor, **kwargs)
                 return envelope(data=data, status=status)
             except ApiError as error:
@@ -421,19 +425,18 @@ def engine_control(request: HttpRequest, actor: str, action: str) -> tuple[Any, 
     body = _json_body(request, ("reason",))
     reason = _text_field(body, "reason", max_length=REASON_MAX)
     try:
-        transition, note = engine_command(action=action, actor=actor, reason=reason)
+        done = services.engine_command(action=action, actor=actor, reason=reason)
+    except services.EngineOffline as offline:
+        hint = f"The engine process is not running; {offline.params['hint']}"
+        raise ApiError(503, "engine_offline", offline.message, hint=hint, reason=offline.code) from None
     except services.TransitionNotAllowed as refused:
-        raise ApiError(409, "transition_not_allowed", refused.message, current=refused.current) from None
-    except EngineOffline as offline:
-        raise ApiError(
-            503, "engine_offline", offline.message, hint=f"The engine process is not running; {ENGINE_OFFLINE_HINT}"
-        ) from None
+        raise ApiError(409, "transition_not_allowed", refused.message, current=refused.current, reason=refused.code) from None
     data = {
-        "from": transition.old,
-        "to": transition.new,
-        "at": transition.at,
+        "from": done.transition.old,
+        "to": done.transition.new,
+        "at": done.transition.at,
         "actor": actor,
-        "note": note,
+        "note": done.note,
         "status": status_data(),
     }
     return data, 200
@@ -504,10 +507,7 @@ def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
     elif side == "sell":
         if krw is not None:
             raise ApiError(400, "invalid_field", 'a sell is sized by "volume" (or "all"); leave "krw" out', field="krw")
-        if isinstance(volume, str) and volume.strip().lower() == "all":
-            kind, volume = ManualOrderRequest.Kind.SELL_ALL, None
-        else:
-            kind = ManualOrderRequest.Kind.SELL
+        kind = ManualOrderRequest.Kind.SELL  # the service reads a volume of "all" as a sell-all
     else:
         if krw is not None or volume is not None:
             field = "krw" if krw is not None else "volume"
@@ -532,7 +532,9 @@ def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
     try:
         queued = services.manual_order_request_create(kind=kind, actor=actor, krw=krw, volume=volume)
     except services.InvalidInput as invalid:
-        raise ApiError(400, "invalid_field", f"{invalid.field}: {invalid.message}", field=invalid.field) from None
+        raise ApiError(
+            400, "invalid_field", f"{invalid.field}: {invalid.message}", field=invalid.field, reason=invalid.code
+        ) from None
     data = manual_data(queued)
     data["engine_online"] = selectors.engine_online(selectors.engine_state_get())
     return data, 202

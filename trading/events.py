@@ -1,4 +1,5 @@
-"""The one place engine events are written. Every audit row goes through `event_record`."""
+"""The one place engine events are written: one function per kind of event, so each kind's message and
+meta read the same wherever it is recorded. `event_record` is the building block they share."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exchange.redact import configured_secrets, mask_secrets, mask_text
-from trading.models import EngineEvent, EngineState
+from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
 
 logger = logging.getLogger("autocoin.events")
 
 Kind = EngineEvent.Kind
 Level = EngineEvent.Level
 
-_LOG_LEVELS = {
+_LOG_LEVELS: dict[str, int] = {
     Level.DEBUG: logging.DEBUG,
     Level.INFO: logging.INFO,
     Level.WARNING: logging.WARNING,
@@ -67,6 +68,72 @@ def config_changed(*, actor: str, what: str, old: Any, new: Any) -> EngineEvent:
 
 
 # ---------------------------------------------------------------------------------------------------
+# People's requests: manual orders, cancel requests, the paper account, housekeeping
+# ---------------------------------------------------------------------------------------------------
+_MANUAL_DESCRIBED = {"buy": "buy {krw} KRW", "sell": "sell {volume}", "sell_all": "sell all", "close": "close position"}
+
+
+def manual_order_queued(*, request: ManualOrderRequest, actor: str) -> EngineEvent:
+    described = _MANUAL_DESCRIBED[request.kind].format(krw=request.krw, volume=request.volume)
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        actor=actor,
+        message=f"Manual order queued by {actor}: {described} on {request.market}",
+        meta={
+            "request_id": request.pk,
+            "kind": request.kind,
+            "krw": request.krw,
+            "volume": request.volume,
+            "market": request.market,
+        },
+    )
+
+
+def manual_order_rejected(*, request_id: int, problem: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        level=Level.WARNING,
+        actor="engine",
+        message=f"Manual order #{request_id} rejected: {problem}",
+        meta={"request_id": request_id},
+    )
+
+
+def cancel_requested(*, actor: str, order_ids: list[int], identifiers: list[str]) -> EngineEvent:
+    shown = ", ".join(identifiers[:5]) + (f" and {len(identifiers) - 5} more" if len(identifiers) > 5 else "")
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        actor=actor,
+        message=f"Cancel requested by {actor} for {len(order_ids)} open order(s): {shown}",
+        meta={"action": "cancel_request", "order_ids": order_ids[:500], "count": len(order_ids)},
+    )
+
+
+def paper_account_reset(
+    *, actor: str, state: str, initial_krw: Decimal, cancelled_orders: int, previous: dict[str, Decimal]
+) -> EngineEvent:
+    return event_record(
+        kind=Kind.PAPER_RESET,
+        actor=actor,
+        state=state,
+        message=f"Paper account reset by {actor} to {initial_krw:,f} KRW ({cancelled_orders} open paper order(s) cancelled)",
+        meta={"initial_krw": initial_krw, "cancelled_orders": cancelled_orders, "previous": previous},
+    )
+
+
+def history_pruned(*, actor: str, days: int, counts: dict[str, int]) -> EngineEvent:
+    return event_record(
+        kind=Kind.CONFIG_CHANGED,
+        actor=actor,
+        message=(
+            f"History older than {days} days pruned: {counts['events']} events, {counts['hold_signals']} HOLD signals, "
+            f"{counts['snapshots']} balance snapshots (orders and fills are kept)"
+        ),
+        meta={"days": days, **counts},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
 # Engine process, orders, fills and risk: one small wrapper per kind so messages read the same everywhere.
 # ---------------------------------------------------------------------------------------------------
 def engine_claimed(*, owner: str, previous_owner: str, takeover: bool) -> EngineEvent:
@@ -110,6 +177,64 @@ def order_event(
         **(extra or {}),
     }
     return event_record(kind=kind, level=level, actor="engine", message=message, meta=meta)
+
+
+def order_intent(*, order: Order, reason: str) -> EngineEvent:
+    return order_event(kind=Kind.ORDER_INTENT, order=order, message=f"Order intent: {order_described(order)} ({reason})")
+
+
+def order_submitted(*, order: Order) -> EngineEvent:
+    return order_event(
+        kind=Kind.ORDER_SUBMITTED,
+        order=order,
+        message=f"Order placed: {order_described(order)} → {order.status} (uuid {order.exchange_uuid})",
+        extra={"executed_volume": order.executed_volume, "executed_funds": order.executed_funds, "paid_fee": order.paid_fee},
+    )
+
+
+def order_rejected(*, order: Order, message: str, level: str = Level.WARNING, extra: dict[str, Any] | None = None) -> EngineEvent:
+    return order_event(kind=Kind.ORDER_REJECTED, order=order, level=level, message=message, extra=extra)
+
+
+def order_unknown(*, order: Order, error: BaseException) -> EngineEvent:
+    return order_event(
+        kind=Kind.ORDER_UNKNOWN,
+        order=order,
+        level=Level.WARNING,
+        message=(f"Order outcome unknown ({type(error).__name__}: {error}); no new order on {order.market} until it is found"),
+        extra={"error_class": type(error).__name__},
+    )
+
+
+def order_reconciled(*, order: Order, message: str, level: str = Level.INFO, extra: dict[str, Any] | None = None) -> EngineEvent:
+    return order_event(kind=Kind.ORDER_RECONCILED, order=order, level=level, message=message, extra=extra)
+
+
+def reconciliation_finished(*, checked: int, resolved: int, still_unknown: int, fills_recovered: int) -> EngineEvent:
+    return event_record(
+        kind=Kind.ORDER_RECONCILED,
+        actor="engine",
+        message=(
+            f"Start-up reconciliation: {checked} open order(s) checked, {resolved} settled, "
+            f"{still_unknown} still unknown, {fills_recovered} fill(s) recovered"
+        ),
+        meta={"checked": checked, "resolved": resolved, "still_unknown": still_unknown},
+    )
+
+
+def order_cancelled(*, order: Order, message: str, level: str = Level.INFO, extra: dict[str, Any] | None = None) -> EngineEvent:
+    return order_event(kind=Kind.ORDER_CANCELLED, order=order, level=level, message=message, extra=extra)
+
+
+def order_described(order: Order) -> str:
+    """The order as a message names it: "buy price 10,000 KRW on KRW-BTC", "sell market 0.001 on KRW-BTC"."""
+    if order.ord_type == Order.OrdType.PRICE:
+        amount = f"{krw_text(order.price)} KRW"
+    elif order.ord_type == Order.OrdType.LIMIT:
+        amount = f"{volume_text(order.volume)} @ {krw_text(order.price)} KRW"
+    else:
+        amount = volume_text(order.volume)
+    return f"{order.side} {order.ord_type} {amount} on {order.market}"
 
 
 def fill_recorded(*, fill: Any) -> EngineEvent:
@@ -164,6 +289,20 @@ def risk_blocked(*, action: str, reasons: list[str], source: str, meta: dict[str
         actor="engine",
         message=f"{action} from {source} blocked by the risk gate: {'; '.join(reasons)}",
         meta={"action": action, "reasons": reasons, "source": source, **(meta or {})},
+    )
+
+
+def pnl_reported(*, message: str, day: Any, total: Decimal) -> EngineEvent:
+    return event_record(kind=Kind.PNL, actor="engine", message=message, meta={"date": str(day), "total": total})
+
+
+def order_rules_unavailable(*, error: Any) -> EngineEvent:
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor="engine",
+        message=f"Order rules unavailable ({error}); using Upbit's KRW fee 0.05% and minimum 5,000 KRW",
+        meta={"error": str(error), "name": getattr(error, "name", ""), "status": getattr(error, "status", None)},
     )
 
 

@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
 from trading.models import BalanceSnapshot, EngineEvent, EngineState, Fill, ManualOrderRequest, Order, PnlDaily, Signal
+from trading.transitions import allowed_actions as allowed_actions  # a read: which buttons work now
 
 
 def engine_state_get() -> EngineState:
@@ -81,8 +83,6 @@ def heartbeat_age_bucket(state: EngineState) -> tuple[str, int] | None:
 
 def engine_status(state: EngineState | None = None) -> dict[str, Any]:
     """Everything a person or a script needs to know about the engine right now."""
-    from trading.services import allowed_actions
-
     state = state or engine_state_get()
     return {
         "state": state.state,
@@ -264,7 +264,8 @@ def daily_loss(pnl: PnlDaily | None) -> Decimal:
     """Today's loss in KRW (realized plus unrealized), 0 when the day is flat or up."""
     if pnl is None:
         return ZERO
-    return max(ZERO, -(pnl.realized + pnl.unrealized))
+    loss: Decimal = max(ZERO, -(pnl.realized + pnl.unrealized))
+    return loss
 
 
 def order_largest_today_krw() -> Decimal:
@@ -366,8 +367,9 @@ def equity_series(*, since: datetime, max_points: int = EQUITY_CHART_MAX_POINTS)
     return [(ts, total) for _id, ts, total in rows]
 
 
-def _latest_id(model: type) -> int:
-    return model.objects.order_by("-id").values_list("id", flat=True).first() or 0
+def _latest_id(model: type[models.Model]) -> int:
+    latest: int | None = model._default_manager.order_by("-id").values_list("id", flat=True).first()
+    return latest or 0
 
 
 def _orders_top_version() -> str:
@@ -383,8 +385,9 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
     Built from the shown values themselves, never from `updated_at`: the services change rows with
     conditional UPDATEs, which do not touch auto_now fields.
     """
-    if name in ("engine", "market", "balance", "risk"):
-        state = state or engine_state_get()
+    if name not in ("engine", "market", "balance", "risk"):
+        return _table_version(name)
+    state = state or engine_state_get()
     if name == "engine":
         return "|".join(
             str(value)
@@ -405,15 +408,18 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
         )
     if name == "market":
         return f"{state.last_price}|{_latest_id(Signal)}"
-    if name == "balance":
-        return f"{state.last_price}|{_latest_id(BalanceSnapshot)}"
+    if name == "risk":
+        # What the risk panel shows costs as little to read as any key would: the shown values are the key.
+        return repr(risk_overview(state, balance_current(state), pnl_today()))
+    return f"{state.last_price}|{_latest_id(BalanceSnapshot)}"  # balance
+
+
+def _table_version(name: str) -> str:
+    """The version of a panel that shows table rows only (no engine state)."""
     if name == "pnl":
         pnl = pnl_today()
         shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades) if pnl else None
         return f"{timezone.localdate()}|{shown}"
-    if name == "risk":
-        # What the risk panel shows costs as little to read as any key would: the shown values are the key.
-        return repr(risk_overview(state, balance_current(state), pnl_today()))
     if name == "chart":
         return f"{timezone.localdate()}|{_latest_id(BalanceSnapshot)}"
     if name == "signals":

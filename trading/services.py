@@ -11,34 +11,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
+from exchange.redact import configured_secrets, mask_secrets
+from exchange.rules import fee_for
 from exchange.types import OrderInfo, Trade
-from trading import events
-from trading.models import DecisionState, EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
+from trading import events, selectors
+
+# The refusals are part of this module's interface: callers catch services.InvalidInput and friends.
+from trading.errors import EngineOffline as EngineOffline
+from trading.errors import InvalidInput as InvalidInput
+from trading.errors import TransitionNotAllowed as TransitionNotAllowed
+from trading.models import (
+    DecisionState,
+    EngineState,
+    Fill,
+    ManualOrderRequest,
+    Order,
+    Signal,
+    StrategyConfig,
+)
+from trading.strategies import registry
+from trading.transitions import ALLOWED_FROM
 
 State = EngineState.State
-
-
-class TransitionNotAllowed(Exception):
-    """The requested transition is not allowed from the engine's current state; the text says why."""
-
-    def __init__(self, message: str, *, current: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.current = current
-
-
-class InvalidInput(ValueError):
-    """Bad input from a person or a script; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -48,30 +50,15 @@ class Transition:
     at: datetime
 
 
-_ALLOWED_FROM: dict[str, tuple[str, ...]] = {
-    "start": (State.IDLE,),
-    "stop": (State.RUNNING,),
-    "stop_complete": (State.STOPPING,),
-    "fail": (State.RUNNING, State.STOPPING),
-    "reset": (State.ERROR,),
-}
-
-_REFUSAL = {
-    "start": "Start is only possible from IDLE; the engine is {current}",
-    "stop": "Stop is only possible from RUNNING; the engine is {current}",
-    "stop_complete": "Finishing a stop is only possible from STOPPING; the engine is {current}",
-    "fail": "ERROR can only be entered from RUNNING or STOPPING; the engine is {current}",
-    "reset": "Reset is only possible from ERROR; the engine is {current}",
-}
-
-_HINT = {
-    (State.ERROR, "start"): " (press Reset first)",
-    (State.RUNNING, "reset"): " (Reset is for clearing an error; use Stop)",
+# A refusal in these states gets its own sentence, saying what to press instead.
+_REFUSAL_WITH_HINT: dict[tuple[str, str], str] = {
+    (State.ERROR, "start"): "start_after_error",
+    (State.RUNNING, "reset"): "reset_while_running",
 }
 
 
-def _transition(action: str, new: str, *, actor: str, reason: str, extra: dict | None = None) -> Transition:
-    allowed = _ALLOWED_FROM[action]
+def _transition(action: str, new: str, *, actor: str, reason: str, extra: dict[str, Any] | None = None) -> Transition:
+    allowed = ALLOWED_FROM[action]
     EngineState.load()
     now = timezone.now()
     fields = {"state": new, "state_since": now, "state_reason": reason[:2000], "state_changed_by": actor[:150]}
@@ -82,14 +69,18 @@ def _transition(action: str, new: str, *, actor: str, reason: str, extra: dict |
                 events.state_changed(old=old, new=new, actor=actor, reason=reason)
                 return Transition(old=old, new=new, at=now)
     current = EngineState.objects.values_list("state", flat=True).get(pk=EngineState.SINGLETON_PK)
-    raise TransitionNotAllowed(_REFUSAL[action].format(current=current) + _HINT.get((current, action), ""), current=current)
+    raise TransitionNotAllowed(_REFUSAL_WITH_HINT.get((current, action), f"{action}_not_allowed"), current=current)
+
+
+def _live_keys_missing() -> list[str]:
+    if settings.PAPER_MODE:
+        return []
+    return [name for name in ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY") if not getattr(settings, name)]
 
 
 def live_mode_problem() -> str:
     """Why live trading cannot start with the current configuration, or "" when it can."""
-    if settings.PAPER_MODE:
-        return ""
-    missing = [name for name in ("UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY") if not getattr(settings, name)]
+    missing = _live_keys_missing()
     if missing:
         return (
             f"Live mode (PAPER_MODE=false) needs {' and '.join(missing)}; set them in .env, "
@@ -100,10 +91,9 @@ def live_mode_problem() -> str:
 
 def engine_start(*, actor: str, reason: str = "") -> Transition:
     """IDLE → RUNNING. Refused in live mode without both API keys."""
-    problem = live_mode_problem()
-    if problem:
-        current = EngineState.load().state
-        raise TransitionNotAllowed(f"Start refused: {problem}", current=current)
+    missing = _live_keys_missing()
+    if missing:
+        raise TransitionNotAllowed("live_keys_missing", current=EngineState.load().state, missing=" and ".join(missing))
     return _transition("start", State.RUNNING, actor=actor, reason=reason or "start requested")
 
 
@@ -119,7 +109,7 @@ def engine_stop_complete(*, actor: str, reason: str = "") -> Transition:
 
 def engine_fail(*, actor: str, error: str, kill_switch: bool = False) -> Transition:
     """RUNNING/STOPPING → ERROR. With `kill_switch`, the trip is persisted until a Reset."""
-    extra: dict = {"last_error": error[:10000]}
+    extra: dict[str, Any] = {"last_error": error[:10000]}
     if kill_switch:
         extra.update(kill_switch=True, kill_switch_reason=error[:2000], kill_switch_at=timezone.now())
     return _transition("fail", State.ERROR, actor=actor, reason=error[:2000], extra=extra)
@@ -137,13 +127,47 @@ def engine_reset(*, actor: str, reason: str = "") -> Transition:
     return _transition("reset", State.IDLE, actor=actor, reason=reason or "reset requested", extra=extra)
 
 
-def allowed_actions(state: str) -> dict[str, bool]:
-    """Which of Start, Stop and Reset a person may press in `state`."""
-    return {
-        "start": state in _ALLOWED_FROM["start"],
-        "stop": state in _ALLOWED_FROM["stop"],
-        "reset": state in _ALLOWED_FROM["reset"],
-    }
+@dataclass(frozen=True)
+class EngineCommandResult:
+    transition: Transition
+    completed_offline: bool = False
+    """A Stop that completed at once because no engine process was running."""
+
+    @property
+    def note(self) -> str:
+        return STOP_OFFLINE_NOTE if self.completed_offline else ""
+
+
+STOP_OFFLINE_NOTE = gettext_noop("The engine process is offline, so the stop completed at once.")
+
+
+def engine_command(*, action: str, actor: str, reason: str = "") -> EngineCommandResult:
+    """Carry out Start, Stop or Reset for a person (dashboard, API, admin, enginectl).
+
+    Start needs a live engine process: pressing it while nothing would trade is refused (EngineOffline)
+    rather than leaving a RUNNING state that no process acts on. Stop is never refused for that reason:
+    when the engine process is offline no cycle is running, so the stop completes at once (RUNNING →
+    STOPPING → IDLE) and the engine will not resume trading when it comes back. Reset only clears an
+    error, so it works with or without the engine process.
+    """
+    state = EngineState.load()
+    online = selectors.engine_online(state)
+    if action == "start":
+        if state.state == State.IDLE and not online and not _live_keys_missing():
+            raise EngineOffline(current=state.state)
+        return EngineCommandResult(engine_start(actor=actor, reason=reason))
+    if action == "stop":
+        transition = engine_stop(actor=actor, reason=reason)
+        if online:
+            return EngineCommandResult(transition)
+        try:
+            transition = engine_stop_complete(actor=actor, reason="engine process offline: no cycle was running")
+        except TransitionNotAllowed:
+            pass  # the engine came back and finished the stop itself
+        return EngineCommandResult(transition, completed_offline=True)
+    if action == "reset":
+        return EngineCommandResult(engine_reset(actor=actor, reason=reason))
+    raise ValueError(f"unknown engine action {action!r}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,58 +175,55 @@ def allowed_actions(state: str) -> dict[str, bool]:
 # ---------------------------------------------------------------------------------------------------
 def _positive_decimal(field: str, value: object) -> Decimal:
     if isinstance(value, float):
-        raise InvalidInput(field, 'send the number as a string, for example "10000"')
+        raise InvalidInput(field, "float_amount")
     text = str(value).strip()
     # Decimal() also reads "1_000" and full-width digits, which a person never means as an amount.
     if "_" in text or not text.isascii():
-        raise InvalidInput(field, f"{value!r} is not a number")
+        raise InvalidInput(field, "not_a_number", value=value)
     try:
         number = Decimal(text.replace(",", ""))
     except (InvalidOperation, ValueError):
-        raise InvalidInput(field, f"{value!r} is not a number") from None
+        raise InvalidInput(field, "not_a_number", value=value) from None
     if not number.is_finite() or number <= 0:
-        raise InvalidInput(field, f"{value!r} must be a positive number")
+        raise InvalidInput(field, "not_positive", value=value)
     if number.as_tuple().exponent < -8:  # type: ignore[operator]
-        raise InvalidInput(field, f"{value!r} has more than 8 decimal places")
+        raise InvalidInput(field, "too_many_decimals", value=value)
     if number >= Decimal("1e15"):
-        raise InvalidInput(field, f"{value!r} is too large")
+        raise InvalidInput(field, "too_large", value=value)
     return number
+
+
+def _sells_all(kind: str, volume: object) -> bool:
+    return kind == ManualOrderRequest.Kind.SELL and isinstance(volume, str) and volume.strip().lower() == "all"
 
 
 def manual_order_request_create(
     *, kind: str, actor: str, krw: object = None, volume: object = None, market: str | None = None
 ) -> ManualOrderRequest:
-    """Queue a manual order for the engine's next cycle. Validates the amounts; the risk gate runs later."""
+    """Queue a manual order for the engine's next cycle. Validates the amounts; the risk gate runs later.
+
+    A sell of volume "all" (any case) is a sell-all; the amount an order does not use is ignored."""
     market = market or settings.TRADING_MARKET
     if kind not in ManualOrderRequest.Kind.values:
-        raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(ManualOrderRequest.Kind.values)}")
+        raise InvalidInput("kind", "unknown_kind", value=kind, choices=", ".join(ManualOrderRequest.Kind.values))
+    if _sells_all(kind, volume):
+        kind = ManualOrderRequest.Kind.SELL_ALL
     krw_amount = volume_amount = None
     if kind == ManualOrderRequest.Kind.BUY:
         if krw is None:
-            raise InvalidInput("krw", "a buy needs the KRW amount to spend")
+            raise InvalidInput("krw", "buy_needs_krw")
         krw_amount = _positive_decimal("krw", krw)
         if krw_amount < Decimal("5000"):
-            raise InvalidInput("krw", f"{krw_amount} KRW is below Upbit's minimum order of 5,000 KRW")
+            raise InvalidInput("krw", "below_minimum", value=krw_amount)
     elif kind == ManualOrderRequest.Kind.SELL:
         if volume is None:
-            raise InvalidInput("volume", 'a sell needs the volume to sell (or "all")')
+            raise InvalidInput("volume", "sell_needs_volume")
         volume_amount = _positive_decimal("volume", volume)
     with transaction.atomic():
         request = ManualOrderRequest.objects.create(
             market=market, kind=kind, krw=krw_amount, volume=volume_amount, requested_by=actor[:150]
         )
-        described = {
-            "buy": f"buy {krw_amount} KRW",
-            "sell": f"sell {volume_amount}",
-            "sell_all": "sell all",
-            "close": "close position",
-        }[kind]
-        events.event_record(
-            kind=events.Kind.MANUAL_ORDER,
-            actor=actor,
-            message=f"Manual order queued by {actor}: {described} on {market}",
-            meta={"request_id": request.pk, "kind": kind, "krw": krw_amount, "volume": volume_amount, "market": market},
-        )
+        events.manual_order_queued(request=request, actor=actor)
     return request
 
 
@@ -223,8 +244,6 @@ def engine_claim(
     """Claim the engine for `owner` ("host:pid"). Succeeds when nobody owns it, `owner` already does,
     the current owner's heartbeat is older than ENGINE_STALE_AFTER_SEC (a crashed or frozen process),
     or `owner_is_dead(current_owner)` says that process no longer exists (a crash on this machine)."""
-    from django.db.models import Q
-
     stale = stale_after_sec if stale_after_sec is not None else settings.ENGINE_STALE_AFTER_SEC
     before = EngineState.load()
     now = timezone.now()
@@ -244,9 +263,9 @@ def engine_claim(
     return ClaimResult(claimed=bool(claimed), previous_owner=before.owner, heartbeat_age_sec=age)
 
 
-def engine_heartbeat(*, owner: str, metrics: dict | None = None) -> bool:
+def engine_heartbeat(*, owner: str, metrics: dict[str, Any] | None = None) -> bool:
     """Refresh the heartbeat (and the published counters). False when `owner` no longer holds the claim."""
-    fields: dict = {"heartbeat_at": timezone.now()}
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
     if metrics is not None:
         fields["metrics"] = metrics
     return EngineState.objects.filter(pk=EngineState.SINGLETON_PK, owner=owner).update(**fields) == 1
@@ -262,16 +281,14 @@ def engine_release(*, owner: str, reason: str = "exited") -> bool:
 
 def engine_cycle_record(*, last_price: Decimal | None) -> None:
     """Book-keeping after each cycle: iteration, time, last price."""
-    from django.db.models import F
-
-    fields: dict = {"iteration": F("iteration") + 1, "last_cycle_at": timezone.now()}
+    fields: dict[str, Any] = {"iteration": F("iteration") + 1, "last_cycle_at": timezone.now()}
     if last_price is not None:
         fields["last_price"] = last_price
     EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(**fields)
 
 
 def engine_failures_set(*, consecutive_failures: int | None = None, consecutive_order_failures: int | None = None) -> None:
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     if consecutive_failures is not None:
         fields["consecutive_failures"] = consecutive_failures
     if consecutive_order_failures is not None:
@@ -280,7 +297,7 @@ def engine_failures_set(*, consecutive_failures: int | None = None, consecutive_
         EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(**fields)
 
 
-def engine_kill_switch_trip(*, reason: str, meta: dict | None = None) -> bool:
+def engine_kill_switch_trip(*, reason: str, meta: dict[str, Any] | None = None) -> bool:
     """Trip the kill-switch: ERROR with the reason persisted until a person presses Reset.
 
     Works from any state: when the engine is not RUNNING/STOPPING (e.g. `runengine --once` on an IDLE
@@ -350,8 +367,6 @@ def order_status_from_info(info: OrderInfo) -> str:
 
 def fill_record(*, order: Order, trade: Trade, fee_rate: Decimal) -> tuple[Fill, bool]:
     """Record one fill of `order`; a trade id seen before is never counted twice. Returns (fill, created)."""
-    from exchange.rules import fee_for
-
     funds = trade.funds if trade.funds else trade.price * trade.volume
     fee = trade.fee if trade.fee is not None else fee_for(funds, fee_rate)
     fill, created = Fill.objects.get_or_create(
@@ -376,8 +391,6 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals
     order, whose trade list is then complete) does an order reported with an executed volume but no
     trades become one fill made from its totals; an order-placement answer never carries trades, and
     turning it into a fill would count the trades twice when they are read later."""
-    from exchange.redact import configured_secrets, mask_secrets
-
     new_fills: list[Fill] = []
     with transaction.atomic():
         for trade in info.trades:
@@ -461,20 +474,18 @@ def manual_order_request_finish(*, request: ManualOrderRequest, done: bool, resu
 # ---------------------------------------------------------------------------------------------------
 # Strategy parameters
 # ---------------------------------------------------------------------------------------------------
-def strategy_config_update(*, strategy: str, params: dict, actor: str) -> StrategyConfig:
+def strategy_config_update(*, strategy: str, params: dict[str, Any], actor: str) -> StrategyConfig:
     """Validate and store a strategy's parameters; the engine uses them from its next cycle."""
-    from trading.strategies import registry
-
     try:
         registry.get_strategy(strategy)
     except (KeyError, ValueError, LookupError):
-        raise InvalidInput("strategy", f"{strategy!r} is not a known strategy") from None
+        raise InvalidInput("strategy", "unknown_strategy", value=strategy) from None
     if not isinstance(params, dict):
-        raise InvalidInput("params", "parameters must be a JSON object")
+        raise InvalidInput("params", "params_not_object")
     try:
         cleaned = registry.validate_params(strategy, params)
     except (ValueError, TypeError) as error:
-        raise InvalidInput("params", str(error)) from None
+        raise InvalidInput("params", "invalid_params", problem=str(error)) from None
     if not isinstance(cleaned, dict):
         cleaned = params
     with transaction.atomic():
@@ -488,38 +499,7 @@ def strategy_config_update(*, strategy: str, params: dict, actor: str) -> Strate
 
 
 # ---------------------------------------------------------------------------------------------------
-# Housekeeping
-# ---------------------------------------------------------------------------------------------------
-def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
-    """Delete engine events, HOLD signals and balance snapshots older than `days` days.
-
-    Orders, fills, BUY/SELL signals, daily PnL and manual requests are never deleted: they are the
-    trading record. The newest balance snapshot is always kept."""
-    from trading.models import BalanceSnapshot, EngineEvent
-
-    if days < 1:
-        raise InvalidInput("days", f"{days} must be at least 1")
-    cutoff = timezone.now() - timedelta(days=days)
-    counts: dict[str, int] = {}
-    counts["events"], _ = EngineEvent.objects.filter(ts__lt=cutoff).delete()
-    hold_signals = Signal.objects.filter(ts__lt=cutoff, action=Signal.Action.HOLD, orders__isnull=True)
-    counts["hold_signals"], _ = hold_signals.delete()
-    newest = BalanceSnapshot.objects.order_by("-ts", "-id").values_list("id", flat=True).first()
-    counts["snapshots"], _ = BalanceSnapshot.objects.filter(ts__lt=cutoff).exclude(id=newest).delete()
-    events.event_record(
-        kind=events.Kind.CONFIG_CHANGED,
-        actor=actor,
-        message=(
-            f"History older than {days} days pruned: {counts['events']} events, {counts['hold_signals']} HOLD signals, "
-            f"{counts['snapshots']} balance snapshots (orders and fills are kept)"
-        ),
-        meta={"days": days, **counts},
-    )
-    return counts
-
-
-# ---------------------------------------------------------------------------------------------------
-# Operations from the admin console: cancel requests and the paper account reset
+# Cancel requests from the admin console
 # ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CancelRequestResult:
@@ -537,7 +517,7 @@ def order_cancel_request(*, order_ids: list[int], actor: str) -> CancelRequestRe
     cycle. Final orders are skipped and reported; asking twice keeps the first request."""
     ids = sorted({int(pk) for pk in order_ids})
     if not ids:
-        raise InvalidInput("order_ids", "select at least one order")
+        raise InvalidInput("order_ids", "no_orders_selected")
     now = timezone.now()
     with transaction.atomic():
         rows = list(
@@ -548,7 +528,7 @@ def order_cancel_request(*, order_ids: list[int], actor: str) -> CancelRequestRe
         )
         missing = sorted(set(ids) - {pk for pk, *_ in rows})
         if missing:
-            raise InvalidInput("order_ids", f"no order with id {', '.join(map(str, missing[:10]))}")
+            raise InvalidInput("order_ids", "unknown_orders", ids=", ".join(map(str, missing[:10])))
         open_statuses = set(Order.OPEN_STATUSES)
         requested = [pk for pk, status, asked, _ in rows if status in open_statuses and asked is None]
         already = [pk for pk, status, asked, _ in rows if status in open_statuses and asked is not None]
@@ -558,52 +538,8 @@ def order_cancel_request(*, order_ids: list[int], actor: str) -> CancelRequestRe
                 cancel_requested_at=now, cancel_requested_by=actor[:150], updated_at=now
             )
             identifiers = [identifier for pk, _, _, identifier in rows if pk in set(requested)]
-            shown = ", ".join(identifiers[:5]) + (f" and {len(identifiers) - 5} more" if len(identifiers) > 5 else "")
-            events.event_record(
-                kind=events.Kind.MANUAL_ORDER,
-                actor=actor,
-                message=f"Cancel requested by {actor} for {len(requested)} open order(s): {shown}",
-                meta={"action": "cancel_request", "order_ids": requested[:500], "count": len(requested)},
-            )
+            events.cancel_requested(actor=actor, order_ids=requested, identifiers=identifiers)
     return CancelRequestResult(requested=requested, already_requested=already, not_open=not_open)
-
-
-@dataclass(frozen=True)
-class PaperResetResult:
-    initial_krw: Decimal
-    cancelled_orders: int
-
-
-def paper_account_reset(*, actor: str, initial_krw: Decimal | None = None) -> PaperResetResult:
-    """Start the paper account over with `initial_krw` (default PAPER_INITIAL_KRW): open paper orders are
-    cancelled, coins removed. Refused while the engine is RUNNING or STOPPING (it may be trading on the
-    account); the engine state row stays locked meanwhile so a Start cannot slip in."""
-    from exchange import paper
-
-    amount = settings.PAPER_INITIAL_KRW if initial_krw is None else initial_krw
-    with transaction.atomic():
-        EngineState.load()
-        state = EngineState.objects.select_for_update().get(pk=EngineState.SINGLETON_PK)
-        if state.state in (State.RUNNING, State.STOPPING):
-            raise TransitionNotAllowed(
-                f"Paper account reset is refused while the engine is {state.state}; stop it first", current=state.state
-            )
-        try:
-            result = paper.reset_account(amount)
-        except ValueError as error:
-            raise InvalidInput("initial_krw", str(error)) from None
-        previous = {balance.currency: balance.balance + balance.locked for balance in result.previous_balances}
-        events.event_record(
-            kind=events.Kind.PAPER_RESET,
-            actor=actor,
-            state=state.state,
-            message=(
-                f"Paper account reset by {actor} to {result.initial_krw:,f} KRW"
-                f" ({result.cancelled_orders} open paper order(s) cancelled)"
-            ),
-            meta={"initial_krw": result.initial_krw, "cancelled_orders": result.cancelled_orders, "previous": previous},
-        )
-    return PaperResetResult(initial_krw=result.initial_krw, cancelled_orders=result.cancelled_orders)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -615,7 +551,7 @@ def signal_record(
     action: str,
     source: str,
     explanation: str,
-    meta: dict,
+    meta: dict[str, Any],
     score: Decimal = Decimal("0"),
     ts: datetime | None = None,
 ) -> Signal:
@@ -634,8 +570,6 @@ def signal_record(
 def engine_failures_increment(*, orders: bool = False) -> int:
     """Add one to the consecutive API failures (or, with `orders`, order failures) and return the new count,
     in one transaction so two writers never lose a count."""
-    from django.db.models import F
-
     field = "consecutive_order_failures" if orders else "consecutive_failures"
     with transaction.atomic():
         EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(**{field: F(field) + 1})
@@ -648,7 +582,7 @@ def decision_state_load(*, market: str, mode: str) -> DecisionState:
     return state
 
 
-def decision_state_save(*, state: DecisionState, fields: dict) -> None:
+def decision_state_save(*, state: DecisionState, fields: dict[str, Any]) -> None:
     """Store changed decision memory (peak, decided candle, exit candle): a restart continues from it."""
     for name, value in fields.items():
         setattr(state, name, value)

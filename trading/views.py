@@ -8,10 +8,7 @@ its own URL with `If-None-Match`; a panel whose version key has not changed is a
 from __future__ import annotations
 
 import hashlib
-import hmac
-import ipaddress
 import json
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -27,16 +24,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from trading import selectors, services
+from trading.auth import bearer_token_valid, is_loopback, user_is_operator
+from trading.forms import AMOUNT_MAX_CHARS
 from trading.models import EngineState, ManualOrderRequest
-
-State = EngineState.State
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -44,56 +41,8 @@ class HtmxHttpRequest(HttpRequest):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Engine commands shared by the dashboard and the JSON API
-# ---------------------------------------------------------------------------------------------------
-ENGINE_OFFLINE_HINT = "start it with `python manage.py runengine` (or `make run`)"
-STOP_OFFLINE_NOTE = gettext_noop("The engine process is offline, so the stop completed at once.")
-
-
-class EngineOffline(Exception):
-    """Start was refused because no engine process is alive to act on it."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def engine_command(*, action: str, actor: str, reason: str = "") -> tuple[services.Transition, str]:
-    """Carry out Start, Stop or Reset for a person; returns the transition and a note for them.
-
-    Start needs a live engine process: pressing it while nothing would trade is refused (EngineOffline)
-    rather than leaving a RUNNING state that no process acts on. Stop is never refused for that reason:
-    when the engine process is offline no cycle is running, so the stop completes at once (RUNNING →
-    STOPPING → IDLE) and the engine will not resume trading when it comes back. Reset only clears an
-    error, so it works with or without the engine process.
-    """
-    state = EngineState.load()
-    online = selectors.engine_online(state)
-    if action == "start":
-        if state.state == State.IDLE and not online and not services.live_mode_problem():
-            raise EngineOffline(f"Start refused: the engine process is offline; {ENGINE_OFFLINE_HINT}, then press Start again")
-        return services.engine_start(actor=actor, reason=reason), ""
-    if action == "stop":
-        transition = services.engine_stop(actor=actor, reason=reason)
-        if not online:
-            try:
-                transition = services.engine_stop_complete(actor=actor, reason="engine process offline: no cycle was running")
-            except services.TransitionNotAllowed:
-                pass  # the engine came back and finished the stop itself
-            return transition, STOP_OFFLINE_NOTE
-        return transition, ""
-    if action == "reset":
-        return services.engine_reset(actor=actor, reason=reason), ""
-    raise ValueError(f"unknown engine action {action!r}")
-
-
-# ---------------------------------------------------------------------------------------------------
 # Access
 # ---------------------------------------------------------------------------------------------------
-def user_is_operator(user: Any) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.is_staff)
-
-
 def operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Staff login via the admin login page; an expired session in a poll redirects the whole page, not the panel."""
 
@@ -146,7 +95,8 @@ def _pnl_context(state: EngineState | None) -> dict[str, Any]:
     }
 
 
-def _risk_context(state: EngineState) -> dict[str, Any]:
+def _risk_context(state: EngineState | None) -> dict[str, Any]:
+    state = state or EngineState.load()
     balance = selectors.balance_current(state)
     return {"risk": selectors.risk_overview(state, balance, selectors.pnl_today())}
 
@@ -176,7 +126,7 @@ def _log_context(state: EngineState | None) -> dict[str, Any]:
     return {"events": selectors.events_recent(limit=30)}
 
 
-# name → (context builder, needs the engine state row, poll every N × DASHBOARD_POLL_SEC)
+# name → (context builder, needs the engine state row, poll every N times DASHBOARD_POLL_SEC)
 PANELS: dict[str, tuple[Callable[[Any], dict[str, Any]], bool, int]] = {
     "engine": (_engine_context, True, 1),
     "market": (_market_context, True, 1),
@@ -276,14 +226,11 @@ def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
         raise Http404("no such action")
     notice, problem = "", ""
     try:
-        transition, note = engine_command(action=action, actor=actor_of(request))
-        notice = " ".join(
-            filter(None, [_("%(old)s → %(new)s.") % {"old": transition.old, "new": transition.new}, _(note) if note else ""])
-        )
+        done = services.engine_command(action=action, actor=actor_of(request))
+        moved = _("%(old)s → %(new)s.") % {"old": done.transition.old, "new": done.transition.new}
+        notice = " ".join(filter(None, [moved, _(done.note) if done.note else ""]))
     except services.TransitionNotAllowed as refused:
-        problem = refused.message
-    except EngineOffline as offline:
-        problem = offline.message
+        problem = refused.text()
     if not request.htmx:
         (messages.error if problem else messages.success)(request, problem or notice)
         return redirect("dashboard")
@@ -297,33 +244,9 @@ MANUAL_FIELD_LABELS = {
     "krw": gettext_lazy("KRW amount (buy)"),
     "volume": gettext_lazy("Volume (sell)"),
 }
-AMOUNT_MAX_CHARS = 40
-# The service's sentences, in the person's language (the value they typed is kept as they typed it).
-_MANUAL_MESSAGES: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(r"(?s)'(?P<value>.*)' is not a number"), gettext_lazy("“%(value)s” is not a number")),
-    (re.compile(r"(?s)'(?P<value>.*)' must be a positive number"), gettext_lazy("“%(value)s” must be a positive number")),
-    (
-        re.compile(r"(?s)'(?P<value>.*)' has more than 8 decimal places"),
-        gettext_lazy("“%(value)s” has more than 8 decimal places"),
-    ),
-    (re.compile(r"(?s)'(?P<value>.*)' is too large"), gettext_lazy("“%(value)s” is too large")),
-    (
-        re.compile(r"(?P<value>\S+) KRW is below Upbit's minimum order of 5,000 KRW"),
-        gettext_lazy("%(value)s KRW is below Upbit's minimum order of 5,000 KRW"),
-    ),
-    (re.compile(r"a buy needs the KRW amount to spend"), gettext_lazy("A buy needs the KRW amount to spend.")),
-    (re.compile(r'a sell needs the volume to sell \(or "all"\)'), gettext_lazy("A sell needs the volume to sell (or “all”).")),
-    (re.compile(r"(?s)'(?P<value>.*)' is not one of .*"), gettext_lazy("Choose one of the listed orders.")),
-]
 
 
-def manual_error(field: str, message: str) -> dict[str, str]:
-    """A manual-order refusal for the dashboard: the field's label and the reason, translated when known."""
-    for pattern, translated in _MANUAL_MESSAGES:
-        match = pattern.fullmatch(message)
-        if match:
-            message = str(translated) % match.groupdict() if match.groupdict() else str(translated)
-            break
+def _field_error(field: str, message: str) -> dict[str, str]:
     return {"field": field, "label": str(MANUAL_FIELD_LABELS.get(field, field)), "message": message}
 
 
@@ -333,33 +256,30 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "")
     krw = request.POST.get("krw", "").strip() or None
     volume = request.POST.get("volume", "").strip() or None
-    if kind == ManualOrderRequest.Kind.SELL and (volume or "").lower() == "all":
-        kind, volume = ManualOrderRequest.Kind.SELL_ALL, None
     context: dict[str, Any] = {
         "manual_kinds": ManualOrderRequest.Kind.choices,
         "form": {"kind": kind, "krw": krw, "volume": volume},
     }
     too_long = next((name for name, value in (("krw", krw), ("volume", volume)) if value and len(value) > AMOUNT_MAX_CHARS), None)
-    try:
-        if too_long:
-            # Not echoed back: nothing that long is an amount.
-            context["form"][too_long] = ""
-            raise services.InvalidInput(too_long, "")
-        queued = services.manual_order_request_create(
-            kind=kind,
-            actor=actor_of(request),
-            krw=krw if kind == ManualOrderRequest.Kind.BUY else None,
-            volume=volume if kind == ManualOrderRequest.Kind.SELL else None,
-        )
-    except services.InvalidInput as invalid:
-        error = manual_error(invalid.field, invalid.message)
-        if too_long:
-            error["message"] = _("That is not an amount (more than %(count)s characters).") % {"count": AMOUNT_MAX_CHARS}
-        context.update(field_error=error)
+    if too_long:
+        # Not echoed back: nothing that long is an amount.
+        context["form"][too_long] = ""
+        message = _("That is not an amount (more than %(count)s characters).") % {"count": AMOUNT_MAX_CHARS}
+        context.update(field_error=_field_error(too_long, message))
     else:
-        context.update(queued=queued, form={})
-        if not selectors.engine_online(EngineState.load()):
-            context.update(offline_note=True)
+        try:
+            queued = services.manual_order_request_create(
+                kind=kind,
+                actor=actor_of(request),
+                krw=krw if kind == ManualOrderRequest.Kind.BUY else None,
+                volume=volume if kind == ManualOrderRequest.Kind.SELL else None,
+            )
+        except services.InvalidInput as invalid:
+            context.update(field_error=_field_error(invalid.field, invalid.text()))
+        else:
+            context.update(queued=queued, form={})
+            if not selectors.engine_online(EngineState.load()):
+                context.update(offline_note=True)
     if not request.htmx:
         if "queued" in context:
             messages.success(request, _("Manual order #%(id)s queued.") % {"id": context["queued"].pk})
@@ -412,25 +332,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return response
 
 
-def _is_loopback(request: HttpRequest) -> bool:
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
-
-
-def bearer_token_valid(request: HttpRequest) -> bool | None:
-    """True/False for a presented bearer token; None when none was presented."""
-    header = request.headers.get("Authorization", "")
-    if not header:
-        return None
-    scheme, _sep, token = header.partition(" ")
-    configured = settings.AUTOCOIN_API_TOKEN
-    if scheme.lower() != "bearer" or not configured:
-        return False
-    return hmac.compare_digest(token.strip().encode(), configured.encode())
-
-
 @csrf_exempt
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
@@ -440,7 +341,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "invalid bearer token\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
         )
-    if token is None and not _is_loopback(request):
+    if token is None and not is_loopback(request):
         return HttpResponse(
             "metrics are served to loopback callers or with Authorization: Bearer <AUTOCOIN_API_TOKEN>\n",
             status=403,

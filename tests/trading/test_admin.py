@@ -24,7 +24,7 @@ from tests.factories import (
     SignalFactory,
     StrategyConfigFactory,
 )
-from trading import admin as console
+from trading.admin import audit, console
 from trading.models import (
     BacktestRun,
     BalanceSnapshot,
@@ -240,7 +240,8 @@ def test_start_is_refused_while_the_engine_process_is_offline(admin_client, sett
 
     assert EngineState.load().state == EngineState.State.IDLE
     assert any("the engine process is offline" in text and "runengine" in text for text in _messages(response))
-    assert "Engine process:" in response.content.decode() and "offline" in response.content.decode()
+    assert "Engine process:" in response.content.decode()
+    assert "offline" in response.content.decode()
 
 
 def test_stop_while_the_engine_process_is_offline_completes_at_once(admin_client, settings):
@@ -327,8 +328,10 @@ def test_date_range_filter_uses_local_days_inclusive(admin_client, settings):
 
     page = admin_client.get(_url(EngineEvent, "changelist") + "?from=2026-11-20&to=2026-11-21").content.decode()
 
-    assert first.message in page and last.message in page
-    assert before.message not in page and after.message not in page
+    assert first.message in page
+    assert last.message in page
+    assert before.message not in page
+    assert after.message not in page
     assert 'value="2026-11-20"' in page
 
 
@@ -340,7 +343,8 @@ def test_date_range_filter_with_one_bound_and_other_filters(admin_client):
     page = admin_client.get(_url(EngineEvent, "changelist") + "?from=2026-03-01&level__exact=ERROR").content.decode()
 
     assert new_error.message in page
-    assert old.message not in page and new_info.message not in page
+    assert old.message not in page
+    assert new_info.message not in page
     # The filter's own form keeps the other filters as hidden fields.
     assert 'name="level__exact" value="ERROR"' in page
 
@@ -355,7 +359,8 @@ def test_date_range_filter_on_daily_pnl_dates(admin_client):
     page = admin_client.get(_url(PnlDaily, "changelist") + "?from=2026-11-02&to=2026-11-02").content.decode()
 
     assert ">222<" in page
-    assert ">111<" not in page and ">333<" not in page
+    assert ">111<" not in page
+    assert ">333<" not in page
 
 
 def test_bad_date_is_reported_and_ignored(admin_client):
@@ -379,7 +384,7 @@ def test_reversed_date_range_is_reported(admin_client):
 # ---------------------------------------------------------------------------------------------------
 def test_changelist_count_is_capped_and_says_so(admin_client, monkeypatch):
     monkeypatch.setattr(console.CappedCountPaginator, "cap", 5)
-    monkeypatch.setattr(console.EngineEventAdmin, "list_per_page", 2)
+    monkeypatch.setattr(audit.EngineEventAdmin, "list_per_page", 2)
     EngineEventFactory.create_batch(8)
 
     page = admin_client.get(_url(EngineEvent, "changelist")).content.decode()
@@ -404,8 +409,10 @@ def test_order_search_finds_exact_identifier_and_uuid(admin_client):
     by_identifier = admin_client.get(_url(Order, "changelist") + "?q=ac-wanted").content.decode()
     by_uuid = admin_client.get(_url(Order, "changelist") + "?q=uuid-wanted").content.decode()
 
-    assert wanted.identifier in by_identifier and other.identifier not in by_identifier
-    assert wanted.identifier in by_uuid and other.identifier not in by_uuid
+    assert wanted.identifier in by_identifier
+    assert other.identifier not in by_identifier
+    assert wanted.identifier in by_uuid
+    assert other.identifier not in by_uuid
 
 
 def test_fill_search_by_order_identifier(admin_client):
@@ -414,7 +421,8 @@ def test_fill_search_by_order_identifier(admin_client):
 
     page = admin_client.get(_url(Fill, "changelist") + "?q=ac-filled").content.decode()
 
-    assert fill.trade_id in page and "trade-2" not in page
+    assert fill.trade_id in page
+    assert "trade-2" not in page
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -496,7 +504,8 @@ def test_cancel_action_asks_for_confirmation_first(admin_client):
     assert page.status_code == 200
     body = page.content.decode()
     assert "Cancel open orders: are you sure?" in body
-    assert "ac-open" in body and "ac-done" in body
+    assert "ac-open" in body
+    assert "ac-done" in body
     assert 'name="post" value="yes"' in body
     open_order.refresh_from_db()
     assert open_order.cancel_requested_at is None
@@ -515,7 +524,8 @@ def test_cancel_action_confirmed_marks_open_orders_only(admin_client):
 
     for order in (open_order, unknown_order, done_order):
         order.refresh_from_db()
-    assert open_order.cancel_requested_by == "admin:admin" and open_order.cancel_requested_at is not None
+    assert open_order.cancel_requested_by == "admin:admin"
+    assert open_order.cancel_requested_at is not None
     assert unknown_order.cancel_requested_at is not None
     assert done_order.cancel_requested_at is None
     assert open_order.status == Order.Status.WAIT  # the engine cancels on the exchange, not the admin
@@ -547,7 +557,8 @@ def test_cancel_requested_filter(admin_client):
 
     page = admin_client.get(_url(Order, "changelist") + "?cancel_requested=yes").content.decode()
 
-    assert asked.identifier in page and "ac-not-asked" not in page
+    assert asked.identifier in page
+    assert "ac-not-asked" not in page
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -562,7 +573,8 @@ def test_strategy_params_are_validated_and_recorded(admin_client):
 
     assert response.status_code == 200
     config.refresh_from_db()
-    assert config.params["fast"] == 10 and config.params["slow"] == 30
+    assert config.params["fast"] == 10
+    assert config.params["slow"] == 30
     assert config.updated_by == "admin:admin"
     event = EngineEvent.objects.get(kind=EngineEvent.Kind.CONFIG_CHANGED)
     assert event.actor == "admin:admin"

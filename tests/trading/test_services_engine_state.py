@@ -114,14 +114,6 @@ def test_live_mode_without_keys_refuses_to_start(settings):
     assert EngineState.load().state == State.IDLE
 
 
-@pytest.mark.django_db
-def test_allowed_actions_follow_the_state_machine():
-    assert services.allowed_actions(State.IDLE) == {"start": True, "stop": False, "reset": False}
-    assert services.allowed_actions(State.RUNNING) == {"start": False, "stop": True, "reset": False}
-    assert services.allowed_actions(State.STOPPING) == {"start": False, "stop": False, "reset": False}
-    assert services.allowed_actions(State.ERROR) == {"start": False, "stop": False, "reset": True}
-
-
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_starts_make_exactly_one_transition_and_one_event():
     barrier = threading.Barrier(20)
@@ -152,10 +144,3 @@ def test_twenty_concurrent_starts_make_exactly_one_transition_and_one_event():
     assert EngineState.load().state == State.RUNNING
     assert EngineEvent.objects.filter(kind=EngineEvent.Kind.STATE_CHANGED).count() == 1
     assert connection.vendor in ("sqlite", "postgresql")
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("amount", ["1_000_000", "１００００", "10000\u0661"])
-def test_a_manual_amount_must_be_written_with_plain_digits(amount):
-    with pytest.raises(services.InvalidInput, match="is not a number"):
-        services.manual_order_request_create(kind="buy", krw=amount, actor="user:alice")

@@ -49,7 +49,8 @@ def envelope(response) -> dict:
         assert body["error"] is None
     else:
         assert body["data"] is None
-        assert body["error"]["code"] and body["error"]["message"]
+        assert body["error"]["code"]
+        assert body["error"]["message"]
     return body
 
 
@@ -135,7 +136,8 @@ def test_session_post_with_csrf_token_starts_and_names_the_user(csrf_client, ope
     response = post_json(csrf_client, "/api/engine/start", {}, **{"X-CSRFToken": csrf_token(csrf_client)})
     assert response.status_code == 200, response.content
     body = envelope(response)
-    assert body["data"]["from"] == "IDLE" and body["data"]["to"] == "RUNNING"
+    assert body["data"]["from"] == "IDLE"
+    assert body["data"]["to"] == "RUNNING"
     assert body["data"]["status"]["state"] == "RUNNING"
     event = EngineEvent.objects.filter(kind=EngineEvent.Kind.STATE_CHANGED).latest("id")
     assert event.actor == "user:operator"
@@ -158,6 +160,7 @@ def test_start_while_engine_process_is_offline_is_503_with_how_to_start_it(token
     assert response.status_code == 503
     error = envelope(response)["error"]
     assert error["code"] == "engine_offline"
+    assert error["reason"] == "engine_offline"
     assert "python manage.py runengine" in error["message"]
     assert EngineState.load().state == "IDLE"
 
@@ -174,6 +177,7 @@ def test_start_twice_is_409_and_names_the_current_state(token_client):
     assert response.status_code == 409
     error = envelope(response)["error"]
     assert error["code"] == "transition_not_allowed"
+    assert error["reason"] == "start_not_allowed"
     assert error["current"] == "RUNNING"
     assert "RUNNING" in error["message"]
     assert EngineEvent.objects.filter(kind=EngineEvent.Kind.STATE_CHANGED).count() == 1
@@ -183,6 +187,16 @@ def test_reset_is_409_unless_the_engine_is_in_error(token_client):
     response = post_json(token_client, "/api/engine/reset")
     assert response.status_code == 409
     assert "Reset is only possible from ERROR" in envelope(response)["error"]["message"]
+
+
+def test_a_refused_manual_order_names_the_field_and_the_reason(token_client):
+    response = post_json(token_client, "/api/orders/manual", {"side": "buy", "krw": "4000"})
+    assert response.status_code == 400
+    error = envelope(response)["error"]
+    assert error["code"] == "invalid_field"
+    assert error["field"] == "krw"
+    assert error["reason"] == "below_minimum"
+    assert error["message"] == "krw: 4000 KRW is below Upbit's minimum order of 5,000 KRW"
 
 
 def test_stop_with_engine_online_leaves_it_stopping_for_the_engine_to_finish(token_client):
@@ -210,12 +224,14 @@ def test_reset_from_error_works_without_the_engine_process(token_client):
     services.engine_fail(actor="engine", error="Upbit said: invalid_access_key", kill_switch=True)
     EngineState.objects.update(heartbeat_at=None)
     status = envelope(token_client.get("/api/engine/status"))["data"]
-    assert status["state"] == "ERROR" and status["kill_switch"] is True
+    assert status["state"] == "ERROR"
+    assert status["kill_switch"] is True
     assert "invalid_access_key" in status["last_error"]
     response = post_json(token_client, "/api/engine/reset")
     assert response.status_code == 200
     state = EngineState.load()
-    assert state.state == "IDLE" and state.kill_switch is False
+    assert state.state == "IDLE"
+    assert state.kill_switch is False
 
 
 def test_live_mode_without_keys_refuses_start_with_409(token_client, settings):
@@ -309,7 +325,8 @@ def test_recent_orders_carry_their_fills_newest_first(token_client):
         "fills",
     ):
         assert field in first
-    assert first["price"] is None and first["volume"] == "0.0001"
+    assert first["price"] is None
+    assert first["volume"] == "0.0001"
     assert [fill["volume"] for fill in first["fills"]] == ["0.00004", "0.00006"]
     assert data[1]["fills"] == []
 
@@ -414,7 +431,8 @@ def test_manual_order_is_queued_with_202(token_client, payload, kind, krw, volum
     data = envelope(response)["data"]
     queued = ManualOrderRequest.objects.get(pk=data["id"])
     assert (queued.kind, queued.krw, queued.volume) == (kind, krw, volume)
-    assert queued.status == "PENDING" and queued.requested_by == "api-token"
+    assert queued.status == "PENDING"
+    assert queued.requested_by == "api-token"
     assert data["status"] == "PENDING"
     assert data["engine_online"] is False
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from trading.services import InvalidInput, history_prune
+from trading import housekeeping, services
 
 
 class Command(BaseCommand):
@@ -17,8 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            counts = history_prune(days=options["days"])
-        except InvalidInput as error:
+            counts = housekeeping.history_prune(days=options["days"])
+        except services.InvalidInput as error:
             raise CommandError(f"--days {error.message}") from None
         self.stdout.write(
             f"pruned {counts['events']} events, {counts['hold_signals']} HOLD signals, {counts['snapshots']} balance snapshots"

@@ -1,0 +1,97 @@
+"""Reads: what the dashboard, the API and the admin are told about the engine and the account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import BalanceSnapshotFactory, ManualOrderRequestFactory, PnlDailyFactory
+from tests.web.conftest import engine_heartbeat
+from trading import selectors
+from trading.models import EngineState
+
+State = EngineState.State
+pytestmark = pytest.mark.django_db
+
+
+def test_allowed_actions_follow_the_state_machine():
+    assert selectors.allowed_actions(State.IDLE) == {"start": True, "stop": False, "reset": False}
+    assert selectors.allowed_actions(State.RUNNING) == {"start": False, "stop": True, "reset": False}
+    assert selectors.allowed_actions(State.STOPPING) == {"start": False, "stop": False, "reset": False}
+    assert selectors.allowed_actions(State.ERROR) == {"start": False, "stop": False, "reset": True}
+
+
+def test_the_engine_is_online_only_with_an_owner_and_a_fresh_heartbeat(settings):
+    state = EngineState.load()
+    assert not selectors.engine_online(state)
+    assert selectors.heartbeat_age_bucket(state) is None
+    state = engine_heartbeat()
+    assert selectors.engine_online(state)
+    assert selectors.heartbeat_age_bucket(state) == ("under", 5)
+    stale = timezone.now() - timedelta(seconds=settings.ENGINE_STALE_AFTER_SEC + 1)
+    state = engine_heartbeat(heartbeat_at=stale)
+    assert not selectors.engine_online(state)
+    state = engine_heartbeat(owner="")
+    assert not selectors.engine_online(state)
+
+
+@pytest.mark.parametrize(
+    ("age_sec", "bucket"),
+    [(7, ("under", 10)), (59, ("under", 60)), (150, ("min", 2)), (7200, ("h", 2)), (3 * 86400, ("d", 3))],
+)
+def test_the_heartbeat_age_is_coarse(age_sec, bucket):
+    state = engine_heartbeat(heartbeat_at=timezone.now() - timedelta(seconds=age_sec))
+    assert selectors.heartbeat_age_bucket(state) == bucket
+
+
+def test_engine_status_masks_secrets_and_says_which_buttons_work(settings):
+    settings.UPBIT_SECRET_KEY = "very-secret-upbit-key-123"
+    state = engine_heartbeat(state=State.ERROR, last_error="auth failed for very-secret-upbit-key-123", kill_switch=True)
+    status = selectors.engine_status(state)
+    assert "very-secret-upbit-key-123" not in status["last_error"]
+    assert status["last_error"].startswith("auth failed for ")
+    assert status["allowed_actions"] == {"start": False, "stop": False, "reset": True}
+    assert (status["state"], status["engine_online"], status["kill_switch"]) == (State.ERROR, True, True)
+
+
+def test_the_balance_is_valued_at_the_engines_last_price():
+    assert selectors.balance_current() is None
+    BalanceSnapshotFactory(krw=Decimal("500000"), coin_volume=Decimal("0.01"), avg_buy_price=Decimal("100000000"))
+    engine_heartbeat(last_price=Decimal("110000000"))
+    balance = selectors.balance_current()
+    assert balance is not None
+    assert balance.coin_value == Decimal("1100000")
+    assert balance.total_krw == Decimal("1600000")
+    assert balance.unrealized == Decimal("100000")
+    assert balance.position_ratio == Decimal("1100000") / Decimal("1600000")
+
+
+def test_daily_loss_counts_losses_only():
+    assert selectors.daily_loss(None) == 0
+    up = PnlDailyFactory(realized=Decimal("1000"), unrealized=Decimal("-300"))
+    assert selectors.daily_loss(up) == 0
+    down = PnlDailyFactory(realized=Decimal("-1000"), unrealized=Decimal("-300"))
+    assert selectors.daily_loss(down) == Decimal("1300")
+
+
+@pytest.mark.parametrize("name", ["engine", "market", "balance", "pnl", "risk", "chart", "signals", "orders", "manual", "log"])
+def test_every_panel_has_a_version(name):
+    assert selectors.panel_version(name, EngineState.load())
+
+
+def test_a_panels_version_changes_with_what_it_shows():
+    before = selectors.panel_version("manual")
+    assert selectors.panel_version("manual") == before
+    ManualOrderRequestFactory()
+    assert selectors.panel_version("manual") != before
+    engine = selectors.panel_version("engine")
+    engine_heartbeat(state=State.RUNNING)
+    assert selectors.panel_version("engine") != engine
+
+
+def test_an_unknown_panel_has_no_version():
+    with pytest.raises(KeyError):
+        selectors.panel_version("weather")

@@ -1,0 +1,213 @@
+"""Read-only audit trails: engine events, signals, fills, balance snapshots, daily PnL, candles, backtests."""
+
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from trading.admin.console import AuditAdmin, local_time, money_column, pretty_json, shorten, time_column
+from trading.admin_filters import (
+    BacktestStrategyFilter,
+    CandleUnitFilter,
+    DateRangeFilter,
+    FillModeFilter,
+    FillSideFilter,
+    MarketFilter,
+    SignalSourceFilter,
+    date_range_filter,
+)
+from trading.models import BacktestRun, BalanceSnapshot, Candle, EngineEvent, Fill, Order, PnlDaily, Signal
+
+
+# ---------------------------------------------------------------------------------------------------
+# Audit trails
+# ---------------------------------------------------------------------------------------------------
+@admin.register(EngineEvent)
+class EngineEventAdmin(AuditAdmin):
+    list_display = ("time", "level", "kind", "state", "actor", "message_short")
+    list_filter = (DateRangeFilter, "level", "kind", "state")
+    search_fields = ("message",)
+    ordering = ("-ts", "-id")
+    sortable_by = ("time",)
+    exclude = ("meta",)
+    readonly_fields = ("time", "meta_pretty")
+
+    @property
+    def export_basename(self) -> str:
+        return "events"
+
+    time = time_column("ts", _("time"), ordering="ts")
+
+    @admin.display(description=_("message"))
+    def message_short(self, obj: EngineEvent) -> str:
+        return shorten(obj.message)
+
+    @admin.display(description=_("meta"))
+    def meta_pretty(self, obj: EngineEvent) -> str:
+        return pretty_json(obj.meta)
+
+
+@admin.register(Signal)
+class SignalAdmin(AuditAdmin):
+    list_display = ("time", "action", "market", "score_fmt", "source", "explanation_short")
+    list_filter = (DateRangeFilter, "action", MarketFilter, SignalSourceFilter)
+    search_fields = ("explanation",)
+    ordering = ("-ts", "-id")
+    sortable_by = ("time",)
+
+    time = time_column("ts", _("time"), ordering="ts")
+    score_fmt = money_column("score", _("score"))
+
+    @admin.display(description=_("explanation"))
+    def explanation_short(self, obj: Signal) -> str:
+        return shorten(obj.explanation)
+
+
+@admin.register(Fill)
+class FillAdmin(AuditAdmin):
+    list_display = ("time", "order_link", "side", "price_fmt", "volume_fmt", "funds_fmt", "fee_fmt", "trade_id")
+    list_filter = (DateRangeFilter, FillSideFilter, FillModeFilter)
+    list_select_related = ("order",)
+    search_fields = ("trade_id", "order__identifier")
+    search_help_text = "An exact trade id or order identifier."
+    ordering = ("-ts", "-id")
+    sortable_by = ("time",)
+    export_extra = ("order__identifier", "order__market", "order__side", "order__mode")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[QuerySet[Any], bool]:
+        """Exact matches on unique columns (index lookups): a substring search would scan every fill."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # The subquery (not a join) lets the database use both unique indexes for the OR.
+        orders = Order.objects.filter(identifier=term).values("pk")
+        return queryset.filter(Q(trade_id=term) | Q(order_id__in=orders)), False
+
+    time = time_column("ts", _("time"), ordering="ts")
+
+    @admin.display(description=_("order"))
+    def order_link(self, obj: Fill) -> str:
+        url = reverse("admin:trading_order_change", args=[obj.order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.order.identifier)
+
+    @admin.display(description=_("side"))
+    def side(self, obj: Fill) -> str:
+        return obj.order.side
+
+    price_fmt = money_column("price", _("price"))
+    volume_fmt = money_column("volume", _("volume"))
+    funds_fmt = money_column("funds", _("funds (KRW)"))
+    fee_fmt = money_column("fee", _("fee (KRW)"))
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(AuditAdmin):
+    list_display = ("time", "mode", "krw_fmt", "coin_symbol", "coin_volume_fmt", "price_fmt", "total_fmt")
+    list_filter = (DateRangeFilter, "mode")
+    ordering = ("-ts", "-id")
+    sortable_by = ("time",)
+
+    time = time_column("ts", _("time"), ordering="ts")
+    krw_fmt = money_column("krw", _("KRW"))
+    coin_volume_fmt = money_column("coin_volume", _("coin"))
+    price_fmt = money_column("price", _("price"))
+    total_fmt = money_column("total_krw", _("total (KRW)"))
+
+
+@admin.register(PnlDaily)
+class PnlDailyAdmin(AuditAdmin):
+    list_display = (
+        "date",
+        "market",
+        "mode",
+        "realized_fmt",
+        "unrealized_fmt",
+        "total_fmt",
+        "fees_fmt",
+        "drawdown_fmt",
+        "equity_last_fmt",
+        "trades",
+    )
+    list_filter = (date_range_filter("date"), MarketFilter, "mode")
+    ordering = ("-date", "market", "mode")
+    sortable_by = ("date",)
+
+    @property
+    def export_basename(self) -> str:
+        return "pnl-daily"
+
+    realized_fmt = money_column("realized", _("realized"))
+    unrealized_fmt = money_column("unrealized", _("unrealized"))
+    total_fmt = money_column("total", _("total"))
+    fees_fmt = money_column("fees", _("fees"))
+    drawdown_fmt = money_column("max_drawdown", _("max drawdown"))
+    equity_last_fmt = money_column("equity_last", _("equity (last)"))
+
+
+@admin.register(Candle)
+class CandleAdmin(AuditAdmin):
+    list_display = ("market", "unit", "time", "open_fmt", "high_fmt", "low_fmt", "close_fmt", "volume_fmt")
+    list_filter = (MarketFilter, CandleUnitFilter, DateRangeFilter)
+    # Walks the unique (market, unit, ts) index backwards: newest first within a market and unit.
+    ordering = ("-market", "-unit", "-ts")
+    sortable_by = ()
+
+    time = time_column("ts", _("start"), ordering="ts")
+    open_fmt = money_column("open", _("open"))
+    high_fmt = money_column("high", _("high"))
+    low_fmt = money_column("low", _("low"))
+    close_fmt = money_column("close", _("close"))
+    volume_fmt = money_column("volume", _("volume"))
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(AuditAdmin):
+    list_display = ("time", "strategy", "market", "unit", "period", "initial_fmt", "final_fmt", "return_pct", "duration_sec")
+    list_filter = (DateRangeFilter, BacktestStrategyFilter, MarketFilter)
+    ordering = ("-ts", "-id")
+    sortable_by = ("time",)
+    exclude = ("equity_svg", "metrics", "params")
+    readonly_fields = ("equity_chart", "params_pretty", "metrics_pretty")
+
+    time = time_column("ts", _("time"), ordering="ts")
+
+    @admin.display(description=_("period"))
+    def period(self, obj: BacktestRun) -> str:
+        return f"{local_time(obj.date_from)} → {local_time(obj.date_to)}"
+
+    initial_fmt = money_column("initial_krw", _("initial KRW"))
+    final_fmt = money_column("final_equity", _("final equity"))
+
+    @admin.display(description=_("return"))
+    def return_pct(self, obj: BacktestRun) -> str:
+        if not obj.initial_krw:
+            return "-"
+        change = (obj.final_equity - obj.initial_krw) / obj.initial_krw * 100
+        return f"{change.quantize(Decimal('0.01')):+f} %"
+
+    @admin.display(description=_("equity"))
+    def equity_chart(self, obj: BacktestRun) -> str:
+        """The stored equity SVG, shown as an image: an SVG inside <img> never runs scripts or loads anything,
+        so even a tampered row cannot inject into the page."""
+        if not obj.equity_svg:
+            return "-"
+        encoded = base64.b64encode(obj.equity_svg.encode()).decode("ascii")
+        return format_html(
+            '<img src="data:image/svg+xml;base64,{}" alt="equity curve" style="max-width:100%;background:#fff">', encoded
+        )
+
+    @admin.display(description=_("parameters"))
+    def params_pretty(self, obj: BacktestRun) -> str:
+        return pretty_json(obj.params)
+
+    @admin.display(description=_("metrics"))
+    def metrics_pretty(self, obj: BacktestRun) -> str:
+        return pretty_json(obj.metrics)

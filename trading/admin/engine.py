@@ -1,0 +1,156 @@
+"""The engine's page (one row, opened directly, with Start / Stop / Reset / Reset paper account buttons)
+and the strategy parameters (edited as JSON, stored through the service)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from trading import housekeeping, selectors, services
+from trading.admin.console import ConsoleAdmin, admin_actor, money, pretty_json, shorten, time_column
+from trading.forms import StrategyConfigForm
+from trading.models import EngineState, StrategyConfig
+
+
+# ---------------------------------------------------------------------------------------------------
+# Engine state: one row, opened directly, with Start / Stop / Reset / Reset paper account buttons.
+# ---------------------------------------------------------------------------------------------------
+@admin.register(EngineState)
+class EngineStateAdmin(ConsoleAdmin):
+    change_form_template = "admin/trading/enginestate/change_form.html"
+    actions = ()
+    exclude = ("metrics",)
+    readonly_fields = ("metrics_pretty",)
+
+    CONTROLS = ("start", "stop", "reset", "paper_reset")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Every field is the engine's to write; people act through the buttons.
+        return False
+
+    def may_control(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.has_perm("trading.change_enginestate")
+
+    @admin.display(description=_("metrics"))
+    def metrics_pretty(self, obj: EngineState) -> str:
+        return pretty_json(obj.metrics or {})
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        state = EngineState.load()
+        return redirect(reverse("admin:trading_enginestate_change", args=[state.pk]))
+
+    def get_urls(self) -> list[Any]:
+        urls = [
+            path(
+                f"control/{name}/",
+                self.admin_site.admin_view(require_POST(self._control_view(name))),
+                name=f"trading_enginestate_{name}",
+            )
+            for name in self.CONTROLS
+        ]
+        return urls + super().get_urls()
+
+    def _control_view(self, name: str) -> Any:
+        def view(request: HttpRequest) -> HttpResponse:
+            return self.control(request, name)
+
+        return view
+
+    def control(self, request: HttpRequest, name: str) -> HttpResponse:
+        if not self.may_control(request):
+            raise PermissionDenied
+        actor = admin_actor(request)
+        try:
+            if name == "paper_reset":
+                reset = housekeeping.paper_account_reset(actor=actor)
+                self.message_user(
+                    request,
+                    gettext("Paper account reset to %(krw)s KRW; %(count)s open paper order(s) cancelled.")
+                    % {"krw": money(reset.initial_krw), "count": reset.cancelled_orders},
+                )
+            else:
+                # The same rules as the dashboard and the API: Start needs a live engine process, and a Stop
+                # while it is offline completes at once.
+                result = services.engine_command(action=name, actor=actor, reason=f"{name.capitalize()} pressed in the admin")
+                done = {
+                    "start": gettext("Engine started: RUNNING. The engine process trades from its next cycle."),
+                    "stop": gettext("Stop requested: STOPPING until the engine finishes its current cycle."),
+                    "reset": gettext("Engine reset: IDLE, kill-switch re-armed."),
+                }[name]
+                if result.note:
+                    done = gettext("Engine stopped: %(state)s.") % {"state": result.transition.new} + " " + gettext(result.note)
+                self.message_user(request, done)
+        except services.TransitionNotAllowed as refusal:
+            self.message_user(request, refusal.text(), level=messages.ERROR)
+        except services.InvalidInput as error:
+            self.message_user(request, f"{error.field}: {error.text()}", level=messages.ERROR)
+        return redirect(reverse("admin:trading_enginestate_change", args=[EngineState.SINGLETON_PK]))
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        state = EngineState.load()
+        allowed = selectors.allowed_actions(state.state)
+        extra = {
+            "engine": state,
+            "engine_online": selectors.engine_online(state),
+            "heartbeat_age": selectors.heartbeat_age_sec(state),
+            "allowed": allowed,
+            "may_control": self.may_control(request),
+            "paper_reset_allowed": state.state not in (EngineState.State.RUNNING, EngineState.State.STOPPING),
+            "paper_mode": settings.PAPER_MODE,
+            "live_problem": services.live_mode_problem(),
+            "title": gettext("Engine: %(state)s") % {"state": state.state},
+        }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Strategy parameters: edited as JSON, validated like the engine validates them, stored via the service.
+# ---------------------------------------------------------------------------------------------------
+@admin.register(StrategyConfig)
+class StrategyConfigAdmin(ConsoleAdmin):
+    form = StrategyConfigForm
+    list_display = ("strategy", "params_short", "updated", "updated_by")
+    search_fields = ("strategy",)
+    ordering = ("strategy",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("strategy", "updated_at", "updated_by") if obj else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("parameters"))
+    def params_short(self, obj: StrategyConfig) -> str:
+        return shorten(json.dumps(obj.params, default=str), 100)
+
+    updated = time_column("updated_at", _("updated"), ordering="updated_at")
+
+    def save_model(self, request: HttpRequest, obj: StrategyConfig, form: Any, change: bool) -> None:
+        """Stored through `services.strategy_config_update`, which validates again and records the change."""
+        try:
+            stored = services.strategy_config_update(strategy=obj.strategy, params=obj.params, actor=admin_actor(request))
+        except services.InvalidInput as error:
+            # Validated in the form already; only a change of the rules between the two could land here.
+            raise PermissionDenied(f"{error.field}: {error.message}") from None
+        obj.pk = stored.pk
+        obj.params = stored.params
+        obj.updated_at = stored.updated_at
+        obj.updated_by = stored.updated_by

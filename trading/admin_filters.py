@@ -20,11 +20,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from trading.models import Mode, Side
+from trading.strategies.registry import STRATEGIES
 
 DATE_FROM = "from"
 DATE_TO = "to"
 CANDLE_UNITS = (1, 3, 5, 15, 30, 60, 240, 1440)
-STRATEGY_SOURCES = ("macd", "sma_cross", "volatility_breakout", "manual")
+STRATEGY_SOURCES = (*STRATEGIES, "manual")
 
 
 def parse_day(text: str) -> date:

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from trading.backtest.engine import BacktestError
 from trading.backtest.services import backtest_run_create
 from trading.candles import CandleDataError, parse_moment, parse_unit, unit_label
+from trading.strategies.registry import STRATEGIES
 
 
 def _decimal(name: str, text: str) -> Decimal:
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--unit", default=None, help="candle unit: 1, 3, 5, 10, 15, 30, 60, 240 or day (default: the strategy's candle_unit)"
         )
-        parser.add_argument("--strategy", default=None, help="macd, sma_cross or volatility_breakout (default: STRATEGY)")
+        parser.add_argument("--strategy", default=None, help=f"{', '.join(STRATEGIES)} (default: STRATEGY)")
         parser.add_argument("--from", dest="start", required=True, help="first day (YYYY-MM-DD in TIME_ZONE) or date-time")
         parser.add_argument("--to", dest="end", required=True, help="last day, inclusive (YYYY-MM-DD) or date-time (exclusive)")
         parser.add_argument(

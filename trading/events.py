@@ -292,6 +292,17 @@ def risk_blocked(*, action: str, reasons: list[str], source: str, meta: dict[str
     )
 
 
+def order_shrunk(*, reason: str, meta: dict[str, Any]) -> EngineEvent:
+    """An order made smaller than the risk gate sized it (the slippage limit), before it was sent."""
+    return event_record(
+        kind=Kind.RISK_BLOCKED,
+        level=Level.WARNING,
+        actor="engine",
+        message=f"Order shrunk by the slippage limit: {reason}",
+        meta=meta,
+    )
+
+
 def pnl_reported(*, message: str, day: Any, total: Decimal) -> EngineEvent:
     return event_record(kind=Kind.PNL, actor="engine", message=message, meta={"date": str(day), "total": total})
 

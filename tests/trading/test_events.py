@@ -144,6 +144,10 @@ CASES = {
             "Order rules unavailable (429); using Upbit's KRW fee 0.05% and minimum 5,000 KRW",
         ),
     ),
+    "order_shrunk": (
+        lambda: events.order_shrunk(reason="12,000 KRW fits within 0.5%", meta={"rule": "slippage"}),
+        (Kind.RISK_BLOCKED, Level.WARNING, "engine", "Order shrunk by the slippage limit: 12,000 KRW fits within 0.5%"),
+    ),
     "kill_switch_tripped": (
         lambda: events.kill_switch_tripped(reason="daily loss limit"),
         (Kind.KILL_SWITCH, Level.ERROR, "engine", "Kill-switch tripped: daily loss limit"),

@@ -107,14 +107,11 @@ class TradingEngine:
         self._reconciled_at_start = True
         self.orders.fills_pending = result.fills_pending
         if result.checked:
-            events.event_record(
-                kind=events.Kind.ORDER_RECONCILED,
-                actor="engine",
-                message=(
-                    f"Start-up reconciliation: {result.checked} open order(s) checked, {result.resolved} settled, "
-                    f"{result.still_unknown} still unknown, {len(result.new_fills)} fill(s) recovered"
-                ),
-                meta={"checked": result.checked, "resolved": result.resolved, "still_unknown": result.still_unknown},
+            events.reconciliation_finished(
+                checked=result.checked,
+                resolved=result.resolved,
+                still_unknown=result.still_unknown,
+                fills_recovered=len(result.new_fills),
             )
         return result
 
@@ -409,5 +406,5 @@ class TradingEngine:
             f"unrealized {events.krw_text(row.unrealized)} KRW, fees {events.krw_text(row.fees)} KRW, {row.trades} fill(s), "
             f"max drawdown {events.krw_text(row.max_drawdown)} KRW"
         )
-        events.event_record(kind=events.Kind.PNL, actor="engine", message=text, meta={"date": str(day), "total": row.total})
+        events.pnl_reported(message=text, day=day, total=row.total)
         self.notifier.send(text)

@@ -83,13 +83,7 @@ class OrderPath:
             # An exchange without /v1/orders/chance (or refusing it) still trades: Upbit's published KRW
             # fee and minimum apply, and the next refresh asks again.
             self._fees_at = now
-            events.event_record(
-                kind=events.Kind.EXCHANGE_ERROR,
-                level=events.Level.WARNING,
-                actor="engine",
-                message=f"Order rules unavailable ({error}); using Upbit's KRW fee 0.05% and minimum 5,000 KRW",
-                meta={"error": str(error), "name": error.name, "status": error.status},
-            )
+            events.order_rules_unavailable(error=error)
             return
         self.fee_rates = {"buy": chance.bid_fee, "sell": chance.ask_fee}
         self.min_total = max(chance.min_total, KRW_MIN_ORDER_TOTAL) if chance.min_total else KRW_MIN_ORDER_TOTAL
@@ -261,13 +255,7 @@ class OrderPath:
                 services.manual_order_request_finish(request=manual, done=False, result="blocked: " + check.reason)
             return None
         if check.shrunk:
-            events.event_record(
-                kind=events.Kind.RISK_BLOCKED,
-                level=events.Level.WARNING,
-                actor="engine",
-                message=f"Order shrunk by the slippage limit: {check.reason}",
-                meta={"reason": intent.reason, "rule": "slippage", **check.as_meta()},
-            )
+            events.order_shrunk(reason=check.reason, meta={"reason": intent.reason, "rule": "slippage", **check.as_meta()})
         return check.size
 
     def check_claim(self) -> None:

@@ -121,16 +121,6 @@ def _fee_rate(order: Order, fee_rates: dict[str, Decimal] | None) -> Decimal:
     return DEFAULT_FEE_RATE
 
 
-def _describe(order: Order) -> str:
-    if order.ord_type == Order.OrdType.PRICE:
-        amount = f"{events.krw_text(order.price)} KRW"
-    elif order.ord_type == Order.OrdType.LIMIT:
-        amount = f"{events.volume_text(order.volume)} @ {events.krw_text(order.price)} KRW"
-    else:
-        amount = events.volume_text(order.volume)
-    return f"{order.side} {order.ord_type} {amount} on {order.market}"
-
-
 def order_submit(
     exchange: Exchange,
     *,
@@ -156,7 +146,7 @@ def order_submit(
     order = services.order_intent_create(
         market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
     )
-    events.order_event(kind=Kind.ORDER_INTENT, order=order, message=f"Order intent: {_describe(order)} ({reason})")
+    events.order_intent(order=order, reason=reason)
     if on_intent is not None:
         on_intent(order)  # e.g. link a manual request to its order before anything is sent
     request = OrderRequest(
@@ -171,11 +161,9 @@ def order_submit(
         info = exchange.place_order(request)
     except OrderRejected as error:
         services.order_mark(order=order, status=Order.Status.REJECTED, error_name=error.name, error_message=str(error))
-        events.order_event(
-            kind=Kind.ORDER_REJECTED,
+        events.order_rejected(
             order=order,
-            level=events.Level.WARNING,
-            message=f"Order rejected by the exchange: {_describe(order)}: {error}",
+            message=f"Order rejected by the exchange: {events.order_described(order)}: {error}",
             extra={"error_name": error.name, "error": str(error)},
         )
         return SubmitResult(order=order, placed=False, rejected=error)
@@ -184,18 +172,15 @@ def order_submit(
         services.order_mark(
             order=order, status=Order.Status.ABSENT, error_name=error.name or "rate_limited", error_message=str(error)
         )
-        events.order_event(
-            kind=Kind.ORDER_REJECTED,
+        events.order_rejected(
             order=order,
-            level=events.Level.WARNING,
-            message=f"Order not placed (rate limited): {_describe(order)}",
+            message=f"Order not placed (rate limited): {events.order_described(order)}",
             extra={"error": str(error)},
         )
         return SubmitResult(order=order, placed=False, error=error)
     except StopTrading as error:
         services.order_mark(order=order, status=Order.Status.REJECTED, error_name=error.name, error_message=str(error))
-        events.order_event(
-            kind=Kind.ORDER_REJECTED,
+        events.order_rejected(
             order=order,
             level=events.Level.ERROR,
             message=f"Order refused: {error}",
@@ -205,13 +190,7 @@ def order_submit(
     except (OutcomeUnknown, RetryLater) as error:
         # The request may have reached the exchange: look it up by identifier before anything else.
         services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=error.name, error_message=str(error))
-        events.order_event(
-            kind=Kind.ORDER_UNKNOWN,
-            order=order,
-            level=events.Level.WARNING,
-            message=f"Order outcome unknown ({type(error).__name__}: {error}); no new order on {market} until it is found",
-            extra={"error_class": type(error).__name__},
-        )
+        events.order_unknown(order=order, error=error)
         return SubmitResult(order=order, placed=False, error=error)
     except BaseException as error:
         services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=type(error).__name__, error_message=str(error))
@@ -225,12 +204,7 @@ def order_submit(
             )
         except ExchangeError as error:
             logger.info("trades of order %s not read yet (%s); the next reconcile reads them", order.identifier, error)
-    events.order_event(
-        kind=Kind.ORDER_SUBMITTED,
-        order=order,
-        message=f"Order placed: {_describe(order)} → {order.status} (uuid {order.exchange_uuid})",
-        extra={"executed_volume": order.executed_volume, "executed_funds": order.executed_funds, "paid_fee": order.paid_fee},
-    )
+    events.order_submitted(order=order)
     _announce_fills(fills, on_fill)
     return SubmitResult(order=order, placed=True, new_fills=fills, fills_pending=missing_fills(order))
 
@@ -262,8 +236,7 @@ def order_reconcile_one(
         old_enough = timezone.now() - order.ts >= absent_min_age()
         became_absent = services.order_lookup_missed(order=order, absent_after=absent_after, may_become_absent=old_enough)
         if became_absent:
-            events.order_event(
-                kind=Kind.ORDER_RECONCILED,
+            events.order_reconciled(
                 order=order,
                 level=events.Level.WARNING,
                 message=(
@@ -286,8 +259,7 @@ def order_reconcile_one(
     if order.status != before or fills:
         adopted = before in (Order.Status.NEW, Order.Status.UNKNOWN)
         verb = "adopted from the exchange" if adopted else "updated"
-        events.order_event(
-            kind=Kind.ORDER_RECONCILED,
+        events.order_reconciled(
             order=order,
             message=f"Order {order.identifier} {verb}: {before} → {order.status}, {len(fills)} new fill(s)",
             extra={"from": before, "new_fills": len(fills), "executed_volume": order.executed_volume},
@@ -352,8 +324,7 @@ def orders_cancel_requested(
             order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)
         except ExchangeError as error:
             problems.append(f"{order.identifier}: {error}")
-        events.order_event(
-            kind=Kind.ORDER_CANCELLED,
+        events.order_cancelled(
             order=order,
             message=f"Order {order.identifier} cancelled as requested by {order.cancel_requested_by}: now {order.status}",
             extra={"requested_by": order.cancel_requested_by},
@@ -382,8 +353,7 @@ def orders_cancel_open(exchange: Exchange, *, mode: str, market: str | None = No
             order_reconcile_one(exchange, order)
         except ExchangeError as error:
             problems.append(f"{order.identifier}: {error}")
-        events.order_event(
-            kind=Kind.ORDER_CANCELLED,
+        events.order_cancelled(
             order=order,
             level=events.Level.WARNING,
             message=f"Order {order.identifier} cancelled: {reason}",

@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from exchange.types import Candle
 from trading import events, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
+from trading.engine.bookkeeping import Bookkeeper
 from trading.engine.decisions import DecisionStep, age_seconds, latest_atr
 from trading.engine.failures import FailurePolicy
 from trading.engine.gate import GateInput, OrderPath
@@ -41,9 +42,9 @@ from trading.engine.manual import ManualQueue
 from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
 from trading.engine.outcome import CycleOutcome, EngineStopped, StaleMarketData
-from trading.engine.pnl import Holdings, PnlTracker, SnapshotKeeper, holdings_from_balances
-from trading.models import EngineState, Fill, Mode, PnlDaily, Signal
-from trading.strategies.base import Action, Decision, Position, Prepared, Strategy
+from trading.engine.pnl import Holdings, PnlTracker, holdings_from_balances
+from trading.models import EngineState, Fill, Mode
+from trading.strategies.base import Action, Position, Prepared, Strategy
 
 logger = logging.getLogger("autocoin.engine.cycle")
 State = EngineState.State
@@ -89,10 +90,16 @@ class TradingEngine:
         )
         self.manual = ManualQueue(self.orders)
         self.decisions = DecisionStep(exchange, market=self.market, mode=self.mode, clock=clock)
+        self.books = Bookkeeper(
+            market=self.market,
+            mode=self.mode,
+            metrics=self.metrics,
+            notifier=self.notifier,
+            orders=self.orders,
+            failures=self.failures,
+            clock=clock,
+        )
         self._pnl: PnlTracker | None = None
-        self._snapshots: SnapshotKeeper | None = None
-        self._last_hold: tuple[str, str] | None = None
-        self._last_hold_at: datetime | None = None
         self._reconciled_at_start = False
         self._fills_unread = True
         self._failures_at_start = 0
@@ -184,7 +191,7 @@ class TradingEngine:
         if self._fills_unread:
             pnl.absorb_new_fills()
             self._fills_unread = False
-        self._book_keeping(moment.holdings, price, pnl)
+        self.books.record(moment.holdings, price, pnl)
         if stale:
             raise StaleMarketData(
                 f"the last trade on {self.market} is {age:.0f} s old (TICKER_MAX_AGE_SEC={settings.TICKER_MAX_AGE_SEC}); "
@@ -265,7 +272,7 @@ class TradingEngine:
         candle = self.decisions.forming_candle(moment.now)
         decision = fired.decision(params, candle_start=candle)
         outcome.decision = decision
-        signal = self._record_signal(strategy.name, decision, price)
+        signal = self.decisions.record_signal(strategy.name, decision, price, self.orders.last_rejection)
         if not may_trade:
             return False
         self.decisions.exit_taken(candle)
@@ -294,7 +301,7 @@ class TradingEngine:
             return
         decision = found.decision
         outcome.decision = decision
-        signal = self._record_signal(strategy.name, decision, moment.price)
+        signal = self.decisions.record_signal(strategy.name, decision, moment.price, self.orders.last_rejection)
         # Consumed before any order is sent: a crash mid-order never acts on the same candle twice.
         self.decisions.candle_done(found.candle_start)
         if not may_trade or decision.action == Action.HOLD:
@@ -328,35 +335,6 @@ class TradingEngine:
             highest_price=state.peak_price,
         )
 
-    def _record_signal(self, source: str, decision: Decision, price: Decimal) -> Signal | None:
-        action = str(decision.action)
-        now = self.clock()
-        if action == "HOLD":
-            key = (action, str(decision.reason))
-            interval = settings.HOLD_SIGNAL_INTERVAL_SEC
-            if (
-                key == self._last_hold
-                and self._last_hold_at is not None
-                and (now - self._last_hold_at).total_seconds() < interval
-            ):
-                return None
-            self._last_hold, self._last_hold_at = key, now
-        else:
-            self._last_hold = None
-        meta = decision.as_meta()
-        meta["price"] = price
-        if self.orders.last_rejection:
-            meta["last_rejection"] = self.orders.last_rejection
-        return services.signal_record(
-            ts=now,
-            market=self.market,
-            action=action,
-            score=Decimal(str(decision.score)),
-            source=source,
-            explanation=decision.explanation,
-            meta=meta,
-        )
-
     def _on_fill(self, fill: Fill) -> None:
         self._fills_unread = True
         order = fill.order
@@ -364,47 +342,3 @@ class TradingEngine:
             f"autocoin fill ({order.mode}): {order.side} {events.volume_text(fill.volume)} {order.market} "
             f"@ {events.krw_text(fill.price)} = {events.krw_text(fill.funds)} KRW, fee {events.krw_text(fill.fee)} KRW"
         )
-
-    # --- book-keeping ----------------------------------------------------------------------------
-    def _book_keeping(self, holdings: Holdings, price: Decimal, pnl: PnlTracker) -> None:
-        if self._snapshots is None:
-            self._snapshots = SnapshotKeeper(mode=self.mode, market=self.market)
-        now = self.clock()
-        self._snapshots.maybe_store(holdings, price, now)
-        equity = holdings.equity(price)
-        update = pnl.update(price=price, equity=equity, now=now)
-        self.metrics.equity_krw = equity.quantize(QUANTUM)
-        self.metrics.pnl_today_krw = update.total
-        services.engine_cycle_record(last_price=price)
-        if update.new_day and update.previous_day is not None:
-            self._daily_summary(update.previous_day)
-        if -update.total >= settings.MAX_DAILY_LOSS_KRW and self.orders.loss_limit_day() != update.day:
-            # Tripped once per trading day: after a Reset the same day, the risk gate still blocks
-            # entries until midnight, but exits and manual sells work again.
-            self.orders.loss_limit_hit(update.day)
-            self.failures.trip(
-                f"the daily loss limit was reached: today's PnL is {events.krw_text(update.total)} KRW "
-                f"(realized {events.krw_text(update.realized)}, unrealized {events.krw_text(update.unrealized)}), "
-                f"limit -{events.krw_text(settings.MAX_DAILY_LOSS_KRW)} KRW (MAX_DAILY_LOSS_KRW). Open orders were cancelled; "
-                "trading stays stopped until Reset, and new entries stay blocked until local midnight",
-                meta={
-                    "rule": "daily_loss",
-                    "trading_day": update.day.isoformat(),
-                    "pnl_today": update.total,
-                    "realized": update.realized,
-                    "unrealized": update.unrealized,
-                },
-            )
-            raise EngineStopped("kill-switch: daily loss limit")
-
-    def _daily_summary(self, day: date) -> None:
-        row = PnlDaily.objects.filter(date=day, market=self.market, mode=self.mode).first()
-        if row is None:
-            return
-        text = (
-            f"autocoin daily summary {day} ({self.mode}, {self.market}): realized {events.krw_text(row.realized)} KRW, "
-            f"unrealized {events.krw_text(row.unrealized)} KRW, fees {events.krw_text(row.fees)} KRW, {row.trades} fill(s), "
-            f"max drawdown {events.krw_text(row.max_drawdown)} KRW"
-        )
-        events.pnl_reported(message=text, day=day, total=row.total)
-        self.notifier.send(text)

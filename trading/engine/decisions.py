@@ -23,7 +23,7 @@ from exchange.types import Candle
 from trading import events, services
 from trading.engine.candles import MAX_CANDLES, CandleCache
 from trading.engine.pnl import Holdings
-from trading.models import DecisionState, StrategyConfig
+from trading.models import DecisionState, Signal, StrategyConfig
 from trading.strategies import registry
 from trading.strategies.base import Decision, Position, Prepared, Strategy, atr_min_candles
 from trading.strategies.indicators import CandleArrays
@@ -63,6 +63,9 @@ class DecisionStep:
         self._prepared: tuple[datetime, str, Prepared] | None = None
         self._capped_warned: tuple[str, int] | None = None
         self.unit = 1
+        self.clock = clock
+        self._last_hold: tuple[str, str] | None = None
+        self._last_hold_at: datetime | None = None
 
     # --- memory ---------------------------------------------------------------------------------------
     @property
@@ -168,6 +171,38 @@ class DecisionStep:
         """No entry on a signal from the candle that triggered the last exit, or an earlier one."""
         exit_start = self.state.exit_candle_start
         return exit_start is None or candle_start > exit_start
+
+    def record_signal(
+        self, source: str, decision: Decision, price: Decimal, last_rejection: dict[str, str] | None
+    ) -> Signal | None:
+        """The decision as a Signal row; a HOLD only when its reason changes and at most every HOLD_SIGNAL_INTERVAL_SEC."""
+        action = str(decision.action)
+        now = self.clock()
+        if action == "HOLD":
+            key = (action, str(decision.reason))
+            interval = settings.HOLD_SIGNAL_INTERVAL_SEC
+            if (
+                key == self._last_hold
+                and self._last_hold_at is not None
+                and (now - self._last_hold_at).total_seconds() < interval
+            ):
+                return None
+            self._last_hold, self._last_hold_at = key, now
+        else:
+            self._last_hold = None
+        meta = decision.as_meta()
+        meta["price"] = price
+        if last_rejection:
+            meta["last_rejection"] = last_rejection
+        return services.signal_record(
+            ts=now,
+            market=self.market,
+            action=action,
+            score=Decimal(str(decision.score)),
+            source=source,
+            explanation=decision.explanation,
+            meta=meta,
+        )
 
     def forming_candle(self, now: datetime) -> datetime:
         return floor_to_unit(now, self.unit)

@@ -19,14 +19,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, quantize_volume, spendable_total
+from trading.engine.days import trading_day
+from trading.engine.risk_text import (
+    cooldown_text,
+    daily_loss_text,
+    figure,
+    krw_figure,
+    max_order_text,
+    number_text,
+    position_cap_text,
+    sell_size_text,
+)
 
 if TYPE_CHECKING:
     from trading.strategies.base import Decision
@@ -262,8 +272,8 @@ class RiskResult:
         if blocked is not None:
             return blocked.message
         if self.side == "buy":
-            return f"buy of {_krw(self.krw_total or ZERO)} allowed"
-        return f"sell of {_num(self.volume or ZERO)} allowed"
+            return f"buy of {krw_figure(self.krw_total or ZERO)} allowed"
+        return f"sell of {number_text(self.volume or ZERO)} allowed"
 
     def as_meta(self) -> dict[str, Any]:
         """JSON-ready meta for a signal or a risk_blocked event."""
@@ -285,59 +295,6 @@ class RiskResult:
 # ---------------------------------------------------------------------------------------------------
 # Formatting
 # ---------------------------------------------------------------------------------------------------
-def _num(value: Decimal) -> str:
-    normal = value.normalize()
-    if normal == normal.to_integral_value():
-        normal = normal.quantize(ONE_KRW)
-    return f"{normal:,f}"
-
-
-def _krw(value: Decimal) -> str:
-    return f"{_num(value)} KRW"
-
-
-def _s(value: Decimal | int | datetime | date | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The trading day
-# ---------------------------------------------------------------------------------------------------
-_ZONES: dict[str, ZoneInfo] = {}
-
-
-def _zone(tz: str | ZoneInfo) -> ZoneInfo:
-    if isinstance(tz, ZoneInfo):
-        return tz
-    zone = _ZONES.get(tz)
-    if zone is None:
-        zone = _ZONES[tz] = ZoneInfo(tz)
-    return zone
-
-
-def trading_day(ts: datetime, tz: str | ZoneInfo) -> date:
-    """The local calendar day of the aware time `ts` in `tz` (Asia/Seoul: the day turns at 15:00 UTC, not 00:00 UTC)."""
-    if ts.tzinfo is None or ts.utcoffset() is None:
-        raise ValueError(f"trading_day needs an aware datetime, got naive {ts.isoformat()}")
-    return ts.astimezone(_zone(tz)).date()
-
-
-def day_start(ts: datetime, tz: str | ZoneInfo) -> datetime:
-    """Local midnight that began the trading day of `ts`, as an aware datetime in `tz`."""
-    zone = _zone(tz)
-    return datetime.combine(trading_day(ts, zone), time(0), tzinfo=zone)
-
-
-def next_day_start(ts: datetime, tz: str | ZoneInfo) -> datetime:
-    """Local midnight that ends the trading day of `ts` (when a daily loss block lifts)."""
-    zone = _zone(tz)
-    return datetime.combine(trading_day(ts, zone) + timedelta(days=1), time(0), tzinfo=zone)
-
-
 # ---------------------------------------------------------------------------------------------------
 # The rules
 # ---------------------------------------------------------------------------------------------------
@@ -347,40 +304,6 @@ def kill_switch_active(active: bool, reason: str = "") -> RiskCheck:
         why = f": {reason}" if reason else ""
         return RiskCheck(False, Rule.KILL_SWITCH, f"kill switch is on{why}; no new entries until it is reset", {})
     return RiskCheck(True, Rule.KILL_SWITCH, "kill switch is off", {})
-
-
-def _daily_loss_text(
-    realized_today: Decimal,
-    unrealized_now: Decimal,
-    pnl: Decimal,
-    limit: Decimal,
-    today: date | None,
-    hit_on: date | None,
-    reached: bool,
-    latched: bool,
-) -> tuple[str, dict[str, str]]:
-    numbers = {
-        "realized_today": _s(realized_today),
-        "unrealized_now": _s(unrealized_now),
-        "pnl_today": _s(pnl),
-        "limit": _s(limit),
-    }
-    if today is not None:
-        numbers["trading_day"] = today.isoformat()
-    if reached:
-        return (
-            f"daily loss limit reached: today's PnL {_krw(pnl)} (realized {_krw(realized_today)}, unrealized "
-            f"{_krw(unrealized_now)}) is at or below -{_krw(limit)}; no new entries until local midnight",
-            numbers,
-        )
-    if latched:
-        numbers["hit_on"] = hit_on.isoformat()  # type: ignore[union-attr]
-        return (
-            f"daily loss limit of {_krw(limit)} was reached earlier today ({hit_on}); "
-            f"no new entries until local midnight (today's PnL now {_krw(pnl)})",
-            numbers,
-        )
-    return f"today's PnL {_krw(pnl)} is within the {_krw(limit)} daily loss limit", numbers
 
 
 def daily_loss_limit(
@@ -402,40 +325,22 @@ def daily_loss_limit(
     return _lazy(
         not (reached or latched),
         Rule.DAILY_LOSS,
-        partial(_daily_loss_text, realized_today, unrealized_now, pnl, limit, today, hit_on, reached, latched),
+        partial(daily_loss_text, realized_today, unrealized_now, pnl, limit, today, hit_on, reached, latched),
     )
 
 
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _cooldown_text(
-    last: datetime | None, now: datetime, cooldown_sec: int, side: Side, micros: int | None, waiting: bool
-) -> tuple[str, dict[str, str]]:
-    numbers = {"cooldown_sec": str(cooldown_sec), "last_order_at": _s(last), "now": _s(now)}
-    if micros is None:
-        return f"no {side} order within the {cooldown_sec} s cooldown", numbers
-    elapsed = Decimal(micros).scaleb(-6)
-    numbers["elapsed_sec"] = _num(elapsed)
-    if waiting:
-        wait = cooldown_sec - elapsed
-        return (
-            f"cooldown: the last {side} order was {_num(elapsed)} s ago; the next {side} is allowed in {_num(wait)} s "
-            f"(ORDER_COOLDOWN_SEC={cooldown_sec})",
-            numbers,
-        )
-    return f"last {side} order {_num(elapsed)} s ago, cooldown {cooldown_sec} s passed", numbers
-
-
 def cooldown(last_order_ts_same_side: datetime | None, now: datetime, cooldown_sec: int, *, side: Side = "buy") -> RiskCheck:
     """Orders of the same side must be at least `cooldown_sec` apart; exactly `cooldown_sec` later is allowed."""
     last = last_order_ts_same_side
     if last is None or cooldown_sec <= 0:
-        return _lazy(True, Rule.COOLDOWN, partial(_cooldown_text, last, now, cooldown_sec, side, None, False))
+        return _lazy(True, Rule.COOLDOWN, partial(cooldown_text, last, now, cooldown_sec, side, None, False))
     # Exact microseconds, so "29.999999 s" is never shown rounded to the 30 s it falls short of.
     micros = (now - last) // _MICROSECOND
     waiting = micros < cooldown_sec * 1_000_000
-    return _lazy(not waiting, Rule.COOLDOWN, partial(_cooldown_text, last, now, cooldown_sec, side, micros, waiting))
+    return _lazy(not waiting, Rule.COOLDOWN, partial(cooldown_text, last, now, cooldown_sec, side, micros, waiting))
 
 
 def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
@@ -456,78 +361,16 @@ _HUNDRED = Decimal("100")
 _CENT = Decimal("0.01")
 
 
-def _position_cap_text(
-    coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, cap: Decimal, over: bool
-) -> tuple[str, dict[str, str]]:
-    numbers = {
-        "coin_value_after": _s(coin_value_after),
-        "total_equity": _s(total_equity),
-        "ratio": _s(ratio),
-        "cap": _s(cap),
-    }
-    share = (coin_value_after / total_equity * 100) if total_equity > 0 else _HUNDRED
-    numbers["share_pct"] = _s(share.quantize(_CENT))
-    if over:
-        return (
-            f"position cap: the coin would be worth {_krw(coin_value_after)}, {share:.2f}% of equity "
-            f"{_krw(total_equity)}; MAX_POSITION_RATIO={ratio} allows {_krw(cap.quantize(_CENT))}",
-            numbers,
-        )
-    cap_pct = f"{(ratio * 100).normalize():f}"
-    return f"the coin would be {share:.2f}% of equity (cap {cap_pct}%)", numbers
-
-
 def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal) -> RiskCheck:
     """The coin's value after a buy must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
     cap = ratio * total_equity
     over = total_equity <= 0 or coin_value_after > cap
-    return _lazy(not over, Rule.POSITION_CAP, partial(_position_cap_text, coin_value_after, total_equity, ratio, cap, over))
+    return _lazy(not over, Rule.POSITION_CAP, partial(position_cap_text, coin_value_after, total_equity, ratio, cap, over))
 
 
 _BOUND_MAX_ORDER = "MAX_ORDER_KRW"
 _BOUND_BALANCE = "the KRW balance incl. the fee"
 _BOUND_POSITION_CAP = "the position cap"
-
-
-def _max_order_text(
-    krw_free: Decimal,
-    max_order_krw: Decimal,
-    spendable: Decimal,
-    position_room_krw: Decimal | None,
-    most: Decimal,
-    binding_name: str,
-    min_order_krw: Decimal,
-    requested_krw: Decimal | None,
-    fee_rate: Decimal,
-    total: Decimal | None,
-    rule: str,
-) -> tuple[str, dict[str, str]]:
-    numbers = {
-        "krw_free": _s(krw_free),
-        "max_order_krw": _s(max_order_krw),
-        "spendable_total": _s(spendable),
-        "position_room": _s(position_room_krw),
-        "most_allowed": _s(most),
-        "bound_by": binding_name,
-        "min_order_krw": _s(min_order_krw),
-    }
-    if requested_krw is not None:
-        numbers["requested_krw"] = _s(requested_krw)
-    if total is None:
-        # Asked for more than the limits allow.
-        return (
-            f"a buy of {_krw(requested_krw)} is more than {binding_name} allows; the most allowed now is {_krw(most)}",  # type: ignore[arg-type]
-            numbers,
-        )
-    fee = fee_for(total, fee_rate)
-    numbers["total"] = _s(total)
-    numbers["fee"] = _s(fee)
-    if rule == Rule.MIN_ORDER:
-        bound = "" if requested_krw is not None else f" (bound by {binding_name})"
-        return f"a buy of {_krw(total)}{bound} is below Upbit's minimum order of {_krw(min_order_krw)}", numbers
-    if requested_krw is None:
-        return f"buy {_krw(total)} (+ fee {_krw(fee)}); bound by {binding_name}", numbers
-    return f"buy {_krw(total)} as requested (+ fee {_krw(fee)})", numbers
 
 
 def max_order_size(
@@ -559,50 +402,13 @@ def max_order_size(
     figures = (krw_free, max_order_krw, spendable, position_room_krw, most, binding_name, min_order_krw, requested_krw, fee_rate)
     if requested_krw is not None:
         if requested_krw > most:
-            return _lazy(False, Rule.MAX_ORDER_SIZE, partial(_max_order_text, *figures, None, Rule.MAX_ORDER_SIZE))
+            return _lazy(False, Rule.MAX_ORDER_SIZE, partial(max_order_text, *figures, None, Rule.MAX_ORDER_SIZE))
         total = requested_krw
     else:
         total = most
     if total < min_order_krw:
-        return _lazy(False, Rule.MIN_ORDER, partial(_max_order_text, *figures, total, Rule.MIN_ORDER), total)
-    return _lazy(True, Rule.MAX_ORDER_SIZE, partial(_max_order_text, *figures, total, Rule.MAX_ORDER_SIZE), total)
-
-
-def _sell_size_text(
-    kind: str,
-    coin_volume: Decimal,
-    price: Decimal,
-    min_order_krw: Decimal,
-    requested_volume: Decimal | None,
-    available: Decimal,
-    volume: Decimal | None,
-    value: Decimal | None,
-) -> tuple[str, dict[str, str]]:
-    numbers = {"coin_volume": _s(coin_volume), "price": _s(price), "min_order_krw": _s(min_order_krw)}
-    if requested_volume is not None:
-        numbers["requested_volume"] = _s(requested_volume)
-    if kind == "not_positive":
-        return f"a sell volume must be positive, got {requested_volume}", numbers
-    if kind == "over_balance":
-        return f"a sell of {_num(requested_volume)} is more than the free balance {_num(available)}", numbers  # type: ignore[arg-type]
-    numbers["volume"] = _s(volume)
-    numbers["value"] = _s(value)
-    if kind == "nothing":
-        return "nothing to sell: the free coin balance is 0", numbers
-    if kind == "dust":
-        numbers["dust"] = "true"
-        return (
-            f"dust: {_num(available)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "  # type: ignore[union-attr]
-            f"of {_krw(min_order_krw)}; it cannot be sold and stays in the account",
-            numbers,
-        )
-    if kind == "min_order":
-        return (
-            f"a sell of {_num(volume)} worth {_krw(value.quantize(_CENT))} is below Upbit's minimum order "  # type: ignore[arg-type, union-attr]
-            f"of {_krw(min_order_krw)}",
-            numbers,
-        )
-    return f"sell {_num(volume)} (about {_krw(value.quantize(ONE_KRW))})", numbers  # type: ignore[arg-type, union-attr]
+        return _lazy(False, Rule.MIN_ORDER, partial(max_order_text, *figures, total, Rule.MIN_ORDER), total)
+    return _lazy(True, Rule.MAX_ORDER_SIZE, partial(max_order_text, *figures, total, Rule.MAX_ORDER_SIZE), total)
 
 
 def sell_size(
@@ -622,20 +428,20 @@ def sell_size(
     figures = (coin_volume, price, min_order_krw, requested_volume, available)
     if requested_volume is not None:
         if requested_volume <= 0:
-            return _lazy(False, Rule.SELL_SIZE, partial(_sell_size_text, "not_positive", *figures, None, None))
+            return _lazy(False, Rule.SELL_SIZE, partial(sell_size_text, "not_positive", *figures, None, None))
         if requested_volume > available:
-            return _lazy(False, Rule.SELL_SIZE, partial(_sell_size_text, "over_balance", *figures, None, None))
+            return _lazy(False, Rule.SELL_SIZE, partial(sell_size_text, "over_balance", *figures, None, None))
         volume = quantize_volume(requested_volume)
     else:
         volume = available
     value = volume * price
     if volume <= 0:
-        return _lazy(False, Rule.SELL_SIZE, partial(_sell_size_text, "nothing", *figures, volume, value), volume)
+        return _lazy(False, Rule.SELL_SIZE, partial(sell_size_text, "nothing", *figures, volume, value), volume)
     if value < min_order_krw:
         if available * price < min_order_krw:
-            return _lazy(False, Rule.DUST, partial(_sell_size_text, "dust", *figures, volume, value), volume)
-        return _lazy(False, Rule.MIN_ORDER, partial(_sell_size_text, "min_order", *figures, volume, value), volume)
-    return _lazy(True, Rule.SELL_SIZE, partial(_sell_size_text, "sized", *figures, volume, value), volume)
+            return _lazy(False, Rule.DUST, partial(sell_size_text, "dust", *figures, volume, value), volume)
+        return _lazy(False, Rule.MIN_ORDER, partial(sell_size_text, "min_order", *figures, volume, value), volume)
+    return _lazy(True, Rule.SELL_SIZE, partial(sell_size_text, "sized", *figures, volume, value), volume)
 
 
 def kill_switch_reasons(
@@ -696,7 +502,9 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
         if strategy_order:
             checks.append(cooldown(context.last_sell_at, context.now, limits.cooldown_sec, side="sell"))
         if context.price <= 0:
-            checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": _s(context.price)}))
+            checks.append(
+                RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": figure(context.price)})
+            )
             return RiskResult(False, "sell", intent.source, tuple(checks))
         size = sell_size(
             coin_volume=context.coin_volume,
@@ -723,7 +531,7 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     if strategy_order:
         checks.append(cooldown(context.last_buy_at, context.now, limits.cooldown_sec, side="buy"))
     if context.price <= 0:
-        checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": _s(context.price)}))
+        checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": figure(context.price)}))
         return RiskResult(False, "buy", intent.source, tuple(checks))
     coin_value = context.coin_value
     equity = context.krw_free + context.krw_locked + coin_value

@@ -10,6 +10,7 @@ import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 
 from exchange.rules import fee_for, spendable_total
+from trading.engine.days import day_start, next_day_start
 from trading.engine.risk import (
     IntentSource,
     OrderIntent,
@@ -18,11 +19,9 @@ from trading.engine.risk import (
     Rule,
     cooldown,
     daily_loss_limit,
-    day_start,
     evaluate,
     kill_switch_reasons,
     max_order_size,
-    next_day_start,
     position_cap,
     position_room,
     risk_context_from_settings,

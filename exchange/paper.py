@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuid_module
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -283,7 +283,9 @@ def _finish(order: PaperOrder, state: str, ledger: _Ledger, now: datetime) -> No
     order.finished_at = now
 
 
-def _match_open_orders(market: str, levels: Sequence[OrderBookLevel], fee_rate: Decimal) -> tuple[OrderBookLevel, ...]:
+def _match_open_orders(
+    market: str, levels: Sequence[OrderBookLevel], fee_rate: Decimal, now: datetime
+) -> tuple[OrderBookLevel, ...]:
     """Fill the market's resting orders the book crosses, best price first then oldest first. Returns
     the book with the liquidity they took removed."""
     remaining_book = tuple(levels)
@@ -296,7 +298,6 @@ def _match_open_orders(market: str, levels: Sequence[OrderBookLevel], fee_rate: 
         if not open_orders:
             return remaining_book
         ledger = _Ledger(market)
-        now = timezone.now()
         buys = sorted((o for o in open_orders if o.side == "buy"), key=lambda o: -(o.price or ZERO))
         sells = sorted((o for o in open_orders if o.side == "sell"), key=lambda o: o.price or ZERO)
         for order in [*buys, *sells]:
@@ -336,8 +337,9 @@ def _new_order(request: OrderRequest, now: datetime) -> PaperOrder:
     )
 
 
-def _place_market_buy(request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: _Ledger, fee_rate: Decimal) -> PaperOrder:
-    now = timezone.now()
+def _place_market_buy(
+    request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: _Ledger, fee_rate: Decimal, now: datetime
+) -> PaperOrder:
     total = request.price or ZERO
     fill = market_buy_fill(levels, total, fee_rate)
     order = _new_order(request, now)
@@ -357,8 +359,9 @@ def _place_market_buy(request: OrderRequest, levels: Sequence[OrderBookLevel], l
     return order
 
 
-def _place_market_sell(request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: _Ledger, fee_rate: Decimal) -> PaperOrder:
-    now = timezone.now()
+def _place_market_sell(
+    request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: _Ledger, fee_rate: Decimal, now: datetime
+) -> PaperOrder:
     volume = request.volume or ZERO
     fill = market_sell_fill(levels, volume, fee_rate)
     order = _new_order(request, now)
@@ -378,13 +381,14 @@ def _place_market_sell(request: OrderRequest, levels: Sequence[OrderBookLevel], 
     return order
 
 
-def _place_limit(request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: _Ledger, fee_rate: Decimal) -> PaperOrder:
+def _place_limit(
+    request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: _Ledger, fee_rate: Decimal, now: datetime
+) -> PaperOrder:
     """A limit order (or a `best` order, which is a limit at the best opposite price with ioc/fok).
 
     It locks its funds, takes what the book offers at or better than its price, then rests (plain
     limit), or cancels the rest (ioc), or fills completely or not at all (fok). A post_only order
     that would take liquidity is cancelled without trading."""
-    now = timezone.now()
     side = "buy" if request.side == "buy" else "sell"
     order = _new_order(request, now)
     best = levels[0] if levels else None
@@ -534,8 +538,17 @@ class PaperExchange:
 
     is_paper = True
 
-    def __init__(self, market_data: MarketData, *, initial_krw: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> None:
+    def __init__(
+        self,
+        market_data: MarketData,
+        *,
+        initial_krw: Decimal,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+        clock: Callable[[], datetime] = timezone.now,
+    ) -> None:
         self.market_data = market_data
+        self.clock = clock
+        """The time every order and trade is stamped with (a replay passes its simulated clock)."""
         self.initial_krw = _validated_initial_krw(initial_krw)
         if not fee_rate.is_finite() or not ZERO <= fee_rate < 1:
             raise ValueError(f"fee rate must be from 0 to below 1, not {fee_rate}")
@@ -597,7 +610,7 @@ class PaperExchange:
             return None
         book = self.market_data.get_orderbook(market)
         levels = self._fresh_levels(market, book.levels)
-        remaining = _match_open_orders(market, levels, self.fee_rate)
+        remaining = _match_open_orders(market, levels, self.fee_rate, self.clock())
         self._remember_taken(market, levels, remaining)
         return remaining
 
@@ -654,7 +667,7 @@ class PaperExchange:
             raise OrderRejected(f"unknown market {request.market}: {error.message}", name="notfoundmarket", status=400) from error
         # Resting orders were on the book first: they take the liquidity before the new order does.
         fresh = self._fresh_levels(request.market, book.levels)
-        levels = _match_open_orders(request.market, fresh, self.fee_rate)
+        levels = _match_open_orders(request.market, fresh, self.fee_rate, self.clock())
         self._remember_taken(request.market, fresh, levels)
         try:
             with transaction.atomic():
@@ -670,11 +683,11 @@ class PaperExchange:
                 if request.identifier:
                     PaperIdentifier.objects.create(identifier=request.identifier)
                 if request.ord_type == "price":
-                    order = _place_market_buy(request, levels, ledger, self.fee_rate)
+                    order = _place_market_buy(request, levels, ledger, self.fee_rate, self.clock())
                 elif request.ord_type == "market":
-                    order = _place_market_sell(request, levels, ledger, self.fee_rate)
+                    order = _place_market_sell(request, levels, ledger, self.fee_rate, self.clock())
                 else:
-                    order = _place_limit(request, levels, ledger, self.fee_rate)
+                    order = _place_limit(request, levels, ledger, self.fee_rate, self.clock())
                 ledger.save()
         except OrderRejected:
             _identifier_record(request.identifier)
@@ -743,7 +756,7 @@ class PaperExchange:
             trades = list(order.trades.order_by("created_at", "id"))
             snapshot = _order_info(order, trades)
             ledger = _Ledger(order.market)
-            _finish(order, PaperOrder.State.CANCEL, ledger, timezone.now())
+            _finish(order, PaperOrder.State.CANCEL, ledger, self.clock())
             order.save()
             ledger.save()
         return snapshot

@@ -152,7 +152,11 @@ def engine_settings(config: ReplayConfig, limits: RiskLimits) -> dict[str, Any]:
 def _kept_connection() -> Iterator[None]:
     """Keep the database connection open across cycles. The engine closes an obsolete connection at the
     start and end of every cycle (right for a long-lived thread); with CONN_MAX_AGE 0 that is a close and
-    a reconnect per cycle, which on SQLite in WAL mode (a checkpoint at each close) was half of a replay."""
+    a reconnect per cycle, which on SQLite in WAL mode (a checkpoint at each close) was half of a replay.
+    PostgreSQL's connections come from a pool (which refuses persistent ones): a close there is cheap."""
+    if connection.vendor != "sqlite":
+        yield
+        return
     saved = connection.settings_dict.get("CONN_MAX_AGE", 0)
     connection.settings_dict["CONN_MAX_AGE"] = None
     connection.close_at = None
@@ -223,7 +227,7 @@ def replay_run(config: ReplayConfig, *, progress: Progress | None = None) -> Rep
         paper = PaperExchange(market, initial_krw=config.initial_krw, fee_rate=config.fee_rate, clock=market.now)
         engine = TradingEngine(paper, market=config.market, clock=market.now)
         krw_f, coin_f = float(config.initial_krw), 0.0
-        loop_started = time.perf_counter()
+        loop_started, cpu_started = time.perf_counter(), time.process_time()
         for i in range(n):
             changed = False
             for k in range(POINTS):
@@ -244,6 +248,7 @@ def replay_run(config: ReplayConfig, *, progress: Progress | None = None) -> Rep
             if progress is not None and (i + 1) % 1000 == 0:
                 progress(i + 1, n)
         timings["loop"] = time.perf_counter() - loop_started
+        timings["loop_cpu"] = time.process_time() - cpu_started
         services.engine_stop(actor=ACTOR, reason="replay finished")
         services.engine_stop_complete(actor=ACTOR, reason="replay finished")
 

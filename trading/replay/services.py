@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -101,9 +101,17 @@ class ReplayReport:
     identical: bool | None = None
     """None without --compare."""
     error: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    """candles, cycles, trades, loop_seconds, loop_cpu_seconds (for benchmarks)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lines": self.lines, "trades_csv": self.trades_csv, "identical": self.identical, "error": self.error}
+        return {
+            "lines": self.lines,
+            "trades_csv": self.trades_csv,
+            "identical": self.identical,
+            "error": self.error,
+            "figures": self.figures,
+        }
 
 
 def _unique_path(directory: Path, stem: str) -> Path:
@@ -182,7 +190,14 @@ def replay_execute(config: ReplayConfig, *, compare: bool = False, out_dir: Path
         identical = comparison.identical
         lines.append(f"compared with the backtest ({len(backtest.trades)} trades) and the replay ({len(result.trades)} trades):")
         lines.extend(difference_lines(comparison))
-    return ReplayReport(lines=lines, trades_csv=str(path), identical=identical)
+    figures = {
+        "candles": len(result.arrays),
+        "cycles": result.cycles,
+        "trades": len(result.trades),
+        "loop_seconds": result.seconds.get("loop", 0.0),
+        "loop_cpu_seconds": result.seconds.get("loop_cpu", 0.0),
+    }
+    return ReplayReport(lines=lines, trades_csv=str(path), identical=identical, figures=figures)
 
 
 def _progress(done: int, total: int) -> None:
@@ -296,7 +311,11 @@ def replay_in_own_database(
             raise ReplayError(f"the replay process ended with status {completed.returncode} without a report")
         data = json.loads(report_path.read_text(encoding="utf-8"))
         report = ReplayReport(
-            lines=list(data["lines"]), trades_csv=data["trades_csv"], identical=data["identical"], error=data["error"]
+            lines=list(data["lines"]),
+            trades_csv=data["trades_csv"],
+            identical=data["identical"],
+            error=data["error"],
+            figures=dict(data.get("figures") or {}),
         )
         kept: Path | None = None
         if keep_db is not None and database.exists():

@@ -45,12 +45,15 @@ class Command(BaseCommand):
             )
         except (OptionError, ReplayError) as error:
             raise CommandError(str(error)) from None
-        outcome = replay_in_own_database(
-            config,
-            compare=options["compare"],
-            out_dir=Path(options["out"]) if options["out"] else None,
-            keep_db=Path(options["keep_db"]) if options["keep_db"] else None,
-        )
+        try:
+            outcome = replay_in_own_database(
+                config,
+                compare=options["compare"],
+                out_dir=Path(options["out"]) if options["out"] else None,
+                keep_db=Path(options["keep_db"]) if options["keep_db"] else None,
+            )
+        except ReplayError as error:
+            raise CommandError(str(error)) from None
         report = outcome.report
         if report.error:
             raise CommandError(report.error)

@@ -108,3 +108,14 @@ def test_the_paper_exchange_stamps_orders_and_trades_with_its_clock():
     assert [trade.created_at for trade in info.trades] == [market.now()]
     assert PaperOrder.objects.get().finished_at == market.now()
     assert PaperTrade.objects.get().created_at == market.now()
+
+
+def test_a_tripped_kill_switch_is_reset_at_once_and_the_exit_still_happens():
+    result = replay_run(_config(limits=True, limit_overrides={"max_daily_loss_krw": Decimal("1"), "cooldown_sec": 0}))
+
+    (trip,) = result.kill_switches
+    assert trip.rule == "daily_loss"
+    buy, sell = result.trades
+    assert trip.ts >= buy.ts
+    assert (sell.side, sell.reason) == ("sell", "exit_signal")
+    assert EngineState.load().kill_switch is False

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from exchange.models import PaperOrder, PaperTrade
+from exchange.models import PaperBalance, PaperOrder, PaperTrade
 from exchange.paper import PaperExchange
 from exchange.types import OrderRequest
 from trading.models import EngineState, Fill, Order
@@ -74,6 +74,7 @@ def test_the_engine_buys_after_the_cross_above_and_sells_after_the_cross_below()
     assert result.round_trip_pnls == [sell.realized_pnl]
     assert result.final_coin == 0
     assert result.final_krw == sell.krw_after
+    assert PaperBalance.objects.get(currency="KRW").balance == result.final_krw  # the ledger agrees with the fills
     assert result.final_equity == result.final_krw
     assert result.equity[-1] == pytest.approx(float(result.final_krw))
     assert result.metrics.orders == 2

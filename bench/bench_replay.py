@@ -146,10 +146,10 @@ def run_profile(candles: int) -> None:
     profiler.enable()
     result = replay_run(config)
     profiler.disable()
-    cpu = pstats.Stats(profiler).total_tt
+    stats = pstats.Stats(profiler)
+    cpu = float(getattr(stats, "total_tt", 0.0))  # set by Stats, missing from its type stubs
     print(f"{len(result.arrays):,} candles, {result.cycles:,} cycles: {cpu:.2f} s CPU under the profiler")
     print(f"  {cpu / result.cycles * 1000:.2f} ms CPU per cycle (profiled)")
-    stats = pstats.Stats(profiler)
     stats.sort_stats("cumulative").print_stats(r"trading/engine|exchange/paper|trading/services|trading/replay", 40)
     stats.sort_stats("tottime").print_stats(20)
     for path in folder.iterdir():

@@ -51,8 +51,12 @@ def _manage(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_command_replays_in_a_database_of_its_own(tmp_path):
     db = tmp_path / "main.sqlite3"
-    assert _manage("migrate", "-v", "0", db=db).returncode == 0
-    assert _manage("importcandles", str(FIXTURE), db=db).returncode == 0
+    # The user's database: migrated, with the fixture's candles (one process for both).
+    setup = (
+        "from django.core.management import call_command; "
+        f"call_command('migrate', verbosity=0); call_command('importcandles', {str(FIXTURE)!r})"
+    )
+    assert _manage("shell", "-c", setup, db=db).returncode == 0
     kept = tmp_path / "kept" / "replay.sqlite3"
 
     done = _manage("replay", *ARGS, "--out", str(tmp_path / "out"), "--compare", "--keep-db", str(kept), db=db)

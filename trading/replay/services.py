@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from trading.backtest.engine import BacktestConfig, BacktestError, backtest_limits, run_backtest
 from trading.backtest.options import metrics_lines, rules_line
-from trading.backtest.report import write_trades_csv
+from trading.backtest.report import equity_svg, write_trades_csv
 from trading.backtest.services import run_candles, run_request_check, strategy_params
 from trading.candles import unit_label
 from trading.replay.compare import compare_trades, difference_lines
@@ -151,18 +151,41 @@ def summary_lines(result: ReplayResult) -> list[str]:
     return lines
 
 
+def _equity_svg(result: ReplayResult) -> str:
+    arrays, metrics = result.arrays, result.metrics
+    config = result.config
+    subtitle = (
+        f"replay through the engine · return {metrics.total_return * 100:+.2f}% · max drawdown "
+        f"{metrics.max_drawdown * 100:.2f}% · {metrics.round_trips} round trips · fees {result.fees:,.0f} KRW"
+    )
+    benchmark = float(config.initial_krw) * arrays.close / arrays.close[0] if arrays.close[0] > 0 else None
+    return equity_svg(
+        start=arrays.start,
+        equity=result.equity,
+        title=f"{config.strategy} on {config.market} {unit_label(config.unit)}",
+        subtitle=subtitle,
+        benchmark=benchmark,
+        trades=result.trades,
+        tz=result.limits.time_zone,
+    )
+
+
 def replay_execute(config: ReplayConfig, *, compare: bool = False, out_dir: Path | None = None) -> ReplayReport:
-    """Replay in the current database, write the trades CSV and (with `compare`) compare with the backtest."""
+    """Replay in the current database, write the trades CSV and the equity SVG, and (with `compare`) compare
+    with the backtest."""
     result = replay_run(config, progress=_progress)
     directory = Path(out_dir) if out_dir is not None else default_output_dir()
     stem = f"{timezone.now():%Y%m%dT%H%M%SZ}-{config.market}-{unit_label(config.unit)}-{config.strategy}-replay"
     try:
         directory.mkdir(parents=True, exist_ok=True)
         path = write_trades_csv(_unique_path(directory, stem), result.trades, tz=result.limits.time_zone)
+        svg_path = path.with_name(path.name.removesuffix("-trades.csv") + "-equity.svg")
+        svg_path.write_text(_equity_svg(result), encoding="utf-8")
     except OSError as error:
         raise ReplayError(f"cannot write the report to {directory}: {error.strerror}") from None
     lines = summary_lines(result)
     lines.append(f"  trades CSV   {path}")
+    lines.append(f"  equity SVG   {svg_path}")
     identical: bool | None = None
     if compare:
         backtest = run_backtest(

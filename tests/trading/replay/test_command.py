@@ -69,6 +69,9 @@ def test_the_command_replays_in_a_database_of_its_own(tmp_path):
     with csv_path.open(newline="") as handle:
         rows = list(csv.reader(handle))
     assert tuple(rows[0]) == TRADE_COLUMNS
+    svg = csv_path.with_name(csv_path.name.replace("-trades.csv", "-equity.svg"))
+    assert svg.read_text().startswith("<svg")
+    assert f"equity SVG   {svg}" in out
     assert f"{len(rows) - 1} orders" in out
     assert len(rows) > 1
     assert [row[2] for row in rows[1:3]] == ["buy", "sell"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -126,8 +126,17 @@ class PaperExchange:
 
     is_paper = True
 
-    def __init__(self, market_data: MarketData, *, initial_krw: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> None:
+    def __init__(
+        self,
+        market_data: MarketData,
+        *,
+        initial_krw: Decimal,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+        clock: Callable[[], datetime] = timezone.now,
+    ) -> None:
         self.market_data = market_data
+        self.clock = clock
+        """The time every order and trade is stamped with (a replay passes its simulated clock)."""
         self.initial_krw = validated_initial_krw(initial_krw)
         if not fee_rate.is_finite() or not ZERO <= fee_rate < 1:
             raise ValueError(f"fee rate must be from 0 to below 1, not {fee_rate}")
@@ -189,7 +198,7 @@ class PaperExchange:
             return None
         book = self.market_data.get_orderbook(market)
         levels = self._fresh_levels(market, book.levels)
-        remaining = match_open_orders(market, levels, self.fee_rate)
+        remaining = match_open_orders(market, levels, self.fee_rate, self.clock())
         self._remember_taken(market, levels, remaining)
         return remaining
 
@@ -246,7 +255,7 @@ class PaperExchange:
             raise OrderRejected(f"unknown market {request.market}: {error.message}", name="notfoundmarket", status=400) from error
         # Resting orders were on the book first: they take the liquidity before the new order does.
         fresh = self._fresh_levels(request.market, book.levels)
-        levels = match_open_orders(request.market, fresh, self.fee_rate)
+        levels = match_open_orders(request.market, fresh, self.fee_rate, self.clock())
         self._remember_taken(request.market, fresh, levels)
         try:
             with transaction.atomic():
@@ -262,11 +271,11 @@ class PaperExchange:
                 if request.identifier:
                     PaperIdentifier.objects.create(identifier=request.identifier)
                 if request.ord_type == "price":
-                    order = place_market_buy(request, levels, ledger, self.fee_rate)
+                    order = place_market_buy(request, levels, ledger, self.fee_rate, self.clock())
                 elif request.ord_type == "market":
-                    order = place_market_sell(request, levels, ledger, self.fee_rate)
+                    order = place_market_sell(request, levels, ledger, self.fee_rate, self.clock())
                 else:
-                    order = place_limit(request, levels, ledger, self.fee_rate)
+                    order = place_limit(request, levels, ledger, self.fee_rate, self.clock())
                 ledger.save()
         except OrderRejected:
             identifier_record(request.identifier)
@@ -335,7 +344,7 @@ class PaperExchange:
             trades = list(order.trades.order_by("created_at", "id"))
             snapshot = _order_info(order, trades)
             ledger = Ledger(order.market)
-            finish(order, PaperOrder.State.CANCEL, ledger, timezone.now())
+            finish(order, PaperOrder.State.CANCEL, ledger, self.clock())
             order.save()
             ledger.save()
         return snapshot

@@ -9,7 +9,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from exchange.matching import (
     LevelFill,
@@ -86,7 +85,9 @@ def finish(order: PaperOrder, state: str, ledger: Ledger, now: datetime) -> None
     order.finished_at = now
 
 
-def match_open_orders(market: str, levels: Sequence[OrderBookLevel], fee_rate: Decimal) -> tuple[OrderBookLevel, ...]:
+def match_open_orders(
+    market: str, levels: Sequence[OrderBookLevel], fee_rate: Decimal, now: datetime
+) -> tuple[OrderBookLevel, ...]:
     """Fill the market's resting orders the book crosses, best price first then oldest first. Returns
     the book with the liquidity they took removed."""
     remaining_book = tuple(levels)
@@ -99,7 +100,6 @@ def match_open_orders(market: str, levels: Sequence[OrderBookLevel], fee_rate: D
         if not open_orders:
             return remaining_book
         ledger = Ledger(market)
-        now = timezone.now()
         buys = sorted((o for o in open_orders if o.side == "buy"), key=lambda o: -(o.price or ZERO))
         sells = sorted((o for o in open_orders if o.side == "sell"), key=lambda o: o.price or ZERO)
         for order in [*buys, *sells]:
@@ -136,8 +136,9 @@ def _new_order(request: OrderRequest, now: datetime) -> PaperOrder:
     )
 
 
-def place_market_buy(request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: Ledger, fee_rate: Decimal) -> PaperOrder:
-    now = timezone.now()
+def place_market_buy(
+    request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: Ledger, fee_rate: Decimal, now: datetime
+) -> PaperOrder:
     total = request.price or ZERO
     fill = market_buy_fill(levels, total, fee_rate)
     order = _new_order(request, now)
@@ -157,8 +158,9 @@ def place_market_buy(request: OrderRequest, levels: Sequence[OrderBookLevel], le
     return order
 
 
-def place_market_sell(request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: Ledger, fee_rate: Decimal) -> PaperOrder:
-    now = timezone.now()
+def place_market_sell(
+    request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: Ledger, fee_rate: Decimal, now: datetime
+) -> PaperOrder:
     volume = request.volume or ZERO
     fill = market_sell_fill(levels, volume, fee_rate)
     order = _new_order(request, now)
@@ -178,13 +180,14 @@ def place_market_sell(request: OrderRequest, levels: Sequence[OrderBookLevel], l
     return order
 
 
-def place_limit(request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: Ledger, fee_rate: Decimal) -> PaperOrder:
+def place_limit(
+    request: OrderRequest, levels: Sequence[OrderBookLevel], ledger: Ledger, fee_rate: Decimal, now: datetime
+) -> PaperOrder:
     """A limit order (or a `best` order, which is a limit at the best opposite price with ioc/fok).
 
     It locks its funds, takes what the book offers at or better than its price, then rests (plain
     limit), or cancels the rest (ioc), or fills completely or not at all (fok). A post_only order
     that would take liquidity is cancelled without trading."""
-    now = timezone.now()
     side: SideName = "buy" if request.side == "buy" else "sell"
     order = _new_order(request, now)
     best = levels[0] if levels else None

@@ -19,6 +19,7 @@ from trading.backtest.report import equity_svg, write_trades_csv
 from trading.candles import candle_arrays, candle_coverage, unit_label
 from trading.models import BacktestRun, StrategyConfig
 from trading.strategies.base import InvalidParams
+from trading.strategies.indicators import CandleArrays
 from trading.strategies.registry import get_strategy, validate_params
 
 
@@ -48,6 +49,32 @@ def strategy_params(strategy: str, overrides: Mapping[str, Any] | None, *, unit:
         if stored and not overrides:
             raise BacktestError(f"the stored parameters of {strategy} are not valid: {error}") from None
         raise BacktestError(str(error)) from None
+
+
+def run_request_check(*, start: datetime, end: datetime, initial_krw: Decimal) -> None:
+    """The range and the money of a run over stored candles (backtest or replay). Raises BacktestError."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise BacktestError("the range needs aware datetimes")
+    if start >= end:
+        raise BacktestError(f"the range is empty: from {start:%Y-%m-%d %H:%M} is not before to {end:%Y-%m-%d %H:%M} (UTC)")
+    if not initial_krw.is_finite() or initial_krw < KRW_MIN_ORDER_TOTAL:
+        raise BacktestError(f"initial KRW {initial_krw} is too small; use at least {KRW_MIN_ORDER_TOTAL} (Upbit's minimum order)")
+
+
+def run_candles(*, market: str, unit: int, start: datetime, end: datetime) -> CandleArrays:
+    """The stored candles with start in [start, end); none raises BacktestError saying what is stored."""
+    arrays = candle_arrays(market=market, unit=unit, start=start, end=end)
+    if len(arrays) == 0:
+        count, first, last = candle_coverage(market=market, unit=unit)
+        stored = (
+            f"{count:,} are stored, from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+            if count and first and last
+            else "none are stored; load some with fetchcandles or importcandles"
+        )
+        raise BacktestError(
+            f"no {market} {unit_label(unit)} candles between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC; {stored}"
+        )
+    return arrays
 
 
 @dataclass
@@ -89,12 +116,7 @@ def backtest_run_create(
     parameters, the metrics, the SVG and the CSV path. Raises BacktestError with a one-line message for
     anything a person asked that cannot run (unknown strategy or parameter, empty range, no candles)."""
     began = time.perf_counter()
-    if start.tzinfo is None or end.tzinfo is None:
-        raise BacktestError("the range needs aware datetimes")
-    if start >= end:
-        raise BacktestError(f"the range is empty: from {start:%Y-%m-%d %H:%M} is not before to {end:%Y-%m-%d %H:%M} (UTC)")
-    if not initial_krw.is_finite() or initial_krw < KRW_MIN_ORDER_TOTAL:
-        raise BacktestError(f"initial KRW {initial_krw} is too small; use at least {KRW_MIN_ORDER_TOTAL} (Upbit's minimum order)")
+    run_request_check(start=start, end=end, initial_krw=initial_krw)
     clean_params = strategy_params(strategy, params, unit=unit)
     unit = int(clean_params.get("candle_unit") or get_strategy(strategy).default_candle_unit)
     try:
@@ -103,18 +125,8 @@ def backtest_run_create(
         raise BacktestError(f"bad limit: {error}") from None
 
     load_started = time.perf_counter()
-    arrays = candle_arrays(market=market, unit=unit, start=start, end=end)
+    arrays = run_candles(market=market, unit=unit, start=start, end=end)
     load_seconds = time.perf_counter() - load_started
-    if len(arrays) == 0:
-        count, first, last = candle_coverage(market=market, unit=unit)
-        stored = (
-            f"{count:,} are stored, from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
-            if count and first and last
-            else "none are stored; load some with fetchcandles or importcandles"
-        )
-        raise BacktestError(
-            f"no {market} {unit_label(unit)} candles between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC; {stored}"
-        )
 
     config = BacktestConfig(
         market=market,

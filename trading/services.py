@@ -582,6 +582,11 @@ def decision_state_load(*, market: str, mode: str) -> DecisionState:
     return state
 
 
+def decision_state_clear(*, market: str, mode: str) -> None:
+    """Forget the decision memory of `market` in `mode` (a replay starts from a clean slate)."""
+    DecisionState.objects.filter(market=market, mode=mode).delete()
+
+
 def decision_state_save(*, state: DecisionState, fields: dict[str, Any]) -> None:
     """Store changed decision memory (peak, decided candle, exit candle): a restart continues from it."""
     for name, value in fields.items():

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from exchange.exceptions import InvalidRequest, OrderNotFound, OrderRejected
 from exchange.matching import take_volume, validate_order
-from exchange.models import PaperAccount, PaperIdentifier, PaperOrder, PaperTrade
+from exchange.models import PaperIdentifier, PaperOrder, PaperTrade
 from exchange.paper.account import (
     KRW,
     Ledger,
@@ -143,6 +143,7 @@ class PaperExchange:
         self.fee_rate = fee_rate
         # market → {("ask" | "bid", price): volume paper orders already took at that level}
         self._taken: dict[str, dict[tuple[str, Decimal], Decimal]] = {}
+        self._account_ready = False
 
     def __repr__(self) -> str:
         return f"PaperExchange(initial_krw={self.initial_krw}, fee_rate={self.fee_rate})"
@@ -163,8 +164,12 @@ class PaperExchange:
 
     # --- account ------------------------------------------------------------------------------------
 
-    def _account(self) -> PaperAccount:
-        return account_ensure(initial_krw=self.initial_krw)
+    def _account(self) -> None:
+        """Create the account on first use. Once it exists it is never removed (a reset keeps the row), so later
+        calls need no query."""
+        if not self._account_ready:
+            account_ensure(initial_krw=self.initial_krw)
+            self._account_ready = True
 
     def _fresh_levels(self, market: str, levels: Sequence[OrderBookLevel]) -> tuple[OrderBookLevel, ...]:
         """The book as paper orders may still use it: sizes minus what they already took at each price."""

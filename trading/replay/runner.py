@@ -35,14 +35,14 @@ from django.test import override_settings
 
 from exchange.paper import PaperExchange
 from exchange.rules import DEFAULT_FEE_RATE
-from trading import services
+from trading import housekeeping, services
 from trading.backtest.engine import TradeRecord, backtest_limits
 from trading.backtest.metrics import Metrics, compute_metrics
 from trading.candles import candle_arrays
 from trading.engine.cycle import TradingEngine
 from trading.engine.pnl import Book, FillRecord
 from trading.engine.risk import RiskLimits
-from trading.models import EngineEvent, EngineState, Fill, Order
+from trading.models import EngineEvent, EngineState, Fill, Mode, Order
 from trading.replay.clock import simulated_time
 from trading.replay.market import ReplayMarket, decimal_price
 from trading.strategies.indicators import CandleArrays
@@ -184,7 +184,8 @@ def _prepare_database(config: ReplayConfig) -> None:
     elif state.state != EngineState.State.IDLE:
         raise ReplayError(f"the engine is {state.state} in this database; a replay needs it IDLE")
     if PaperAccount.objects.exists():
-        services.paper_account_reset(actor=ACTOR, initial_krw=config.initial_krw)
+        housekeeping.paper_account_reset(actor=ACTOR, initial_krw=config.initial_krw)
+    services.decision_state_clear(market=config.market, mode=Mode.PAPER)
     services.strategy_config_update(strategy=config.strategy, params=config.params, actor=ACTOR)
     services.engine_start(actor=ACTOR, reason="replay")
 

@@ -51,6 +51,7 @@ bench: setup
 	$(PY) bench/bench_sandbox.py
 	$(PY) bench/bench_client.py
 	$(PY) bench/bench_backtest.py
+	$(PY) bench/bench_replay.py
 
 backup: $(STAMP)
 	$(PY) manage.py backup

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_backtest.py            # build the data (once), run both, print the figures
 
-The year is synthesised from the real 1-minute Upbit file (/work/shared/data/upbit-krw-btc-1m-2018.csv,
+The year is synthesised from the real 1-minute Upbit file (../shared/data/upbit-krw-btc-1m-2018.csv,
 or AUTOCOIN_BENCH_MINUTES): whole days of real minute candles are drawn at random (seed 7), each
 minute keeping its real shape (open gap, close-to-close return with the file's drift removed, high and
 low beyond the body, volume); they are chained from 140,000,000 KRW, snapped to the tick grid, and one
@@ -40,7 +40,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "bench" / "output"
-DATA = Path(os.environ.get("AUTOCOIN_BENCH_MINUTES", "/work/shared/data/upbit-krw-btc-1m-2018.csv"))
+DATA = Path(
+    os.environ.get(
+        "AUTOCOIN_BENCH_MINUTES", Path(__file__).resolve().parents[2] / "shared" / "data" / "upbit-krw-btc-1m-2018.csv"
+    )
+)
 YEAR_CSV = OUTPUT / "krw-btc-1m-year.csv"
 DB_PATH = OUTPUT / "bench-backtest.sqlite3"
 START = datetime(2025, 1, 1, tzinfo=UTC)

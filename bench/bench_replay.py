@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_replay.py                 # import (once), then `replay` as a person runs it
     .venv/bin/python bench/bench_replay.py --profile 500   # where an engine cycle spends its time
 
-The candles are the real Upbit file /work/shared/data/upbit-krw-btc-1m-2018.csv (or AUTOCOIN_BENCH_MINUTES):
+The candles are the real Upbit file ../shared/data/upbit-krw-btc-1m-2018.csv (or AUTOCOIN_BENCH_MINUTES):
 9,999 minutes (2018-01-25 06:42 → 2018-02-01 05:20 UTC), imported with `importcandles`' service into a
 SQLite database under bench/output/. The run is what `manage.py replay` does: validate and load there,
 then replay in a child process with a fresh database of its own, one engine cycle per path point
@@ -35,7 +35,11 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "bench" / "output"
-DATA = Path(os.environ.get("AUTOCOIN_BENCH_MINUTES", "/work/shared/data/upbit-krw-btc-1m-2018.csv"))
+DATA = Path(
+    os.environ.get(
+        "AUTOCOIN_BENCH_MINUTES", Path(__file__).resolve().parents[2] / "shared" / "data" / "upbit-krw-btc-1m-2018.csv"
+    )
+)
 DB_PATH = OUTPUT / "bench-replay.sqlite3"
 START = datetime(2018, 1, 25, tzinfo=UTC)
 END = datetime(2018, 2, 2, tzinfo=UTC)

@@ -15,7 +15,7 @@ import requests
 from exchange.rules import is_on_tick
 
 FIXED = datetime(2026, 3, 10, 5, 30, 20, tzinfo=UTC)
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 REMAINING_REQ = re.compile(r"^group=([a-z\-]+); min=([0-9]+); sec=([0-9]+)$")
 
 

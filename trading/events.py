@@ -179,8 +179,13 @@ def order_event(
     return event_record(kind=kind, level=level, actor="engine", message=message, meta=meta)
 
 
-def order_intent(*, order: Order, reason: str) -> EngineEvent:
-    return order_event(kind=Kind.ORDER_INTENT, order=order, message=f"Order intent: {order_described(order)} ({reason})")
+def order_intent(*, order: Order, reason: str, decision: dict[str, Any] | None = None) -> EngineEvent:
+    """The order written before it is sent; `decision` holds the rule that fired and its numbers (price, peak,
+    level, the candle it came from), as in the order's Signal row."""
+    extra = {"decision": decision} if decision else None
+    return order_event(
+        kind=Kind.ORDER_INTENT, order=order, message=f"Order intent: {order_described(order)} ({reason})", extra=extra
+    )
 
 
 def order_submitted(*, order: Order) -> EngineEvent:

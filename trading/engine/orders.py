@@ -146,7 +146,7 @@ def order_submit(
     order = services.order_intent_create(
         market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
     )
-    events.order_intent(order=order, reason=reason)
+    events.order_intent(order=order, reason=reason, decision=signal.meta if signal is not None else None)
     if on_intent is not None:
         on_intent(order)  # e.g. link a manual request to its order before anything is sent
     request = OrderRequest(

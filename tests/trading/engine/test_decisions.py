@@ -157,3 +157,49 @@ def test_a_pc_clock_30_seconds_fast_does_not_trade_a_forming_candle(live, sandbo
     sandbox.advance(30)  # 03:03:05 by the exchange: now the 03:02 candle is closed
     later = engine.run_cycle()
     assert str(later.decision.action) == "BUY" and later.decision.values["candle_start"] == "2026-11-30T03:02:00+00:00"
+
+
+def test_the_slippage_limit_shrinks_a_market_buy_to_what_the_book_fills_within_it(live, sandbox, engine_settings):
+    from tests.factories import ManualOrderRequestFactory
+
+    engine_settings.MAX_ORDER_KRW = D("1000000000")
+    engine_settings.MAX_POSITION_RATIO = D("1")
+    engine_settings.MAX_DAILY_LOSS_KRW = D("100000000")  # the fee on such a buy alone is a 250,000 KRW "loss"
+    engine_settings.MAX_SLIPPAGE_PCT = D("0.002")  # 2 ticks of 1,000 KRW at 100,000,000
+    sandbox.set_price("100000000")
+    sandbox.set_balance("KRW", "2000000000")
+    running()
+    StrategyConfig.objects.update_or_create(strategy="sma_cross", defaults={"params": {"fast": 1, "slow": 2}})
+    engine_settings.STRATEGY = "sma_cross"
+    # 500M KRW walks many levels of tens of millions each, one tick apart: far more than 0.002 % on average.
+    ManualOrderRequestFactory(kind="buy", krw=D("500000000"))
+
+    outcome = TradingEngine(live, clock=sandbox.server.now).run_cycle()
+
+    assert outcome.ok, outcome.error
+    order = Order.objects.get()
+    assert order.status == Order.Status.DONE
+    assert D("5000") <= order.price < D("500000000")  # shrunk, never below Upbit's minimum
+    best_ask = min(order.fills.values_list("price", flat=True))
+    average = order.executed_funds / order.executed_volume
+    assert (average / best_ask - 1) * 100 <= D("0.002")
+    shrunk = EngineEvent.objects.get(kind="risk_blocked", message__startswith="Order shrunk by the slippage limit")
+    assert shrunk.meta["rule"] == "slippage" and D(shrunk.meta["requested"]) == D("500000000")
+
+
+def test_the_order_intent_event_carries_the_rule_and_its_numbers(live, sandbox):
+    crossing(stop_loss_pct="3")
+    running()
+    craft_cross_up(sandbox)
+    engine = TradingEngine(live, clock=sandbox.server.now)
+    assert engine.run_cycle().ok
+    sandbox.set_price("95000000")
+    sandbox.advance(5)
+    assert engine.run_cycle().ok
+
+    intent = EngineEvent.objects.filter(kind="order_intent", meta__side="sell").get()
+    values = intent.meta["decision"]["values"]
+    assert (
+        values["rule"] == "stop_loss" and values["price"] == "95000000" and values["level"] == "97970970"
+    )  # 97 % of the entry at the ask, 101,001,000
+    assert values["candle_start"].startswith("2026-11-30T03:03")

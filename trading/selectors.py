@@ -10,11 +10,21 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Prefetch
+from django.db.models import Exists, Prefetch, Subquery
 from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
-from trading.models import BalanceSnapshot, EngineEvent, EngineState, Fill, ManualOrderRequest, Order, PnlDaily, Signal
+from trading.models import (
+    BalanceSnapshot,
+    EngineEvent,
+    EngineState,
+    Fill,
+    ManualOrderRequest,
+    Order,
+    PnlDaily,
+    Signal,
+    StrategyConfig,
+)
 from trading.transitions import allowed_actions as allowed_actions  # a read: which buttons work now
 
 
@@ -531,3 +541,29 @@ def metrics_text() -> str:
     metric("equity_krw", "gauge", "Total equity in KRW at the last price.", [("", data.get("equity_krw"))])
     metric("pnl_today_krw", "gauge", "Today's realized plus unrealized PnL in KRW.", [("", data.get("pnl_today_krw"))])
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class CycleInputs:
+    """What the engine reads at the start of every cycle, in one query."""
+
+    state: EngineState
+    manual_pending: bool
+    """A manual order request for this market waits to be carried out."""
+    strategy_params: dict[str, Any] | None
+    """The stored parameters of the strategy (None: none stored, the defaults apply)."""
+
+
+def engine_cycle_inputs(*, market: str, strategy: str) -> CycleInputs:
+    """The engine's state row, whether a manual request waits, and the strategy's stored parameters."""
+    pending = ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING, market=market)
+    params = StrategyConfig.objects.filter(strategy=strategy).values("params")[:1]
+    row = (
+        EngineState.objects.filter(pk=EngineState.SINGLETON_PK)
+        .annotate(manual_pending=Exists(pending), stored_params=Subquery(params, output_field=models.JSONField()))
+        .first()
+    )
+    if row is None:
+        EngineState.load()
+        return engine_cycle_inputs(market=market, strategy=strategy)
+    return CycleInputs(state=row, manual_pending=bool(row.manual_pending), strategy_params=row.stored_params)

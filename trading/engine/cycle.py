@@ -31,7 +31,7 @@ from django.utils import timezone
 from exchange.base import Exchange
 from exchange.exceptions import ExchangeError, InvalidRequest, RetryLater, StopTrading
 from exchange.types import Candle
-from trading import events, services
+from trading import events, selectors, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
 from trading.engine.bookkeeping import Bookkeeper
@@ -162,7 +162,8 @@ class TradingEngine:
     # --- the steps -------------------------------------------------------------------------------
     def _cycle(self, *, may_trade: bool) -> CycleOutcome:
         outcome = CycleOutcome(ok=True)
-        state = EngineState.load()
+        inputs = selectors.engine_cycle_inputs(market=self.market, strategy=settings.STRATEGY)
+        state = inputs.state
         self._failures_at_start = state.consecutive_failures
         if state.kill_switch or state.state == State.ERROR:
             may_trade = False
@@ -172,12 +173,12 @@ class TradingEngine:
         ticker = self.exchange.get_ticker(self.market)
         price, now = ticker.trade_price, ticker.timestamp
         age = age_seconds(self.clock(), now)
-        strategy, params = self.decisions.strategy()
+        strategy, params = self.decisions.strategy(inputs.strategy_params)
         candles = self.decisions.closed_candles(strategy, params, now)
         pnl = self._pnl_tracker()
         moment = self._moment(price, now, pnl)
 
-        acted = may_trade and self.manual.process(moment, outcome)
+        acted = may_trade and inputs.manual_pending and self.manual.process(moment, outcome)
         if acted:
             moment = self._moment(price, now, pnl)
         prepared = self.decisions.prepared(strategy, params, candles)

@@ -23,7 +23,7 @@ from exchange.types import Candle
 from trading import events, services
 from trading.engine.candles import MAX_CANDLES, CandleCache
 from trading.engine.pnl import Holdings
-from trading.models import DecisionState, Signal, StrategyConfig
+from trading.models import DecisionState, Signal
 from trading.strategies import registry
 from trading.strategies.base import Decision, Position, Prepared, Strategy, atr_min_candles
 from trading.strategies.indicators import CandleArrays
@@ -80,9 +80,10 @@ class DecisionStep:
             services.decision_state_save(state=self.state, fields=changed)
 
     # --- the strategy ---------------------------------------------------------------------------------
-    def strategy(self) -> tuple[Strategy, dict[str, Any]]:
+    def strategy(self, stored: dict[str, Any] | None) -> tuple[Strategy, dict[str, Any]]:
+        """The configured strategy and its parameters, validated from the `stored` row (read with the cycle's inputs)."""
         strategy = registry.get_strategy(settings.STRATEGY)
-        raw = StrategyConfig.objects.filter(strategy=settings.STRATEGY).values_list("params", flat=True).first() or {}
+        raw = stored or {}
         if raw == self._params_seen and self._params is not None:
             return strategy, self._params
         try:

@@ -140,7 +140,7 @@ def build() -> dict[str, float]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from trading.candles import candles_import
+    from trading.candle_files import candles_import
 
     started = time.perf_counter()
     result = candles_import(path=YEAR_CSV, market="KRW-BTC", unit=1)

@@ -62,7 +62,7 @@ def _django(database: Path) -> None:
 def _import(database: Path) -> None:
     from django.core.management import call_command
 
-    from trading.candles import candles_import
+    from trading.candle_files import candles_import
 
     call_command("migrate", verbosity=0, interactive=False)
     if not database.exists() or not _has_candles():
@@ -140,7 +140,7 @@ def run_profile(candles: int) -> None:
     _django(database)
     from django.core.management import call_command
 
-    from trading.candles import candles_import
+    from trading.candle_files import candles_import
     from trading.replay.runner import replay_run
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from tests.factories import StrategyConfigFactory
 from trading.backtest.metrics import compute_metrics
 from trading.backtest.report import downsample, equity_svg
-from trading.candles import candles_import
+from trading.candle_files import candles_import
 from trading.models import BacktestRun
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,8 @@ import pytest
 
 from exchange.rules import fee_for, spendable_total
 from trading.backtest.engine import BacktestConfig, BacktestResult, backtest_limits, run_backtest
-from trading.candles import candle_arrays, candles_import
+from trading.candle_files import candles_import
+from trading.candles import candle_arrays
 from trading.engine.pnl import local_day
 from trading.strategies.market_model import CANDLE_CLOSE_MARGIN_SEC, path_offsets
 

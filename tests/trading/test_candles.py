@@ -9,11 +9,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.factories import CandleFactory
+from trading.candle_files import candles_import
 from trading.candles import (
     UNIT_DAY,
     CandleDataError,
     candle_arrays,
-    candles_import,
     parse_moment,
     parse_unit,
 )

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from trading.backtest.engine import BacktestConfig, backtest_limits, run_backtest
-from trading.candles import candle_arrays, candles_import
+from trading.candle_files import candles_import
+from trading.candles import candle_arrays
 from trading.replay.compare import compare_trades
 from trading.replay.runner import ReplayConfig, replay_run
 from trading.strategies import validate_params

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from trading.backtest.report import TRADE_COLUMNS
-from trading.candles import candles_import
+from trading.candle_files import candles_import
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "upbit-krw-btc-1m-excerpt.csv"

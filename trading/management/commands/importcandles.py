@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trading.candles import OHLCV_DEFAULT_TZ, CandleDataError, candles_import, parse_unit, unit_label
+from trading.candle_files import candles_import
+from trading.candles import OHLCV_DEFAULT_TZ, CandleDataError, parse_unit, unit_label
 
 
 class Command(BaseCommand):

@@ -90,10 +90,10 @@ class DateRangeFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [DATE_FROM, DATE_TO]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         field = self.field_name
         is_date = _is_date_only(queryset.model, field)
         if DATE_FROM in self.bounds:
@@ -154,11 +154,11 @@ class StaticChoicesFilter(admin.SimpleListFilter):
     def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, str]]:
         return self.static_choices
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if value in (None, ""):
             return queryset
-        return queryset.filter(**{self.lookup or self.parameter_name: value})
+        return queryset.filter(**{self.lookup or str(self.parameter_name): value})
 
 
 class MarketFilter(StaticChoicesFilter):
@@ -206,9 +206,9 @@ class CancelRequestedFilter(admin.SimpleListFilter):
     parameter_name = "cancel_requested"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", _("Yes")), ("no", _("No"))]
+        return [("yes", gettext("Yes")), ("no", gettext("No"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
             return queryset.filter(cancel_requested_at__isnull=False)
         if self.value() == "no":

@@ -72,6 +72,10 @@ def test_a_refused_post_carries_the_policy():
 
     assert response.status_code == 403
     assert_policy(response)
+    page = response.content.decode()
+    assert "CSRF verification failed" in page
+    assert "<style" not in page  # Django's own page has one, which the policy would block
+    assert "style=" not in page
 
 
 @pytest.mark.parametrize("path", ["/api/engine/status", "/api/orders/recent", "/api/pnl/daily", "/api/nowhere"])

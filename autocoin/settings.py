@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -135,18 +137,36 @@ def env_secret(name: str, *, min_length: int = 0) -> str:
     return value
 
 
+def _url_shown(url: str) -> str:
+    """The URL for an error message, its password (in the user part or a `password=` parameter) as ***.
+
+    Done on the text, not with urlparse, because the URL being reported may be one urlparse refuses.
+    Everything up to the last `@` counts as the user part, so a password holding `@` or `/` is hidden too.
+    """
+    scheme, separator, rest = url.partition("://")
+    if separator and "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        url = f"{scheme}://{user}{':***' if colon else ''}@{host}"
+    return _shown(re.sub(r"(?i)(\bpassword=)[^&#]*", r"\1***", url))
+
+
 def _database(url: str) -> dict[str, Any]:
     try:
-        config: dict[str, Any] = env.db_url_config(url)
+        # django-environ warns about some URLs with the whole user part (password included) in the text.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config: dict[str, Any] = env.db_url_config(url)
     except Exception:  # noqa: BLE001 - any parse failure becomes the one-line message below
         raise SettingError(
-            f"DATABASE_URL={_shown(url)} is not a database URL; use sqlite:////abs/path.sqlite3 or postgres://user@host:5432/name"
+            f"DATABASE_URL={_url_shown(url)} is not a database URL; "
+            "use sqlite:////abs/path.sqlite3 or postgres://user@host:5432/name"
         ) from None
     engine = config.get("ENGINE", "")
     if engine == "django.db.backends.sqlite3":
         name = str(config.get("NAME") or "")
         if not name or name == ":memory:":
-            raise SettingError(f"DATABASE_URL={_shown(url)} needs a file path; use sqlite:////abs/path.sqlite3")
+            raise SettingError(f"DATABASE_URL={_url_shown(url)} needs a file path; use sqlite:////abs/path.sqlite3")
         config["OPTIONS"] = {
             # A web process and an engine process write at once: WAL lets readers run beside the
             # writer, the busy timeout waits for the lock instead of failing with "database is
@@ -171,7 +191,7 @@ def _database(url: str) -> dict[str, Any]:
         options["connect_timeout"] = 5
         options["pool"] = {"min_size": 1, "max_size": POSTGRES_POOL_SIZE, "timeout": 5}
     else:
-        raise SettingError(f"DATABASE_URL={_shown(url)} uses an unsupported database; use sqlite:// or postgres://")
+        raise SettingError(f"DATABASE_URL={_url_shown(url)} uses an unsupported database; use sqlite:// or postgres://")
     return config
 
 
@@ -187,6 +207,14 @@ try:
         host.strip() for host in _raw("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if host.strip()
     ]
     _require(bool(ALLOWED_HOSTS), "DJANGO_ALLOWED_HOSTS='' is empty; use a comma-separated list such as 127.0.0.1,localhost")
+    # "*" answers any Host header, which lets a web page reach the console through DNS rebinding.
+    ALLOW_ANY_HOST = env_bool("DJANGO_ALLOW_ANY_HOST", False)
+    _require(
+        "*" not in ALLOWED_HOSTS or ALLOW_ANY_HOST,
+        f"DJANGO_ALLOWED_HOSTS={_shown(','.join(ALLOWED_HOSTS))} answers any host name, which lets other web pages "
+        "reach the console (DNS rebinding); list the names you use, such as 127.0.0.1,localhost "
+        "(or set DJANGO_ALLOW_ANY_HOST=true if something in front checks the host)",
+    )
     TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Seoul")
     SQLITE_BUSY_TIMEOUT_SEC = env_int("SQLITE_BUSY_TIMEOUT_SEC", 20, minimum=1, maximum=600)
     POSTGRES_POOL_SIZE = env_int("POSTGRES_POOL_SIZE", 10, minimum=2, maximum=100)
@@ -253,12 +281,14 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "csp",
     "exchange",
     "trading",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -292,8 +322,10 @@ TEMPLATES = [
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en"
@@ -322,6 +354,24 @@ CSRF_COOKIE_SAMESITE = "Strict"
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Every page, the admin's included, loads scripts and styles only from its own static files: no inline
+# script or style, no eval, no plugins, and no other site may frame the console or receive its forms.
+# An injected <script> or style attribute is then inert, and a page cannot be made to post elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 LOGGING = {

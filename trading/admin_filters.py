@@ -24,6 +24,10 @@ from trading.strategies.registry import STRATEGIES
 
 DATE_FROM = "from"
 DATE_TO = "to"
+# The days a range may name. Far-off days such as 0001-01-01 or 9999-12-31 do not fit a datetime once
+# shifted between the local zone and UTC (the database query would fail); nothing here predates 2000.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
 CANDLE_UNITS = (1, 3, 5, 15, 30, 60, 240, 1440)
 STRATEGY_SOURCES = (*STRATEGIES, "manual")
 
@@ -66,9 +70,14 @@ class DateRangeFilter(admin.ListFilter):
             if not value:
                 continue
             try:
-                self.bounds[name] = parse_day(value)
+                day = parse_day(value)
             except ValueError:
                 problems.append(f"{name}={value!r} is not a date; use YYYY-MM-DD")
+                continue
+            if not FIRST_DAY <= day <= LAST_DAY:
+                problems.append(f"{name}={value!r} is out of range; use a day from {FIRST_DAY} to {LAST_DAY}")
+                continue
+            self.bounds[name] = day
         if DATE_FROM in self.bounds and DATE_TO in self.bounds and self.bounds[DATE_FROM] > self.bounds[DATE_TO]:
             problems.append(f"from ({self.bounds[DATE_FROM]}) is after to ({self.bounds[DATE_TO]}); swap them")
             self.bounds.clear()
@@ -81,10 +90,10 @@ class DateRangeFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [DATE_FROM, DATE_TO]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         field = self.field_name
         is_date = _is_date_only(queryset.model, field)
         if DATE_FROM in self.bounds:
@@ -145,11 +154,11 @@ class StaticChoicesFilter(admin.SimpleListFilter):
     def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, str]]:
         return self.static_choices
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if value in (None, ""):
             return queryset
-        return queryset.filter(**{self.lookup or self.parameter_name: value})
+        return queryset.filter(**{self.lookup or str(self.parameter_name): value})
 
 
 class MarketFilter(StaticChoicesFilter):
@@ -197,9 +206,9 @@ class CancelRequestedFilter(admin.SimpleListFilter):
     parameter_name = "cancel_requested"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", _("Yes")), ("no", _("No"))]
+        return [("yes", gettext("Yes")), ("no", gettext("No"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
             return queryset.filter(cancel_requested_at__isnull=False)
         if self.value() == "no":

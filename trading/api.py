@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from trading import selectors, services
 from trading.auth import bearer_token_valid, user_is_operator
-from trading.forms import AMOUNT_MAX_CHARS
+from trading.forms import AMOUNT_MAX_CHARS, AMOUNT_TEXT_RULE, amount_text_is_plain
 from trading.models import EngineEvent, ManualOrderRequest, PnlDaily, Signal
 
 logger = logging.getLogger("autocoin.api")
@@ -519,14 +519,15 @@ def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
             raise ApiError(
                 400, "invalid_field", f'{name} must be a decimal string such as "10000", not {_json_kind(value)}', field=name
             )
+        # A JSON number is read exactly and its range checked by the service; text follows the amount syntax.
+        typed = isinstance(value, str)
         if isinstance(value, Decimal):
             value = decimal_text(value) if value.is_finite() and abs(value.adjusted()) < 30 else str(value)
         if value is not None and len(value) > AMOUNT_MAX_CHARS:
             raise ApiError(400, "invalid_field", f"{name}: {shown(value)} is not a valid amount (too long)", field=name)
-        if value is not None and (not value.isascii() or "_" in value):
-            raise ApiError(
-                400, "invalid_field", f"{name}: {shown(value)} is not a plain decimal; use the digits 0-9 and a point", field=name
-            )
+        if typed and value is not None and not amount_text_is_plain(value) and not (name == "volume" and value.lower() == "all"):
+            also = ' (or "all" to sell everything)' if name == "volume" else ""
+            raise ApiError(400, "invalid_field", f"{name}: {shown(value)} is not an amount; {AMOUNT_TEXT_RULE}{also}", field=name)
         amounts[name] = value
     krw, volume = amounts["krw"], amounts["volume"]
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -19,13 +20,26 @@ else:
 # Far more than any valid amount (15 integer digits, 8 decimals); longer input is not echoed back.
 AMOUNT_MAX_CHARS = 40
 
+# An amount typed as text (docs/API.md): ASCII digits, optionally grouped by thousands commas, and an
+# optional point with digits after it. Python's Decimal() would also take signs, exponents, spaces,
+# underscores and non-ASCII digits ("+5000", "1E4", " 5000 ", full-width digits), none of which a person means.
+AMOUNT_TEXT = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")
+AMOUNT_TEXT_RULE = (
+    'use the digits 0-9 with an optional decimal point and optional thousands commas, e.g. "10000", "10,000" or "0.0001"'
+)
+
+
+def amount_text_is_plain(text: str) -> bool:
+    """True when `text` is written the way docs/API.md allows an amount to be written."""
+    return AMOUNT_TEXT.fullmatch(text) is not None
+
 
 class StrategyConfigForm(StrategyConfigFormBase):
     """A strategy's parameters, edited as JSON and validated like the engine validates them."""
 
     params = forms.JSONField(
         required=False,  # {} (every parameter at its default) is a valid value, and Django counts it as empty
-        widget=forms.Textarea(attrs={"rows": 14, "cols": 70, "style": "font-family:monospace"}),
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 70, "class": "json-editor"}),  # styled in css/admin.css
         help_text=_('A JSON object, e.g. {"fast": 12, "slow": 26, "signal": 9}. Missing parameters take their defaults.'),
     )
 

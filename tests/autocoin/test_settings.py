@@ -129,3 +129,65 @@ def test_a_management_command_with_a_bad_value_prints_one_line_and_no_traceback(
     assert result.stderr.strip() == (
         "autocoin: configuration error: LOOP_INTERVAL_SEC='-5' is out of range; use an integer from 1 to 3600"
     )
+
+
+def manage_check(**values: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, **values)
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgres://user:s3cret@host:badport/db", "DATABASE_URL='postgres://user:***@host:badport/db' is not a database URL"),
+        ("mysql://user:s3cret@host/db", "DATABASE_URL='mysql://user:***@host/db' uses an unsupported database"),
+        ("postgres://user:s3cret@[::1/db", "DATABASE_URL='postgres://user:***@[::1/db' is not a database URL"),
+        ("postgres://user@host:x/db?password=s3cret", "DATABASE_URL='postgres://user@host:x/db?password=***'"),
+        ("sqlite://user:s3cret@host", "DATABASE_URL='sqlite://user:***@host' needs a file path"),
+        ("mysql://user:s3@cr/et@host/db", "DATABASE_URL='mysql://user:***@host/db'"),
+    ],
+)
+def test_a_bad_database_url_is_shown_without_its_password(url, shown):
+    result = manage_check(DATABASE_URL=url)
+
+    assert result.returncode == 2
+    assert "s3" not in result.stderr + result.stdout
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("autocoin: configuration error: ")
+    assert shown in result.stderr
+
+
+@pytest.mark.parametrize("hosts", ["*", "127.0.0.1,*", " * "])
+def test_any_host_is_refused_unless_asked_for(hosts):
+    result = manage_check(DJANGO_ALLOWED_HOSTS=hosts, DJANGO_ALLOW_ANY_HOST="false")
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "answers any host name" in result.stderr
+    assert "DJANGO_ALLOW_ANY_HOST=true" in result.stderr
+
+
+def test_any_host_is_allowed_when_asked_for(monkeypatch):
+    loaded = load_settings(monkeypatch, DJANGO_ALLOWED_HOSTS="*", DJANGO_ALLOW_ANY_HOST="true")
+
+    assert loaded["ALLOWED_HOSTS"] == ["*"]
+    assert manage_check(DJANGO_ALLOWED_HOSTS="*", DJANGO_ALLOW_ANY_HOST="true").returncode == 0
+
+
+def test_named_hosts_need_no_permission(monkeypatch):
+    monkeypatch.delenv("DJANGO_ALLOW_ANY_HOST", raising=False)
+    loaded = load_settings(monkeypatch, DJANGO_ALLOWED_HOSTS="127.0.0.1,.example.lan")
+
+    assert loaded["ALLOWED_HOSTS"] == ["127.0.0.1", ".example.lan"]
+    assert loaded["ALLOW_ANY_HOST"] is False
+
+
+def test_the_standard_password_validators_are_on(monkeypatch):
+    names = [validator["NAME"].rsplit(".", 1)[1] for validator in load_settings(monkeypatch)["AUTH_PASSWORD_VALIDATORS"]]
+
+    assert names == [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]

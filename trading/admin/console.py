@@ -204,4 +204,4 @@ class AuditAdmin(ConsoleAdmin):
 
 
 def pretty_json(value: Any) -> str:
-    return format_html("<pre style='white-space:pre-wrap;margin:0'>{}</pre>", json.dumps(value, indent=2, default=str))
+    return format_html("<pre class='json-pretty'>{}</pre>", json.dumps(value, indent=2, default=str))

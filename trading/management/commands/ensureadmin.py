@@ -7,6 +7,8 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -22,8 +24,12 @@ class Command(BaseCommand):
         generated = not password
         if generated:
             password = secrets.token_urlsafe(15)
-        elif len(password) < 8:
-            raise CommandError("DJANGO_SUPERUSER_PASSWORD is too short; use at least 8 characters")
+        else:
+            # The same rules as a password set in the admin (AUTH_PASSWORD_VALIDATORS).
+            try:
+                validate_password(password, user=User(username=username))
+            except ValidationError as error:
+                raise CommandError(f"DJANGO_SUPERUSER_PASSWORD is refused: {' '.join(error.messages)}") from None
         User.objects.create_superuser(username=username, email="", password=password)
         if generated:
             self.stdout.write(

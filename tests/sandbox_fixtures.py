@@ -21,7 +21,8 @@ Fixtures
 
 Each handle (``SandboxHandle``) exposes ``base_url`` (``http://127.0.0.1:<port>``, without ``/v1``),
 ``access_key``, ``secret_key``, ``server`` (the in-process ``SandboxServer``) and helpers that drive
-the control endpoint over HTTP (documented in docs/SANDBOX.md):
+the control endpoint over HTTP as JSON, with the server's control token when it has one (documented
+in docs/SANDBOX.md):
 
 - ``fail_next(path, *, method=None, status=500, name="server_error", message=..., count=1, body=None)``
 - ``stall(path, *, seconds, method=None, count=1)``: hold the request, then answer normally.
@@ -63,10 +64,14 @@ class SandboxHandle:
         self.access_key: str = server.access_key
         self.secret_key: str = server.secret_key
         self._http = requests.Session()
+        if server.control_token:
+            self._http.headers["X-Sandbox-Token"] = server.control_token
 
     # --- plumbing -----------------------------------------------------------------------------------
     def control(self, method: str, action: str, payload: dict[str, Any] | None = None) -> Any:
-        response = self._http.request(method, f"{self.base_url}/_sandbox/{action}", json=payload, timeout=10)
+        # A POST always goes as JSON (an empty object when there is nothing to say): the endpoint refuses anything else.
+        body = payload if payload is not None or method == "GET" else {}
+        response = self._http.request(method, f"{self.base_url}/_sandbox/{action}", json=body, timeout=10)
         if response.status_code >= 400:
             raise AssertionError(f"sandbox control {method} {action} failed: {response.status_code} {response.text}")
         return response.json()

@@ -142,6 +142,8 @@ def test_malformed_control_calls_are_refused_with_a_reason(sandbox, action, payl
     assert message in response.json()["error"]["message"]
 
 
+JSON = {"Content-Type": "application/json"}
+
 # Raw bodies, so JSON's NaN, Infinity and huge numbers reach the sandbox exactly as a careless script sends them.
 BAD_CONTROL_BODIES = [
     ("fail", b"not json", "Expecting value"),
@@ -185,7 +187,7 @@ def test_bad_control_input_is_a_clear_400_and_changes_nothing(sandbox):
     before = sandbox.state()
 
     answers = [
-        (action, requests.post(f"{sandbox.base_url}/_sandbox/{action}", data=body, timeout=5))
+        (action, requests.post(f"{sandbox.base_url}/_sandbox/{action}", data=body, headers=JSON, timeout=5))
         for action, body, _ in BAD_CONTROL_BODIES
     ]
 

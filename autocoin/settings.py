@@ -241,6 +241,10 @@ except SettingError as error:
 
 LIVE_KEYS_CONFIGURED = bool(UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY)
 
+# Files kept readable by their owner only (trading/files.py), besides the SQLite database.
+ENV_FILE_PATH = _DOT_ENV
+BACKUP_DIR = BASE_DIR / "backups"
+
 # --- Django wiring ----------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -135,6 +135,22 @@ def env_secret(name: str, *, min_length: int = 0) -> str:
     return value
 
 
+_ORIGIN = re.compile(r"https://(\*\.)?[a-z0-9.-]+(:[0-9]{1,5})?|https://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+
+
+def env_origins(name: str) -> list[str]:
+    """Comma-separated https origins (`https://console.example.com`, `https://*.example.com:8443`)."""
+    value = _raw(name, "")
+    origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin.lower()):
+            raise SettingError(
+                f"{name} has {_shown(origin)}, which is not an https origin; "
+                "use a comma-separated list such as https://console.example.com (no path)"
+            )
+    return origins
+
+
 def _database(url: str) -> dict[str, Any]:
     try:
         config: dict[str, Any] = env.db_url_config(url)
@@ -224,6 +240,16 @@ try:
     # --- Web and API ------------------------------------------------------------------------------
     AUTOCOIN_API_TOKEN = env_secret("AUTOCOIN_API_TOKEN", min_length=16)
     DASHBOARD_POLL_SEC = env_int("DASHBOARD_POLL_SEC", 2, minimum=1, maximum=600)
+
+    # --- Login throttling and HTTPS ------------------------------------------------------------------
+    LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+    LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=1440)
+    HTTPS = env_bool("DJANGO_HTTPS", False)
+    HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0, maximum=63072000)
+    HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+    SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+    _require(not SSL_REDIRECT or HTTPS, "DJANGO_SSL_REDIRECT=true needs DJANGO_HTTPS=true (autocoin behind an HTTPS proxy)")
+    CSRF_TRUSTED_ORIGINS = env_origins("DJANGO_CSRF_TRUSTED_ORIGINS")
 
     # --- Notifications ----------------------------------------------------------------------------
     NOTIFY_WEBHOOK_URL = env_url("NOTIFY_WEBHOOK_URL", "", allow_empty=True)
@@ -327,6 +353,26 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- HTTPS behind a reverse proxy (DJANGO_HTTPS=true; README "Behind HTTPS") -----------------------
+# The proxy ends TLS and tells Django so with X-Forwarded-Proto; Django itself only listens on loopback.
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_HSTS_SECONDS = HSTS_SECONDS if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and HSTS_INCLUDE_SUBDOMAINS
+SECURE_SSL_REDIRECT = SSL_REDIRECT
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS for every subdomain is the owner's decision about hosts autocoin does not serve; it is an
+    # opt-in (DJANGO_HSTS_INCLUDE_SUBDOMAINS), and the check stays on once it is chosen.
+    *(["security.W005"] if not SECURE_HSTS_INCLUDE_SUBDOMAINS else []),
+    # The proxy redirects plain HTTP to HTTPS (Caddy does by default; the nginx example has the redirect),
+    # and Django listens on 127.0.0.1 only, where health checks and scripts on this PC speak plain HTTP.
+    *(["security.W008"] if HTTPS and not SECURE_SSL_REDIRECT else []),
+    # The browsers' HSTS preload list binds a whole registered domain (every host under it, for months);
+    # it is for public sites, not one person's console.
+    *(["security.W021"] if HTTPS else []),
+]
 
 LOGGING = {
     "version": 1,

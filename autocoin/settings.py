@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,7 @@ INSTALLED_APPS = [
     "template_partials",
     "exchange",
     "trading",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -298,6 +300,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "autocoin.urls"
@@ -354,6 +358,22 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
+# --- Login throttling (docs/SECURITY.md) ------------------------------------------------------------
+# django-axes counts failed logins per user name and address (its AccessAttempt rows, listed in the admin
+# where "delete" unlocks); a success clears the count. A try during the lockout does not extend it.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+AXES_CLIENT_IP_CALLABLE = "trading.auth.client_address"
+# Wrong API bearer tokens per address within LOGIN_LOCKOUT_MINUTES before the API answers 429 (trading/auth.py).
+API_TOKEN_FAILURE_LIMIT = 10
+# The token counter lives in this process's memory: one web process, and a restart forgets it.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "autocoin"}}
+
 # --- HTTPS behind a reverse proxy (DJANGO_HTTPS=true; README "Behind HTTPS") -----------------------
 # The proxy ends TLS and tells Django so with X-Forwarded-Proto; Django itself only listens on loopback.
 SESSION_COOKIE_SECURE = HTTPS
@@ -385,5 +405,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
     },
 }

@@ -43,10 +43,17 @@ speak HTTP directly; ``token(...)`` builds just the Authorization header.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -172,6 +179,29 @@ class SandboxHandle:
 
     def state(self) -> dict[str, Any]:
         return self.control("GET", "state")
+
+
+@contextlib.contextmanager
+def runsandbox_process(*flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`manage.py runsandbox --port 0 FLAGS` in a child process: yields (base URL, process), then stops it
+    with SIGTERM; the process's output is left in `process.stdout_text` for assertions."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runsandbox", "--port", "0", *flags],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line + (process.stderr.read() if process.stderr else "")
+        yield match.group(1), process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=10)
+        process.stdout_text = line + out  # type: ignore[attr-defined]
 
 
 @pytest.fixture

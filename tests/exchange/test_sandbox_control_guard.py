@@ -3,15 +3,12 @@ a loopback Host only, and an optional token."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.sandbox_fixtures import runsandbox_process
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON = {"Content-Type": "application/json"}
@@ -100,26 +97,10 @@ def test_without_a_control_token_the_header_is_not_needed(sandbox):
 
 @pytest.mark.slow
 def test_runsandbox_control_token_option_guards_the_control_endpoint():
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runsandbox", "--port", "0", "--no-rate-limit", "--control-token", "cli-token-456"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = process.stdout.readline()
-        match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        assert match, line + process.stderr.read()
-        base = match.group(1)
-
+    with runsandbox_process("--no-rate-limit", "--control-token", "cli-token-456") as (base, process):
         refused = requests.get(f"{base}/_sandbox/state", timeout=5)
         served = requests.get(f"{base}/_sandbox/state", headers={"X-Sandbox-Token": "cli-token-456"}, timeout=5)
 
         assert refused.status_code == 401
         assert served.status_code == 200
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
     assert process.returncode == 0

@@ -383,9 +383,9 @@ SECURE_HSTS_SECONDS = HSTS_SECONDS if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and HSTS_INCLUDE_SUBDOMAINS
 SECURE_SSL_REDIRECT = SSL_REDIRECT
 SILENCED_SYSTEM_CHECKS = [
-    # HSTS for every subdomain is the owner's decision about hosts autocoin does not serve; it is an
-    # opt-in (DJANGO_HSTS_INCLUDE_SUBDOMAINS), and the check stays on once it is chosen.
-    *(["security.W005"] if not SECURE_HSTS_INCLUDE_SUBDOMAINS else []),
+    # HSTS for every subdomain is the owner's decision about hosts autocoin does not serve: an opt-in
+    # (DJANGO_HSTS_INCLUDE_SUBDOMAINS).
+    *(["security.W005"] if HTTPS and not SECURE_HSTS_INCLUDE_SUBDOMAINS else []),
     # The proxy redirects plain HTTP to HTTPS (Caddy does by default; the nginx example has the redirect),
     # and Django listens on 127.0.0.1 only, where health checks and scripts on this PC speak plain HTTP.
     *(["security.W008"] if HTTPS and not SECURE_SSL_REDIRECT else []),

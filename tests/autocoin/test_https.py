@@ -82,16 +82,17 @@ def test_bad_https_values_are_refused_in_one_line(clean_env, capsys, values, exp
 
 @pytest.mark.slow
 def test_check_deploy_passes_with_https_on_and_debug_off():
+    # A deployment's environment: only what it sets, not this test run's (no .env, no test-only variables).
     env = {
-        **os.environ,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "AUTOCOIN_ENV_FILE": os.devnull,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
         "DJANGO_DEBUG": "false",
         "DJANGO_HTTPS": "true",
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://console.example.com",
         "DJANGO_ALLOWED_HOSTS": "console.example.com,127.0.0.1",
     }
-    for name in ("DJANGO_HSTS_SECONDS", "DJANGO_HSTS_INCLUDE_SUBDOMAINS", "DJANGO_SSL_REDIRECT"):
-        env.pop(name, None)
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

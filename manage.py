@@ -8,6 +8,8 @@ import sys
 
 
 def main() -> None:
+    # Everything this process creates (the SQLite database, its -wal/-shm, backups) is for its owner only.
+    os.umask(0o077)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "autocoin.settings")
     from django.core.management import execute_from_command_line
 

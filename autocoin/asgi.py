@@ -6,6 +6,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+# Everything this process creates (the SQLite database, its -wal/-shm) is for its owner only.
+os.umask(0o077)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "autocoin.settings")
 
 application = get_asgi_application()

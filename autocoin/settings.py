@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import warnings
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,20 @@ def _url_shown(url: str) -> str:
         user, colon, _password = userinfo.partition(":")
         url = f"{scheme}://{user}{':***' if colon else ''}@{host}"
     return _shown(re.sub(r"(?i)(\bpassword=)[^&#]*", r"\1***", url))
+_ORIGIN = re.compile(r"https://(\*\.)?[a-z0-9.-]+(:[0-9]{1,5})?|https://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+
+
+def env_origins(name: str) -> list[str]:
+    """Comma-separated https origins (`https://console.example.com`, `https://*.example.com:8443`)."""
+    value = _raw(name, "")
+    origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin.lower()):
+            raise SettingError(
+                f"{name} has {_shown(origin)}, which is not an https origin; "
+                "use a comma-separated list such as https://console.example.com (no path)"
+            )
+    return origins
 
 
 def _database(url: str) -> dict[str, Any]:
@@ -253,6 +268,16 @@ try:
     AUTOCOIN_API_TOKEN = env_secret("AUTOCOIN_API_TOKEN", min_length=16)
     DASHBOARD_POLL_SEC = env_int("DASHBOARD_POLL_SEC", 2, minimum=1, maximum=600)
 
+    # --- Login throttling and HTTPS ------------------------------------------------------------------
+    LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+    LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=1440)
+    HTTPS = env_bool("DJANGO_HTTPS", False)
+    HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0, maximum=63072000)
+    HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+    SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+    _require(not SSL_REDIRECT or HTTPS, "DJANGO_SSL_REDIRECT=true needs DJANGO_HTTPS=true (autocoin behind an HTTPS proxy)")
+    CSRF_TRUSTED_ORIGINS = env_origins("DJANGO_CSRF_TRUSTED_ORIGINS")
+
     # --- Notifications ----------------------------------------------------------------------------
     NOTIFY_WEBHOOK_URL = env_url("NOTIFY_WEBHOOK_URL", "", allow_empty=True)
     TELEGRAM_BOT_TOKEN = env_secret("TELEGRAM_BOT_TOKEN")
@@ -269,6 +294,10 @@ except SettingError as error:
 
 LIVE_KEYS_CONFIGURED = bool(UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY)
 
+# Files kept readable by their owner only (trading/files.py), besides the SQLite database.
+ENV_FILE_PATH = _DOT_ENV
+BACKUP_DIR = BASE_DIR / "backups"
+
 # --- Django wiring ----------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -284,6 +313,7 @@ INSTALLED_APPS = [
     "csp",
     "exchange",
     "trading",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -298,6 +328,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "autocoin.urls"
@@ -374,6 +406,42 @@ CONTENT_SECURITY_POLICY = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
+# --- Login throttling (docs/SECURITY.md) ------------------------------------------------------------
+# django-axes counts failed logins per user name and address (its AccessAttempt rows, listed in the admin
+# where "delete" unlocks); a success clears the count. A try during the lockout does not extend it.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+AXES_CLIENT_IP_CALLABLE = "trading.auth.client_address"
+# Wrong API bearer tokens per address within LOGIN_LOCKOUT_MINUTES before the API answers 429 (trading/auth.py).
+API_TOKEN_FAILURE_LIMIT = 10
+# The token counter lives in this process's memory: one web process, and a restart forgets it.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "autocoin"}}
+
+# --- HTTPS behind a reverse proxy (DJANGO_HTTPS=true; README "Behind HTTPS") -----------------------
+# The proxy ends TLS and tells Django so with X-Forwarded-Proto; Django itself only listens on loopback.
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_HSTS_SECONDS = HSTS_SECONDS if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and HSTS_INCLUDE_SUBDOMAINS
+SECURE_SSL_REDIRECT = SSL_REDIRECT
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS for every subdomain is the owner's decision about hosts autocoin does not serve: an opt-in
+    # (DJANGO_HSTS_INCLUDE_SUBDOMAINS).
+    *(["security.W005"] if HTTPS and not SECURE_HSTS_INCLUDE_SUBDOMAINS else []),
+    # The proxy redirects plain HTTP to HTTPS (Caddy does by default; the nginx example has the redirect),
+    # and Django listens on 127.0.0.1 only, where health checks and scripts on this PC speak plain HTTP.
+    *(["security.W008"] if HTTPS and not SECURE_SSL_REDIRECT else []),
+    # The browsers' HSTS preload list binds a whole registered domain (every host under it, for months);
+    # it is for public sites, not one person's console.
+    *(["security.W021"] if HTTPS else []),
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -385,5 +453,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
     },
 }

@@ -5,6 +5,7 @@ Runs with the standard library only, before the virtual environment has anything
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import sys
@@ -30,9 +31,16 @@ def write_env(env_path: Path, example_path: Path) -> bool:
             lines[index] = f"DJANGO_SECRET_KEY={generated_secret_key()}"
             changed = True
     if changed:
-        env_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        env_path.chmod(0o600)
+        private_write(env_path, "\n".join(lines) + "\n")
     return changed
+
+
+def private_write(path: Path, text: str) -> None:
+    """Write `path` readable by its owner only, from its first byte (no moment at 0644)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing looser file keeps its mode through os.open
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 def main() -> int:

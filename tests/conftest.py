@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
@@ -13,3 +14,11 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The cache counts wrong API tokens per address: each test starts with none counted."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -21,7 +21,8 @@ Fixtures
 
 Each handle (``SandboxHandle``) exposes ``base_url`` (``http://127.0.0.1:<port>``, without ``/v1``),
 ``access_key``, ``secret_key``, ``server`` (the in-process ``SandboxServer``) and helpers that drive
-the control endpoint over HTTP (documented in docs/SANDBOX.md):
+the control endpoint over HTTP as JSON, with the server's control token when it has one (documented
+in docs/SANDBOX.md):
 
 - ``fail_next(path, *, method=None, status=500, name="server_error", message=..., count=1, body=None)``
 - ``stall(path, *, seconds, method=None, count=1)``: hold the request, then answer normally.
@@ -42,10 +43,17 @@ speak HTTP directly; ``token(...)`` builds just the Authorization header.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -63,10 +71,14 @@ class SandboxHandle:
         self.access_key: str = server.access_key
         self.secret_key: str = server.secret_key
         self._http = requests.Session()
+        if server.control_token:
+            self._http.headers["X-Sandbox-Token"] = server.control_token
 
     # --- plumbing -----------------------------------------------------------------------------------
     def control(self, method: str, action: str, payload: dict[str, Any] | None = None) -> Any:
-        response = self._http.request(method, f"{self.base_url}/_sandbox/{action}", json=payload, timeout=10)
+        # A POST always goes as JSON (an empty object when there is nothing to say): the endpoint refuses anything else.
+        body = payload if payload is not None or method == "GET" else {}
+        response = self._http.request(method, f"{self.base_url}/_sandbox/{action}", json=body, timeout=10)
         if response.status_code >= 400:
             raise AssertionError(f"sandbox control {method} {action} failed: {response.status_code} {response.text}")
         return response.json()
@@ -167,6 +179,29 @@ class SandboxHandle:
 
     def state(self) -> dict[str, Any]:
         return self.control("GET", "state")
+
+
+@contextlib.contextmanager
+def runsandbox_process(*flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`manage.py runsandbox --port 0 FLAGS` in a child process: yields (base URL, process), then stops it
+    with SIGTERM; the process's output is left in `process.stdout_text` for assertions."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runsandbox", "--port", "0", *flags],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line + (process.stderr.read() if process.stderr else "")
+        yield match.group(1), process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=10)
+        process.stdout_text = line + out  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Wiring that no layer imports and that imports no layer: the app config, the static files storage, the
-# template filters, the migrations.
-UNLAYERED = {"apps", "static_storage", "templatetags", "migrations"}
+# template filters, the migrations, the private file modes (standard library and settings only).
+UNLAYERED = {"apps", "static_storage", "templatetags", "migrations", "files"}
 
 
 def _contracts() -> list[dict]:

@@ -26,7 +26,7 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from trading import selectors, services
-from trading.auth import bearer_token_valid, user_is_operator
+from trading.auth import bearer_token_blocked_for, bearer_token_failure_record, bearer_token_valid, user_is_operator
 from trading.forms import AMOUNT_MAX_CHARS, AMOUNT_TEXT_RULE, amount_text_is_plain
 from trading.models import EngineEvent, ManualOrderRequest, PnlDaily, Signal
 
@@ -101,6 +101,8 @@ def envelope(*, data: Any = None, error: ApiError | None = None, status: int = 2
     response["Cache-Control"] = "no-store"
     if error is not None and error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="autocoin"'
+    if error is not None and error.status == 429 and "retry_after" in error.extra:
+        response["Retry-After"] = str(error.extra["retry_after"])
     return response
 
 
@@ -126,10 +128,19 @@ def _require_csrf(request: HttpRequest) -> None:
 
 def _authenticate(request: HttpRequest) -> tuple[str, bool]:
     """(actor, needs_csrf) for the caller, or ApiError 401/403."""
+    blocked_for = bearer_token_blocked_for(request)
+    if blocked_for:
+        raise ApiError(
+            429,
+            "too_many_token_failures",
+            f"Too many wrong bearer tokens from this address; try again in {blocked_for} seconds",
+            retry_after=blocked_for,
+        )
     token = bearer_token_valid(request)
     if token is True:
         return "api-token", False
     if token is False:
+        bearer_token_failure_record(request)
         if not settings.AUTOCOIN_API_TOKEN:
             raise ApiError(401, "token_auth_off", "Bearer tokens are not accepted: AUTOCOIN_API_TOKEN is not set on the server")
         raise ApiError(401, "invalid_token", "The bearer token is not valid")

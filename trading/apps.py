@@ -13,3 +13,10 @@ class TradingConfig(AppConfig):
         from django.core.servers.basehttp import WSGIServer
 
         WSGIServer.request_queue_size = 256
+
+        from django.db.backends.signals import connection_created
+
+        from trading.files import private_files_on_connection
+
+        # The database's first connection is when its files exist and this process may read them.
+        connection_created.connect(private_files_on_connection, dispatch_uid="trading.private_files")

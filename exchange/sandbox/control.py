@@ -1,15 +1,21 @@
 """The sandbox's own control endpoint under `/_sandbox/` (loopback only): arm faults, pin prices, move
-the clock, set balances and read the whole state. Tests and drills drive the sandbox through it."""
+the clock, set balances and read the whole state. Tests and drills drive the sandbox through it.
+
+A web page open in the same browser must not be able to steer it: POST bodies must be declared JSON
+(a cross-site form or `text/plain` fetch cannot do that without a CORS preflight, which is never
+answered), an `Origin` other than the sandbox's own is refused, the Host must be a loopback name (DNS
+rebinding), and an optional token (`control_token`) is wanted in the `X-Sandbox-Token` header."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import re
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from exchange.sandbox.faults import FaultSpecError, fault_from_json
 from exchange.sandbox.feed import seconds_of
@@ -18,6 +24,8 @@ from exchange.sandbox.ledger import dec
 from exchange.sandbox.state import SandboxState
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+CONTROL_AUTH_HEADER = "x-sandbox-token"
 
 # Limits for control-endpoint input: far beyond any real market, well inside exact Decimal arithmetic.
 MAX_CONTROL_PRICE = Decimal("1000000000000")
@@ -43,6 +51,29 @@ def _control_decimal(raw: Any, what: str, *, maximum: Decimal) -> Decimal:
     return value
 
 
+def _host_name(value: str) -> str | None:
+    """The host name of a Host header or an origin (`http://[::1]:8765` -> `::1`), lower-case."""
+    text = value.strip().lower()
+    try:
+        return urlsplit(text if "://" in text else f"//{text}").hostname
+    except ValueError:
+        return None
+
+
+def _own_origin(origin: str, port: int, own_names: frozenset[str]) -> bool:
+    try:
+        parts = urlsplit(origin.strip().lower())
+        own_port = parts.port
+    except ValueError:  # a port that is not a number
+        return False
+    return parts.scheme == "http" and parts.hostname in own_names and own_port == port
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     data = json.loads(body)
     if not isinstance(data, dict):
@@ -53,9 +84,31 @@ def _json_object(body: bytes) -> dict[str, Any]:
 class ControlEndpoints(SandboxState):
     """GET and POST /_sandbox/<action>: fail, stall, drop, reject_keys, reset_faults, price, clock, balance, state."""
 
-    def _control(self, request: Request) -> Answer:
+    def _control_refusal(self, request: Request) -> Answer | None:
+        """Why this request may not use the control endpoint, or None."""
         if request.client not in LOOPBACK:
             return Answer(403, error_body("forbidden", "the sandbox control endpoint answers only on loopback"))
+        own_names = LOOPBACK_NAMES | {self.host.lower().strip("[]")}
+        host = request.headers.get("host")
+        if host is not None and _host_name(host) not in own_names:
+            return Answer(403, error_body("forbidden", "the sandbox control endpoint answers only to a loopback host name"))
+        origin = request.headers.get("origin")
+        if origin is not None and not _own_origin(origin, request.server_port, own_names):
+            return Answer(403, error_body("forbidden", "cross-origin calls to the sandbox control endpoint are refused"))
+        if self.control_token is not None:
+            presented = request.headers.get(CONTROL_AUTH_HEADER, "")
+            if not hmac.compare_digest(presented.encode(), self.control_token.encode()):
+                return Answer(401, error_body("invalid_control_token", "send the sandbox's control token in X-Sandbox-Token"))
+        if request.method not in ("GET", "HEAD") and not _is_json(request.headers.get("content-type", "")):
+            return Answer(
+                415, error_body("unsupported_media_type", "send the control call as JSON (Content-Type: application/json)")
+            )
+        return None
+
+    def _control(self, request: Request) -> Answer:
+        refusal = self._control_refusal(request)
+        if refusal is not None:
+            return refusal
         action = request.path[len("/_sandbox/") :]
         try:
             data = _json_object(request.body) if request.body.strip() else {}

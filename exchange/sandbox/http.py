@@ -85,6 +85,7 @@ class Request:
     client: str
     params: Params = field(default_factory=lambda: Params([]))
     hash_strings: set[str] | None = None
+    server_port: int = 0  # the port the request arrived on: the control endpoint's own origin
 
 
 @dataclass(slots=True)
@@ -231,6 +232,7 @@ class Handler(BaseHTTPRequestHandler):
             body=body,
             headers={k.lower(): v for k, v in self.headers.items()},
             client=self.client_address[0],
+            server_port=int(self.connection.getsockname()[1]),
         )
         try:
             answer = self.app.handle(request)

@@ -70,6 +70,7 @@ class SandboxState:
         csv_history: int | None = None,
         faults: list[Fault] | None = None,
         reject_keys: bool = False,
+        control_token: str | None = None,
     ) -> None:
         if not markets:
             raise ValueError("at least one market is needed, e.g. KRW-BTC")
@@ -97,6 +98,8 @@ class SandboxState:
                 source = CsvSource(Path(prices), now_minute=minute_of(now), history=csv_history)
             self.feeds[market] = MarketFeed(market, source)
         self.prices_label = str(prices)
+        # When set, the control endpoint also wants it in the X-Sandbox-Token header.
+        self.control_token = control_token or None
         self.ledger = Ledger(krw=krw)
         self.verifier = Verifier(self.access_key, self.secret_key)
         self.verifier.reject_all = reject_keys

@@ -3,9 +3,6 @@ calls are refused with a clear message when malformed; `runsandbox` arms faults 
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.sandbox_fixtures import runsandbox_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BUY = {"market": "KRW-BTC", "side": "bid", "ord_type": "price", "price": "10000"}
@@ -142,6 +141,8 @@ def test_malformed_control_calls_are_refused_with_a_reason(sandbox, action, payl
     assert message in response.json()["error"]["message"]
 
 
+JSON = {"Content-Type": "application/json"}
+
 # Raw bodies, so JSON's NaN, Infinity and huge numbers reach the sandbox exactly as a careless script sends them.
 BAD_CONTROL_BODIES = [
     ("fail", b"not json", "Expecting value"),
@@ -185,11 +186,11 @@ def test_bad_control_input_is_a_clear_400_and_changes_nothing(sandbox):
     before = sandbox.state()
 
     answers = [
-        (action, requests.post(f"{sandbox.base_url}/_sandbox/{action}", data=body, timeout=5))
+        (action, requests.post(f"{sandbox.base_url}/_sandbox/{action}", data=body, headers=JSON, timeout=5))
         for action, body, _ in BAD_CONTROL_BODIES
     ]
 
-    for (action, body, message), (_, response) in zip(BAD_CONTROL_BODIES, answers):
+    for (action, body, message), (_, response) in zip(BAD_CONTROL_BODIES, answers, strict=True):
         assert response.status_code == 400, (action, body[:60], response.text)
         error = response.json()["error"]
         assert error["name"] == "invalid_control"
@@ -216,32 +217,10 @@ def test_control_endpoint_answers_only_on_loopback(sandbox_factory):
 
 @pytest.mark.slow
 def test_runsandbox_serves_and_arms_faults_from_flags():
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "runsandbox",
-            "--port",
-            "0",
-            "--krw",
-            "250000",
-            "--fail",
-            "GET:/v1/ticker:503:server_busy:1",
-            "--no-rate-limit",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = process.stdout.readline()
-        match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        assert match, line + process.stderr.read()
-        base = match.group(1)
-
+    with runsandbox_process("--krw", "250000", "--fail", "GET:/v1/ticker:503:server_busy:1", "--no-rate-limit") as (
+        base,
+        process,
+    ):
         first = requests.get(f"{base}/v1/ticker", params={"markets": "KRW-BTC"}, timeout=5)
         second = requests.get(f"{base}/v1/ticker", params={"markets": "KRW-BTC"}, timeout=5)
         state = requests.get(f"{base}/_sandbox/state", timeout=5).json()
@@ -249,11 +228,8 @@ def test_runsandbox_serves_and_arms_faults_from_flags():
         assert (first.status_code, first.json()["error"]["name"]) == (503, "server_busy")
         assert second.status_code == 200
         assert state["balances"]["KRW"]["balance"] == "250000"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=10)
     assert process.returncode == 0
-    assert "stopped" in out
+    assert "stopped" in process.stdout_text
 
 
 @pytest.mark.slow

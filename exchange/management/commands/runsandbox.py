@@ -6,6 +6,7 @@ money at risk. Every flag is described in docs/SANDBOX.md.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from decimal import Decimal, InvalidOperation
@@ -55,6 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-rate-limit", action="store_true", help="turn Upbit's per-second quotas off")
         parser.add_argument("--ban-after", type=int, default=None, help="418 after more than N 429s in a minute (off by default)")
         parser.add_argument("--ban-seconds", type=float, default=60.0, help="length of a 418 ban (default 60)")
+        parser.add_argument(
+            "--control-token",
+            default=os.environ.get("SANDBOX_CONTROL_TOKEN") or None,
+            help="require this token in the X-Sandbox-Token header of control calls (default: SANDBOX_CONTROL_TOKEN, or none)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if (options["access_key"] is None) != (options["secret_key"] is None):
@@ -87,6 +93,7 @@ class Command(BaseCommand):
                 csv_history=options["history"],
                 faults=faults,
                 reject_keys=options["reject_keys"],
+                control_token=options["control_token"],
             )
             server.start()
         except (ValueError, CsvSourceError) as error:

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from trading.files import private_file_create
+
 
 class Command(BaseCommand):
     help = "Write a consistent copy of the SQLite database (SQLite's online backup), safe while autocoin runs."
@@ -23,14 +25,17 @@ class Command(BaseCommand):
         source_path = Path(database["NAME"])
         if not source_path.is_file():
             raise CommandError(f"no database at {source_path}; run `make run` or `python manage.py migrate` first")
-        target = options.get("path") or str(settings.BASE_DIR / "backups" / f"autocoin-{timezone.now():%Y%m%dT%H%M%SZ}.sqlite3")
+        target = options.get("path") or str(Path(settings.BACKUP_DIR) / f"autocoin-{timezone.now():%Y%m%dT%H%M%SZ}.sqlite3")
         target_path = Path(str(target)).expanduser().resolve()
         if target_path == source_path.resolve():
             raise CommandError("the backup path is the live database itself; choose another path")
         if target_path.exists():
             raise CommandError(f"{target_path} already exists; choose a new path (nothing was overwritten)")
-        target_path.parent.mkdir(parents=True, exist_ok=True)
+        target_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = target_path.with_name(target_path.name + ".partial")
+        partial.unlink(missing_ok=True)  # left by an interrupted run
+        # The copy holds session keys: it is 0600 from its first byte (SQLite keeps an existing file's mode).
+        private_file_create(partial)
         source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=settings.SQLITE_BUSY_TIMEOUT_SEC)
         destination = sqlite3.connect(partial)
         try:

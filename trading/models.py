@@ -66,6 +66,17 @@ class EngineState(models.Model):
     class Meta:
         verbose_name = "engine state"
         verbose_name_plural = "engine state"
+        # The console's own permissions (trading/auth.py enforces them in the dashboard, the API and the admin).
+        # They live on the engine's row because they are about operating it; the strategy's is Django's own
+        # change_strategyconfig.
+        permissions = [
+            ("view_dashboard", "Can view the dashboard and the read-only API"),
+            ("control_engine", "Can start, stop and reset the engine"),
+            ("place_manual_order", "Can place manual orders"),
+            ("cancel_order", "Can cancel orders"),
+            ("run_backtest", "Can run backtests"),
+            ("export_data", "Can export data"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="engine_state_singleton"),
             models.CheckConstraint(

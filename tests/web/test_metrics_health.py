@@ -86,7 +86,7 @@ def test_remote_caller_without_token_is_forbidden():
     assert "Bearer" in response.content.decode()
 
 
-def test_remote_caller_with_the_token_is_served():
+def test_remote_caller_with_the_token_is_served(api_user):
     metrics_lines(Client(REMOTE_ADDR=REMOTE, headers={"Authorization": f"Bearer {API_TOKEN}"}).get("/metrics"))
 
 
@@ -130,6 +130,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(database_url):
         "DJANGO_SETTINGS_MODULE": "autocoin.settings",
         "LOG_LEVEL": "ERROR",
         "AUTOCOIN_API_TOKEN": "x" * 20,
+        "AUTOCOIN_API_USER": "api",
     }
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -53,6 +53,8 @@ class EngineStateAdmin(ConsoleAdmin):
         return pretty_json(obj.metrics or {})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         state = EngineState.load()
         return redirect(reverse("admin:trading_enginestate_change", args=[state.pk]))
 

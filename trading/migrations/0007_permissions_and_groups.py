@@ -39,9 +39,12 @@ GROUPS = {"Viewers": VIEWERS, "Operators": OPERATORS}
 def create_groups(apps, schema_editor):
     # Permissions are normally created after the whole `migrate` run; the groups need them now.
     app_config = apps.get_app_config("trading")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
-    app_config.models_module = None
+    models_module = getattr(app_config, "models_module", None)
+    app_config.models_module = models_module or True  # a historical app has none, and would be skipped
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
+    finally:
+        app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in GROUPS.items():

@@ -88,7 +88,8 @@ def test_htmx_refusal_is_one_sentence_naming_the_permission():
     assert response.status_code == 403
     assert response["X-Missing-Permission"] == "trading.control_engine"
     body = response.content.decode().strip()
-    assert body.startswith('<p class="problem" role="alert"') and body.endswith("</p>")
+    assert body.startswith('<p class="problem" role="alert"')
+    assert body.endswith("</p>")
     assert "Signed in as viewer, who may not start, stop and reset the engine" in body
     assert "Operators group" in body
 

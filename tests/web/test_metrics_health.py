@@ -33,7 +33,7 @@ def metrics_lines(response) -> list[str]:
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     lines = response.content.decode().splitlines()
     for line in lines:
-        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or SAMPLE.match(line), line
+        assert line.startswith(("# HELP ", "# TYPE ")) or SAMPLE.match(line), line
     return lines
 
 
@@ -105,8 +105,10 @@ def test_healthz_needs_no_login_and_reports_the_engine():
     response = Client(REMOTE_ADDR=REMOTE).get("/healthz")
     assert response.status_code == 200
     body = response.json()
-    assert body["ok"] is True and body["database"] == "ok"
-    assert body["state"] == "RUNNING" and body["engine_online"] is True
+    assert body["ok"] is True
+    assert body["database"] == "ok"
+    assert body["state"] == "RUNNING"
+    assert body["engine_online"] is True
 
 
 @pytest.mark.slow
@@ -136,10 +138,12 @@ def test_healthz_is_503_when_the_database_is_unreachable(database_url):
     assert result.returncode == 0, result.stderr
     outcome = __import__("json").loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == 503
-    assert outcome["body"]["ok"] is False and outcome["body"]["database"] == "unreachable"
+    assert outcome["body"]["ok"] is False
+    assert outcome["body"]["database"] == "unreachable"
     assert outcome["metrics"] == [503, "database unreachable\n"]
     api_status, api_body = outcome["api"]
-    assert api_status == 503 and api_body["error"]["code"] == "database_unavailable"
+    assert api_status == 503
+    assert api_body["error"]["code"] == "database_unavailable"
 
 
 def test_metrics_render_what_the_engine_process_publishes():

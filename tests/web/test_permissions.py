@@ -1,5 +1,5 @@
-"""Who may do what: every role × every door (dashboard pages and htmx endpoints, the JSON API, the admin's
-trading pages and actions) × every method, against the expected status and whether anything changed.
+"""Who may do what: every role by every door (dashboard pages and htmx endpoints, the JSON API, the admin's
+trading pages and actions) by every method, against the expected status and whether anything changed.
 
 The door list is checked against the URL resolver and the admin's actions, so a new endpoint or action
 without a rule here fails `test_every_door_has_a_rule`.
@@ -371,7 +371,8 @@ def _check(door: Door, role: Role, rows: dict[str, Any]) -> list[str]:
         return []
     if door.surface == API and expected == 403:
         error = response.json()["error"]
-        assert error["code"] == "permission_denied" and error["permission"] == door.perm
+        assert error["code"] == "permission_denied"
+        assert error["permission"] == door.perm
     elif door.surface in (PAGE, ADMIN) and not role.session and expected != 405:
         location = response["HX-Redirect"] if door.htmx else response["Location"]
         assert location.startswith(reverse("admin:login")), location

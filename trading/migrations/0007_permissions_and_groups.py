@@ -62,27 +62,27 @@ def remove_groups(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [
+    dependencies = (
         ("trading", "0006_decision_state"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-    ]
+    )
 
-    operations = [
+    operations = (
         migrations.AlterModelOptions(
             name="enginestate",
             options={
-                "permissions": [
+                "permissions": (
                     ("view_dashboard", "Can view the dashboard and the read-only API"),
                     ("control_engine", "Can start, stop and reset the engine"),
                     ("place_manual_order", "Can place manual orders"),
                     ("cancel_order", "Can cancel orders"),
                     ("run_backtest", "Can run backtests"),
                     ("export_data", "Can export data"),
-                ],
+                ),
                 "verbose_name": "engine state",
                 "verbose_name_plural": "engine state",
             },
         ),
         migrations.RunPython(create_groups, remove_groups),
-    ]
+    )

@@ -161,13 +161,15 @@ PANELS: dict[str, tuple[Callable[[Any], dict[str, Any]], bool, int]] = {
 }
 
 
-def panel_etag(name: str, version: str) -> str:
-    raw = f"{name}|{translation.get_language()}|{version}".encode()
+def panel_etag(name: str, version: str, request: HttpRequest) -> str:
+    # The engine panel's buttons depend on who asks: a change of permission must re-render it.
+    controls = "controls" if name == "engine" and user_can(request.user, CONTROL_ENGINE) else ""
+    raw = f"{name}|{translation.get_language()}|{controls}|{version}".encode()
     return '"' + hashlib.blake2s(raw, digest_size=10).hexdigest() + '"'
 
 
-def _panel_meta(name: str, version: str) -> dict[str, Any]:
-    etag = panel_etag(name, version)
+def _panel_meta(name: str, version: str, request: HttpRequest) -> dict[str, Any]:
+    etag = panel_etag(name, version, request)
     return {
         "etag": etag,
         "etag_headers": json.dumps({"If-None-Match": etag}),
@@ -185,7 +187,7 @@ def _panel_render(
 ) -> HttpResponse:
     """Render panel `name`; `context` and `version` when the caller already has them."""
     builder, _needs_state, _every = PANELS[name]
-    meta = _panel_meta(name, version if version is not None else selectors.panel_version(name, state))
+    meta = _panel_meta(name, version if version is not None else selectors.panel_version(name, state), request)
     context = {**(context if context is not None else builder(state)), "panel": meta}
     response = render(request, f"trading/dashboard.html#{name}-panel", context)
     response["ETag"] = meta["etag"]
@@ -210,7 +212,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     }
     for name, (builder, _needs_state, _every) in PANELS.items():
         context.update(builder(state))
-        context[f"{name}_panel"] = _panel_meta(name, selectors.panel_version(name, state))
+        context[f"{name}_panel"] = _panel_meta(name, selectors.panel_version(name, state), request)
     return render(request, "trading/dashboard.html", context)
 
 
@@ -227,7 +229,7 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
         version = repr(context["risk"])
     else:
         context, version = None, selectors.panel_version(name, state)
-    etag = panel_etag(name, version)
+    etag = panel_etag(name, version, request)
     if etag in _if_none_match(request):
         # htmx would swap a 304's empty body into the page; 204 is its "leave it alone".
         response = HttpResponse(status=204) if request.htmx else HttpResponseNotModified()

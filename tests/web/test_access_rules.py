@@ -132,6 +132,20 @@ def test_dashboard_hides_controls_from_a_viewer(operator):
     assert reverse("manual_order") in page
 
 
+def test_engine_panel_is_rendered_again_when_the_permission_changes(operator):
+    client = Client()
+    client.force_login(operator)
+    url, htmx = reverse("panel", args=["engine"]), {"HX-Request": "true"}
+    first = client.get(url, headers=htmx)
+    assert "btn-reset" in first.content.decode()
+    assert client.get(url, headers={**htmx, "If-None-Match": first["ETag"]}).status_code == 204
+
+    operator.groups.set([Group.objects.get(name="Viewers")])
+    again = client.get(url, headers={**htmx, "If-None-Match": first["ETag"]})
+    assert again.status_code == 200
+    assert "btn-reset" not in again.content.decode()
+
+
 def test_admin_shows_a_viewer_no_controls_and_no_exports():
     client = viewer_client()
     engine = client.get(reverse("admin:trading_enginestate_change", args=[EngineState.load().pk])).content.decode()

@@ -30,10 +30,10 @@ from django.views.decorators.csrf import csrf_exempt
 from trading import selectors, services
 from trading.auth import (
     CONTROL_ENGINE,
-    GRANTING_GROUP,
     PLACE_MANUAL_ORDER,
     VIEW_DASHBOARD,
     TokenUserUnavailable,
+    api_refusal_text,
     bearer_token_valid,
     token_user,
     user_can,
@@ -159,16 +159,8 @@ def _authenticate(request: HttpRequest) -> tuple[Any, str, bool]:
 
 
 def _authorize(user: Any, perm: str, *, via_token: bool) -> None:
-    if user_can(user, perm):
-        return
-    name = user.get_username()
-    who = f"The API token's user {name!r} (AUTOCOIN_API_USER)" if via_token else f"The user {name!r}"
-    raise ApiError(
-        403,
-        "permission_denied",
-        f"{who} lacks the permission {perm}; add the account to the {GRANTING_GROUP[perm]} group (or give it that permission)",
-        permission=perm,
-    )
+    if not user_can(user, perm):
+        raise ApiError(403, "permission_denied", api_refusal_text(user, perm, via_token=via_token), permission=perm)
 
 
 def _limit(raw: str | None, *, name: str, default: int, maximum: int) -> int:

@@ -52,6 +52,13 @@ def refusal_text(user: Any, perm: str) -> str:
     ) % {"user": user.get_username(), "purpose": PERMISSION_PURPOSE[perm], "perm": perm, "group": GRANTING_GROUP[perm]}
 
 
+def api_refusal_text(user: Any, perm: str, *, via_token: bool) -> str:
+    """The API's refusal (in English, like the rest of the API): whose account, what is missing, which group grants it."""
+    name = user.get_username()
+    who = f"The API token's user {name!r} (AUTOCOIN_API_USER)" if via_token else f"The user {name!r}"
+    return f"{who} lacks the permission {perm}; add the account to the {GRANTING_GROUP[perm]} group (or give it that permission)"
+
+
 class TokenUserUnavailable(Exception):
     """A valid API token whose configured user (AUTOCOIN_API_USER) is missing or inactive: refuse with 403."""
 

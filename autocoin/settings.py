@@ -266,6 +266,13 @@ try:
 
     # --- Web and API ------------------------------------------------------------------------------
     AUTOCOIN_API_TOKEN = env_secret("AUTOCOIN_API_TOKEN", min_length=16)
+    # The account the token acts as: the token has exactly that account's permissions (docs/API.md).
+    AUTOCOIN_API_USER = _raw("AUTOCOIN_API_USER", "")
+    _require(
+        not AUTOCOIN_API_TOKEN or bool(AUTOCOIN_API_USER),
+        "AUTOCOIN_API_TOKEN is set but AUTOCOIN_API_USER is not; name the user whose permissions the token "
+        "carries (e.g. an account in the Viewers or Operators group)",
+    )
     DASHBOARD_POLL_SEC = env_int("DASHBOARD_POLL_SEC", 2, minimum=1, maximum=600)
 
     # --- Login throttling and HTTPS ------------------------------------------------------------------

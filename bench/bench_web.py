@@ -53,6 +53,7 @@ def _prepare() -> object:
     """A staff user and a live-looking engine row, so every panel renders its full content."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.test import Client
     from django.utils import timezone
 
@@ -62,6 +63,7 @@ def _prepare() -> object:
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     user, _ = get_user_model().objects.get_or_create(username="bench-web", defaults={"is_staff": True})
+    user.groups.add(Group.objects.get(name="Operators"))  # the dashboard and the API need its permissions
     EngineState.load()
     EngineState.objects.filter(pk=1).update(
         owner="bench:1", heartbeat_at=timezone.now(), last_price=Decimal("100000000"), iteration=12345

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Group, Permission, User
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
@@ -152,3 +154,38 @@ class BacktestRunFactory(DjangoModelFactory[BacktestRun]):
     initial_krw = Decimal("1000000")
     final_equity = Decimal("1010000")
     metrics = factory.LazyFunction(lambda: {"total_return": "0.01", "trades": 4})
+
+
+# ---------------------------------------------------------------------------------------------------
+# People: accounts in the console's groups (created by migration 0007)
+# ---------------------------------------------------------------------------------------------------
+USER_PASSWORD = "operator-password-1"
+_GROUPS_MIGRATION = "trading.migrations.0007_permissions_and_groups"
+
+
+def console_group(name: str) -> Group:
+    """The group migration 0007 created; rebuilt from the migration's own list when a transactional test's
+    flush has emptied the table (a flush recreates permissions, not groups)."""
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        codenames = importlib.import_module(_GROUPS_MIGRATION).GROUPS[name]
+        group.permissions.set(Permission.objects.filter(content_type__app_label="trading", codename__in=codenames))
+    return group
+
+
+class UserFactory(DjangoModelFactory[User]):
+    """A staff account (it can log in to the admin); `groups=["Viewers"]` puts it in console groups."""
+
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"person{n}")
+    password = factory.django.Password(USER_PASSWORD)
+    is_staff = True
+
+    @factory.post_generation
+    def groups(self, create: bool, names: list[str] | None, **kwargs: object) -> None:
+        if create and names:
+            self.groups.add(*(console_group(name) for name in names))

@@ -1,8 +1,10 @@
 """The JSON API (docs/API.md): thin views over selectors and services.
 
 Every answer is the envelope {"ok", "data", "error", "ts"}; money and volumes are strings (Decimal,
-never float); timestamps are ISO-8601 UTC. Authentication is a staff session (CSRF required on POST)
-or `Authorization: Bearer <AUTOCOIN_API_TOKEN>` (off while the setting is empty).
+never float); timestamps are ISO-8601 UTC. Authentication is a session (CSRF required on POST) or
+`Authorization: Bearer <AUTOCOIN_API_TOKEN>` (off while the setting is empty), which acts as the user
+AUTOCOIN_API_USER. Either way the user's permissions decide (trading/auth.py): reading needs
+view_dashboard, each action its own permission.
 """
 
 from __future__ import annotations
@@ -26,7 +28,18 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from trading import selectors, services
-from trading.auth import bearer_token_blocked_for, bearer_token_failure_record, bearer_token_valid, user_is_operator
+from trading.auth import (
+    CONTROL_ENGINE,
+    PLACE_MANUAL_ORDER,
+    VIEW_DASHBOARD,
+    TokenUserUnavailable,
+    api_refusal_text,
+    bearer_token_blocked_for,
+    bearer_token_failure_record,
+    bearer_token_valid,
+    token_user,
+    user_can,
+)
 from trading.forms import AMOUNT_MAX_CHARS, AMOUNT_TEXT_RULE, amount_text_is_plain
 from trading.models import EngineEvent, ManualOrderRequest, PnlDaily, Signal
 
@@ -126,8 +139,8 @@ def _require_csrf(request: HttpRequest) -> None:
         raise ApiError(403, "csrf_failed", f"CSRF check failed ({problem}); send the X-CSRFToken header")
 
 
-def _authenticate(request: HttpRequest) -> tuple[str, bool]:
-    """(actor, needs_csrf) for the caller, or ApiError 401/403."""
+def _authenticate(request: HttpRequest) -> tuple[Any, str, bool]:
+    """(user, actor, needs_csrf) for the caller, or ApiError 401/403/429."""
     blocked_for = bearer_token_blocked_for(request)
     if blocked_for:
         raise ApiError(
@@ -138,7 +151,10 @@ def _authenticate(request: HttpRequest) -> tuple[str, bool]:
         )
     token = bearer_token_valid(request)
     if token is True:
-        return "api-token", False
+        try:
+            return token_user(), "api-token", False
+        except TokenUserUnavailable as unavailable:
+            raise ApiError(403, "api_user_unavailable", str(unavailable)) from None
     if token is False:
         bearer_token_failure_record(request)
         if not settings.AUTOCOIN_API_TOKEN:
@@ -152,9 +168,12 @@ def _authenticate(request: HttpRequest) -> tuple[str, bool]:
             "Log in (session) or send Authorization: Bearer <AUTOCOIN_API_TOKEN>",
             login=settings.LOGIN_URL,
         )
-    if not user_is_operator(user):
-        raise ApiError(403, "forbidden", "This account is not a staff account; the API is for staff users only")
-    return f"user:{user.get_username()}", True
+    return user, f"user:{user.get_username()}", True
+
+
+def _authorize(user: Any, perm: str, *, via_token: bool) -> None:
+    if not user_can(user, perm):
+        raise ApiError(403, "permission_denied", api_refusal_text(user, perm, via_token=via_token), permission=perm)
 
 
 def _limit(raw: str | None, *, name: str, default: int, maximum: int) -> int:
@@ -266,8 +285,9 @@ def _text_field(body: dict[str, Any], name: str, *, max_length: int) -> str:
     return value
 
 
-def api_view(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., JsonResponse]]:
-    """Wrap a handler `(request, actor, **kwargs) -> (data, status)` with auth, method, CSRF and the envelope."""
+def api_view(*methods: str, perm: str = VIEW_DASHBOARD) -> Callable[[Callable[..., Any]], Callable[..., JsonResponse]]:
+    """Wrap a handler `(request, actor, **kwargs) -> (data, status)` with auth, permission, method, CSRF and the
+    envelope. `perm` guards `methods`; anything else asked of the endpoint (OPTIONS, a wrong method) is a read."""
 
     # HEAD is GET without the body (the server drops it); OPTIONS names the methods.
     allowed = (*methods, *(("HEAD",) if "GET" in methods else ()), "OPTIONS")
@@ -277,7 +297,8 @@ def api_view(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., Json
         @wraps(handler)
         def view(request: HttpRequest, **kwargs: Any) -> JsonResponse:
             try:
-                actor, needs_csrf = _authenticate(request)
+                user, actor, needs_csrf = _authenticate(request)
+                _authorize(user, perm if request.method in methods else VIEW_DASHBOARD, via_token=not needs_csrf)
                 if request.method == "OPTIONS":
                     response = envelope(data={"allow": list(allowed)})
                     response["Allow"] = ", ".join(allowed)
@@ -428,7 +449,7 @@ def engine_status(request: HttpRequest, actor: str) -> tuple[Any, int]:
     return status_data(), 200
 
 
-@api_view("POST")
+@api_view("POST", perm=CONTROL_ENGINE)
 def engine_control(request: HttpRequest, actor: str, action: str) -> tuple[Any, int]:
     if action not in ("start", "stop", "reset"):
         raise ApiError(404, "not_found", f"No engine action {action!r}; use start, stop or reset")
@@ -503,7 +524,7 @@ def pnl_daily(request: HttpRequest, actor: str) -> tuple[Any, int]:
     return [pnl_data(row) for row in selectors.pnl_daily_list(days=days)], 200
 
 
-@api_view("POST")
+@api_view("POST", perm=PLACE_MANUAL_ORDER)
 def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
     _query(request, ())
     body = _json_body(request, ("side", "krw", "volume"))

@@ -16,8 +16,8 @@ MONEY = {"max_digits": 24, "decimal_places": 8}
 ZERO = Decimal("0")
 
 
-def money_field(**kwargs: Any) -> models.DecimalField:
-    return models.DecimalField(**MONEY, **kwargs)
+def money_field(**kwargs: Any) -> models.DecimalField[Any, Any]:
+    return models.DecimalField(max_digits=MONEY["max_digits"], decimal_places=MONEY["decimal_places"], **kwargs)
 
 
 class Mode(models.TextChoices):
@@ -66,12 +66,23 @@ class EngineState(models.Model):
     class Meta:
         verbose_name = "engine state"
         verbose_name_plural = "engine state"
-        constraints = [
+        # The console's own permissions (trading/auth.py enforces them in the dashboard, the API and the admin).
+        # They live on the engine's row because they are about operating it; the strategy's is Django's own
+        # change_strategyconfig.
+        permissions = (
+            ("view_dashboard", "Can view the dashboard and the read-only API"),
+            ("control_engine", "Can start, stop and reset the engine"),
+            ("place_manual_order", "Can place manual orders"),
+            ("cancel_order", "Can cancel orders"),
+            ("run_backtest", "Can run backtests"),
+            ("export_data", "Can export data"),
+        )
+        constraints = (
             models.CheckConstraint(condition=Q(id=1), name="engine_state_singleton"),
             models.CheckConstraint(
                 condition=Q(state__in=["IDLE", "RUNNING", "STOPPING", "ERROR"]), name="engine_state_known_state"
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"Engine {self.state}"
@@ -143,11 +154,11 @@ class EngineEvent(models.Model):
 
     class Meta:
         ordering = ("-ts", "-id")
-        indexes = [
+        indexes = (
             models.Index(fields=["-ts", "-id"], name="event_ts_desc"),
             models.Index(fields=["level", "-ts"], name="event_level_ts"),
             models.Index(fields=["kind", "-ts"], name="event_kind_ts"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.level} {self.kind}: {self.message[:60]}"
@@ -171,14 +182,12 @@ class Signal(models.Model):
 
     class Meta:
         ordering = ("-ts", "-id")
-        indexes = [
+        indexes = (
             models.Index(fields=["-ts", "-id"], name="signal_ts_desc"),
             models.Index(fields=["market", "-ts"], name="signal_market_ts"),
             models.Index(fields=["action", "-ts"], name="signal_action_ts"),
-        ]
-        constraints = [
-            models.CheckConstraint(condition=Q(action__in=["BUY", "SELL", "HOLD"]), name="signal_known_action"),
-        ]
+        )
+        constraints = (models.CheckConstraint(condition=Q(action__in=["BUY", "SELL", "HOLD"]), name="signal_known_action"),)
 
     def __str__(self) -> str:
         return f"{self.action} {self.market} ({self.source})"
@@ -235,7 +244,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ("-ts", "-id")
-        indexes = [
+        indexes = (
             models.Index(fields=["-ts", "-id"], name="order_ts_desc"),
             models.Index(fields=["status", "-ts"], name="order_status_ts"),
             # The engine asks for the few open orders of one market and mode every cycle; without all three
@@ -243,8 +252,8 @@ class Order(models.Model):
             models.Index(fields=["status", "market", "mode"], name="order_status_market_mode"),
             models.Index(fields=["market", "-ts"], name="order_market_ts"),
             models.Index(fields=["market", "side", "-ts"], name="order_market_side_ts"),
-        ]
-        constraints = [
+        )
+        constraints = (
             models.UniqueConstraint(
                 fields=["exchange_uuid"], condition=Q(exchange_uuid__isnull=False), name="order_exchange_uuid_unique"
             ),
@@ -253,7 +262,7 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(volume__isnull=True) | Q(volume__gt=0), name="order_positive_volume"),
             models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gt=0), name="order_positive_price"),
             models.CheckConstraint(condition=Q(executed_volume__gte=0), name="order_executed_volume_not_negative"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.side} {self.market} {self.identifier}"
@@ -275,14 +284,12 @@ class Fill(models.Model):
 
     class Meta:
         ordering = ("-ts", "-id")
-        indexes = [
-            models.Index(fields=["-ts", "-id"], name="fill_ts_desc"),
-        ]
-        constraints = [
+        indexes = (models.Index(fields=["-ts", "-id"], name="fill_ts_desc"),)
+        constraints = (
             models.CheckConstraint(condition=Q(volume__gt=0), name="fill_positive_volume"),
             models.CheckConstraint(condition=Q(price__gt=0), name="fill_positive_price"),
             models.CheckConstraint(condition=Q(fee__gte=0), name="fill_fee_not_negative"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.volume} @ {self.price} ({self.trade_id})"
@@ -303,15 +310,15 @@ class BalanceSnapshot(models.Model):
 
     class Meta:
         ordering = ("-ts", "-id")
-        indexes = [
+        indexes = (
             models.Index(fields=["-ts", "-id"], name="snapshot_ts_desc"),
             models.Index(fields=["mode", "-ts"], name="snapshot_mode_ts"),
-        ]
-        constraints = [
+        )
+        constraints = (
             models.CheckConstraint(condition=Q(krw__gte=0), name="snapshot_krw_not_negative"),
             models.CheckConstraint(condition=Q(coin_volume__gte=0), name="snapshot_coin_not_negative"),
             models.CheckConstraint(condition=Q(mode__in=["paper", "live"]), name="snapshot_known_mode"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.ts:%Y-%m-%d %H:%M} {self.total_krw} KRW"
@@ -335,22 +342,23 @@ class PnlDaily(models.Model):
         verbose_name = "daily PnL"
         verbose_name_plural = "daily PnL"
         ordering = ("-date", "market")
-        indexes = [
+        indexes = (
             models.Index(fields=["-date"], name="pnl_date_desc"),
             models.Index(fields=["market", "-date"], name="pnl_market_date"),
-        ]
-        constraints = [
+        )
+        constraints = (
             models.UniqueConstraint(fields=["date", "market", "mode"], name="pnl_daily_unique_day_market_mode"),
             models.CheckConstraint(condition=Q(mode__in=["paper", "live"]), name="pnl_known_mode"),
             models.CheckConstraint(condition=Q(max_drawdown__gte=0), name="pnl_drawdown_not_negative"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.date} {self.market} {self.mode}"
 
     @property
     def total(self) -> Decimal:
-        return self.realized + self.unrealized
+        total: Decimal = self.realized + self.unrealized
+        return total
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -382,11 +390,11 @@ class ManualOrderRequest(models.Model):
 
     class Meta:
         ordering = ("-ts", "-id")
-        indexes = [models.Index(fields=["status", "ts"], name="manual_status_ts")]
-        constraints = [
+        indexes = (models.Index(fields=["status", "ts"], name="manual_status_ts"),)
+        constraints = (
             models.CheckConstraint(condition=Q(krw__isnull=True) | Q(krw__gt=0), name="manual_positive_krw"),
             models.CheckConstraint(condition=Q(volume__isnull=True) | Q(volume__gt=0), name="manual_positive_volume"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.kind} {self.market} ({self.status})"
@@ -410,9 +418,7 @@ class Candle(models.Model):
 
     class Meta:
         ordering = ("market", "unit", "ts")
-        constraints = [
-            models.UniqueConstraint(fields=["market", "unit", "ts"], name="candle_unique_market_unit_ts"),
-        ]
+        constraints = (models.UniqueConstraint(fields=["market", "unit", "ts"], name="candle_unique_market_unit_ts"),)
 
     def __str__(self) -> str:
         return f"{self.market} {self.unit}m {self.ts:%Y-%m-%d %H:%M}"
@@ -435,7 +441,7 @@ class BacktestRun(models.Model):
 
     class Meta:
         ordering = ("-ts", "-id")
-        indexes = [models.Index(fields=["-ts", "-id"], name="backtest_ts_desc")]
+        indexes = (models.Index(fields=["-ts", "-id"], name="backtest_ts_desc"),)
 
     def __str__(self) -> str:
         return f"{self.strategy} {self.market} {self.date_from:%Y-%m-%d}..{self.date_to:%Y-%m-%d}"
@@ -449,9 +455,7 @@ class DecisionState(models.Model):
     market = models.CharField(max_length=32)
     mode = models.CharField(max_length=8, choices=Mode.choices)
     peak_price = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
-    peak_entry_at = models.DateTimeField(
-        null=True, blank=True, help_text="entry time of the position the peak belongs to (UTC)"
-    )
+    peak_entry_at = models.DateTimeField(null=True, blank=True, help_text="entry time of the position the peak belongs to (UTC)")
     decided_candle_start = models.DateTimeField(
         null=True, blank=True, help_text="start of the last closed candle the strategy acted on (UTC)"
     )
@@ -461,7 +465,7 @@ class DecisionState(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["market", "mode"], name="decision_state_unique_market_mode")]
+        constraints = (models.UniqueConstraint(fields=["market", "mode"], name="decision_state_unique_market_mode"),)
 
     def __str__(self) -> str:
         return f"{self.market} {self.mode}"

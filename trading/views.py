@@ -31,7 +31,17 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from trading import selectors, services
-from trading.auth import bearer_token_valid, is_loopback, user_is_operator
+from trading.auth import (
+    CONTROL_ENGINE,
+    PLACE_MANUAL_ORDER,
+    VIEW_DASHBOARD,
+    TokenUserUnavailable,
+    bearer_token_valid,
+    is_loopback,
+    refusal_text,
+    token_user,
+    user_can,
+)
 from trading.forms import AMOUNT_MAX_CHARS
 from trading.models import EngineState, ManualOrderRequest
 
@@ -43,18 +53,28 @@ class HtmxHttpRequest(HttpRequest):
 # ---------------------------------------------------------------------------------------------------
 # Access
 # ---------------------------------------------------------------------------------------------------
-def operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Staff login via the admin login page; an expired session in a poll redirects the whole page, not the panel."""
+def permission_required(perm: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Login via the admin login page, then `perm` (trading/auth.py). An expired session in a poll redirects the
+    whole page, not the panel; a missing permission is a 403 that says which one (htmx: just the sentence)."""
 
-    @wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if user_is_operator(request.user):
-            return view(request, *args, **kwargs)
-        if request.htmx:
-            return HttpResponseClientRedirect(f"{reverse(settings.LOGIN_URL)}?next={reverse('dashboard')}")
-        return redirect_to_login(request.get_full_path())
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if user_can(request.user, perm):
+                return view(request, *args, **kwargs)
+            if not request.user.is_authenticated:
+                if request.htmx:
+                    return HttpResponseClientRedirect(f"{reverse(settings.LOGIN_URL)}?next={reverse('dashboard')}")
+                return redirect_to_login(request.get_full_path())
+            template = "trading/denied.html#denied" if request.htmx else "trading/denied.html"
+            response = render(request, template, {"refusal": refusal_text(request.user, perm)}, status=403)
+            # dashboard.js shows the sentence in place of its generic "refused" notice.
+            response["X-Missing-Permission"] = perm
+            return response
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def actor_of(request: HttpRequest) -> str:
@@ -141,13 +161,15 @@ PANELS: dict[str, tuple[Callable[[Any], dict[str, Any]], bool, int]] = {
 }
 
 
-def panel_etag(name: str, version: str) -> str:
-    raw = f"{name}|{translation.get_language()}|{version}".encode()
+def panel_etag(name: str, version: str, request: HttpRequest) -> str:
+    # The engine panel's buttons depend on who asks: a change of permission must re-render it.
+    controls = "controls" if name == "engine" and user_can(request.user, CONTROL_ENGINE) else ""
+    raw = f"{name}|{translation.get_language()}|{controls}|{version}".encode()
     return '"' + hashlib.blake2s(raw, digest_size=10).hexdigest() + '"'
 
 
-def _panel_meta(name: str, version: str) -> dict[str, Any]:
-    etag = panel_etag(name, version)
+def _panel_meta(name: str, version: str, request: HttpRequest) -> dict[str, Any]:
+    etag = panel_etag(name, version, request)
     return {
         "etag": etag,
         "etag_headers": json.dumps({"If-None-Match": etag}),
@@ -165,7 +187,7 @@ def _panel_render(
 ) -> HttpResponse:
     """Render panel `name`; `context` and `version` when the caller already has them."""
     builder, _needs_state, _every = PANELS[name]
-    meta = _panel_meta(name, version if version is not None else selectors.panel_version(name, state))
+    meta = _panel_meta(name, version if version is not None else selectors.panel_version(name, state), request)
     context = {**(context if context is not None else builder(state)), "panel": meta}
     response = render(request, f"trading/dashboard.html#{name}-panel", context)
     response["ETag"] = meta["etag"]
@@ -179,7 +201,7 @@ def _if_none_match(request: HttpRequest) -> set[str]:
 
 
 @require_safe
-@operator_required
+@permission_required(VIEW_DASHBOARD)
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     state = EngineState.load()
     context: dict[str, Any] = {
@@ -190,12 +212,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     }
     for name, (builder, _needs_state, _every) in PANELS.items():
         context.update(builder(state))
-        context[f"{name}_panel"] = _panel_meta(name, selectors.panel_version(name, state))
+        context[f"{name}_panel"] = _panel_meta(name, selectors.panel_version(name, state), request)
     return render(request, "trading/dashboard.html", context)
 
 
 @require_safe
-@operator_required
+@permission_required(VIEW_DASHBOARD)
 def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if name not in PANELS:
         raise Http404("no such panel")
@@ -207,7 +229,7 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
         version = repr(context["risk"])
     else:
         context, version = None, selectors.panel_version(name, state)
-    etag = panel_etag(name, version)
+    etag = panel_etag(name, version, request)
     if etag in _if_none_match(request):
         # htmx would swap a 304's empty body into the page; 204 is its "leave it alone".
         response = HttpResponse(status=204) if request.htmx else HttpResponseNotModified()
@@ -220,7 +242,7 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
 # Control: Start / Stop / Reset and manual orders
 # ---------------------------------------------------------------------------------------------------
 @require_POST
-@operator_required
+@permission_required(CONTROL_ENGINE)
 def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
     if action not in ("start", "stop", "reset"):
         raise Http404("no such action")
@@ -251,7 +273,7 @@ def _field_error(field: str, message: str) -> dict[str, str]:
 
 
 @require_POST
-@operator_required
+@permission_required(PLACE_MANUAL_ORDER)
 def manual_order(request: HtmxHttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "")
     krw = request.POST.get("krw", "").strip() or None
@@ -332,6 +354,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return response
 
 
+def _metrics_unreachable() -> HttpResponse:
+    return HttpResponse("database unreachable\n", status=503, content_type="text/plain", headers={"Cache-Control": "no-store"})
+
+
 @csrf_exempt
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
@@ -341,7 +367,17 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "invalid bearer token\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
         )
-    if token is None and not is_loopback(request):
+    if token is True:
+        # The token acts as AUTOCOIN_API_USER, who must be allowed to see the figures.
+        try:
+            user = token_user()
+        except TokenUserUnavailable as unavailable:
+            return HttpResponse(f"{unavailable}\n", status=403, content_type="text/plain")
+        except DatabaseError:
+            return _metrics_unreachable()
+        if not user_can(user, VIEW_DASHBOARD):
+            return HttpResponse(f"{refusal_text(user, VIEW_DASHBOARD)}\n", status=403, content_type="text/plain")
+    elif not is_loopback(request):
         return HttpResponse(
             "metrics are served to loopback callers or with Authorization: Bearer <AUTOCOIN_API_TOKEN>\n",
             status=403,
@@ -351,9 +387,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         body = selectors.metrics_text()
     except DatabaseError:
         # A scrape that fails is itself the signal; say why in one line rather than a 500 page.
-        return HttpResponse(
-            "database unreachable\n", status=503, content_type="text/plain", headers={"Cache-Control": "no-store"}
-        )
+        return _metrics_unreachable()
     response = HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response

@@ -48,8 +48,15 @@
     }
   });
   document.body.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr.status;
-    if (status === 403 && event.detail.requestConfig && event.detail.requestConfig.verb === "post") {
+    var xhr = event.detail.xhr;
+    var status = xhr.status;
+    if (status === 403 && xhr.getResponseHeader("X-Missing-Permission")) {
+      // A permission this account lacks: the server's sentence says which, and whom to ask.
+      sticky = true;
+      banner.textContent = new DOMParser().parseFromString(xhr.responseText, "text/html").body.textContent.trim();
+      banner.dataset.kind = "permission";
+      banner.hidden = false;
+    } else if (status === 403 && event.detail.requestConfig && event.detail.requestConfig.verb === "post") {
       sticky = true;
       show("denied");
     } else if (!sticky) {

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.factories import console_group
 from trading import selectors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,9 @@ def _browser_settings(settings):
 
 @pytest.fixture
 def operator(transactional_db):
-    return get_user_model().objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
+    user = get_user_model().objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
+    user.groups.add(console_group("Operators"))  # the dashboard's controls need the Operators' permissions
+    return user
 
 
 @pytest.fixture

@@ -271,7 +271,7 @@ def test_engine_controls_accept_post_only(admin_client):
     assert EngineState.load().state == EngineState.State.IDLE
 
 
-def test_engine_controls_need_the_change_permission(client, django_user_model):
+def test_engine_controls_need_the_control_permission(client, django_user_model):
     viewer = django_user_model.objects.create_user("viewer", password="viewer-password-1", is_staff=True)
     from django.contrib.auth.models import Permission
 

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from tests.factories import USER_PASSWORD, UserFactory
 from trading import selectors
 from trading.models import EngineState
 
 API_TOKEN = "test-api-token-0123456789abcdef"
+API_USER = "api-operator"
+PASSWORD = USER_PASSWORD
 UPBIT_ACCESS = "UPBITACCESSKEYknownvalue1234567890"
 UPBIT_SECRET = "UPBITSECRETKEYknownvalue0987654321"
-PASSWORD = "operator-password-1"
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +20,7 @@ def _web_settings(settings):
     # The manifest storage needs `collectstatic`; tests render pages without it.
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.AUTOCOIN_API_TOKEN = API_TOKEN
+    settings.AUTOCOIN_API_USER = API_USER
     settings.UPBIT_ACCESS_KEY = UPBIT_ACCESS
     settings.UPBIT_SECRET_KEY = UPBIT_SECRET
     settings.LANGUAGE_CODE = "en"
@@ -29,7 +31,7 @@ def _web_settings(settings):
 
 @pytest.fixture
 def operator(db):
-    return get_user_model().objects.create_user("operator", password=PASSWORD, is_staff=True)
+    return UserFactory(username="operator", groups=["Operators"])
 
 
 @pytest.fixture
@@ -48,7 +50,13 @@ def csrf_client(operator) -> Client:
 
 
 @pytest.fixture
-def token_client(db) -> Client:
+def api_user(db):
+    """The account the API token acts as (AUTOCOIN_API_USER): an Operator, unless a test says otherwise."""
+    return UserFactory(username=API_USER, is_staff=False, groups=["Operators"])
+
+
+@pytest.fixture
+def token_client(api_user) -> Client:
     return Client(headers={"Authorization": f"Bearer {API_TOKEN}"}, enforce_csrf_checks=True)
 
 

@@ -112,13 +112,16 @@ def test_get_endpoints_answer_a_session_and_a_token(session_client, token_client
         assert envelope(response)["ok"] is True
 
 
-def test_non_staff_session_is_forbidden():
-    user = get_user_model().objects.create_user("viewer", password="viewer-password-1")
+def test_session_without_the_permission_is_forbidden_and_told_which():
+    user = get_user_model().objects.create_user("nobody", password="nobody-password-1", is_staff=True)
     client = Client()
     client.force_login(user)
     response = client.get("/api/engine/status")
     assert response.status_code == 403
-    assert envelope(response)["error"]["code"] == "forbidden"
+    error = envelope(response)["error"]
+    assert error["code"] == "permission_denied"
+    assert error["permission"] == "trading.view_dashboard"
+    assert "Viewers" in error["message"]
 
 
 @pytest.mark.parametrize(("path", "payload"), POST_ENDPOINTS)

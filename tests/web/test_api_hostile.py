@@ -217,7 +217,7 @@ def test_healthz_timestamp_is_utc_with_z(client):
     assert response_has_no_cache(client.get("/healthz"))
 
 
-def test_metrics_answers_head_and_refuses_post_with_405():
+def test_metrics_answers_head_and_refuses_post_with_405(api_user):
     caller = Client(headers={"Authorization": f"Bearer {API_TOKEN}"}, enforce_csrf_checks=True)
     assert caller.head("/metrics").status_code == 200
     assert caller.post("/metrics").status_code == 405

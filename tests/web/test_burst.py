@@ -64,7 +64,7 @@ def _call(base: str, index: int, results: list, barrier: threading.Barrier) -> N
     results[index] = (kind, -1, "connection refused five times")
 
 
-def test_a_burst_of_mixed_requests(live_server, settings):
+def test_a_burst_of_mixed_requests(live_server, settings, api_user):
     settings.AUTOCOIN_API_TOKEN = API_TOKEN
     EngineState.load()
     stop = threading.Event()

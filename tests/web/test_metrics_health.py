@@ -33,7 +33,7 @@ def metrics_lines(response) -> list[str]:
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     lines = response.content.decode().splitlines()
     for line in lines:
-        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or SAMPLE.match(line), line
+        assert line.startswith(("# HELP ", "# TYPE ")) or SAMPLE.match(line), line
     return lines
 
 
@@ -86,7 +86,7 @@ def test_remote_caller_without_token_is_forbidden():
     assert "Bearer" in response.content.decode()
 
 
-def test_remote_caller_with_the_token_is_served():
+def test_remote_caller_with_the_token_is_served(api_user):
     metrics_lines(Client(REMOTE_ADDR=REMOTE, headers={"Authorization": f"Bearer {API_TOKEN}"}).get("/metrics"))
 
 
@@ -105,8 +105,10 @@ def test_healthz_needs_no_login_and_reports_the_engine():
     response = Client(REMOTE_ADDR=REMOTE).get("/healthz")
     assert response.status_code == 200
     body = response.json()
-    assert body["ok"] is True and body["database"] == "ok"
-    assert body["state"] == "RUNNING" and body["engine_online"] is True
+    assert body["ok"] is True
+    assert body["database"] == "ok"
+    assert body["state"] == "RUNNING"
+    assert body["engine_online"] is True
 
 
 @pytest.mark.slow
@@ -130,15 +132,18 @@ def test_healthz_is_503_when_the_database_is_unreachable(database_url):
         "DJANGO_SETTINGS_MODULE": "autocoin.settings",
         "LOG_LEVEL": "ERROR",
         "AUTOCOIN_API_TOKEN": "x" * 20,
+        "AUTOCOIN_API_USER": "api",
     }
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     outcome = __import__("json").loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == 503
-    assert outcome["body"]["ok"] is False and outcome["body"]["database"] == "unreachable"
+    assert outcome["body"]["ok"] is False
+    assert outcome["body"]["database"] == "unreachable"
     assert outcome["metrics"] == [503, "database unreachable\n"]
     api_status, api_body = outcome["api"]
-    assert api_status == 503 and api_body["error"]["code"] == "database_unavailable"
+    assert api_status == 503
+    assert api_body["error"]["code"] == "database_unavailable"
 
 
 def test_metrics_render_what_the_engine_process_publishes():

@@ -26,6 +26,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from trading import exports
+from trading.auth import EXPORT_DATA, user_can
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -155,7 +156,7 @@ class ConsoleAdmin(ModelAdminBase):
     # --- exports ------------------------------------------------------------------------------------
     def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
         """Everything matching the changelist's current filters, search and ordering (the same GET params)."""
-        if not self.has_view_permission(request):
+        if not self.has_export_permission(request):
             raise PermissionDenied
         if fmt not in exports.FORMATS:
             return HttpResponseBadRequest(f"Unknown export format {fmt!r}; use csv or json.", content_type="text/plain")
@@ -173,6 +174,14 @@ class ConsoleAdmin(ModelAdminBase):
         queryset = changelist.get_queryset(request)
         return exports.export_response(queryset, fmt=fmt, basename=self.export_basename, columns=self.export_columns())
 
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """Exports need the table's view permission and the console's export permission."""
+        return self.has_view_permission(request) and user_can(request.user, EXPORT_DATA)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {"has_export_permission": self.has_export_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
     def _export_selected(self, request: HttpRequest, queryset: QuerySet[Any], fmt: str) -> StreamingHttpResponse:
         return exports.export_response(
             queryset.order_by(*self.get_ordering(request) or ("-pk",)),
@@ -181,11 +190,11 @@ class ConsoleAdmin(ModelAdminBase):
             columns=self.export_columns(),
         )
 
-    @admin.action(description=_("Export selected as CSV"), permissions=["view"])
+    @admin.action(description=_("Export selected as CSV"), permissions=["export"])
     def export_selected_csv(self, request: HttpRequest, queryset: QuerySet[Any]) -> StreamingHttpResponse:
         return self._export_selected(request, queryset, "csv")
 
-    @admin.action(description=_("Export selected as JSON"), permissions=["view"])
+    @admin.action(description=_("Export selected as JSON"), permissions=["export"])
     def export_selected_json(self, request: HttpRequest, queryset: QuerySet[Any]) -> StreamingHttpResponse:
         return self._export_selected(request, queryset, "json")
 

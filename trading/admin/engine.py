@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from trading import housekeeping, selectors, services
 from trading.admin.console import ConsoleAdmin, admin_actor, money, pretty_json, shorten, time_column
+from trading.auth import CONTROL_ENGINE, user_can
 from trading.forms import StrategyConfigForm
 from trading.models import EngineState, StrategyConfig
 
@@ -45,13 +46,15 @@ class EngineStateAdmin(ConsoleAdmin):
         return False
 
     def may_control(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.has_perm("trading.change_enginestate")
+        return user_can(request.user, CONTROL_ENGINE)
 
     @admin.display(description=_("metrics"))
     def metrics_pretty(self, obj: EngineState) -> str:
         return pretty_json(obj.metrics or {})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         state = EngineState.load()
         return redirect(reverse("admin:trading_enginestate_change", args=[state.pk]))
 
@@ -113,6 +116,7 @@ class EngineStateAdmin(ConsoleAdmin):
             "heartbeat_age": selectors.heartbeat_age_sec(state),
             "allowed": allowed,
             "may_control": self.may_control(request),
+            "may_export": self.has_export_permission(request),
             "paper_reset_allowed": state.state not in (EngineState.State.RUNNING, EngineState.State.STOPPING),
             "paper_mode": settings.PAPER_MODE,
             "live_problem": services.live_mode_problem(),

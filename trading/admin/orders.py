@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from trading import services
 from trading.admin.console import AuditAdmin, admin_actor, money_column, pretty_json, time_column
 from trading.admin_filters import CancelRequestedFilter, DateRangeFilter, MarketFilter
+from trading.auth import CANCEL_ORDER, PLACE_MANUAL_ORDER, user_can
 from trading.forms import ManualOrderForm
 from trading.models import EngineState, ManualOrderRequest, Order
 
@@ -77,7 +78,7 @@ class OrderAdmin(AuditAdmin):
         return pretty_json(obj.raw)
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.has_perm("trading.change_order")
+        return user_can(request.user, CANCEL_ORDER)
 
     @admin.action(description=_("Cancel selected open orders"), permissions=["cancel"])
     def cancel_open_orders(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
@@ -151,7 +152,7 @@ class ManualOrderRequestAdmin(AuditAdmin):
         return "manual-orders"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_active and request.user.has_perm("trading.add_manualorderrequest")
+        return user_can(request.user, PLACE_MANUAL_ORDER)
 
     time = time_column("ts", _("time"), ordering="ts")
     processed = time_column("processed_at", _("processed"))

@@ -1,0 +1,440 @@
+"""Who may do what: every role by every door (dashboard pages and htmx endpoints, the JSON API, the admin's
+trading pages and actions) by every method, against the expected status and whether anything changed.
+
+The door list is checked against the URL resolver and the admin's actions, so a new endpoint or action
+without a rule here fails `test_every_door_has_a_rule`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests import factories
+from tests.web.conftest import API_TOKEN, API_USER
+from trading import urls as trading_urls
+from trading.models import (
+    BacktestRun,
+    BalanceSnapshot,
+    Candle,
+    EngineEvent,
+    EngineState,
+    Fill,
+    ManualOrderRequest,
+    Order,
+    PnlDaily,
+    Signal,
+    StrategyConfig,
+)
+
+pytestmark = pytest.mark.django_db
+
+# ---------------------------------------------------------------------------------------------------
+# Roles, and what each may do (written out here, not read from the code under test)
+# ---------------------------------------------------------------------------------------------------
+TABLES = [
+    EngineState,
+    StrategyConfig,
+    EngineEvent,
+    Signal,
+    Order,
+    Fill,
+    BalanceSnapshot,
+    PnlDaily,
+    ManualOrderRequest,
+    Candle,
+    BacktestRun,
+]
+VIEWER_PERMS = {"view_dashboard", *(f"view_{model._meta.model_name}" for model in TABLES)}
+OPERATOR_PERMS = VIEWER_PERMS | {
+    "control_engine",
+    "place_manual_order",
+    "cancel_order",
+    "run_backtest",
+    "export_data",
+    "add_strategyconfig",
+    "change_strategyconfig",
+}
+NEVER = "never"  # a door nobody passes, superusers included (e.g. deleting audit rows)
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    perms: frozenset[str] | None  # None: a superuser
+    session: bool  # logged in through the admin (else: anonymous, or the API token only)
+    token: bool = False
+
+    def can(self, perm: str | None) -> bool:
+        if perm is None:
+            return True
+        if perm == NEVER or (not self.session and not self.token):
+            return False
+        return self.perms is None or perm.removeprefix("trading.") in self.perms
+
+
+ROLES = [
+    Role("anonymous", frozenset(), session=False),
+    Role("staff-without-permissions", frozenset(), session=True),
+    Role("viewer", frozenset(VIEWER_PERMS), session=True),
+    Role("operator", frozenset(OPERATOR_PERMS), session=True),
+    Role("superuser", None, session=True),
+    Role("token-as-viewer", frozenset(VIEWER_PERMS), session=False, token=True),
+    Role("token-as-operator", frozenset(OPERATOR_PERMS), session=False, token=True),
+]
+
+
+def client_for(role: Role) -> Client:
+    if role.token:
+        factories.UserFactory(
+            username=API_USER, is_staff=False, groups=["Viewers" if "control_engine" not in role.perms else "Operators"]
+        )
+        return Client(headers={"Authorization": f"Bearer {API_TOKEN}"})
+    client = Client()
+    if role.session:
+        if role.perms is None:
+            user = factories.UserFactory(username="root", is_superuser=True)
+        else:
+            groups = {"staff-without-permissions": [], "viewer": ["Viewers"], "operator": ["Operators"]}[role.name]
+            user = factories.UserFactory(username=role.name, groups=groups)
+        client.force_login(user)
+    return client
+
+
+# ---------------------------------------------------------------------------------------------------
+# Doors
+# ---------------------------------------------------------------------------------------------------
+# page: a dashboard view (login redirect, 403); api: the JSON envelope (401, 403); admin: the admin (login
+# redirect, 403); public: answers everyone the same.
+PAGE, API, ADMIN, PUBLIC = "page", "api", "admin", "public"
+
+
+@dataclass(frozen=True)
+class Door:
+    name: str  # the URL name (admin: without "admin:"), or "<admin url prefix>:<action>" for an admin action
+    surface: str
+    method: str
+    path: str | Callable[[dict[str, Any]], str]
+    perm: str | None  # None: anyone who is signed in (pages, admin) or anyone at all (public)
+    ok: int  # the status for someone who may pass
+    data: Any = None
+    writes: bool = False  # a permitted request changes the database
+    gate: str | None = None  # admin actions: the changelist's own permission, checked before the action's
+    refused: int = 403  # admin actions: an action the user may not run is not offered; the list is shown (200)
+    htmx: bool = False
+
+    def url(self, rows: dict[str, Any]) -> str:
+        return self.path(rows) if callable(self.path) else self.path
+
+    def body(self, rows: dict[str, Any]) -> Any:
+        return self.data(rows) if callable(self.data) else self.data
+
+    def passes(self, role: Role) -> bool:
+        if self.surface == PUBLIC:
+            return True
+        if self.surface == API:
+            return (role.session or role.token) and role.can(self.perm)
+        return role.session and role.can(self.gate) and role.can(self.perm)
+
+    def expected(self, role: Role) -> int:
+        if self.passes(role) or (self.ok == 405 and self.surface == PAGE):  # pages check the method first
+            return self.ok
+        if self.surface == API:
+            return 403 if role.session or role.token else 401
+        if not role.session:
+            return 200 if self.htmx else 302  # to the login page (htmx: HX-Redirect); the token is for the API only
+        return 403 if not role.can(self.gate) else self.refused
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.name}{' (htmx)' if self.htmx else ''} {self.url(_SAMPLE_ROWS)}"
+
+
+class _SamplePk:
+    pk = 1
+
+
+_SAMPLE_ROWS: dict[str, Any] = {model.__name__: _SamplePk() for model in TABLES}
+
+VIEW = "trading.view_dashboard"
+CONTROL = "trading.control_engine"
+PLACE = "trading.place_manual_order"
+CANCEL = "trading.cancel_order"
+EXPORT = "trading.export_data"
+API_READS = [
+    "api_engine_status",
+    "api_account_balance",
+    "api_orders_recent",
+    "api_logs_recent",
+    "api_signals_recent",
+    "api_pnl_daily",
+]
+BUY = {"kind": "buy", "krw": "10000"}
+
+
+def _page_doors() -> list[Door]:
+    engine, manual = reverse("engine_action", args=["reset"]), reverse("manual_order")
+    doors = [
+        Door("dashboard", PAGE, "GET", "/", VIEW, 200),
+        Door("dashboard", PAGE, "POST", "/", VIEW, 405),
+        Door("panel", PAGE, "GET", reverse("panel", args=["engine"]), VIEW, 200),
+        Door("panel", PAGE, "GET", reverse("panel", args=["orders"]), VIEW, 200, htmx=True),
+        Door("panel", PAGE, "POST", reverse("panel", args=["engine"]), VIEW, 405),
+        Door("engine_action", PAGE, "GET", engine, CONTROL, 405),
+        Door("engine_action", PAGE, "POST", engine, CONTROL, 302, writes=True),
+        Door("engine_action", PAGE, "POST", engine, CONTROL, 200, writes=True, htmx=True),
+        Door("manual_order", PAGE, "GET", manual, PLACE, 405),
+        Door("manual_order", PAGE, "POST", manual, PLACE, 302, data=BUY, writes=True),
+        Door("manual_order", PAGE, "POST", manual, PLACE, 200, data=BUY, writes=True, htmx=True),
+        # The test client calls from 127.0.0.1: /metrics serves loopback callers (and checks a token's user).
+        Door("metrics", PUBLIC, "GET", reverse("metrics"), None, 200),
+        Door("set_language", PUBLIC, "POST", reverse("set_language"), None, 302, data={"language": "en", "next": "/"}),
+    ]
+    for name, ok in (("healthz", 200), ("favicon", 200), ("metrics", None)):
+        doors += [
+            Door(name, PUBLIC, method, reverse(name), None, status) for method, status in (("GET", ok), ("POST", 405)) if status
+        ]
+    return doors
+
+
+def _api_doors() -> list[Door]:
+    doors = []
+    for name in API_READS:
+        doors += [Door(name, API, "GET", reverse(name), VIEW, 200), Door(name, API, "POST", reverse(name), VIEW, 405)]
+    control, manual = reverse("api_engine_control", args=["reset"]), reverse("api_orders_manual")
+    return [
+        *doors,
+        Door("api_engine_control", API, "GET", control, VIEW, 405),
+        Door("api_engine_control", API, "POST", control, CONTROL, 200, data={}, writes=True),
+        Door("api_orders_manual", API, "GET", manual, VIEW, 405),
+        Door("api_orders_manual", API, "POST", manual, PLACE, 202, data={"side": "buy", "krw": "10000"}, writes=True),
+        Door("api_not_found", PUBLIC, "GET", "/api/nothing-here", None, 404),
+        Door("api_not_found", PUBLIC, "POST", "/api/nothing-here", None, 404),
+    ]
+
+
+def _admin_url(model: type, view: str, *args: Any) -> str:
+    return reverse(f"admin:trading_{model._meta.model_name}_{view}", args=args)
+
+
+def _row_url(model: type, view: str) -> Callable[[dict[str, Any]], str]:
+    return lambda rows: _admin_url(model, view, rows[model.__name__].pk)
+
+
+def _action(model: type, action: str, **extra: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda rows: {"action": action, "_selected_action": [rows[model.__name__].pk], **extra}
+
+
+# Who may open an admin's add page (Django's add permission, as each admin narrows it); the rest: nobody.
+ADD_PERM = {StrategyConfig: "trading.add_strategyconfig", ManualOrderRequest: PLACE}
+
+
+def _admin_doors() -> list[Door]:
+    doors = []
+    for model in TABLES:
+        name, view = f"trading_{model._meta.model_name}", f"trading.view_{model._meta.model_name}"
+        doors += [
+            Door(f"{name}_changelist", ADMIN, "GET", _admin_url(model, "changelist"), view, 302 if model is EngineState else 200),
+            Door(f"{name}_change", ADMIN, "GET", _row_url(model, "change"), view, 200),
+            Door(f"{name}_history", ADMIN, "GET", _row_url(model, "history"), view, 200),
+            Door(f"{name}_add", ADMIN, "GET", _admin_url(model, "add"), ADD_PERM.get(model, NEVER), 200),
+            Door(f"{name}_delete", ADMIN, "GET", _row_url(model, "delete"), NEVER, 200),
+            Door(f"{name}_export", ADMIN, "GET", _admin_url(model, "export", "csv"), EXPORT, 200, gate=view),
+        ]
+        if model is not EngineState:
+            doors += [
+                Door(
+                    f"{name}:{action}",
+                    ADMIN,
+                    "POST",
+                    _admin_url(model, "changelist"),
+                    EXPORT,
+                    200,
+                    data=_action(model, action),
+                    gate=view,
+                    refused=200,
+                )
+                for action in ("export_selected_csv", "export_selected_json")
+            ]
+    for control in ("start", "stop", "reset", "paper_reset"):
+        url = reverse(f"admin:trading_enginestate_{control}")
+        doors += [
+            # From ERROR only Reset and the paper reset change anything; Start and Stop are refused with a message.
+            Door(f"trading_enginestate_{control}", ADMIN, "POST", url, CONTROL, 302, writes=control in ("reset", "paper_reset")),
+            Door(f"trading_enginestate_{control}", ADMIN, "GET", url, None, 405),
+        ]
+    cancel = _action(Order, "cancel_open_orders", post="yes")
+    return [
+        *doors,
+        Door(
+            "trading_order:cancel_open_orders",
+            ADMIN,
+            "POST",
+            _admin_url(Order, "changelist"),
+            CANCEL,
+            302,
+            data=cancel,
+            writes=True,
+            gate="trading.view_order",
+            refused=200,
+        ),
+        Door(
+            "trading_manualorderrequest_add",
+            ADMIN,
+            "POST",
+            _admin_url(ManualOrderRequest, "add"),
+            PLACE,
+            302,
+            data=BUY,
+            writes=True,
+        ),
+        Door(
+            "trading_strategyconfig_change",
+            ADMIN,
+            "POST",
+            _row_url(StrategyConfig, "change"),
+            "trading.change_strategyconfig",
+            302,
+            data={"params": '{"fast": 10, "slow": 30, "signal": 9}'},
+            writes=True,
+        ),
+    ]
+
+
+DOORS = _page_doors() + _api_doors() + _admin_doors()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The matrix
+# ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def rows() -> dict[str, Any]:
+    """One row in every table, an open order to cancel, and the engine in ERROR so that Reset has an effect."""
+    EngineState.load()
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state=EngineState.State.ERROR)
+    order = factories.OrderFactory(status=Order.Status.WAIT)
+    return {
+        "EngineState": EngineState.load(),
+        "StrategyConfig": factories.StrategyConfigFactory(strategy="macd", params={}),
+        "EngineEvent": factories.EngineEventFactory(),
+        "Signal": factories.SignalFactory(),
+        "Order": order,
+        "Fill": factories.FillFactory(order=order),
+        "BalanceSnapshot": factories.BalanceSnapshotFactory(),
+        "PnlDaily": factories.PnlDailyFactory(),
+        "ManualOrderRequest": factories.ManualOrderRequestFactory(),
+        "Candle": factories.CandleFactory(),
+        "BacktestRun": factories.BacktestRunFactory(),
+    }
+
+
+def snapshot() -> tuple[Any, ...]:
+    """Everything a door could change: the engine, the audit trail, queued orders, cancels, parameters, row counts."""
+    return (
+        EngineState.load().state,
+        EngineEvent.objects.count(),
+        ManualOrderRequest.objects.count(),
+        Order.objects.filter(cancel_requested_at__isnull=False).count(),
+        list(StrategyConfig.objects.values_list("params", flat=True)),
+        [model.objects.count() for model in TABLES],
+    )
+
+
+def send(client: Client, door: Door, rows: dict[str, Any]):
+    url, body = door.url(rows), door.body(rows)
+    headers = {"HX-Request": "true"} if door.htmx else {}
+    if door.method == "GET":
+        return client.get(url, headers=headers)
+    if door.surface == API:
+        return client.post(url, data="" if body is None else json.dumps(body), content_type="application/json", headers=headers)
+    return client.post(url, body or {}, headers=headers)
+
+
+def _check(door: Door, role: Role, rows: dict[str, Any]) -> list[str]:
+    client = client_for(role)
+    before = snapshot()
+    response = send(client, door, rows)
+    expected = door.expected(role)
+    if response.status_code != expected:
+        return [f"{role.name}: {response.status_code}, expected {expected}"]
+    passed = door.passes(role) and expected != 405
+    if (snapshot() != before) != (door.writes and passed):
+        return [f"{role.name}: the database {'did not change' if door.writes and passed else 'changed'}"]
+    if passed:
+        return []
+    if door.surface == API and expected == 403:
+        error = response.json()["error"]
+        assert error["code"] == "permission_denied"
+        assert error["permission"] == door.perm
+    elif door.surface in (PAGE, ADMIN) and not role.session and expected != 405:
+        location = response["HX-Redirect"] if door.htmx else response["Location"]
+        assert location.startswith(reverse("admin:login")), location
+    elif door.surface == PAGE and expected == 403:
+        assert door.perm in response.content.decode()
+        assert response["X-Missing-Permission"] == door.perm
+    return []
+
+
+@pytest.mark.parametrize("door", DOORS, ids=str)
+def test_each_role_at_each_door(door: Door, rows):
+    problems = []
+    for role in ROLES:
+        # Each role starts from the same rows: its users and its effects are rolled back afterwards.
+        with transaction.atomic():
+            problems += _check(door, role, rows)
+            transaction.set_rollback(True)
+    assert problems == [], f"{door}: " + "; ".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The matrix is complete
+# ---------------------------------------------------------------------------------------------------
+def _admin_names() -> set[str]:
+    names = set()
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "trading":
+            continue
+        names |= {pattern.name for pattern in model_admin.get_urls() if isinstance(pattern, URLPattern) and pattern.name}
+        request = _request_as_superuser()
+        names |= {f"trading_{model._meta.model_name}:{action}" for action in model_admin.get_actions(request)}
+    return names
+
+
+def _request_as_superuser():
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = factories.UserFactory(username="root-for-actions", is_superuser=True)
+    return request
+
+
+def test_every_door_has_a_rule():
+    ruled = {door.name for door in DOORS}
+    trading_names = {pattern.name for pattern in trading_urls.urlpatterns}
+    admin_names = _admin_names()
+    assert trading_names - ruled == set(), "endpoints in trading/urls.py without a permission rule"
+    assert admin_names - ruled == set(), "admin pages or actions without a permission rule"
+    assert ruled - trading_names - admin_names == {"set_language"}, "rules for doors that are gone"
+    registered = {model for model in admin.site._registry if model._meta.app_label == "trading"}
+    assert registered == set(TABLES)
+    top = [str(p.pattern) for p in get_resolver().url_patterns if isinstance(p, URLResolver | URLPattern)]
+    assert top == ["admin/", "i18n/", ""], "a new top-level URL needs rules here"
+    for name in trading_names:
+        assert {door.method for door in DOORS if door.name == name} == {"GET", "POST"}, name
+
+
+def test_roles_come_from_the_groups_the_migration_created():
+    from django.contrib.auth.models import Group
+
+    contents = {
+        group.name: {p.codename for p in group.permissions.all()}
+        for group in Group.objects.filter(name__in=["Viewers", "Operators"])
+    }
+    assert contents == {"Viewers": VIEWER_PERMS, "Operators": OPERATOR_PERMS}

@@ -118,7 +118,7 @@ def test_bad_login_limits_are_refused(monkeypatch, capsys, name, value, expected
 
 # --- the API's bearer tokens --------------------------------------------------------------------------
 @pytest.mark.django_db
-def test_wrong_bearer_tokens_are_answered_429_after_the_limit_and_other_addresses_still_work(operator, settings):
+def test_wrong_bearer_tokens_are_answered_429_after_the_limit_and_other_addresses_still_work(operator, api_user, settings):
     attacker = Client(headers={"Authorization": "Bearer wrong-token-0123456789"})
 
     answers = [attacker.get("/api/engine/status") for _ in range(200)]
@@ -142,7 +142,7 @@ def test_wrong_bearer_tokens_are_answered_429_after_the_limit_and_other_addresse
 
 
 @pytest.mark.django_db
-def test_right_tokens_are_never_counted(settings):
+def test_right_tokens_are_never_counted(api_user, settings):
     caller = Client(headers={"Authorization": f"Bearer {API_TOKEN}"})
 
     assert {caller.get("/api/engine/status").status_code for _ in range(settings.API_TOKEN_FAILURE_LIMIT * 2)} == {200}

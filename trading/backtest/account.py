@@ -22,6 +22,7 @@ from exchange.rules import average_buy_price
 from exchange.types import OrderBookLevel, OrderRequest
 from trading.backtest.records import BacktestConfig, BlockedOrder, TradeRecord
 from trading.engine import risk
+from trading.engine.days import trading_day
 from trading.engine.pnl import Book, FillRecord, mark_to_market
 from trading.strategies.base import Position
 from trading.strategies.indicators import CandleArrays
@@ -116,7 +117,7 @@ class BacktestAccount:
 
     # --- the gate ----------------------------------------------------------------------------------
     def context(self, now: datetime, price: Decimal) -> risk.RiskContext:
-        today = risk.trading_day(now, self.zone)
+        today = trading_day(now, self.zone)
         totals = self.book.days.get(today)
         return risk.RiskContext(
             now=now,
@@ -144,7 +145,7 @@ class BacktestAccount:
             assert blocked is not None  # noqa: S101 - a refused result always names its rule
             if blocked.rule == risk.Rule.DAILY_LOSS:
                 # The live engine remembers the day the limit was hit, so entries stay blocked until midnight.
-                self.loss_limit_day = risk.trading_day(now, self.zone)
+                self.loss_limit_day = trading_day(now, self.zone)
             self.block(index, now, result.side, intent.reason, str(blocked.rule), blocked.message, dict(blocked.numbers))
         return result
 

@@ -24,6 +24,7 @@ import numpy as np
 from exchange.rules import KRW_QUANTUM
 from trading.backtest.account import BacktestAccount, DayBaseline, decimal_price
 from trading.engine import risk
+from trading.engine.days import trading_day
 from trading.strategies.base import Action, Prepared, Reason, Strategy
 from trading.strategies.market_model import path_offsets
 from trading.strategies.protective import ProtectiveRules
@@ -60,7 +61,11 @@ def _daily_total(account: BacktestAccount, baseline: DayBaseline, day: date, pri
 
 
 def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
-    """Run the engine's cycle at every point of every candle (or straight to the next possible entry while flat)."""
+    """Run the engine's cycle at every point of every candle (or straight to the next possible entry while flat).
+
+    The loop keeps float copies of the balances and of today's figures, refreshed after each fill and at each
+    new local day, so a held candle costs a few float comparisons; Decimal money is computed only when an
+    order is made or a float estimate comes near a limit."""
     arrays = account.arrays
     n = len(arrays)
     strategy: Strategy = get_strategy(prepared.strategy)
@@ -78,17 +83,28 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
     min_f = float(min_total)
     limit = limits.max_daily_loss_krw
     limit_f = float(limit)
+    limit_on = limit_f < 1e14
     keep_f = 1 - float(account.fee_rate)
     baseline = DayBaseline(account, starts, prepared.close)
     account.baseline = baseline
-    signal = np.asarray(prepared.signal)
+    raw_signal = prepared.signal
+    signal = np.asarray(raw_signal)
     candidates = np.flatnonzero(signal > 0)
     candidates = candidates[candidates >= prepared.ready_from].tolist()
+    # Holding, the base class's decide only sells on the strategy's exit signal (raw < 0): a candle whose raw
+    # signal is 0 decides HOLD, held or flat, so it needs no decide call.
+    skip_quiet = fast and type(strategy)._strategy_exit is Strategy._strategy_exit
     next_candidate = 0
     decided = -1
     exit_candle = -1
     peak: float | None = None
     day_seen: dict[int, date] = {}
+    fills_seen = -1
+    coin_f = avg_f = volume_f = cost_f = 0.0
+    day_number = -1
+    day: date | None = None
+    realized_today_f = 0.0
+    carried_f: float | None = None
 
     i = 0
     while i < n:
@@ -104,16 +120,19 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 i = target
         start = starts[i]
         for k, price in enumerate(paths[i]):
+            if account.fill_id != fills_seen:
+                fills_seen = account.fill_id
+                coin_f, avg_f = float(account.coin), float(account.avg_price)
+                volume_f, cost_f = float(account.book.volume), float(account.book.cost)
+                day_number = -1  # today's realized PnL may have changed
             acted = False
-            coin = account.coin
             holding = False
-            if coin > 0:
-                value_f = float(coin) * price
+            if coin_f > 0:
+                value_f = coin_f * price
                 holding = value_f >= min_f * (1 + NEAR) or (
-                    value_f >= min_f * (1 - NEAR) and coin * decimal_price(price) >= min_total
+                    value_f >= min_f * (1 - NEAR) and account.coin * decimal_price(price) >= min_total
                 )
             if holding:
-                avg_f = float(account.avg_price)
                 peak = max(peak if peak is not None else avg_f, price)
                 if protect:
                     latest_atr = atr[i - 1] if atr is not None and i >= 1 else None
@@ -131,49 +150,43 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 peak = None
             if not acted and i - 1 > decided:
                 decided = i - 1
-                position = account.position(peak, holding)
-                decision = decide(prepared, i - 1, position)
-                action = decision.action
-                if action is not Action.HOLD:
-                    now = account.moment(start + offsets[k])
-                    if action is Action.BUY and i - 1 <= exit_candle:
-                        account.block(i - 1, now, "buy", str(decision.reason), "no_reentry", "no re-entry on the exit's candle")
-                    else:
-                        side: risk.Side = "buy" if action is Action.BUY else "sell"
-                        if side == "sell":
-                            exit_candle = i - 1
-                        intent = _intent(side, decision.reason, risk.IntentSource.STRATEGY)
-                        result = account.gate(intent, i - 1, now, decimal_price(price))
-                        if result.allowed:
-                            account.fill(result, intent, i, now, price)
-            if limit_f < 1e14 and (account.coin > 0 or account.book.days):
-                _loss_check(account, baseline, point_days[k][i], day_seen, start + offsets[k], price, limit, keep_f)
+                if not (skip_quiet and raw_signal[i - 1] == 0):
+                    decision = decide(prepared, i - 1, account.position(peak, holding))
+                    action = decision.action
+                    if action is not Action.HOLD:
+                        now = account.moment(start + offsets[k])
+                        if action is Action.BUY and i - 1 <= exit_candle:
+                            account.block(
+                                i - 1, now, "buy", str(decision.reason), "no_reentry", "no re-entry on the exit's candle"
+                            )
+                        else:
+                            side: risk.Side = "buy" if action is Action.BUY else "sell"
+                            if side == "sell":
+                                exit_candle = i - 1
+                            intent = _intent(side, decision.reason, risk.IntentSource.STRATEGY)
+                            result = account.gate(intent, i - 1, now, decimal_price(price))
+                            if result.allowed:
+                                account.fill(result, intent, i, now, price)
+            if limit_on and (account.coin > 0 or account.book.days):
+                if account.fill_id != fills_seen:
+                    fills_seen = account.fill_id
+                    coin_f, avg_f = float(account.coin), float(account.avg_price)
+                    volume_f, cost_f = float(account.book.volume), float(account.book.cost)
+                    day_number = -1
+                if point_days[k][i] != day_number:
+                    day_number = point_days[k][i]
+                    day = day_seen.get(day_number)
+                    if day is None:
+                        day = day_seen[day_number] = trading_day(account.moment(start + offsets[k]), account.zone)
+                    totals = account.book.days.get(day)
+                    realized_today_f = float(totals.realized) if totals else 0.0
+                    carried_f = None
+                if day is None or account.loss_limit_day == day:
+                    continue
+                if carried_f is None:
+                    carried_f = float(baseline.of(day, decimal_price(price)))
+                # A float estimate first (cheap); the exact figure, as the engine's PnL book states it, only near the limit.
+                estimate = realized_today_f + volume_f * price * keep_f - cost_f - carried_f
+                if -estimate >= limit_f * (1 - NEAR) and -_daily_total(account, baseline, day, decimal_price(price)) >= limit:
+                    account.loss_limit_day = day
         i += 1
-
-
-def _loss_check(
-    account: BacktestAccount,
-    baseline: DayBaseline,
-    day_number: int,
-    day_seen: dict[int, date],
-    epoch: int,
-    price_f: float,
-    limit: Decimal,
-    keep_f: float,
-) -> None:
-    """The engine's daily loss check at one point: once reached, entries are blocked until local midnight."""
-    day = day_seen.get(day_number)
-    if day is None:
-        day = day_seen[day_number] = risk.trading_day(account.moment(epoch), account.zone)
-    if account.loss_limit_day == day:
-        return
-    price = decimal_price(price_f)
-    # A float estimate first (cheap); the exact figure only when the estimate is near the limit.
-    totals = account.book.days.get(day)
-    realized_f = float(totals.realized) if totals else 0.0
-    estimate = realized_f + float(account.book.volume) * price_f * keep_f - float(account.book.cost)
-    estimate -= float(baseline.of(day, price))
-    if -estimate < float(limit) * (1 - NEAR):
-        return
-    if -_daily_total(account, baseline, day, price) >= limit:
-        account.loss_limit_day = day

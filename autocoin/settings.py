@@ -449,15 +449,32 @@ SILENCED_SYSTEM_CHECKS = [
     *(["security.W021"] if HTTPS else []),
 ]
 
+# Every handler masks every configured secret (exchange/redact.py) in the message and the traceback. The
+# "django" and "django.server" loggers are named so that the unmasked handlers Django attaches by default
+# are replaced: error tracebacks of django.request reach the masked console through "django".
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"mask_secrets": {"()": "trading.engine.logs.MaskingFilter"}},
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"},
+        "text": {
+            "()": "trading.engine.logs.MaskingFormatter",
+            "format": "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s",
+        },
+        "django.server": {
+            "()": "trading.engine.logs.MaskingServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "text"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "text", "filters": ["mask_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["mask_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "django": {"level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
         "axes.apps": {"level": "WARNING"},  # its start-up banner on every command

@@ -7,7 +7,7 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from exchange.redact import configured_secrets, mask_secrets, mask_text
+from exchange.redact import mask_configured_secrets, mask_configured_value
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
 
 logger = logging.getLogger("autocoin.events")
@@ -32,17 +32,16 @@ def event_record(
     meta: dict[str, Any] | None = None,
     state: str | None = None,
 ) -> EngineEvent:
-    """Write one audit row (secrets masked) and mirror it to the log."""
-    secrets = configured_secrets()
+    """Write one audit row (every configured secret masked, meta included) and mirror it to the log."""
     if state is None:
         state = EngineState.objects.values_list("state", flat=True).filter(pk=EngineState.SINGLETON_PK).first() or ""
     event = EngineEvent.objects.create(
         kind=kind,
         level=level,
-        actor=actor[:150],
+        actor=mask_configured_secrets(actor)[:150],
         state=state,
-        message=mask_text(message, secrets),
-        meta=mask_secrets(meta or {}, secrets),
+        message=mask_configured_secrets(message),
+        meta=mask_configured_value(meta or {}),
     )
     logger.log(_LOG_LEVELS.get(level, logging.INFO), "%s: %s", kind, event.message)
     return event

@@ -9,6 +9,8 @@ million rows. The formats are fixed so a spreadsheet or a script can rely on the
   are `YYYY-MM-DD`.
 - JSON columns are embedded as JSON (an object in the JSON export, compact JSON text in a CSV cell).
 - Empty values are an empty CSV cell and `null` in JSON.
+- Every configured secret is masked (exchange/redact.py), a chunk of rows at a time. Rows are masked when
+  written (patterns such as bearer tokens included); this guards rows written before a secret was set.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -29,6 +31,8 @@ from django.db.models.constants import LOOKUP_SEP
 from django.db.models.sql.constants import MULTI
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+
+from exchange.redact import configured_secrets, mask_values
 
 FORMATS = ("csv", "json")
 CHUNK_ROWS = 2000
@@ -53,7 +57,7 @@ def file_name(basename: str, fmt: str, *, now: datetime | None = None) -> str:
     return f"{basename}-{stamp}.{fmt}"
 
 
-def _field_at(model: type[models.Model], path: str) -> models.Field:
+def _field_at(model: type[models.Model], path: str) -> models.Field[Any, Any]:
     parts = path.split(LOOKUP_SEP)
     field: Any = None
     for index, part in enumerate(parts):
@@ -62,7 +66,8 @@ def _field_at(model: type[models.Model], path: str) -> models.Field:
             model = field.related_model
     if field.is_relation:
         field = field.target_field
-    return field
+    found: models.Field[Any, Any] = field
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -109,7 +114,8 @@ def _decimal_formatter(places: int | None) -> Callable[[Any], str]:
         elif kind is str:
             point = value.find(".")
             if point >= 0 and len(value) - point - 1 == places and "e" not in value and "E" not in value:
-                return value  # stored as text at the column's scale already
+                text: str = value
+                return text  # stored as text at the column's scale already
             number = Decimal(value)
         elif kind is int:
             return f"{value}{zeros}"  # SQLite stores whole amounts as INTEGER
@@ -135,7 +141,7 @@ def _bool_text(value: Any) -> str:
     return "true" if value else "false"
 
 
-def _formatters(field: models.Field, vendor: str) -> tuple[Callable[[Any], Any], Callable[[Any], str]]:
+def _formatters(field: models.Field[Any, Any], vendor: str) -> tuple[Callable[[Any], Any], Callable[[Any], str]]:
     """(csv formatter, json formatter) for one column; neither is called with None."""
     if isinstance(field, models.DateTimeField):
         if _database_formatted(field, vendor) is not None:
@@ -187,7 +193,7 @@ class _PostgresText(Func):
     output_field = models.TextField()
 
 
-def _database_formatted(field: models.Field, vendor: str) -> type[Func] | None:
+def _database_formatted(field: models.Field[Any, Any], vendor: str) -> type[Func] | None:
     """The SQL wrapper that makes the database return the column already formatted, if any."""
     if isinstance(field, models.DateTimeField):
         return {"sqlite": _SqliteIsoTime, "postgresql": _PostgresIsoTime}.get(vendor)
@@ -196,7 +202,7 @@ def _database_formatted(field: models.Field, vendor: str) -> type[Func] | None:
     return None
 
 
-def _raw_chunks(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[list[tuple[Any, ...]]]:
+def _raw_chunks(queryset: QuerySet[Any], columns: Sequence[Column]) -> Iterator[list[tuple[Any, ...]]]:
     """Chunks of raw rows (no ORM conversion) for `columns`, from a chunked (server-side) cursor."""
     paths: list[str] = []
     wrapped: dict[str, Func] = {}
@@ -232,10 +238,11 @@ class _Echo:
         return text
 
 
-def stream_csv(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[str]:
+def stream_csv(queryset: QuerySet[Any], columns: Sequence[Column]) -> Iterator[str]:
     vendor = connections[queryset.db].vendor
     converters = [_formatters(_field_at(queryset.model, column.path), vendor)[0] for column in columns]
     convert_at = [index for index, fmt in enumerate(converters) if fmt is not _identity]
+    secrets = configured_secrets()
     buffer = _Echo()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([column.header for column in columns])
@@ -250,15 +257,16 @@ def stream_csv(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[str]:
                     values[index] = converters[index](value)
             out.append(values)
         writer.writerows(out)
-        yield buffer.take()
+        yield mask_values(buffer.take(), secrets)
 
 
-def stream_json(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[str]:
+def stream_json(queryset: QuerySet[Any], columns: Sequence[Column]) -> Iterator[str]:
     """A JSON array of objects, one per row, keys in column order; streamed a chunk at a time."""
     vendor = connections[queryset.db].vendor
     converters = [_formatters(_field_at(queryset.model, column.path), vendor)[1] for column in columns]
     keys = [encode_basestring(column.header) + ":" for column in columns]
     pairs = list(zip(keys, converters, strict=True))
+    secrets = configured_secrets()
     first = True
     yield "["
     for rows in _raw_chunks(queryset, columns):
@@ -269,11 +277,11 @@ def stream_json(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[str]:
             )
             parts.append(("\n{" if first else ",\n{") + body + "}")
             first = False
-        yield "".join(parts)
+        yield mask_values("".join(parts), secrets)
     yield "\n]\n"
 
 
-def export_response(queryset: QuerySet, *, fmt: str, basename: str, columns: Sequence[Column]) -> StreamingHttpResponse:
+def export_response(queryset: QuerySet[Any], *, fmt: str, basename: str, columns: Sequence[Column]) -> StreamingHttpResponse:
     """A streamed download of `queryset` as CSV or JSON, named `<basename>-<UTC time>.<fmt>`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -19,7 +19,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from exchange.redact import configured_secrets, mask_secrets
+from exchange.redact import mask_configured_secrets as masked
+from exchange.redact import mask_configured_value
 from exchange.rules import fee_for
 from exchange.types import OrderInfo, Trade
 from trading import events, selectors
@@ -59,6 +60,7 @@ _REFUSAL_WITH_HINT: dict[tuple[str, str], str] = {
 
 def _transition(action: str, new: str, *, actor: str, reason: str, extra: dict[str, Any] | None = None) -> Transition:
     allowed = ALLOWED_FROM[action]
+    reason = masked(reason)  # often an exchange's or an exception's text
     EngineState.load()
     now = timezone.now()
     fields = {"state": new, "state_since": now, "state_reason": reason[:2000], "state_changed_by": actor[:150]}
@@ -109,6 +111,7 @@ def engine_stop_complete(*, actor: str, reason: str = "") -> Transition:
 
 def engine_fail(*, actor: str, error: str, kill_switch: bool = False) -> Transition:
     """RUNNING/STOPPING → ERROR. With `kill_switch`, the trip is persisted until a Reset."""
+    error = masked(error)
     extra: dict[str, Any] = {"last_error": error[:10000]}
     if kill_switch:
         extra.update(kill_switch=True, kill_switch_reason=error[:2000], kill_switch_at=timezone.now())
@@ -302,7 +305,7 @@ def engine_kill_switch_trip(*, reason: str, meta: dict[str, Any] | None = None) 
 
     Works from any state: when the engine is not RUNNING/STOPPING (e.g. `runengine --once` on an IDLE
     engine) the flag is still persisted, so no entry can be made until Reset."""
-    now = timezone.now()
+    now, reason = timezone.now(), masked(reason)
     try:
         engine_fail(actor="engine", error=reason, kill_switch=True)
     except TransitionNotAllowed:
@@ -344,7 +347,7 @@ def order_intent_create(
         mode=mode,
         price=price,
         volume=volume,
-        reason=reason[:255],
+        reason=masked(reason)[:255],
         signal=signal,
         identifier=order_identifier_new(),
         status=Order.Status.NEW,
@@ -421,7 +424,7 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals
         order.executed_volume = info.executed_volume
         order.executed_funds = info.filled_funds or Decimal("0")
         order.paid_fee = info.paid_fee
-        order.raw = mask_secrets(info.raw or {}, configured_secrets())
+        order.raw = mask_configured_value(info.raw or {})
         order.save(
             update_fields=[
                 "status",
@@ -439,8 +442,8 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals
 
 def order_mark(*, order: Order, status: str, error_name: str = "", error_message: str = "") -> Order:
     order.status = status
-    order.error_name = error_name[:64]
-    order.error_message = error_message[:5000]
+    order.error_name = masked(error_name)[:64]
+    order.error_message = masked(error_message)[:5000]
     order.save(update_fields=["status", "error_name", "error_message", "updated_at"])
     return order
 
@@ -465,7 +468,7 @@ def manual_order_request_link(*, request: ManualOrderRequest, order: Order) -> N
 
 def manual_order_request_finish(*, request: ManualOrderRequest, done: bool, result: str, order: Order | None = None) -> None:
     request.status = ManualOrderRequest.Status.DONE if done else ManualOrderRequest.Status.REJECTED
-    request.result = result[:5000]
+    request.result = masked(result)[:5000]
     request.processed_at = timezone.now()
     request.order = order
     request.save(update_fields=["status", "result", "processed_at", "order"])
@@ -562,8 +565,8 @@ def signal_record(
         action=action,
         score=score.quantize(Decimal("0.00000001")),
         source=source,
-        explanation=explanation[:5000],
-        meta=meta,
+        explanation=masked(explanation)[:5000],
+        meta=mask_configured_value(meta),
     )
 
 

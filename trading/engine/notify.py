@@ -2,7 +2,8 @@
 
 Trading never waits for a notifier: messages go into a bounded queue (a full queue drops the message
 with a log line), each POST has a short timeout, and a failure becomes a WARNING event whose text
-never contains the bot token or the webhook URL's secret path.
+never contains the bot token or the webhook URL's secret path. Every configured secret is masked out of
+the text before it is queued: a notification often quotes an exchange's or an exception's message.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import requests
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from exchange.redact import mask_configured_secrets, mask_text
+from exchange.redact import mask_configured_secrets, mask_text, url_secrets
 
 logger = logging.getLogger("autocoin.engine.notify")
 
@@ -69,12 +70,12 @@ class Notifier:
             return False
         self.start()
         try:
-            self._queue.put_nowait(text[:3500])
-            return True
+            self._queue.put_nowait(mask_configured_secrets(text)[:3500])
         except queue.Full:
             self.dropped += 1
             logger.warning("notification queue full: message dropped")
             return False
+        return True
 
     def close(self, timeout: float = 5.0, *, drain: bool = True) -> None:
         """Flush what is queued (up to `timeout`; `drain=False` drops it), then stop the thread."""
@@ -108,17 +109,22 @@ class Notifier:
         payload = {channel.payload_key: text, **dict(channel.extra)}
         try:
             response = self._session.post(channel.url, json=payload, timeout=TIMEOUT_SEC)
-            if response.status_code >= 400:
-                raise RuntimeError(f"HTTP {response.status_code}")
-            self.sent += 1
         except Exception as error:  # noqa: BLE001 - a notifier must never break trading
-            self.failed += 1
-            # requests puts the URL (with the Telegram token in its path) into its messages: mask it.
-            # The webhook URL carries its own secret path; the configured secrets are masked as everywhere.
-            detail = mask_text(mask_configured_secrets(f"{type(error).__name__}: {error}"), [channel.url])
-            logger.warning("notification via %s failed: %s", channel.name, detail)
-            if self.record_failures:
-                self._record_failure(channel.name, detail)
+            self._failed(channel, f"{type(error).__name__}: {error}")
+            return
+        if response.status_code >= 400:
+            self._failed(channel, f"RuntimeError: HTTP {response.status_code}")
+            return
+        self.sent += 1
+
+    def _failed(self, channel: Channel, error: str) -> None:
+        self.failed += 1
+        # requests puts the URL, or only its path, into its messages: the Telegram token and a webhook's
+        # credential are in the path, so every credential part of the channel's URL is masked too.
+        detail = mask_text(mask_configured_secrets(error), url_secrets(channel.url))
+        logger.warning("notification via %s failed: %s", channel.name, detail)
+        if self.record_failures:
+            self._record_failure(channel.name, detail)
 
     def _record_failure(self, channel: str, detail: str) -> None:
         from trading import events
@@ -126,5 +132,5 @@ class Notifier:
         try:
             close_old_connections()
             events.notification_failed(channel=channel, error=detail)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("could not record a notification failure")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 BUY = {"market": "KRW-BTC", "side": "bid", "ord_type": "price", "price": "10000"}
 
@@ -71,10 +73,13 @@ def test_stalled_order_is_placed_after_the_client_gave_up(sandbox):
 
     with pytest.raises(requests.ReadTimeout):
         sandbox.call("POST", "/v1/orders", body={**BUY, "identifier": "slow-1"}, timeout=0.3)
-    time.sleep(1.2)
 
-    found = sandbox.call("GET", "/v1/order", params={"identifier": "slow-1"})
-    assert found.status_code == 200
+    found = wait_until(
+        lambda: (answer := sandbox.call("GET", "/v1/order", params={"identifier": "slow-1"})).status_code == 200 and answer,
+        timeout=5,
+        message="the stalled order never appeared",
+    )
+    assert found.json()["identifier"] == "slow-1"
 
 
 def test_drop_after_accept_places_the_order_but_never_answers(sandbox):

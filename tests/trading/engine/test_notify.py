@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from tests.waiting import wait_until
 from trading.engine.notify import Notifier
 from trading.models import EngineEvent
 
@@ -41,9 +42,7 @@ class Receiver:
         self.thread.start()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(self.requests) >= count, timeout=timeout, message=f"{count} request(s) never arrived")
 
     def close(self) -> None:
         self.server.shutdown()

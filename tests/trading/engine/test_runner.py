@@ -51,7 +51,15 @@ class EngineProcess:
         self.owner = f"{socket.gethostname()}:{self.proc.pid}"
 
     def wait_claimed(self, timeout: float = 20) -> None:
-        wait_until(lambda: EngineState.load().owner == self.owner, timeout, lambda: self.output_if_dead())
+        """Until the claim is taken and its event recorded (two writes: the test may look between them)."""
+        wait_until(
+            lambda: (
+                EngineState.load().owner == self.owner
+                and EngineEvent.objects.filter(kind="engine_claimed", meta__owner=self.owner).exists()
+            ),
+            timeout,
+            self.output_if_dead,
+        )
 
     def output_if_dead(self) -> str:
         if self.proc.poll() is not None:

@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
         print("autocoin: no test ran; that is a failure", file=sys.stderr)
         return 1
     if code != 0:
-        print(f"autocoin: tests failed with seed {seed}; rerun this order with: scripts/run_tests.py --seed {seed}", file=sys.stderr)
+        print(f"autocoin: tests failed with seed {seed}; rerun this order with --seed {seed}", file=sys.stderr)
     return code
 
 

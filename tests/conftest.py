@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -23,13 +22,12 @@ def _test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_factory_sequences() -> Iterator[None]:
+def _fresh_factory_sequences() -> None:
     """Every test starts the factories' sequences at 0, so what a factory makes (dates, identifiers) does not
     depend on which tests ran before it in this process (random order, parallel workers)."""
     for factory in vars(factories).values():
         if isinstance(factory, type) and issubclass(factory, DjangoModelFactory) and factory is not DjangoModelFactory:
             factory.reset_sequence(force=True)
-    yield
 
 
 class FrozenClock:

@@ -38,6 +38,21 @@ def database_url() -> str:
     return f"postgres://{settings.get('USER') or 'postgres'}@{host}:{port}/{settings['NAME']}"
 
 
+STARTED: list[EngineProcess] = []
+"""Engine processes this test started, killed at its end whatever happened (a leftover would hold the claim)."""
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_outlives_its_test(transactional_db):
+    # Depends on the database fixture, so it runs before the tables are emptied behind the process's back.
+    yield
+    while STARTED:
+        process = STARTED.pop().proc
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
 class EngineProcess:
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.proc = subprocess.Popen(
@@ -49,6 +64,7 @@ class EngineProcess:
             text=True,
         )
         self.owner = f"{socket.gethostname()}:{self.proc.pid}"
+        STARTED.append(self)
 
     def wait_claimed(self, timeout: float = 20) -> None:
         """Until the claim is taken and its event recorded (two writes: the test may look between them)."""
@@ -208,25 +224,27 @@ def test_an_engine_killed_on_this_machine_is_taken_over_at_once(engine_env):
     first = EngineProcess(engine_env)
     first.wait_claimed()
     first.stop(signal.SIGKILL)  # the claim and a fresh heartbeat are left behind
+    # A heartbeat that cannot go stale while the test runs: only the missing process can give the claim away.
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(heartbeat_at=timezone.now() + timedelta(hours=1))
     second = EngineProcess(engine_env)
-    second.wait_claimed(timeout=5)
+    second.wait_claimed()
     code, out = second.stop()
     assert code == 0, out
 
 
 def test_sigkill_during_an_order_then_restart_adopts_it_without_a_duplicate(engine_env, sandbox):
     sandbox.set_price("100000000")
-    # The exchange places the order, then holds the answer: the engine is killed while it waits.
-    sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 1.5, "after": True})
+    # The exchange places the order, then holds the answer for longer than the test takes: the engine is killed
+    # once the order is placed, while it waits.
+    sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 60, "after": True})
     EngineState.objects.filter(pk=1).update(state="RUNNING")
     request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
     engine = EngineProcess(engine_env)
-    wait_until(lambda: Order.objects.filter(status="NEW").exists(), 20, engine.output_if_dead)
+    wait_until(lambda: sandbox.state()["orders"], 20, engine.output_if_dead)
     engine.stop(signal.SIGKILL)
 
     order = Order.objects.get()
     assert order.status == Order.Status.NEW  # written before the call, never updated
-    poll(lambda: sandbox.state()["orders"], timeout=10, message="the sandbox never placed the stalled order")
     assert [o["identifier"] for o in sandbox.state()["orders"]] == [order.identifier]
 
     restarted = EngineProcess(engine_env)

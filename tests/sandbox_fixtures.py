@@ -34,6 +34,7 @@ the control endpoint over HTTP (documented in docs/SANDBOX.md):
 - ``advance(seconds)``: move the sandbox clock forward (candles and resting orders follow).
 - ``set_balance(currency, balance, *, avg_buy_price=None)``.
 - ``state()``: balances (decimal strings), orders, faults, clock, for assertions.
+- ``hold_quota_clock()``: stop the rate limiter's clock (every call then lands in one one-second window).
 
 ``call(method, path, *, params=None, body=None, ...)`` sends a request signed the way Upbit's docs
 sign it (HS512, query_hash over the unquoted query string or the JSON body in order), for tests that
@@ -167,6 +168,33 @@ class SandboxHandle:
 
     def state(self) -> dict[str, Any]:
         return self.control("GET", "state")
+
+    # --- quotas -------------------------------------------------------------------------------------
+    def hold_quota_clock(self) -> QuotaClock:
+        """Stop the clock the rate limiter counts its one-second windows by, so every call the test makes lands in
+        one window however slow the machine is (a real clock lets a burst straddle two windows and pass).
+        `advance(seconds)` on the returned clock moves it."""
+        from exchange.sandbox.ratelimit import RateLimiter
+
+        clock = QuotaClock()
+        held = self.server.limiter
+        self.server.limiter = RateLimiter(
+            enabled=held.enabled, ban_after=held.ban_after, ban_seconds=held.ban_seconds, monotonic=clock
+        )
+        return clock
+
+
+class QuotaClock:
+    """Monotonic seconds that move only when told to."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture

@@ -352,6 +352,7 @@ def test_server_saying_the_second_is_spent_pauses_the_group(sandbox, client):
 
 def test_a_real_ban_after_repeated_429s_is_ip_banned(sandbox_factory):
     sandbox = sandbox_factory(ban_after=3, ban_seconds=30)
+    sandbox.hold_quota_clock()
     hammer = requests.Session()
     url = f"{sandbox.base_url}/v1/ticker?markets={MARKET}"
     statuses = [hammer.get(url, timeout=5).status_code for _ in range(20)]

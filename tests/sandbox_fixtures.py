@@ -54,6 +54,8 @@ import jwt
 import pytest
 import requests
 
+from tests.waiting import ManualClock
+
 
 class SandboxHandle:
     """A running sandbox plus helpers that call its control endpoint (`/_sandbox/...`) over HTTP."""
@@ -170,31 +172,18 @@ class SandboxHandle:
         return self.control("GET", "state")
 
     # --- quotas -------------------------------------------------------------------------------------
-    def hold_quota_clock(self) -> QuotaClock:
+    def hold_quota_clock(self) -> ManualClock:
         """Stop the clock the rate limiter counts its one-second windows by, so every call the test makes lands in
         one window however slow the machine is (a real clock lets a burst straddle two windows and pass).
         `advance(seconds)` on the returned clock moves it."""
         from exchange.sandbox.ratelimit import RateLimiter
 
-        clock = QuotaClock()
+        clock = ManualClock()
         held = self.server.limiter
         self.server.limiter = RateLimiter(
             enabled=held.enabled, ban_after=held.ban_after, ban_seconds=held.ban_seconds, monotonic=clock
         )
         return clock
-
-
-class QuotaClock:
-    """Monotonic seconds that move only when told to."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

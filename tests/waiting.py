@@ -31,3 +31,18 @@ def wait_until(
             detail = message() if callable(message) else message
             raise AssertionError(f"timed out after {timeout:g} s: {detail}")
         time.sleep(interval)
+
+
+class ManualClock:
+    """Monotonic seconds that move only when the test says (`advance`, or `sleep` where code under test sleeps)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    sleep = advance

@@ -101,6 +101,7 @@ def test_each_partial_is_its_own_swap_target_and_small(session_client, name):
 
 
 @pytest.mark.parametrize("name", PANELS)
+@pytest.mark.usefixtures("frozen_now")  # the risk panel counts the cooldown down by the second
 def test_unchanged_panel_answers_304_or_204_without_a_body(session_client, name):
     busy_history()
     first = session_client.get(f"/panels/{name}")

@@ -3,7 +3,7 @@ against the sandbox over real HTTP (with its clock, so candles close when the te
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,12 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def sandbox(sandbox_factory):
-    """The sandbox on a clock that moves only when the test advances it, so no candle closes during a fetch.
-    It starts in the middle of the current minute: the engine's own bookkeeping (order and fill ages) still
-    reads the wall clock."""
-    frozen = datetime.now(UTC).replace(second=30, microsecond=0)
-    return sandbox_factory(clock=lambda: frozen)
+def sandbox(frozen_sandbox):
+    return frozen_sandbox
 
 
 def running() -> None:

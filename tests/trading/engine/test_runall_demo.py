@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -77,15 +78,22 @@ def test_the_demo_trades_within_a_minute_and_stops_cleanly(tmp_path):
     db = tmp_path / "demo.sqlite3"
     web, sandbox = free_port(), free_port()
     demo = start_demo(db, web, sandbox)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
+    reader.start()
     started = time.monotonic()
     try:
         wait_until(lambda: query(db, "select count(*) from trading_fill") not in ([], [(0,)]), 60, demo)
         assert time.monotonic() - started < 60
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/healthz", timeout=5) as answer:
             assert answer.status == 200
+        # The launcher announces the dashboard once its demo set-up returns, which may be after the first fill.
+        wait_until(lambda: any("dashboard at http://127.0.0.1:" in line for line in lines), 30, demo)
 
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal: the whole foreground group
-        out, _ = demo.communicate(timeout=60)
+        demo.wait(timeout=60)
+        reader.join(timeout=10)
+        out = "".join(lines)
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)

@@ -32,12 +32,13 @@ browser-deps:
 	      || echo "autocoin: chromium could not be installed; browser tests will be skipped"; \
 	  else echo "autocoin: chromium not found (install it with your package manager); browser tests will be skipped"; fi; }
 
+# The suite runs in parallel and in a random order whose seed it prints; `make test TEST_ARGS="--seed N"` repeats an order.
 test: $(STAMP) browser-deps
 	$(PY) scripts/bootstrap.py
 	$(PY) manage.py collectstatic --no-input -v 0
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run -v 1
-	$(PY) scripts/run_tests.py
+	$(PY) scripts/run_tests.py $(TEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from tests import factories
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
@@ -22,3 +28,36 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_factory_sequences() -> None:
+    """Every test starts the factories' sequences at 0, so what a factory makes (dates, identifiers) does not
+    depend on which tests ran before it in this process (random order, parallel workers)."""
+    for factory in vars(factories).values():
+        if isinstance(factory, type) and issubclass(factory, DjangoModelFactory) and factory is not DjangoModelFactory:
+            factory.reset_sequence(force=True)
+
+
+class FrozenClock:
+    """Django's clock held at one instant; `advance` moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def frozen_now(monkeypatch) -> FrozenClock:
+    """`django.utils.timezone.now` (and with it `localdate`, session expiry and `auto_now`) held at the current
+    second: the day, the minute and every age a test sets up stay as the test made them while it runs. Model
+    fields declared with `default=timezone.now` keep the real clock (they hold the function itself)."""
+    clock = FrozenClock(timezone.now().replace(microsecond=0))
+    monkeypatch.setattr(timezone, "now", clock)
+    return clock

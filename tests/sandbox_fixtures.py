@@ -35,6 +35,7 @@ in docs/SANDBOX.md):
 - ``advance(seconds)``: move the sandbox clock forward (candles and resting orders follow).
 - ``set_balance(currency, balance, *, avg_buy_price=None)``.
 - ``state()``: balances (decimal strings), orders, faults, clock, for assertions.
+- ``hold_quota_clock()``: stop the rate limiter's clock (every call then lands in one one-second window).
 
 ``call(method, path, *, params=None, body=None, ...)`` sends a request signed the way Upbit's docs
 sign it (HS512, query_hash over the unquoted query string or the JSON body in order), for tests that
@@ -60,6 +61,8 @@ from urllib.parse import unquote, urlencode
 import jwt
 import pytest
 import requests
+
+from tests.waiting import ManualClock
 
 
 class SandboxHandle:
@@ -179,6 +182,20 @@ class SandboxHandle:
 
     def state(self) -> dict[str, Any]:
         return self.control("GET", "state")
+
+    # --- quotas -------------------------------------------------------------------------------------
+    def hold_quota_clock(self) -> ManualClock:
+        """Stop the clock the rate limiter counts its one-second windows by, so every call the test makes lands in
+        one window however slow the machine is (a real clock lets a burst straddle two windows and pass).
+        `advance(seconds)` on the returned clock moves it."""
+        from exchange.sandbox.ratelimit import RateLimiter
+
+        clock = ManualClock()
+        held = self.server.limiter
+        self.server.limiter = RateLimiter(
+            enabled=held.enabled, ban_after=held.ban_after, ban_seconds=held.ban_seconds, monotonic=clock
+        )
+        return clock
 
 
 @contextlib.contextmanager

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from tests.factories import console_group
+from tests.waiting import wait_until
 from trading import selectors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +90,27 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_in_page(page, predicate: Callable[[], object], *, timeout: float = 5.0, message: str = "the page never changed") -> None:
+    """Poll a condition that page events update: Playwright hands those events to Python only while it waits."""
+
+    def pumped() -> object:
+        page.wait_for_timeout(20)
+        return predicate()
+
+    wait_until(pumped, timeout=timeout, interval=0, message=message)
+
+
+def watch_polls(page) -> list[str]:
+    """The panel URLs whose poll has been answered so far, in order (filled in as the page runs)."""
+    answered: list[str] = []
+    page.on("response", lambda response: answered.append(response.url) if "/panels/" in response.url else None)
+    return answered
+
+
+def wait_round_of_polls(page, answered: list[str]) -> None:
+    """Until every polling panel on the page (the chart's period is the longest) has had a poll answered."""
+    panels = page.locator('[hx-trigger^="every"]').count()
+    assert panels > 0
+    wait_in_page(page, lambda: len(set(answered)) >= panels, timeout=15, message=f"not all {panels} panels were polled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import login, screenshot, wait_in_page, watch_polls
 from tests.factories import SignalFactory
 from trading import services
 from trading.models import EngineEvent, EngineState, ManualOrderRequest
@@ -77,8 +77,8 @@ def test_unchanged_panels_are_left_alone_and_a_hidden_tab_stops_polling(page):
     polls: list[str] = []
     page.on("request", lambda request: polls.append(request.url) if "/panels/" in request.url else None)
     page.evaluate("window.swaps = 0; document.body.addEventListener('htmx:afterSwap', () => window.swaps++)")
-    page.wait_for_timeout(3_500)
-    assert len(polls) >= 10  # every panel polls each second...
+    answered = watch_polls(page)
+    wait_in_page(page, lambda: len(answered) >= 10, message="the panels did not poll")  # every panel polls each second...
     assert page.evaluate("window.swaps") == 0  # ...and nothing changed, so nothing was swapped
 
     SignalFactory(action="SELL", explanation="dead cross for the browser test")
@@ -98,8 +98,7 @@ def test_unchanged_panels_are_left_alone_and_a_hidden_tab_stops_polling(page):
         "Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});"
         "document.dispatchEvent(new Event('visibilitychange'))"
     )
-    page.wait_for_timeout(500)
-    assert polls  # coming back refreshes at once
+    wait_in_page(page, lambda: polls, timeout=1, message="coming back did not refresh at once")
 
 
 def test_manual_order_asks_first_and_is_queued_only_when_confirmed(page):

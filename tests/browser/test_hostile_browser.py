@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import PASSWORD, USERNAME, login
+from tests.browser.conftest import PASSWORD, USERNAME, login, wait_round_of_polls, watch_polls
 from trading.models import EngineEvent, EngineState, ManualOrderRequest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,8 +27,9 @@ def test_login_dashboard_and_admin_leave_a_clean_console(page, operator):
     operator.is_superuser = True
     operator.save()
     seen = watch(page)
+    answered = watch_polls(page)
     login(page)
-    page.wait_for_timeout(1_500)  # a round of polls
+    wait_round_of_polls(page, answered)
     page.goto(f"{page.base_url}/admin/trading/enginestate/1/change/")
     page.goto(f"{page.base_url}/admin/trading/order/")
     page.click("#logout-form button")

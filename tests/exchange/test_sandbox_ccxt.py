@@ -153,6 +153,7 @@ def test_upbit_error_answers_map_to_ccxts_exception_classes(upbit, box):
 
 
 def test_a_client_that_ignores_the_quota_gets_429_not_a_crash(box):
+    box.hold_quota_clock()
     reckless = _exchange(box, enableRateLimit=False)
     reckless.load_markets()
 

@@ -8,17 +8,7 @@ import time
 import pytest
 
 from exchange.throttle import RemainingReq, Throttle, parse_remaining_req, safe_capacity
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.waiting import ManualClock as FakeClock
 
 
 def max_in_any_window(times: list[float], window: float) -> int:

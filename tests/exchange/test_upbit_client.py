@@ -27,6 +27,7 @@ from exchange.rules import is_on_tick
 from exchange.throttle import parse_remaining_req
 from exchange.types import OrderRequest
 from exchange.upbit import UpbitClient, make_token
+from tests.waiting import wait_until
 
 MARKET = "KRW-BTC"
 
@@ -213,11 +214,13 @@ def test_market_buy_fills_and_counts_as_filled(sandbox, client):
         OrderRequest(market=MARKET, side="buy", ord_type="price", identifier=new_id(), price=Decimal("10000"))
     )
 
-    final = client.get_order(uuid=order.uuid)  # the order's answer carries no trades; the lookup does
-    deadline = time.monotonic() + 5
-    while not final.is_final and time.monotonic() < deadline:
-        time.sleep(0.05)
-        final = client.get_order(uuid=order.uuid)
+    # the order's answer carries no trades; the lookup does
+    final = wait_until(
+        lambda: (looked_up := client.get_order(uuid=order.uuid)).is_final and looked_up,
+        timeout=5,
+        interval=0.05,
+        message="the market buy never became final",
+    )
 
     assert final.is_filled
     assert final.executed_volume > 0
@@ -349,6 +352,7 @@ def test_server_saying_the_second_is_spent_pauses_the_group(sandbox, client):
 
 def test_a_real_ban_after_repeated_429s_is_ip_banned(sandbox_factory):
     sandbox = sandbox_factory(ban_after=3, ban_seconds=30)
+    sandbox.hold_quota_clock()
     hammer = requests.Session()
     url = f"{sandbox.base_url}/v1/ticker?markets={MARKET}"
     statuses = [hammer.get(url, timeout=5).status_code for _ in range(20)]
@@ -428,14 +432,14 @@ def test_stalled_order_is_outcome_unknown_and_lands_later(sandbox):
         client.place_order(request)
 
     assert caught.value.identifier == request.identifier
-    deadline = time.monotonic() + 5
-    while True:
+
+    def lookup():
         try:
-            found = client.get_order(identifier=request.identifier)
-            break
+            return client.get_order(identifier=request.identifier)
         except OrderNotFound:
-            assert time.monotonic() < deadline, "the stalled order never appeared"
-            time.sleep(0.1)
+            return None
+
+    found = wait_until(lookup, timeout=5, interval=0.05, message="the stalled order never appeared")
     assert found.identifier == request.identifier
 
 

@@ -342,8 +342,8 @@ def test_limit_caps_the_number_of_items(token_client):
     assert len(envelope(token_client.get("/api/logs/recent?limit=2"))["data"]) == 2
 
 
+@pytest.mark.usefixtures("frozen_now")
 def test_pnl_daily_lists_days_newest_first(token_client):
-    PnlDailyFactory.reset_sequence()
     PnlDailyFactory.create_batch(3)
     data = envelope(token_client.get("/api/pnl/daily?days=2"))["data"]
     assert len(data) == 2

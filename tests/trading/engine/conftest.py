@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,15 @@ import pytest
 from exchange.paper import PaperExchange
 from exchange.upbit import UpbitClient
 from trading.models import StrategyConfig
+
+
+@pytest.fixture
+def frozen_sandbox(sandbox_factory):
+    """The sandbox on a clock that moves only when the test advances it, so no candle closes while the test runs
+    (a real clock crossing a minute shifts which candle is the newest closed one). It starts in the middle of the
+    current minute: the engine's own bookkeeping (order and fill ages) still reads the wall clock."""
+    frozen = datetime.now(UTC).replace(second=30, microsecond=0)
+    return sandbox_factory(clock=lambda: frozen)
 
 
 @pytest.fixture

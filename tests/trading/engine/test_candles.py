@@ -18,29 +18,30 @@ D = Decimal
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def sandbox(frozen_sandbox):
+    return frozen_sandbox
+
+
 def running() -> None:
     EngineState.load()
     EngineState.objects.filter(pk=1).update(state="RUNNING")
 
 
-def assert_contiguous_and_closed(candles, unit: int, before_fetch, now) -> None:
-    """Contiguous, and the newest is the newest closed candle at the time of the fetch (not the forming
-    one): the clock may cross a candle boundary between `before_fetch` and `now`."""
+def assert_contiguous_and_closed(candles, unit: int, now) -> None:
     step = timedelta(minutes=unit)
     assert all(later.start - earlier.start == step for earlier, later in zip(candles, candles[1:], strict=False))
-    assert candles[-1].start + step <= now
-    assert before_fetch < candles[-1].start + 2 * step
+    assert candles[-1].start + step <= now < candles[-1].start + 2 * step  # the newest closed candle, not the forming one
 
 
 def test_more_than_one_page_is_read_backwards_then_only_the_newest_page(live, sandbox):
     cache = CandleCache(live, "KRW-BTC", sandbox.server.now)
     need = 2880  # volatility breakout on 1-minute candles: two days
 
-    before = sandbox.server.now()
     cold = cache.closed(1, need)
 
     assert len(cold.candles) == need and cold.requests == (need + 1 + PAGE - 1) // PAGE
-    assert_contiguous_and_closed(cold.candles, 1, before, sandbox.server.now())
+    assert_contiguous_and_closed(cold.candles, 1, sandbox.server.now())
 
     warm = cache.closed(1, need)
     next_close = cold.candles[-1].start + timedelta(minutes=2, seconds=CANDLE_CLOSE_MARGIN_SEC)
@@ -51,26 +52,23 @@ def test_more_than_one_page_is_read_backwards_then_only_the_newest_page(live, sa
         assert warm.requests == 1
 
     sandbox.advance(600)
-    before = sandbox.server.now()
     later = cache.closed(1, need)
     assert later.requests == 1 and len(later.candles) == need
-    assert_contiguous_and_closed(later.candles, 1, before, sandbox.server.now())
+    assert_contiguous_and_closed(later.candles, 1, sandbox.server.now())
     assert later.candles[-11].start == cold.candles[-1].start
 
     sandbox.advance(5 * 3600)  # the engine was idle for longer than a page: the gap is read, nothing is missing
-    before = sandbox.server.now()
     gap = cache.closed(1, need)
     assert gap.requests == 2
-    assert_contiguous_and_closed(gap.candles, 1, before, sandbox.server.now())
+    assert_contiguous_and_closed(gap.candles, 1, sandbox.server.now())
 
 
 def test_day_candles_and_a_growing_need_are_paged_too(live, sandbox):
     cache = CandleCache(live, "KRW-BTC", sandbox.server.now)
     assert len(cache.closed(1440, 50).candles) == 50
-    before = sandbox.server.now()
     more = cache.closed(1440, 450)
     assert len(more.candles) == 450 and more.requests == 3
-    assert_contiguous_and_closed(more.candles, 1440, before, sandbox.server.now())
+    assert_contiguous_and_closed(more.candles, 1440, sandbox.server.now())
 
 
 def test_a_long_minute_strategy_decides_on_its_full_history(live, sandbox, engine_settings):
@@ -160,7 +158,7 @@ def test_money_in_event_messages_reads_like_money(live, sandbox):
     sandbox.set_price("100000000")
     running()
     ManualOrderRequestFactory(kind="buy", krw=D("10000"))
-    assert TradingEngine(live).run_cycle().ok
+    assert TradingEngine(live, clock=sandbox.server.now).run_cycle().ok
 
     intent = EngineEvent.objects.get(kind="order_intent")
     fill = EngineEvent.objects.get(kind="fill")

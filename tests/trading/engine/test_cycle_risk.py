@@ -16,6 +16,11 @@ D = Decimal
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def sandbox(frozen_sandbox):
+    return frozen_sandbox
+
+
 def running() -> None:
     EngineState.load()
     EngineState.objects.filter(pk=1).update(state="RUNNING")

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from tests.waiting import wait_until
 from trading.engine.notify import Notifier
 from trading.models import EngineEvent
 
@@ -19,11 +20,15 @@ class Receiver:
 
     def __init__(self, status: int = 200, delay: float = 0.0) -> None:
         self.requests: list[tuple[str, dict]] = []
+        self.held = threading.Event()
+        self.held.set()
+        """Cleared: every request waits, unanswered, until it is set again (at most 10 s)."""
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.held.wait(10)
                 if delay:
                     time.sleep(delay)
                 outer.requests.append((self.path, json.loads(body)))
@@ -41,9 +46,7 @@ class Receiver:
         self.thread.start()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(self.requests) >= count, timeout=timeout, message=f"{count} request(s) never arrived")
 
     def close(self) -> None:
         self.server.shutdown()
@@ -83,16 +86,18 @@ def test_webhook_and_telegram_receive_the_text(settings, receiver):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_dead_notifier_never_blocks_and_its_failure_event_hides_the_token(settings):
+def test_a_dead_notifier_never_blocks_and_its_failure_event_hides_the_token(settings, receiver):
+    settings.NOTIFY_WEBHOOK_URL = receiver.url  # a webhook that does not answer until the test lets it
     settings.TELEGRAM_BOT_TOKEN = TOKEN
     settings.TELEGRAM_CHAT_ID = "42"
     settings.TELEGRAM_API_BASE = dead_url()
     notifier = Notifier()
 
-    started = time.monotonic()
+    receiver.held.clear()
     for number in range(5):
         assert notifier.send(f"message {number}")
-    assert time.monotonic() - started < 0.1  # sending only queues
+    assert receiver.requests == []  # sending only queues: all five returned while the first is still unanswered
+    receiver.held.set()
 
     notifier.close(timeout=10)
     failures = EngineEvent.objects.filter(kind=EngineEvent.Kind.NOTIFICATION, level="WARNING")
@@ -109,11 +114,11 @@ def test_a_full_queue_drops_messages_instead_of_waiting(settings):
     try:
         settings.NOTIFY_WEBHOOK_URL = slow.url
         notifier = Notifier(record_failures=False)
-        started = time.monotonic()
-        results = [notifier.send(f"m{n}") for n in range(150)]
-        assert time.monotonic() - started < 0.5
+        slow.held.clear()  # the sender is stuck on the first message while all 150 are sent: a send that
+        results = [notifier.send(f"m{n}") for n in range(150)]  # waited for room would never return
         assert results.count(False) >= 49
         assert notifier.dropped == results.count(False)
+        slow.held.set()
         slow.wait_for(1)  # the sender is busy with the first message: close() drops the rest of the queue
         notifier.close(timeout=5, drain=False)
         assert 1 <= len(slow.requests) <= 2
@@ -151,16 +156,18 @@ def test_fills_are_announced_and_a_dead_notifier_does_not_slow_trading(live, san
     announced.close()
     assert receiver.requests and "autocoin fill (live): buy" in receiver.requests[0][1]["text"]
 
-    engine_settings.NOTIFY_WEBHOOK_URL = ""
+    # Now the webhook holds every message unanswered and Telegram is gone.
     engine_settings.TELEGRAM_BOT_TOKEN = TOKEN
     engine_settings.TELEGRAM_CHAT_ID = "42"
     engine_settings.TELEGRAM_API_BASE = dead_url()
     dead = Notifier()
     ManualOrderRequestFactory(kind="close", krw=None)
-    started = time.monotonic()
+    receiver.held.clear()
     assert TradingEngine(live, notifier=dead).run_cycle().ok
-    assert time.monotonic() - started < 2
+    assert len(receiver.requests) == 1  # the cycle finished while its fill's message was still unanswered
+    receiver.held.set()
     dead.close(timeout=10)
+    assert "autocoin fill (live): sell" in receiver.requests[1][1]["text"]
     assert Order.objects.filter(status="DONE").count() == 2
     assert EngineEvent.objects.filter(kind="notification", level="WARNING").exists()
     assert not EngineEvent.objects.filter(message__contains=TOKEN).exists()

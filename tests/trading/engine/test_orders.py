@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from tests.factories import ManualOrderRequestFactory
+from tests.waiting import wait_until
 from trading.engine import orders as order_ops
 from trading.engine.cycle import TradingEngine
 from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order
@@ -88,9 +88,7 @@ def test_a_timeout_marks_the_order_unknown_and_blocks_the_market_until_found(san
     with pytest.raises(RuntimeError, match="still UNKNOWN"):
         order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
 
-    import time
-
-    time.sleep(1.2)
+    wait_until(lambda: sandbox_orders(sandbox), timeout=5, message="the sandbox never placed the order")
     order_ops.orders_reconcile(live, mode="live")
     result.order.refresh_from_db()
     assert result.order.status == Order.Status.DONE
@@ -141,9 +139,7 @@ def test_an_order_placed_after_its_client_gave_up_is_adopted_not_declared_absent
     assert order.status == Order.Status.UNKNOWN and order.lookup_attempts == order_ops.ABSENT_AFTER_LOOKUPS + 1
     assert order_ops.blocking_orders("KRW-BTC", "live") == [order]
 
-    deadline = time.monotonic() + 5
-    while not sandbox_orders(sandbox) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: sandbox_orders(sandbox), timeout=5, message="the stalled order was never placed")
     order_ops.orders_reconcile(live, mode="live")
 
     order.refresh_from_db()

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_until as poll
+
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
+OWNER = "select owner from trading_enginestate"
 
 
 def free_port() -> int:
@@ -33,14 +37,16 @@ def listening(port: int) -> bool:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll `condition`; a launcher that exited in the meantime fails the test at once, with its output."""
+
+    def holds() -> bool:
         if condition():
-            return
+            return True
         if proc.poll() is not None:
             raise AssertionError(f"runall exited early ({proc.returncode}):\n{proc.stdout.read() if proc.stdout else ''}")
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+        return False
+
+    poll(holds, timeout=timeout, interval=0.05, message="runall never got there")
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -72,15 +78,22 @@ def test_the_demo_trades_within_a_minute_and_stops_cleanly(tmp_path):
     db = tmp_path / "demo.sqlite3"
     web, sandbox = free_port(), free_port()
     demo = start_demo(db, web, sandbox)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
+    reader.start()
     started = time.monotonic()
     try:
         wait_until(lambda: query(db, "select count(*) from trading_fill") not in ([], [(0,)]), 60, demo)
         assert time.monotonic() - started < 60
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/healthz", timeout=5) as answer:
             assert answer.status == 200
+        # The launcher announces the dashboard once its demo set-up returns, which may be after the first fill.
+        wait_until(lambda: any("dashboard at http://127.0.0.1:" in line for line in lines), 30, demo)
 
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal: the whole foreground group
-        out, _ = demo.communicate(timeout=60)
+        demo.wait(timeout=60)
+        reader.join(timeout=10)
+        out = "".join(lines)
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
@@ -101,11 +114,12 @@ def test_the_demo_trades_within_a_minute_and_stops_cleanly(tmp_path):
         wait_until(lambda: listening(web), 30, again)
         os.kill(again.pid, signal.SIGKILL)
         again.communicate(timeout=10)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (
-            listening(web) or listening(sandbox) or query(db, "select owner from trading_enginestate") != [("",)]
-        ):
-            time.sleep(0.2)
+        poll(
+            lambda: not listening(web) and not listening(sandbox) and query(db, OWNER) == [("",)],
+            timeout=30,
+            interval=0.05,
+            message="the killed launcher's children kept running",
+        )
     finally:
         if again.poll() is None:
             os.killpg(again.pid, signal.SIGKILL)

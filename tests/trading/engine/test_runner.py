@@ -9,19 +9,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from tests.factories import ManualOrderRequestFactory
 from tests.trading.engine.conftest import HOLDING_PARAMS, HOLDING_STRATEGY
+from tests.waiting import wait_until as poll
 from trading import services
 from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, StrategyConfig
 
 ROOT = Path(__file__).resolve().parents[3]
 D = Decimal
+LOOP_INTERVAL_SEC = 1
+STALE_AFTER_SEC = 3
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
@@ -31,6 +36,21 @@ def database_url() -> str:
         return f"sqlite:///{settings['NAME']}"
     host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
     return f"postgres://{settings.get('USER') or 'postgres'}@{host}:{port}/{settings['NAME']}"
+
+
+STARTED: list[EngineProcess] = []
+"""Engine processes this test started, killed at its end whatever happened (a leftover would hold the claim)."""
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_outlives_its_test(transactional_db):
+    # Depends on the database fixture, so it runs before the tables are emptied behind the process's back.
+    yield
+    while STARTED:
+        process = STARTED.pop().proc
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
 
 
 class EngineProcess:
@@ -44,9 +64,18 @@ class EngineProcess:
             text=True,
         )
         self.owner = f"{socket.gethostname()}:{self.proc.pid}"
+        STARTED.append(self)
 
     def wait_claimed(self, timeout: float = 20) -> None:
-        wait_until(lambda: EngineState.load().owner == self.owner, timeout, lambda: self.output_if_dead())
+        """Until the claim is taken and its event recorded (two writes: the test may look between them)."""
+        wait_until(
+            lambda: (
+                EngineState.load().owner == self.owner
+                and EngineEvent.objects.filter(kind="engine_claimed", meta__owner=self.owner).exists()
+            ),
+            timeout,
+            self.output_if_dead,
+        )
 
     def output_if_dead(self) -> str:
         if self.proc.poll() is not None:
@@ -61,15 +90,27 @@ class EngineProcess:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, why: Callable[[], str] = lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll `condition`; an engine process that exited in the meantime fails the test at once, with its output."""
+
+    def holds() -> bool:
         if condition():
-            return
+            return True
         detail = why()
         if detail:
             raise AssertionError(f"the engine process exited early:\n{detail}")
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the engine")
+        return False
+
+    poll(holds, timeout=timeout, interval=0.05, message="the engine never got there")
+
+
+def heartbeat_at():
+    return EngineState.load().heartbeat_at
+
+
+def wait_heartbeats_past(moment, seconds: float, why: Callable[[], str]) -> None:
+    """Wait until the running engine has written heartbeats for `seconds` after `moment` (by its own clock): long
+    enough for anything it was going to do in that time to have happened."""
+    wait_until(lambda: (beat := heartbeat_at()) is not None and beat >= moment + timedelta(seconds=seconds), 15, why)
 
 
 @pytest.fixture
@@ -87,8 +128,8 @@ def engine_env(sandbox, db) -> dict[str, str]:
         UPBIT_CONNECT_TIMEOUT_SEC="1",
         TRADING_MARKET="KRW-BTC",
         STRATEGY=HOLDING_STRATEGY,
-        LOOP_INTERVAL_SEC="1",
-        ENGINE_STALE_AFTER_SEC="3",
+        LOOP_INTERVAL_SEC=str(LOOP_INTERVAL_SEC),
+        ENGINE_STALE_AFTER_SEC=str(STALE_AFTER_SEC),
         ORDER_COOLDOWN_SEC="0",
         MAX_ORDER_KRW="10000",
         LOG_LEVEL="INFO",
@@ -121,7 +162,8 @@ def test_start_trade_stop_and_sigterm_in_live_mode(engine_env, sandbox):
     wait_until(lambda: EngineState.load().state == "IDLE", 5, engine.output_if_dead)
     assert time.monotonic() - started < 3
     stopped_at = iteration()
-    time.sleep(1.5)
+    # The engine stays alive and would have cycled by now (one loop interval and a half) if it still traded.
+    wait_heartbeats_past(heartbeat_at(), 1.5 * LOOP_INTERVAL_SEC, engine.output_if_dead)
     assert iteration() == stopped_at  # no cycle while IDLE
 
     services.engine_start(actor="user:alice")
@@ -157,7 +199,13 @@ def test_a_second_engine_refuses_then_takes_over_a_frozen_one(engine_env):
 
     first.proc.send_signal(signal.SIGSTOP)  # alive but frozen: only its stale heartbeat gives it away
     try:
-        time.sleep(3.5)
+        last_beat = heartbeat_at()
+        poll(
+            lambda: timezone.now() - last_beat > timedelta(seconds=STALE_AFTER_SEC),
+            timeout=STALE_AFTER_SEC + 5,
+            message="the frozen engine's heartbeat never went stale",
+        )
+        assert heartbeat_at() == last_beat  # frozen indeed
         third = EngineProcess(engine_env)
         third.wait_claimed(timeout=20)
         claimed = EngineEvent.objects.filter(kind="engine_claimed").latest("ts")
@@ -176,25 +224,27 @@ def test_an_engine_killed_on_this_machine_is_taken_over_at_once(engine_env):
     first = EngineProcess(engine_env)
     first.wait_claimed()
     first.stop(signal.SIGKILL)  # the claim and a fresh heartbeat are left behind
+    # A heartbeat that cannot go stale while the test runs: only the missing process can give the claim away.
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(heartbeat_at=timezone.now() + timedelta(hours=1))
     second = EngineProcess(engine_env)
-    second.wait_claimed(timeout=5)
+    second.wait_claimed()
     code, out = second.stop()
     assert code == 0, out
 
 
 def test_sigkill_during_an_order_then_restart_adopts_it_without_a_duplicate(engine_env, sandbox):
     sandbox.set_price("100000000")
-    # The exchange places the order, then holds the answer: the engine is killed while it waits.
-    sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 1.5, "after": True})
+    # The exchange places the order, then holds the answer for longer than the test takes: the engine is killed
+    # once the order is placed, while it waits.
+    sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 60, "after": True})
     EngineState.objects.filter(pk=1).update(state="RUNNING")
     request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
     engine = EngineProcess(engine_env)
-    wait_until(lambda: Order.objects.filter(status="NEW").exists(), 20, engine.output_if_dead)
+    wait_until(lambda: sandbox.state()["orders"], 20, engine.output_if_dead)
     engine.stop(signal.SIGKILL)
 
     order = Order.objects.get()
     assert order.status == Order.Status.NEW  # written before the call, never updated
-    time.sleep(1.6)  # the sandbox finishes placing it
     assert [o["identifier"] for o in sandbox.state()["orders"]] == [order.identifier]
 
     restarted = EngineProcess(engine_env)
@@ -240,7 +290,8 @@ def test_a_tripped_kill_switch_survives_a_restart(engine_env):
     services.engine_kill_switch_trip(reason="daily loss limit reached")
     engine = EngineProcess(engine_env)
     engine.wait_claimed()
-    time.sleep(2)
+    # Alive for two loop intervals: a cycle would have run by now if the tripped switch did not hold it back.
+    wait_heartbeats_past(heartbeat_at(), 2 * LOOP_INTERVAL_SEC, engine.output_if_dead)
     state = EngineState.load()
     assert state.state == "ERROR" and state.kill_switch and state.iteration == 0
     with pytest.raises(services.TransitionNotAllowed, match="Reset"):

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -133,7 +134,7 @@ def _infer_unit(times: Iterable[datetime]) -> int:
     ordered = sorted(set(times))
     if len(ordered) < 2:
         raise CandleDataError("cannot tell the candle unit from a single candle; pass --unit")
-    spacing = Counter(int((b - a).total_seconds()) // 60 for a, b in zip(ordered, ordered[1:]))
+    spacing = Counter(int((b - a).total_seconds()) // 60 for a, b in pairwise(ordered))
     minutes, _ = spacing.most_common(1)[0]
     if minutes not in UNITS:
         raise CandleDataError(f"cannot tell the candle unit: the most common spacing is {minutes} minutes; pass --unit")
@@ -291,7 +292,7 @@ def candles_import(
 
 def _number_problem(record: list[str], layout: _Layout) -> str:
     """The message for the first cell of a row that is not a finite number."""
-    cells = [*zip(layout.prices, _OHLCV_PRICE_COLUMNS), (layout.volume, "volume"), (layout.value, "value")]
+    cells = [*zip(layout.prices, _OHLCV_PRICE_COLUMNS, strict=True), (layout.volume, "volume"), (layout.value, "value")]
     for index, name in cells:
         if index is None:
             continue

@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 DEMO_PORT = 8765
 PR_SET_PDEATHSIG = 1
 DEMO_ACCESS_KEY = "sandbox-demo-access-key"
-DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"
+DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"  # noqa: S105 - the local sandbox's demo key, no real secret
 
 
 class Command(BaseCommand):

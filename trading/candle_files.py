@@ -316,5 +316,3 @@ def _ohlc_problem(o: Decimal, h: Decimal, lo: Decimal, c: Decimal, volume: Decim
     if volume < 0 or value < 0:
         return "volume and value must not be negative"
     return ""
-
-

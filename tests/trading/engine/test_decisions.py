@@ -208,13 +208,7 @@ def test_the_order_intent_event_carries_the_rule_and_its_numbers(live, sandbox):
 
     intent = EngineEvent.objects.filter(kind="order_intent", meta__side="sell").get()
     values = intent.meta["decision"]["values"]
-    assert (
-        values["rule"] == "stop_loss"
-    )
-    assert (
-        values["price"] == "95000000"
-    )
-    assert (
-        values["level"] == "97970970"
-    )
+    assert values["rule"] == "stop_loss"
+    assert values["price"] == "95000000"
+    assert values["level"] == "97970970"
     assert values["candle_start"].startswith("2026-11-30T03:03")

@@ -169,7 +169,8 @@ def candles_import(
         raise CandleDataError(f"time zone {tz!r} is not known; use an IANA name such as Asia/Seoul or UTC") from None
 
     errors: list[tuple[int, str]] = []
-    parsed: list[tuple[int, datetime, tuple[Decimal, ...], str | None, str | None]] = []
+    # The cells stay text: candles_store hands validated text to the driver as it is.
+    parsed: list[tuple[int, datetime, tuple[str, ...], str | None, str | None]] = []
     with source.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
@@ -259,7 +260,7 @@ def candles_import(
 
     # The same candle twice: identical lines collapse; differing lines keep the later one (a later fetch
     # of a candle that was still forming), and both line numbers are reported.
-    by_time: dict[datetime, tuple[int, tuple[Decimal, ...]]] = {}
+    by_time: dict[datetime, tuple[int, tuple[str, ...]]] = {}
     duplicates: list[int] = []
     conflicts: list[tuple[int, int]] = []
     for line, ts, values, _market, _unit in parsed:

@@ -19,9 +19,10 @@ import numpy as np
 from exchange.exceptions import OrderRejected
 from exchange.matching import market_buy_fill, market_sell_fill, validate_order
 from exchange.rules import average_buy_price
-from exchange.types import OrderBookLevel, OrderRequest
+from exchange.types import OrderBookLevel, OrderRequest, SideName
 from trading.backtest.records import BacktestConfig, BlockedOrder, TradeRecord
 from trading.engine import risk
+from trading.engine.days import trading_day
 from trading.engine.pnl import Book, FillRecord, mark_to_market
 from trading.strategies.base import Position
 from trading.strategies.indicators import CandleArrays
@@ -116,7 +117,7 @@ class BacktestAccount:
 
     # --- the gate ----------------------------------------------------------------------------------
     def context(self, now: datetime, price: Decimal) -> risk.RiskContext:
-        today = risk.trading_day(now, self.zone)
+        today = trading_day(now, self.zone)
         totals = self.book.days.get(today)
         return risk.RiskContext(
             now=now,
@@ -144,12 +145,19 @@ class BacktestAccount:
             assert blocked is not None  # noqa: S101 - a refused result always names its rule
             if blocked.rule == risk.Rule.DAILY_LOSS:
                 # The live engine remembers the day the limit was hit, so entries stay blocked until midnight.
-                self.loss_limit_day = risk.trading_day(now, self.zone)
+                self.loss_limit_day = trading_day(now, self.zone)
             self.block(index, now, result.side, intent.reason, str(blocked.rule), blocked.message, dict(blocked.numbers))
         return result
 
     def block(
-        self, index: int, now: datetime, side: str, reason: str, rule: str, message: str, numbers: dict[str, str] | None = None
+        self,
+        index: int,
+        now: datetime,
+        side: SideName,
+        reason: str,
+        rule: str,
+        message: str,
+        numbers: dict[str, str] | None = None,
     ) -> None:
         self.blocked.append(BlockedOrder(index, now, side, reason, rule, message, numbers or {}))
 

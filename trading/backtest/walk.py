@@ -24,6 +24,7 @@ import numpy as np
 from exchange.rules import KRW_QUANTUM
 from trading.backtest.account import BacktestAccount, DayBaseline, decimal_price
 from trading.engine import risk
+from trading.engine.days import trading_day
 from trading.strategies.base import Action, Prepared, Reason, Strategy
 from trading.strategies.market_model import path_offsets
 from trading.strategies.protective import ProtectiveRules
@@ -164,7 +165,7 @@ def _loss_check(
     """The engine's daily loss check at one point: once reached, entries are blocked until local midnight."""
     day = day_seen.get(day_number)
     if day is None:
-        day = day_seen[day_number] = risk.trading_day(account.moment(epoch), account.zone)
+        day = day_seen[day_number] = trading_day(account.moment(epoch), account.zone)
     if account.loss_limit_day == day:
         return
     price = decimal_price(price_f)

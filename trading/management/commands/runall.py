@@ -47,7 +47,7 @@ class Command(BaseCommand):
         python = sys.executable
         env = dict(os.environ)
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        port = int(options["sandbox_port"])
+        port = int(str(options["sandbox_port"]))
         if options["demo"]:
             if not 1 <= port <= 65535:
                 raise CommandError(f"--sandbox-port must be from 1 to 65535, not {port}")

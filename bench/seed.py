@@ -252,7 +252,7 @@ def _fills(n: int, order_rows: list[tuple[int, int]], w: _Writer, now: datetime,
     """`order_rows` are (order id, order index) of filled orders; they take one fill each, then a second."""
     when = _spread(max(1, len(order_rows)), now, timedelta(days=365))
     for i in range(n):
-        order_id, index = order_rows[i % len(order_rows)]
+        order_id, _index = order_rows[i % len(order_rows)]
         ts = when(i % len(order_rows)) + timedelta(seconds=1 + i // len(order_rows))
         price = 90_000_000 + rng.randrange(20_000_000)
         volume_units = rng.randrange(5_000, 20_000)

@@ -16,6 +16,16 @@ SideName = Literal["buy", "sell"]
 OrdTypeName = Literal["limit", "price", "market", "best"]
 OrderStateName = Literal["wait", "watch", "done", "cancel"]
 
+
+def side_name(value: str) -> SideName:
+    """A stored order side (a plain string in the database) as the typed word; anything else is a bug upstream."""
+    if value == "buy":
+        return "buy"
+    if value == "sell":
+        return "sell"
+    raise ValueError(f"not an order side: {value!r}")
+
+
 FINAL_ORDER_STATES: frozenset[str] = frozenset({"done", "cancel"})
 
 

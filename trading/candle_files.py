@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -133,7 +134,7 @@ def _infer_unit(times: Iterable[datetime]) -> int:
     ordered = sorted(set(times))
     if len(ordered) < 2:
         raise CandleDataError("cannot tell the candle unit from a single candle; pass --unit")
-    spacing = Counter(int((b - a).total_seconds()) // 60 for a, b in zip(ordered, ordered[1:]))
+    spacing = Counter(int((b - a).total_seconds()) // 60 for a, b in pairwise(ordered))
     minutes, _ = spacing.most_common(1)[0]
     if minutes not in UNITS:
         raise CandleDataError(f"cannot tell the candle unit: the most common spacing is {minutes} minutes; pass --unit")
@@ -168,7 +169,8 @@ def candles_import(
         raise CandleDataError(f"time zone {tz!r} is not known; use an IANA name such as Asia/Seoul or UTC") from None
 
     errors: list[tuple[int, str]] = []
-    parsed: list[tuple[int, datetime, tuple[Decimal, ...], str | None, str | None]] = []
+    # The cells stay text: candles_store hands validated text to the driver as it is.
+    parsed: list[tuple[int, datetime, tuple[str, ...], str | None, str | None]] = []
     with source.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
@@ -258,7 +260,7 @@ def candles_import(
 
     # The same candle twice: identical lines collapse; differing lines keep the later one (a later fetch
     # of a candle that was still forming), and both line numbers are reported.
-    by_time: dict[datetime, tuple[int, tuple[Decimal, ...]]] = {}
+    by_time: dict[datetime, tuple[int, tuple[str, ...]]] = {}
     duplicates: list[int] = []
     conflicts: list[tuple[int, int]] = []
     for line, ts, values, _market, _unit in parsed:
@@ -291,7 +293,7 @@ def candles_import(
 
 def _number_problem(record: list[str], layout: _Layout) -> str:
     """The message for the first cell of a row that is not a finite number."""
-    cells = [*zip(layout.prices, _OHLCV_PRICE_COLUMNS), (layout.volume, "volume"), (layout.value, "value")]
+    cells = [*zip(layout.prices, _OHLCV_PRICE_COLUMNS, strict=True), (layout.volume, "volume"), (layout.value, "value")]
     for index, name in cells:
         if index is None:
             continue
@@ -315,5 +317,3 @@ def _ohlc_problem(o: Decimal, h: Decimal, lo: Decimal, c: Decimal, volume: Decim
     if volume < 0 or value < 0:
         return "volume and value must not be negative"
     return ""
-
-

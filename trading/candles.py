@@ -100,7 +100,7 @@ def _insert_sql() -> str:
         connection.ops.quote_name(name) for name in ("market", "unit", "ts", "open", "high", "low", "close", "volume", "value")
     )
     return (
-        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (market, unit, ts) DO NOTHING"
+        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (market, unit, ts) DO NOTHING"  # noqa: S608 - quoted model names only; values are parameters
     )
 
 
@@ -289,7 +289,7 @@ def candle_arrays(*, market: str, unit: int, start: datetime, end: datetime) -> 
         # unixepoch() (SQLite 3.38+) is the same whole seconds as strftime('%s') at a third of the cost.
         epoch = "unixepoch(ts)" if _sqlite_version() >= (3, 38) else "CAST(strftime('%%s', ts) AS INTEGER)"
         select = ", ".join([epoch, *(f"CAST({name} AS REAL)" for name in columns)])
-    sql = f"SELECT {select} FROM {table} WHERE market = %s AND unit = %s AND ts >= %s AND ts < %s ORDER BY ts"
+    sql = f"SELECT {select} FROM {table} WHERE market = %s AND unit = %s AND ts >= %s AND ts < %s ORDER BY ts"  # noqa: S608 - quoted model names only; values are parameters
     adapt = connection.ops.adapt_datetimefield_value
     width = 1 + len(columns)
     with connection.cursor() as cursor:

@@ -8,12 +8,13 @@ from typing import Any
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
-class ForgivingManifestStaticFilesStorage(CompressedManifestStaticFilesStorage):
+class ForgivingManifestStaticFilesStorage(CompressedManifestStaticFilesStorage):  # type: ignore[misc]  # whitenoise ships no types
     manifest_strict = False
 
     def hashed_name(self, name: str, content: Any = None, filename: str | None = None) -> str:
         try:
-            return super().hashed_name(name, content, filename)
+            hashed: str = super().hashed_name(name, content, filename)
         except ValueError:
             # Not collected yet: whitenoise (WHITENOISE_USE_FINDERS) serves the file under its plain name.
             return name
+        return hashed

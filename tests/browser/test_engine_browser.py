@@ -123,7 +123,9 @@ def test_start_trade_stop_with_a_real_engine(page, engine):
     except Exception as error:
         raise AssertionError(f"no filled order appeared:\n{engine.output()}") from error
     order = Order.objects.get()
-    assert order.side == "buy" and order.status == "DONE" and order.mode == "paper"
+    assert order.side == "buy"
+    assert order.status == "DONE"
+    assert order.mode == "paper"
     page.wait_for_selector(f'#panel-orders tr.order[data-identifier="{order.identifier}"]')
     page.wait_for_selector("#panel-orders tr.fill", timeout=5_000)
     page.wait_for_selector("#panel-log .kind >> text=fill", timeout=10_000)

@@ -81,7 +81,7 @@ def test_market_buy_that_spends_the_total_exactly_ends_done():
 
 
 def test_market_buy_rejects_a_non_positive_total():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="total must be positive"):
         market_buy_fill(BOOK, D("0"))
 
 

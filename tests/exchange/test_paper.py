@@ -83,7 +83,8 @@ def test_market_buy_matches_upbits_published_example():
 
     assert info.state == "cancel"
     assert info.is_filled
-    assert info.volume is None and info.remaining_volume is None
+    assert info.volume is None
+    assert info.remaining_volume is None
     assert info.price == D("6000")
     assert info.executed_volume == D("0.00003736")
     assert info.executed_funds == D("5999.79184")
@@ -99,7 +100,8 @@ def test_market_buy_matches_upbits_published_example():
         D("5999.79184"),
         D("2.99989592"),
     )
-    assert trade.uuid and trade.side == "buy"
+    assert trade.uuid
+    assert trade.side == "buy"
 
     assert balances(exchange) == {"KRW": (D("993997.20826408"), D("0")), "BTC": (D("0.00003736"), D("0"))}
     btc = next(b for b in exchange.get_accounts() if b.currency == "BTC")
@@ -284,7 +286,7 @@ def test_reset_cancels_open_orders_and_starts_over():
     with pytest.raises(OrderRejected) as caught:
         exchange.place_order(req("buy", "price", price="6000", identifier="kept-forever"))
     assert caught.value.name == "duplicated_identifier"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="initial KRW must be from"):
         reset_account(D("-1"))
 
 
@@ -350,7 +352,8 @@ def test_factory_builds_live_only_with_keys(settings):
     settings.UPBIT_SECRET_KEY = "secret-key-for-test"
     live = build_exchange(paper=False)
     assert isinstance(live, UpbitClient)
-    assert live.has_keys and live.is_paper is False
+    assert live.has_keys
+    assert live.is_paper is False
 
 
 def test_an_unchanged_book_never_fills_the_same_size_twice():
@@ -471,7 +474,9 @@ def test_a_session_of_market_orders_settles_to_the_last_decimal_on_paper_and_in_
     def same_holdings(paper_side, sandbox_side) -> bool:
         paper_rows, sandbox_rows = holdings(paper_side), holdings(sandbox_side)
         return paper_rows.keys() == sandbox_rows.keys() and all(
-            _same_as_stored(a, b) for currency in paper_rows for a, b in zip(paper_rows[currency], sandbox_rows[currency])
+            _same_as_stored(a, b)
+            for currency in paper_rows
+            for a, b in zip(paper_rows[currency], sandbox_rows[currency], strict=True)
         )
 
     def coin(source) -> D:

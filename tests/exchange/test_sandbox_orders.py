@@ -60,7 +60,8 @@ def test_market_buy_reproduces_upbits_published_example(sandbox):
 
     assert response.status_code == 201
     assert order["state"] == "cancel"
-    assert "volume" not in order and "remaining_volume" not in order
+    assert "volume" not in order
+    assert "remaining_volume" not in order
     assert order["executed_volume"] == "0.00003736"
     assert order["reserved_fee"] == "3"
     assert order["paid_fee"] == "2.99989592"
@@ -103,7 +104,8 @@ def test_market_sell_is_done_without_price_and_pays_fee_from_proceeds(sandbox):
 
     assert order["state"] == "done"
     assert "price" not in order
-    assert order["executed_volume"] == "0.001" and order["remaining_volume"] == "0"
+    assert order["executed_volume"] == "0.001"
+    assert order["remaining_volume"] == "0"
     assert order["paid_fee"] == "50"
     account = balances(sandbox)
     assert account["KRW"]["balance"] == D("1000000") + D("100000") - D("50")
@@ -131,18 +133,23 @@ def test_limit_bid_locks_total_plus_fee_and_fills_when_price_reaches_it(sandbox)
     locked = balances(sandbox)["KRW"]
 
     assert order["state"] == "wait"
-    assert order["reserved_fee"] == "49.5" and order["locked"] == "99049.5"
-    assert locked["locked"] == D("99049.5") and locked["balance"] == D("900950.5")
+    assert order["reserved_fee"] == "49.5"
+    assert order["locked"] == "99049.5"
+    assert locked["locked"] == D("99049.5")
+    assert locked["balance"] == D("900950.5")
 
     sandbox.set_price("98900000")
     filled = sandbox.call("GET", "/v1/order", params={"identifier": "bid-1"}).json()
     after = balances(sandbox)
 
     assert filled["state"] == "done"
-    assert filled["paid_fee"] == "49.5" and filled["remaining_fee"] == "0"
-    assert filled["trades"][0]["price"] == "99000000" and filled["trades"][0]["volume"] == "0.001"
+    assert filled["paid_fee"] == "49.5"
+    assert filled["remaining_fee"] == "0"
+    assert filled["trades"][0]["price"] == "99000000"
+    assert filled["trades"][0]["volume"] == "0.001"
     assert after["KRW"] == {"balance": D("900950.5"), "locked": D("0"), "avg_buy_price": D("0")}
-    assert after["BTC"]["balance"] == D("0.001") and after["BTC"]["avg_buy_price"] == D("99000000")
+    assert after["BTC"]["balance"] == D("0.001")
+    assert after["BTC"]["avg_buy_price"] == D("99000000")
 
 
 def test_limit_ask_locks_volume_and_fills_when_price_rises_to_it(sandbox):
@@ -155,8 +162,11 @@ def test_limit_ask_locks_volume_and_fills_when_price_rises_to_it(sandbox):
     done = sandbox.call("GET", "/v1/order", params={"uuid": order["uuid"]}).json()
     after = balances(sandbox)
 
-    assert order["state"] == "wait" and held["locked"] == D("0.005") and held["balance"] == D("0.005")
-    assert done["state"] == "done" and done["paid_fee"] == "252.5"
+    assert order["state"] == "wait"
+    assert held["locked"] == D("0.005")
+    assert held["balance"] == D("0.005")
+    assert done["state"] == "done"
+    assert done["paid_fee"] == "252.5"
     assert after["KRW"]["balance"] == D("1000000") + D("505000") - D("252.5")
     assert after["BTC"] == {"balance": D("0.005"), "locked": D("0"), "avg_buy_price": D("0")}
 
@@ -198,7 +208,8 @@ def test_post_only_that_would_take_is_cancelled_unfilled(sandbox):
 
     order = place(sandbox, side="bid", ord_type="limit", price="100001000", volume="0.0001", time_in_force="post_only").json()
 
-    assert order["state"] == "cancel" and order["executed_volume"] == "0"
+    assert order["state"] == "cancel"
+    assert order["executed_volume"] == "0"
     assert balances(sandbox)["KRW"] == {"balance": D("1000000"), "locked": D("0"), "avg_buy_price": D("0")}
 
 
@@ -287,7 +298,8 @@ def test_cancel_returns_the_wait_snapshot_then_the_order_is_cancelled_and_funds_
     after = sandbox.call("GET", "/v1/order", params={"uuid": order["uuid"]}).json()
     twice = sandbox.call("DELETE", "/v1/order", params={"uuid": order["uuid"]})
 
-    assert cancelled.status_code == 200 and cancelled.json()["state"] == "wait"
+    assert cancelled.status_code == 200
+    assert cancelled.json()["state"] == "wait"
     assert after["state"] == "cancel"
     assert balances(sandbox)["KRW"] == {"balance": D("1000000"), "locked": D("0"), "avg_buy_price": D("0")}
     assert error(twice) == (404, "order_not_found")
@@ -354,7 +366,8 @@ def test_chance_shows_fees_limits_and_accounts(sandbox):
     chance = sandbox.call("GET", "/v1/orders/chance", params={"market": "KRW-BTC"}).json()
     unknown = sandbox.call("GET", "/v1/orders/chance", params={"market": "KRW-NOPE"})
 
-    assert chance["bid_fee"] == "0.0005" and chance["ask_fee"] == "0.0005"
+    assert chance["bid_fee"] == "0.0005"
+    assert chance["ask_fee"] == "0.0005"
     assert chance["market"]["bid"] == {"currency": "KRW", "min_total": "5000"}
     assert chance["market"]["max_total"] == "1000000000"
     assert chance["bid_account"]["balance"] == "1000000"

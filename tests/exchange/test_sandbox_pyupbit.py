@@ -78,35 +78,41 @@ def test_ohlcv_pages_back_with_to_and_returns_consecutive_minutes(upbit):
     assert len(frame) == 350
     steps = frame.index.to_series().diff().dropna()
     assert (steps == timedelta(minutes=1)).all()
-    assert (frame["low"] <= frame["close"]).all() and (frame["close"] <= frame["high"]).all()
+    assert (frame["low"] <= frame["close"]).all()
+    assert (frame["close"] <= frame["high"]).all()
 
 
 def test_daily_ohlcv_is_indexed_at_0900_kst(upbit):
     frame = pyupbit.get_ohlcv("KRW-BTC", interval="day", count=5)
 
-    assert frame is not None and len(frame) == 5
+    assert frame is not None
+    assert len(frame) == 5
     assert {ts.hour for ts in frame.index} == {9}
 
 
 def test_market_buy_then_get_order_then_market_sell(upbit, sandbox):
     bought = upbit.buy_market_order("KRW-BTC", 10000)
-    assert bought is not None and "uuid" in bought, bought
+    assert bought is not None, bought
+    assert "uuid" in bought, bought
 
     order = upbit.get_order(bought["uuid"])
     assert order["state"] == "cancel"  # a market buy leaves dust and ends cancel, like Upbit
-    assert order["trades"] and order["trades"][0]["side"] == "bid"
+    assert order["trades"]
+    assert order["trades"][0]["side"] == "bid"
 
     volume = upbit.get_balance("KRW-BTC")
     assert volume == float(order["executed_volume"])
 
     sold = upbit.sell_market_order("KRW-BTC", order["executed_volume"])
-    assert sold is not None and sold["state"] == "done", sold
+    assert sold is not None, sold
+    assert sold["state"] == "done", sold
     assert upbit.get_balance("KRW-BTC") == 0
 
 
 def test_limit_order_shows_in_pyupbits_order_list(upbit):
     placed = upbit.buy_limit_order("KRW-BTC", 90000000, 0.001)
-    assert placed is not None and placed["state"] == "wait", placed
+    assert placed is not None, placed
+    assert placed["state"] == "wait", placed
 
     listed = upbit.get_order("KRW-BTC")  # the legacy GET /v1/orders
 

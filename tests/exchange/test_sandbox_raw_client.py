@@ -101,7 +101,8 @@ def test_json_numbers_in_the_body_are_accepted_however_python_writes_them(box):
     )
 
     assert bought["price"] == "20000"
-    assert sold["volume"] == "0.00005" and sold["state"] == "done"
+    assert sold["volume"] == "0.00005"
+    assert sold["state"] == "done"
     assert (limit["price"], limit["volume"], limit["state"]) == ("90000000", "0.0001", "wait")
 
 
@@ -165,7 +166,8 @@ def test_closed_orders_window_as_kst_iso_times_or_milliseconds(box):
     assert [o["identifier"] for o in iso] == ["w-1"]
     assert [o["identifier"] for o in millis] == ["w-1"]
     assert earlier == []
-    assert too_wide.status_code == 400 and too_wide.json()["error"]["name"] == "validation_error"
+    assert too_wide.status_code == 400
+    assert too_wide.json()["error"]["name"] == "validation_error"
 
 
 def test_candle_to_in_kst_must_be_url_encoded(sandbox_factory):
@@ -205,6 +207,8 @@ def test_cancel_by_identifier_in_the_query_string_answers_the_wait_snapshot(box)
     again = client.delete("/v1/order", {"identifier": "c-1"})
 
     assert snapshot["state"] == "wait"
-    assert after["state"] == "cancel" and after["trades"] == []
-    assert again.status_code == 404 and again.json()["error"]["name"] == "order_not_found"
+    assert after["state"] == "cancel"
+    assert after["trades"] == []
+    assert again.status_code == 404
+    assert again.json()["error"]["name"] == "order_not_found"
     assert _ok(client.get("/v1/accounts"))[0]["balance"] == "1000000"

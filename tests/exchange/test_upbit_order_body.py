@@ -43,7 +43,8 @@ def test_off_tick_buy_price_snaps_down_and_sell_price_snaps_up(client, price):
     buy = Decimal(client.order_body(request(side="buy", price=price))["price"])
     sell = Decimal(client.order_body(request(side="sell", price=price))["price"])
 
-    assert is_on_tick(buy) and is_on_tick(sell)
+    assert is_on_tick(buy)
+    assert is_on_tick(sell)
     assert buy <= price <= sell
     assert price - buy < krw_tick_size(price)
     assert sell - price <= krw_tick_size(sell)

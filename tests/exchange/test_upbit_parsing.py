@@ -104,7 +104,9 @@ def test_open_limit_bid_parses_to_buy_with_utc_time_and_exact_decimals():
     order = parse_order(LIMIT_BID_OPEN)
 
     assert order.side == "buy"
-    assert order.state == "wait" and not order.is_final and not order.is_filled
+    assert order.state == "wait"
+    assert not order.is_final
+    assert not order.is_filled
     assert order.created_at == datetime(2025, 8, 9, 7, 52, 49, tzinfo=UTC)
     assert order.price == Decimal("155772000")
     assert order.remaining_volume == Decimal("0.0001")
@@ -116,7 +118,8 @@ def test_open_limit_bid_parses_to_buy_with_utc_time_and_exact_decimals():
 def test_finished_market_buy_without_volume_fields_counts_as_filled():
     order = parse_order(MARKET_BUY_FINISHED)
 
-    assert order.volume is None and order.remaining_volume is None
+    assert order.volume is None
+    assert order.remaining_volume is None
     assert order.state == "cancel"
     assert order.is_filled
     assert order.executed_volume == Decimal("0.00003736")
@@ -130,10 +133,12 @@ def test_finished_market_buy_without_volume_fields_counts_as_filled():
 def test_market_sell_without_price_maps_ask_to_sell():
     order = parse_order(MARKET_SELL_DONE)
 
-    assert order.side == "sell" and order.trades[0].side == "sell"
+    assert order.side == "sell"
+    assert order.trades[0].side == "sell"
     assert order.price is None
     assert order.identifier == "autocoin-42"
-    assert order.is_filled and order.is_final
+    assert order.is_filled
+    assert order.is_final
 
 
 def test_cancelled_market_buy_with_nothing_executed_is_not_filled():
@@ -189,8 +194,10 @@ def test_candles_newest_first_are_returned_oldest_first():
 
     assert [candle.start.minute for candle in candles] == [1, 2, 3]
     assert candles[0].start == datetime(2025, 6, 24, 4, 1, tzinfo=UTC)
-    assert candles[0].open == Decimal(101) and candles[0].close == Decimal(106)
-    assert candles[-1].volume == Decimal("0.25") and candles[-1].value == Decimal("1000.5")
+    assert candles[0].open == Decimal(101)
+    assert candles[0].close == Decimal(106)
+    assert candles[-1].volume == Decimal("0.25")
+    assert candles[-1].value == Decimal("1000.5")
 
 
 def test_orderbook_best_level_first():
@@ -207,7 +214,8 @@ def test_orderbook_best_level_first():
         }
     )
 
-    assert book.best_ask == Decimal("100001000") and book.best_bid == Decimal("100000000")
+    assert book.best_ask == Decimal("100001000")
+    assert book.best_bid == Decimal("100000000")
     assert len(book.levels) == 2
 
 
@@ -250,10 +258,13 @@ def test_order_chance_accepts_object_and_single_item_array(shape):
 
     chance = parse_order_chance(data, market="KRW-BTC")
 
-    assert chance.bid_fee == Decimal("0.0005") and chance.ask_fee == Decimal("0.0005")
-    assert chance.min_total == Decimal("5000") and chance.max_total == Decimal("1000000000")
+    assert chance.bid_fee == Decimal("0.0005")
+    assert chance.ask_fee == Decimal("0.0005")
+    assert chance.min_total == Decimal("5000")
+    assert chance.max_total == Decimal("1000000000")
     assert chance.bid_account.balance == Decimal("1000000.0")
-    assert chance.ask_account.currency == "BTC" and chance.ask_account.avg_buy_price == Decimal("100000000")
+    assert chance.ask_account.currency == "BTC"
+    assert chance.ask_account.avg_buy_price == Decimal("100000000")
 
 
 def test_error_body_exchange_quotation_and_plain_text():

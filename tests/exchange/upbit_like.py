@@ -308,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
     app: UpbitLike
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:

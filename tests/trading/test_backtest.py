@@ -74,7 +74,9 @@ def test_metrics_without_trades_or_history_give_no_ratio():
         fees=Decimal("0"),
     )
     assert metrics.total_return == 0
-    assert metrics.sharpe is None and metrics.win_rate is None and metrics.cagr is None
+    assert metrics.sharpe is None
+    assert metrics.win_rate is None
+    assert metrics.cagr is None
     assert metrics.max_drawdown == 0
 
 
@@ -83,11 +85,15 @@ def test_the_equity_chart_is_a_standalone_svg_that_keeps_the_drawdown():
     equity = np.full(10_000, 1_000_000.0)
     equity[5_000] = 400_000.0  # one deep dip among many points
     xs, ys = downsample(start, equity)
-    assert len(xs) <= 1600 and 400_000.0 in ys.tolist()
+    assert len(xs) <= 1600
+    assert 400_000.0 in ys.tolist()
     svg = equity_svg(start=start, equity=equity, title="macd <KRW-BTC>", subtitle="a & b")
-    assert svg.startswith("<svg xmlns=") and svg.endswith("</svg>")
-    assert "macd &lt;KRW-BTC&gt;" in svg and "a &amp; b" in svg
-    assert "<script" not in svg and "http://" not in svg.replace("http://www.w3.org/2000/svg", "")
+    assert svg.startswith("<svg xmlns=")
+    assert svg.endswith("</svg>")
+    assert "macd &lt;KRW-BTC&gt;" in svg
+    assert "a &amp; b" in svg
+    assert "<script" not in svg
+    assert "http://" not in svg.replace("http://www.w3.org/2000/svg", "")
 
 
 # --- the command ------------------------------------------------------------------------------------------
@@ -109,12 +115,15 @@ def test_backtest_command_prints_the_figures_and_keeps_the_run(hourly, tmp_path,
     out = capsys.readouterr().out
     run = BacktestRun.objects.get()
     assert (run.market, run.unit, run.strategy) == ("KRW-BTC", 60, "sma_cross")
-    assert run.params["fast"] == 5 and run.params["slow"] == 20 and run.params["candle_unit"] == 60
+    assert run.params["fast"] == 5
+    assert run.params["slow"] == 20
+    assert run.params["candle_unit"] == 60
     assert run.date_from == datetime(2024, 11, 30, 15, tzinfo=UTC)  # 2024-12-01 in Asia/Seoul
     assert run.date_to == datetime(2025, 3, 31, 15, tzinfo=UTC)  # the end of 2025-03-31 in Asia/Seoul
     for key in ("total_return", "cagr", "max_drawdown", "sharpe", "win_rate", "round_trips", "fees_krw", "exposure"):
         assert key in run.metrics
-    assert run.equity_svg.startswith("<svg") and "sma_cross on KRW-BTC 60m" in run.equity_svg
+    assert run.equity_svg.startswith("<svg")
+    assert "sma_cross on KRW-BTC 60m" in run.equity_svg
     with open(run.trades_csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == run.metrics["orders"] > 0
@@ -122,7 +131,8 @@ def test_backtest_command_prints_the_figures_and_keeps_the_run(hourly, tmp_path,
     assert sum(Decimal(row["fee"]) for row in rows) == Decimal(run.metrics["fees_krw"])
     assert Path(run.metrics["equity_svg_path"]).read_text() == run.equity_svg
     assert f"saved as backtest run #{run.pk}" in out
-    assert "round trips" in out and "MAX_ORDER_KRW 10,000" in out
+    assert "round trips" in out
+    assert "MAX_ORDER_KRW 10,000" in out
 
 
 def test_backtest_command_uses_the_engines_stored_parameters(hourly, tmp_path):
@@ -135,8 +145,10 @@ def test_backtest_command_uses_the_engines_stored_parameters(hourly, tmp_path):
 def test_fees_and_limits_can_be_switched_off(hourly, tmp_path):
     call_command("backtest", "--unit", "60", "--strategy", "macd", *RANGE, "--out", str(tmp_path), "--no-fees", "--no-limits")
     run = BacktestRun.objects.get()
-    assert Decimal(run.metrics["fees_krw"]) == 0 and run.metrics["orders"] > 0
-    assert run.metrics["fees_on"] is False and run.metrics["limits_on"] is False
+    assert Decimal(run.metrics["fees_krw"]) == 0
+    assert run.metrics["orders"] > 0
+    assert run.metrics["fees_on"] is False
+    assert run.metrics["limits_on"] is False
     assert run.metrics["limits"]["cooldown_sec"] == 0
 
 
@@ -173,7 +185,7 @@ def test_ranges_that_cannot_be_replayed_are_refused(hourly, tmp_path):
     ):
         call_command("backtest", "--unit", "60", "--from", "2024-01-01", "--to", "2024-01-31", "--out", str(tmp_path))
     with pytest.raises(
-        CommandError, match="no KRW-ETH 5m candles .* none are stored; load some with fetchcandles or importcandles"
+        CommandError, match=r"no KRW-ETH 5m candles .* none are stored; load some with fetchcandles or importcandles"
     ):
         call_command("backtest", "--market", "KRW-ETH", "--unit", "5", *RANGE, "--out", str(tmp_path))
     assert not BacktestRun.objects.exists()

@@ -11,6 +11,7 @@ import math
 import warnings
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,8 @@ def test_without_fees_and_limits_the_sma_cross_matches_backtesting_py(arrays):
     ours_entries = [ts - margin for ts in result.entries()]
     ours_exits = [ts - margin for ts in result.exits()]
     # backtesting.py lists closed trades; ours may end holding the last entry.
-    assert entries == ours_entries[: len(entries)] and len(ours_entries) - len(entries) in (0, 1)
+    assert entries == ours_entries[: len(entries)]
+    assert len(ours_entries) - len(entries) in (0, 1)
     assert exits == ours_exits
     # All in, no fees: the same return but for whole-KRW totals and 1e-8 BTC volumes.
     assert result.metrics.total_return == pytest.approx(bt_return, abs=0.002)
@@ -156,7 +158,8 @@ def test_with_fees_and_default_limits_the_trades_are_the_same_but_sized_by_the_r
             # fee Upbit reserves on top of the total fits in the KRW balance.
             assert trade.total == Decimal("10000")
             assert trade.total + fee_for(trade.total) <= krw
-            assert trade.funds <= trade.total and trade.total - trade.funds < trade.price * Decimal("0.00000001")
+            assert trade.funds <= trade.total
+            assert trade.total - trade.funds < trade.price * Decimal("0.00000001")
             krw -= trade.funds + trade.fee
         else:
             krw += trade.funds - trade.fee
@@ -179,7 +182,8 @@ def test_a_long_cooldown_changes_the_run_only_where_it_blocks_an_order(arrays):
             "cooldown_sec": cooldown,
         },
     )
-    assert ruled.blocked and {b.rule for b in ruled.blocked} == {"cooldown"}
+    assert ruled.blocked
+    assert {b.rule for b in ruled.blocked} == {"cooldown"}
     first = ruled.blocked[0].decided_at
     # Identical up to the first blocked order.
     before = [(t.ts, t.side, t.volume) for t in ruled.trades if t.decided_at < first]
@@ -193,7 +197,7 @@ def test_a_long_cooldown_changes_the_run_only_where_it_blocks_an_order(arrays):
     # And no two orders of one side it let through are closer than the cooldown.
     for side in ("buy", "sell"):
         times = [t.decided_at for t in ruled.trades if t.side == side]
-        assert all((b - a).total_seconds() >= cooldown for a, b in zip(times, times[1:]))
+        assert all((b - a).total_seconds() >= cooldown for a, b in pairwise(times))
 
 
 def _pnl_today_at_points(result: BacktestResult, arrays, fee: float) -> dict[int, float]:
@@ -248,14 +252,16 @@ def test_the_daily_loss_limit_blocks_entries_for_the_rest_of_the_local_day(array
             "cooldown_sec": 0,
         },
     )
-    assert ruled.blocked and {b.rule for b in ruled.blocked} == {"daily_loss"}
+    assert ruled.blocked
+    assert {b.rule for b in ruled.blocked} == {"daily_loss"}
     pnl = _pnl_today_at_points(ruled, arrays, 0.0005)
     for block in ruled.blocked:
         day = local_day(block.decided_at)
         # On that Asia/Seoul day, at or before the decision, today's PnL reached -20,000 KRW.
         same_day = [i for i in range(block.index + 2) if local_day(datetime.fromtimestamp(int(arrays.start[i]), tz=UTC)) == day]
         assert min(pnl[i] for i in same_day) <= -float(limit) + 1e-6, block
-        assert block.side == "buy" and "daily loss limit" in block.message
+        assert block.side == "buy"
+        assert "daily loss limit" in block.message
         assert block.numbers["limit"] == "20000"
     # The block ends at local midnight: entries are taken again on a later day.
     first_block_day = local_day(ruled.blocked[0].decided_at)
@@ -302,5 +308,6 @@ def test_skipping_flat_candles_gives_the_same_trades_as_deciding_on_every_candle
 
     quick = _run(arrays, fees=True, limits=True, strategy=strategy, params=params)
     slow = _run(arrays, fees=True, limits=True, strategy=strategy, params=params, exhaustive=True)
-    assert quick.trades and key(quick) == key(slow)
+    assert quick.trades
+    assert key(quick) == key(slow)
     assert np.array_equal(quick.equity, slow.equity)

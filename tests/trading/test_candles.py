@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,8 @@ def test_upbit_layout_imports_every_minute_once_and_reports_the_duplicate_line()
     assert result.layout == "upbit"
     assert (result.market, result.unit) == ("KRW-BTC", 1)
     assert result.unit_source == "the file's unit column"
-    assert result.duplicate_lines == duplicate_lines and len(duplicate_lines) == 1
+    assert result.duplicate_lines == duplicate_lines
+    assert len(duplicate_lines) == 1
     assert result.inserted == len(distinct) == Candle.objects.filter(market="KRW-BTC", unit=1).count()
     first = body[0]
     stored = Candle.objects.get(ts=datetime.fromisoformat(first[utc]).replace(tzinfo=UTC))
@@ -76,8 +78,9 @@ def test_pyupbit_layout_reads_the_index_as_kst_and_infers_the_hour_unit_despite_
     assert abs(first.value - Decimal(rows[1][6])) < Decimal("0.001")
     # The file has gaps (maintenance hours): they stay gaps, nothing is invented.
     stored = list(Candle.objects.filter(market="KRW-BTC", unit=60).order_by("ts").values_list("ts", flat=True))
-    spans = {b - a for a, b in zip(stored, stored[1:])}
-    assert timedelta(hours=1) in spans and max(spans) > timedelta(hours=1)
+    spans = {b - a for a, b in pairwise(stored)}
+    assert timedelta(hours=1) in spans
+    assert max(spans) > timedelta(hours=1)
 
 
 def test_day_candles_and_a_time_column_with_an_explicit_offset(tmp_path):
@@ -276,9 +279,10 @@ def test_fetch_pages_back_200_at_a_time_keeps_gaps_and_skips_the_forming_candle(
     expected = minutes[:-1]  # the last one is still forming at NOW
     assert [c.ts for c in stored] == expected
     assert result.inserted == len(expected) > 200
-    assert result.pages == 2 and [p.pages for p in pages] == [1, 2]
+    assert result.pages == 2
+    assert [p.pages for p in pages] == [1, 2]
     assert {c.ts: c.open for c in stored} == {ts: opens[ts] for ts in expected}
-    gaps = [b - a for a, b in zip(expected, expected[1:]) if b - a > timedelta(minutes=1)]
+    gaps = [b - a for a, b in pairwise(expected) if b - a > timedelta(minutes=1)]
     assert gaps == [timedelta(minutes=len(cut_minutes) + 1)]
 
 
@@ -314,7 +318,8 @@ def test_an_interrupted_fetch_resumes_without_fetching_or_storing_twice(replay):
     assert resumed.received < 200 + rest  # the stored 200 were not asked for again in full
     assert list(Candle.objects.order_by("ts").values_list("ts", flat=True)) == minutes[:-1]
     again = candles_fetch(source=client, market="KRW-BTC", unit=1, start=minutes[0], end=NOW, now=NOW)
-    assert again.inserted == 0 and Candle.objects.count() == len(minutes) - 1
+    assert again.inserted == 0
+    assert Candle.objects.count() == len(minutes) - 1
 
 
 @pytest.mark.slow

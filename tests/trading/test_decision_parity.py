@@ -152,5 +152,6 @@ def test_the_volatility_filter_holds_an_entry_back_while_atr_over_close_is_too_h
         arrays, "sma_cross", {"fast": 1, "slow": 2, "max_volatility_pct": "4.9", "atr_period": 3}, limits=False
     )
 
-    assert blocked_b.trades == [] and blocked_r.trades == []
+    assert blocked_b.trades == []
+    assert blocked_r.trades == []
     assert [t.side for t in allowed_b.trades] == [t.side for t in allowed_r.trades] == ["buy"]

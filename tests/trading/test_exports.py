@@ -201,9 +201,13 @@ def test_order_export_values(admin_client):
         "cancel_requested_at": "",
     }
     assert {key: row[key] for key in expected_text} == expected_text
-    assert item["id"] == order.pk and item["lookup_attempts"] == 0
-    assert item["volume"] is None and item["signal_id"] is None and item["cancel_requested_at"] is None
-    assert item["price"] == "10000.00000000" and item["raw"] == {"uuid": "uuid-1"}
+    assert item["id"] == order.pk
+    assert item["lookup_attempts"] == 0
+    assert item["volume"] is None
+    assert item["signal_id"] is None
+    assert item["cancel_requested_at"] is None
+    assert item["price"] == "10000.00000000"
+    assert item["raw"] == {"uuid": "uuid-1"}
     assert item["ts"] == "2026-11-21T04:05:06.123456+00:00"
 
 
@@ -275,7 +279,8 @@ def test_export_selected_action_exports_only_the_selection(admin_client, fmt):
     )
 
     body = _body(response)
-    assert "ac-picked" in body and "ac-left-out" not in body
+    assert "ac-picked" in body
+    assert "ac-left-out" not in body
     assert f".{fmt}" in response["Content-Disposition"]
 
 
@@ -283,7 +288,8 @@ def test_export_selected_action_exports_only_the_selection(admin_client, fmt):
 def test_every_changelist_offers_the_export_actions(admin_client, model):
     page = admin_client.get(reverse(f"admin:trading_{model._meta.model_name}_changelist")).content.decode()
 
-    assert 'value="export_selected_csv"' in page and 'value="export_selected_json"' in page
+    assert 'value="export_selected_csv"' in page
+    assert 'value="export_selected_json"' in page
 
 
 def test_export_all_matching_respects_the_filters(admin_client):
@@ -294,7 +300,9 @@ def test_export_all_matching_respects_the_filters(admin_client):
     by_status = _body(admin_client.get(_export_url(Order, "csv") + "?status__exact=WAIT"))
     by_status_and_date = json.loads(_body(admin_client.get(_export_url(Order, "json") + "?status__exact=WAIT&from=2026-05-01")))
 
-    assert "ac-wait" in by_status and "ac-old-wait" in by_status and "ac-done" not in by_status
+    assert "ac-wait" in by_status
+    assert "ac-old-wait" in by_status
+    assert "ac-done" not in by_status
     assert [item["identifier"] for item in by_status_and_date] == ["ac-wait"]
 
 

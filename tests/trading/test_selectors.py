@@ -99,12 +99,15 @@ def test_an_unknown_panel_has_no_version():
 
 def test_the_cycle_inputs_say_whether_a_manual_request_waits_and_carry_the_stored_parameters():
     empty = selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross")
-    assert empty.state.pk == EngineState.SINGLETON_PK and not empty.manual_pending and empty.strategy_params is None
+    assert empty.state.pk == EngineState.SINGLETON_PK
+    assert not empty.manual_pending
+    assert empty.strategy_params is None
 
     StrategyConfig.objects.create(strategy="sma_cross", params={"fast": 3, "slow": 8})
     ManualOrderRequestFactory(kind="buy", krw=Decimal("10000"), market="KRW-ETH")
     other_market = selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross")
-    assert not other_market.manual_pending and other_market.strategy_params == {"fast": 3, "slow": 8}
+    assert not other_market.manual_pending
+    assert other_market.strategy_params == {"fast": 3, "slow": 8}
 
     ManualOrderRequestFactory(kind="buy", krw=Decimal("10000"), market="KRW-BTC")
     assert selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross").manual_pending

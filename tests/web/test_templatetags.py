@@ -55,7 +55,8 @@ def test_equity_svg_scales_to_its_own_range_and_labels_it():
     assert len(points) == 5
     ys = [float(point.split(",")[1]) for point in points]
     assert ys == sorted(ys, reverse=True)  # rising equity goes up the screen
-    assert "1,004,000 KRW" in svg and "1,000,000 KRW" in svg
+    assert "1,004,000 KRW" in svg
+    assert "1,000,000 KRW" in svg
     assert "09:00" in svg  # the time axis is in Seoul
     assert 'class="equity-chart rising"' in svg
 

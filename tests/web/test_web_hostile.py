@@ -63,12 +63,14 @@ def test_browsers_get_an_icon_not_a_404(client):
 def test_language_switch_names_each_language_in_itself(session_client):
     for client in (session_client, korean(session_client)):
         html = client.get("/").content.decode()
-        assert ">English</button>" in html and ">한국어</button>" in html
+        assert ">English</button>" in html
+        assert ">한국어</button>" in html
 
 
 def test_admin_login_page_has_the_language_switch_and_follows_it(client):
     page = client.get("/admin/login/").content.decode()
-    assert 'class="admin-lang-switch"' in page and ">한국어</button>" in page
+    assert 'class="admin-lang-switch"' in page
+    assert ">한국어</button>" in page
     client.post("/i18n/setlang/", {"language": "ko", "next": "/admin/login/"})
     assert "autocoin 운영 콘솔" in client.get("/admin/login/").content.decode()
 
@@ -78,12 +80,16 @@ def test_admin_console_follows_the_language_switch(session_client, operator):
     operator.save()
     session_client.force_login(operator)
     english = session_client.get("/admin/trading/enginestate/1/change/").content.decode()
-    assert "autocoin operations console" in english and "Engine process:" in english
+    assert "autocoin operations console" in english
+    assert "Engine process:" in english
     korean(session_client)
     page = session_client.get("/admin/trading/enginestate/1/change/").content.decode()
-    assert "autocoin 운영 콘솔" in page and "엔진 프로세스:" in page and "오프라인" in page
+    assert "autocoin 운영 콘솔" in page
+    assert "엔진 프로세스:" in page
+    assert "오프라인" in page
     orders = session_client.get("/admin/trading/order/").content.decode()
-    assert "조건에 맞는 모든 항목 내보내기 (CSV)" in orders and "날짜 범위" in orders
+    assert "조건에 맞는 모든 항목 내보내기 (CSV)" in orders
+    assert "날짜 범위" in orders
     assert "선택 항목 CSV로 내보내기" in orders
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from exchange.exceptions import OrderRejected
 from exchange.matching import market_buy_fill, market_sell_fill, validate_order
 from exchange.rules import average_buy_price
-from exchange.types import OrderBookLevel, OrderRequest
+from exchange.types import OrderBookLevel, OrderRequest, SideName
 from trading.backtest.records import BacktestConfig, BlockedOrder, TradeRecord
 from trading.engine import risk
 from trading.engine.days import trading_day
@@ -150,7 +150,14 @@ class BacktestAccount:
         return result
 
     def block(
-        self, index: int, now: datetime, side: str, reason: str, rule: str, message: str, numbers: dict[str, str] | None = None
+        self,
+        index: int,
+        now: datetime,
+        side: SideName,
+        reason: str,
+        rule: str,
+        message: str,
+        numbers: dict[str, str] | None = None,
     ) -> None:
         self.blocked.append(BlockedOrder(index, now, side, reason, rule, message, numbers or {}))
 

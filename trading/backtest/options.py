@@ -148,7 +148,7 @@ def metrics_lines(*, initial_krw: Decimal, final_equity: Decimal, metrics: Metri
         f"  return       {percent(metrics.total_return)} (CAGR {percent(metrics.cagr)})",
         f"  buy and hold {percent(metrics.buy_and_hold_return)}",
         f"  drawdown     {metrics.max_drawdown * 100:.2f}% ({metrics.max_drawdown_krw:,.0f} KRW)",
-        f"  sharpe       {sharpe} (daily returns, annualised ×√365)",  # noqa: RUF001 - the sign people read
+        f"  sharpe       {sharpe} (daily returns, annualised ×√365)",
         f"  trades       {metrics.round_trips} round trips, win rate {win}, {metrics.orders} orders",
         f"  fees         {fees:,.2f} KRW",
         f"  exposure     {metrics.exposure * 100:.1f}% of candles in a position",

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL
+from exchange.types import SideName
 from trading.engine import risk
 
 ZERO = Decimal("0")
@@ -65,7 +66,7 @@ class TradeRecord:
 
     index: int
     ts: datetime
-    side: str
+    side: SideName
     reason: str
     decided_at: datetime
     price: Decimal
@@ -90,7 +91,7 @@ class BlockedOrder:
 
     index: int
     decided_at: datetime
-    side: str
+    side: SideName
     reason: str
     rule: str
     message: str

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -42,7 +43,7 @@ def _nice_step(span: float, target: int) -> float:
     if span <= 0 or not math.isfinite(span):
         return 1.0
     raw = span / target
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * magnitude:
             return factor * magnitude
@@ -66,7 +67,7 @@ def downsample(
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)
     xs: list[int] = []
     ys: list[float] = []
-    for left, right in zip(edges[:-1], edges[1:]):
+    for left, right in pairwise(edges):
         if right <= left:
             continue
         chunk = y[left:right]
@@ -144,7 +145,7 @@ def equity_svg(
 
     def polyline(values: npt.NDArray[np.float64], colour: str, extra: str = "") -> str:
         xs, ys = downsample(start, values)
-        points = " ".join(f"{px(float(a)):.1f},{py(float(b)):.1f}" for a, b in zip(xs, ys))
+        points = " ".join(f"{px(float(a)):.1f},{py(float(b)):.1f}" for a, b in zip(xs, ys, strict=True))
         return f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" {extra} points="{points}"/>'
 
     if len(series) == 2:
@@ -153,7 +154,7 @@ def equity_svg(
 
     if 0 < len(trades) <= MAX_MARKERS:
         positions = np.searchsorted(start, [trade.ts_epoch for trade in trades], side="right") - 1
-        for trade, index in zip(trades, positions):
+        for trade, index in zip(trades, positions, strict=True):
             index = int(min(max(index, 0), equity.size - 1))
             x, y = px(trade.ts_epoch), py(float(equity[index]))
             if trade.side == "buy":

@@ -68,7 +68,7 @@ class OrderPath:
         self.last_rejection: dict[str, str] | None = None
         self._fees_at: float | None = None
         self._last_strategy: dict[str, datetime] | None = None
-        self._loss_limit_day: date | None | Literal[False] = None
+        self._loss_limit_day: date | Literal[False] | None = None
 
     # --- the exchange's order rules ----------------------------------------------------------------
     def refresh_fees(self) -> None:

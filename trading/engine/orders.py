@@ -34,7 +34,7 @@ from exchange.exceptions import (
     StopTrading,
 )
 from exchange.rules import DEFAULT_FEE_RATE
-from exchange.types import OrderInfo, OrderRequest
+from exchange.types import OrderInfo, OrderRequest, SideName
 from trading import events, services
 from trading.models import Fill, Order, Signal
 
@@ -125,7 +125,7 @@ def order_submit(
     exchange: Exchange,
     *,
     market: str,
-    side: str,
+    side: SideName,
     ord_type: str,
     mode: str,
     price: Decimal | None = None,
@@ -151,7 +151,7 @@ def order_submit(
         on_intent(order)  # e.g. link a manual request to its order before anything is sent
     request = OrderRequest(
         market=market,
-        side=side,  # type: ignore[arg-type]
+        side=side,
         ord_type=ord_type,  # type: ignore[arg-type]
         identifier=order.identifier,
         price=price,

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
-from exchange.types import Balance
+from exchange.types import Balance, SideName, side_name
 from trading.models import BalanceSnapshot, Fill, PnlDaily
 
 logger = logging.getLogger("autocoin.engine.pnl")
@@ -64,7 +64,7 @@ class FillRecord:
 
     id: int
     ts: datetime
-    side: str
+    side: SideName
     volume: Decimal
     funds: Decimal
     fee: Decimal
@@ -158,13 +158,13 @@ def fill_records(*, market: str, mode: str, min_id: int = 0) -> Iterable[FillRec
         picked = [row[:6] for row in rows if row[6] == market and row[7] == mode]
         picked.sort(key=lambda row: (row[1], row[0]))
         for pk, ts, side, volume, funds, fee in picked:
-            yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)
+            yield FillRecord(id=pk, ts=ts, side=side_name(side), volume=volume, funds=funds, fee=fee)
         return
     ordered = Fill.objects.filter(order__market=market, order__mode=mode).order_by("ts", "id")
     for pk, ts, side, volume, funds, fee in ordered.values_list("id", "ts", "order__side", "volume", "funds", "fee").iterator(
         chunk_size=5000
     ):
-        yield FillRecord(id=pk, ts=ts, side=side, volume=volume, funds=funds, fee=fee)
+        yield FillRecord(id=pk, ts=ts, side=side_name(side), volume=volume, funds=funds, fee=fee)
 
 
 def replay_fills(fills: Iterable[FillRecord], book: Book | None = None) -> Book:

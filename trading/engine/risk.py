@@ -23,9 +23,10 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, quantize_volume, spendable_total
+from exchange.types import SideName
 from trading.engine.days import trading_day
 from trading.engine.risk_text import (
     cooldown_text,
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 ZERO = Decimal("0")
 ONE_KRW = Decimal("1")
 
-Side = Literal["buy", "sell"]
+# The engine speaks the exchange layer's order words; one definition for both.
+Side = SideName
 
 
 class Rule(StrEnum):

@@ -162,7 +162,7 @@ class EngineRunner:
             try:
                 services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot())
                 services.engine_release(owner=self.owner, reason=reason)
-            except Exception:  # noqa: BLE001 - the claim goes stale by itself if the database is gone
+            except Exception:
                 logger.exception("could not release the engine claim")
             self.notifier.close(timeout=3)
             close_exchange = getattr(self.engine.exchange if self.engine else None, "close", None)
@@ -170,10 +170,16 @@ class EngineRunner:
                 close_exchange()
             connection.close()
 
+    def _built_engine(self) -> TradingEngine:
+        """The engine `run` built; every step below runs after it."""
+        if self.engine is None:
+            raise RuntimeError("the engine is built in run() before any step uses it")
+        return self.engine
+
     def _startup_reconcile(self) -> None:
-        assert self.engine is not None
+        engine = self._built_engine()
         try:
-            self.engine.startup_reconcile()
+            engine.startup_reconcile()
         except ExchangeError as error:
             # The first cycle retries it before anything else; nothing is traded until it succeeds.
             events.exchange_error(error=error, step="reconciling open orders at start", failures=0, retry_in_sec=None)
@@ -181,9 +187,9 @@ class EngineRunner:
     def _run_once(self) -> RunResult:
         """`--once`: one full cycle whatever the state; it never trades in ERROR or with the kill-switch
         tripped, and it changes the state only the way a cycle would while RUNNING."""
-        assert self.engine is not None
+        engine = self._built_engine()
         state = EngineState.load()
-        outcome = self.engine.run_cycle(may_trade=state.state != State.ERROR)
+        outcome = engine.run_cycle(may_trade=state.state != State.ERROR)
         services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot())
         if not outcome.ok:
             return RunResult(1, f"cycle failed: {outcome.error}")
@@ -227,7 +233,7 @@ class EngineRunner:
                 self.shutdown.wait(self.poll_sec)
 
     def _trading_loop(self) -> None:
-        assert self.engine is not None
+        engine = self._built_engine()
         next_due = 0.0
         try:
             while not self._thread_exit.is_set():
@@ -244,7 +250,7 @@ class EngineRunner:
                     if now >= next_due:
                         self._busy.set()
                         try:
-                            outcome = self.engine.run_cycle()
+                            outcome = engine.run_cycle()
                         finally:
                             self._busy.clear()
                         delay = outcome.retry_in_sec if outcome.retry_in_sec is not None else float(settings.LOOP_INTERVAL_SEC)

@@ -35,6 +35,7 @@ from django.test import override_settings
 
 from exchange.paper import PaperExchange
 from exchange.rules import DEFAULT_FEE_RATE
+from exchange.types import side_name
 from trading import housekeeping, services
 from trading.backtest.engine import TradeRecord, backtest_limits
 from trading.backtest.metrics import Metrics, compute_metrics
@@ -85,7 +86,7 @@ class RiskBlock:
     """An order the engine's risk gate refused (a `risk_blocked` event)."""
 
     ts: datetime
-    side: str
+    side: str  # the blocked decision's action as the event recorded it
     source: str
     reason: str
     rule: str
@@ -322,7 +323,7 @@ def _trades(
         order = fill.order
         signal = order.signal
         reason = str((signal.meta or {}).get("reason", "")) if signal is not None else ""
-        realized = book.apply(FillRecord(fill.pk, fill.ts, order.side, fill.volume, fill.funds, fill.fee))
+        realized = book.apply(FillRecord(fill.pk, fill.ts, side_name(order.side), fill.volume, fill.funds, fill.fee))
         if order.side == "buy":
             if coin <= 0:
                 trip = ZERO
@@ -341,7 +342,7 @@ def _trades(
             TradeRecord(
                 index=max(0, market.index_at(fill.ts)),
                 ts=fill.ts,
-                side=order.side,
+                side=side_name(order.side),
                 reason=reason or order.reason,
                 decided_at=signal.ts if signal is not None else order.ts,
                 price=fill.price,

@@ -149,7 +149,7 @@ class Decision:
     - `values`: those values by name (Decimal, int, str or None), ready for an event or signal's JSON meta.
     """
 
-    __slots__ = ("action", "reason", "index", "_resolved", "_source")
+    __slots__ = ("_resolved", "_source", "action", "index", "reason")
 
     def __init__(
         self,
@@ -180,7 +180,8 @@ class Decision:
 
     def _resolve(self) -> tuple[Decimal, str, dict[str, Any]]:
         if self._resolved is None:
-            assert self._source is not None
+            if self._source is None:
+                raise RuntimeError("a decision built without its strategy cannot explain itself")
             strategy, prepared, position = self._source
             self._resolved = strategy.explain(prepared, self.index, position, self.action, Reason(self.reason))
             self._source = None

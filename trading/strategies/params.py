@@ -197,5 +197,3 @@ def atr_min_candles(params: Mapping[str, Any]) -> int:
     The live engine should fetch `max(strategy.min_candles(...), atr_min_candles(params))` candles so its
     ATR agrees with the backtest's long history."""
     return WILDER_WARMUP_PERIODS * int(params["atr_period"]) if uses_atr(params) else 0
-
-

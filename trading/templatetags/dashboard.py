@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -99,7 +99,7 @@ def age_text(bucket: tuple[str, int] | None) -> str:
 
 
 @register.filter
-def get_item(mapping: dict, key: str) -> object:
+def get_item(mapping: Mapping[str, object] | None, key: str) -> object:
     return mapping.get(key) if mapping else None
 
 
@@ -153,6 +153,6 @@ def equity_svg(series: Sequence[tuple[datetime, Decimal]], title: str, time_form
         CHART_HEIGHT,
         title,
         title,
-        mark_safe(" ".join(points)),  # numbers formatted above; nothing user-supplied
+        mark_safe(" ".join(points)),  # noqa: S308 - numbers formatted above; nothing user-supplied
         texts,
     )

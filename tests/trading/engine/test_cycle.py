@@ -38,21 +38,28 @@ def test_a_manual_buy_goes_through_the_cycle_to_the_live_exchange_with_its_fill(
     assert outcome.ok, outcome.error
     order = Order.objects.get()
     assert (order.side, order.ord_type, order.mode, order.status) == ("buy", "price", "live", Order.Status.DONE)
-    assert order.identifier.startswith("ac-") and order.exchange_uuid
+    assert order.identifier.startswith("ac-")
+    assert order.exchange_uuid
     fill = Fill.objects.get()
-    assert fill.order == order and fill.fee > 0
+    assert fill.order == order
+    assert fill.fee > 0
     # the sandbox really moved the money
     balances = sandbox.state()["balances"]
     assert D(balances["BTC"]["balance"]) == fill.volume
     request.refresh_from_db()
-    assert request.status == ManualOrderRequest.Status.DONE and request.order == order
+    assert request.status == ManualOrderRequest.Status.DONE
+    assert request.order == order
     signal = Signal.objects.get(source="manual")
-    assert signal.action == "BUY" and order.signal == signal
+    assert signal.action == "BUY"
+    assert order.signal == signal
     state = EngineState.load()
-    assert state.iteration == 1 and state.last_price == D("100000000") and state.last_cycle_at is not None
+    assert state.iteration == 1
+    assert state.last_price == D("100000000")
+    assert state.last_cycle_at is not None
     assert BalanceSnapshot.objects.filter(mode="live").exists()
     row = PnlDaily.objects.get(mode="live")
-    assert row.trades == 1 and row.fees == fill.fee
+    assert row.trades == 1
+    assert row.fees == fill.fee
     kinds = set(EngineEvent.objects.values_list("kind", flat=True))
     assert {"order_intent", "order_submitted", "fill"} <= kinds
     assert engine.metrics.snapshot()["orders_placed_total"] == 1
@@ -75,7 +82,8 @@ def test_a_manual_buy_then_close_in_paper_mode(paper, sandbox):
     close = ManualOrderRequestFactory(kind="close", krw=None)
     assert engine.run_cycle().ok
     sell = Order.objects.filter(side="sell").get()
-    assert sell.status == Order.Status.DONE and sell.volume == buy.executed_volume
+    assert sell.status == Order.Status.DONE
+    assert sell.volume == buy.executed_volume
     close.refresh_from_db()
     assert close.status == ManualOrderRequest.Status.DONE
     assert Fill.objects.count() == 2
@@ -83,7 +91,8 @@ def test_a_manual_buy_then_close_in_paper_mode(paper, sandbox):
     bought, sold = Fill.objects.get(order=buy), Fill.objects.get(order=sell)
     row = PnlDaily.objects.get(mode="paper")
     assert row.realized == (sold.funds - sold.fee) - (bought.funds + bought.fee)
-    assert row.realized < 0 and row.fees == bought.fee + sold.fee
+    assert row.realized < 0
+    assert row.fees == bought.fee + sold.fee
 
 
 def test_a_manual_order_the_risk_gate_refuses_is_rejected_with_the_reason(live, sandbox):
@@ -125,7 +134,8 @@ def test_an_order_rejected_by_the_exchange_is_counted_and_shown_to_the_strategy(
     assert engine.run_cycle().ok
 
     order = Order.objects.get()
-    assert order.status == Order.Status.REJECTED and order.error_name == "insufficient_funds_bid"
+    assert order.status == Order.Status.REJECTED
+    assert order.error_name == "insufficient_funds_bid"
     assert EngineState.load().consecutive_order_failures == 1
     assert EngineEvent.objects.filter(kind="order_rejected").exists()
     assert engine.metrics.snapshot()["orders_failed_total"] == 1
@@ -155,7 +165,8 @@ def test_repeated_500s_back_off_then_trip_the_kill_switch(live, sandbox):
 
     first = engine.run_cycle()
     second = engine.run_cycle()
-    assert not first.ok and first.retry_in_sec == 1.0
+    assert not first.ok
+    assert first.retry_in_sec == 1.0
     assert second.retry_in_sec == 2.0  # exponential
     assert EngineState.load().state == "RUNNING"
     assert EngineState.load().consecutive_failures == 2
@@ -164,7 +175,8 @@ def test_repeated_500s_back_off_then_trip_the_kill_switch(live, sandbox):
 
     assert third.stopped
     state = EngineState.load()
-    assert state.state == "ERROR" and state.kill_switch
+    assert state.state == "ERROR"
+    assert state.kill_switch
     assert "3 exchange calls in a row failed" in state.kill_switch_reason
     assert EngineEvent.objects.filter(kind="exchange_error").count() == 3
     assert engine.metrics.snapshot()["exchange_errors_total"]["RetryLater"] == 3
@@ -192,10 +204,12 @@ def test_cycle_metrics_histogram_counts_every_cycle(live):
     engine.run_cycle()
     metrics = engine.metrics.snapshot()
     histogram = metrics["cycle_duration_seconds"]
-    assert metrics["cycles_total"] == 2 and histogram["count"] == 2
+    assert metrics["cycles_total"] == 2
+    assert histogram["count"] == 2
     assert histogram["buckets"]["+Inf"] == 2
     assert list(histogram["buckets"]) == ["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]
-    assert metrics["equity_krw"] is not None and metrics["pnl_today_krw"] is not None
+    assert metrics["equity_krw"] is not None
+    assert metrics["pnl_today_krw"] is not None
 
 
 def test_a_process_that_lost_its_claim_sends_no_order(live, sandbox):
@@ -207,8 +221,10 @@ def test_a_process_that_lost_its_claim_sends_no_order(live, sandbox):
 
     outcome = TradingEngine(live, owner="this-host:7").run_cycle()
 
-    assert outcome.stopped and "other-host:42" in outcome.error
-    assert not Order.objects.exists() and sandbox.state()["orders"] == []
+    assert outcome.stopped
+    assert "other-host:42" in outcome.error
+    assert not Order.objects.exists()
+    assert sandbox.state()["orders"] == []
     request.refresh_from_db()
     assert request.status == ManualOrderRequest.Status.PENDING  # the engine that owns the row carries it out
 
@@ -217,7 +233,8 @@ def test_after_a_418_no_call_is_made_until_the_ban_ends_even_after_a_restart(liv
     running()
     sandbox.fail_next("/v1/ticker", status=418, body="Too many API requests. Blocked for 60 seconds.")
     outcome = TradingEngine(live).run_cycle()
-    assert outcome.stopped and EngineState.load().state == "ERROR"
+    assert outcome.stopped
+    assert EngineState.load().state == "ERROR"
     error = EngineEvent.objects.filter(kind="error").latest("id")
     assert "no call to Upbit before" in error.message
 
@@ -227,10 +244,13 @@ def test_after_a_418_no_call_is_made_until_the_ban_ends_even_after_a_restart(liv
     calls = live.stats["calls"]
     for _ in range(2):
         waiting = restarted.run_cycle()
-        assert not waiting.ok and not waiting.stopped and 50 < waiting.retry_in_sec <= 60
+        assert not waiting.ok
+        assert not waiting.stopped
+        assert 50 < waiting.retry_in_sec <= 60
     assert live.stats["calls"] == calls  # nothing was sent: a call during the ban makes it longer
     assert EngineEvent.objects.filter(message__startswith="Waiting").count() == 1
-    assert EngineState.load().state == "RUNNING" and EngineState.load().consecutive_failures == 0
+    assert EngineState.load().state == "RUNNING"
+    assert EngineState.load().consecutive_failures == 0
 
 
 def test_a_burst_of_manual_requests_is_worked_through_in_batches_oldest_first(live, sandbox):

@@ -52,7 +52,8 @@ def test_the_strategy_buys_on_its_own_signal(live, sandbox):
     assert outcome.ok, outcome.error
     assert str(outcome.decision.action) == "BUY"
     order = Order.objects.get()
-    assert order.status == Order.Status.DONE and order.signal.source == "sma_cross"
+    assert order.status == Order.Status.DONE
+    assert order.signal.source == "sma_cross"
     assert order.price == D("10000")  # MAX_ORDER_KRW
     assert Signal.objects.get(action="BUY").orders.get() == order
 
@@ -70,7 +71,8 @@ def test_cooldown_holds_back_a_second_strategy_buy(live, sandbox, engine_setting
     assert str(outcome.decision.action) == "BUY"
     assert Order.objects.count() == 1  # only the earlier one
     blocked = EngineEvent.objects.get(kind="risk_blocked")
-    assert "cooldown" in blocked.message and blocked.meta["blocked_by"] == "cooldown"
+    assert "cooldown" in blocked.message
+    assert blocked.meta["blocked_by"] == "cooldown"
 
 
 @pytest.mark.usefixtures("holding_strategy")
@@ -103,7 +105,8 @@ def test_the_daily_loss_limit_trips_the_kill_switch_and_reset_rearms_only_exits(
 
     assert outcome.stopped
     state = EngineState.load()
-    assert state.state == "ERROR" and state.kill_switch
+    assert state.state == "ERROR"
+    assert state.kill_switch
     assert "daily loss limit" in state.kill_switch_reason
     row = PnlDaily.objects.get(mode="live")
     assert row.total <= -D("1000")
@@ -119,7 +122,8 @@ def test_the_daily_loss_limit_trips_the_kill_switch_and_reset_rearms_only_exits(
     assert engine.run_cycle().ok  # does not trip again the same day
     assert EngineState.load().state == "RUNNING"
     buy = ManualOrderRequest.objects.filter(kind="buy").latest("ts")
-    assert buy.status == "REJECTED" and "daily loss" in buy.result
+    assert buy.status == "REJECTED"
+    assert "daily loss" in buy.result
     close = ManualOrderRequestFactory(kind="close", krw=None)
     assert engine.run_cycle().ok
     close.refresh_from_db()
@@ -155,7 +159,9 @@ def test_daily_pnl_across_local_midnight_adds_up_and_rebuilds_the_same(live, san
     assert day2 == day1 + timedelta(days=1)
 
     rows = {row.date: row for row in PnlDaily.objects.filter(mode="live")}
-    assert set(rows) == {day1, day2} and rows[day1].trades == 2 and rows[day2].trades == 1
+    assert set(rows) == {day1, day2}
+    assert rows[day1].trades == 2
+    assert rows[day2].trades == 1
     assert rows[day2].unrealized + rows[day1].unrealized == 0  # yesterday's paper gain is today's baseline
     fills = Fill.objects.select_related("order")
     total = sum((f.funds if f.order.side == "sell" else -f.funds) - f.fee for f in fills)

@@ -64,7 +64,8 @@ def test_after_a_trailing_exit_the_same_candles_signal_is_not_bought_again(live,
     sandbox.set_price("103000000")  # a rise inside the forming candle raises the peak
     sandbox.advance(5)
     rising = engine.run_cycle()
-    assert rising.ok and rising.decision is None  # a price rise never fires a trailing stop
+    assert rising.ok
+    assert rising.decision is None
     assert DecisionState.objects.get(mode="live").peak_price == D("103000000")
 
     sandbox.set_price("101900000")  # 1.07 % under the peak of 103M
@@ -77,8 +78,10 @@ def test_after_a_trailing_exit_the_same_candles_signal_is_not_bought_again(live,
 
     assert orders() == [("buy", "DONE"), ("sell", "DONE")]
     sell = Signal.objects.get(action="SELL")
-    assert sell.meta["values"]["rule"] == "trailing_stop" and sell.meta["values"]["peak"] == "103000000"
-    assert sell.meta["values"]["level"] == "101970000" and sell.meta["values"]["candle_start"].startswith("2026-11-30T03:03")
+    assert sell.meta["values"]["rule"] == "trailing_stop"
+    assert sell.meta["values"]["peak"] == "103000000"
+    assert sell.meta["values"]["level"] == "101970000"
+    assert sell.meta["values"]["candle_start"].startswith("2026-11-30T03:03")
 
 
 def test_a_stop_loss_fires_on_the_live_price_within_one_cycle(live, sandbox):
@@ -96,7 +99,8 @@ def test_a_stop_loss_fires_on_the_live_price_within_one_cycle(live, sandbox):
     assert outcome.ok, outcome.error
     assert outcome.decision.reason == "stop_loss"
     sell = Order.objects.get(side="sell")
-    assert sell.status == Order.Status.DONE and sell.volume == bought.executed_volume
+    assert sell.status == Order.Status.DONE
+    assert sell.volume == bought.executed_volume
     assert "stop-loss 3%" in sell.signal.explanation
 
 
@@ -111,7 +115,8 @@ def test_each_closed_candle_is_decided_once_also_across_a_restart(live, sandbox)
     restarted = TradingEngine(live, clock=sandbox.server.now)
     outcome = restarted.run_cycle()
 
-    assert outcome.ok and outcome.decision is None
+    assert outcome.ok
+    assert outcome.decision is None
     assert orders() == [("buy", "DONE")]
     state = DecisionState.objects.get(mode="live")
     assert state.decided_candle_start == datetime(2026, 11, 30, 3, 2, tzinfo=UTC)
@@ -127,7 +132,8 @@ def test_a_stale_ticker_blocks_entries_with_an_event_and_counts_as_a_failure(liv
 
     outcome = engine.run_cycle()
 
-    assert not outcome.ok and outcome.retry_in_sec is not None
+    assert not outcome.ok
+    assert outcome.retry_in_sec is not None
     assert "120 s old" in outcome.error
     assert not Order.objects.exists()
     event = EngineEvent.objects.get(kind="exchange_error")
@@ -135,7 +141,8 @@ def test_a_stale_ticker_blocks_entries_with_an_event_and_counts_as_a_failure(liv
     assert EngineState.load().consecutive_failures == 1
     # Fresh again: the candle was not consumed while stale, so its entry is taken now.
     fresh = TradingEngine(live, clock=sandbox.server.now).run_cycle()
-    assert fresh.ok and str(fresh.decision.action) == "BUY"
+    assert fresh.ok
+    assert str(fresh.decision.action) == "BUY"
     assert EngineState.load().consecutive_failures == 0
 
 
@@ -156,7 +163,8 @@ def test_a_pc_clock_30_seconds_fast_does_not_trade_a_forming_candle(live, sandbo
     assert not Order.objects.exists()
     sandbox.advance(30)  # 03:03:05 by the exchange: now the 03:02 candle is closed
     later = engine.run_cycle()
-    assert str(later.decision.action) == "BUY" and later.decision.values["candle_start"] == "2026-11-30T03:02:00+00:00"
+    assert str(later.decision.action) == "BUY"
+    assert later.decision.values["candle_start"] == "2026-11-30T03:02:00+00:00"
 
 
 def test_the_slippage_limit_shrinks_a_market_buy_to_what_the_book_fills_within_it(live, sandbox, engine_settings):
@@ -184,7 +192,8 @@ def test_the_slippage_limit_shrinks_a_market_buy_to_what_the_book_fills_within_i
     average = order.executed_funds / order.executed_volume
     assert (average / best_ask - 1) * 100 <= D("0.002")
     shrunk = EngineEvent.objects.get(kind="risk_blocked", message__startswith="Order shrunk by the slippage limit")
-    assert shrunk.meta["rule"] == "slippage" and D(shrunk.meta["requested"]) == D("500000000")
+    assert shrunk.meta["rule"] == "slippage"
+    assert D(shrunk.meta["requested"]) == D("500000000")
 
 
 def test_the_order_intent_event_carries_the_rule_and_its_numbers(live, sandbox):
@@ -199,7 +208,7 @@ def test_the_order_intent_event_carries_the_rule_and_its_numbers(live, sandbox):
 
     intent = EngineEvent.objects.filter(kind="order_intent", meta__side="sell").get()
     values = intent.meta["decision"]["values"]
-    assert (
-        values["rule"] == "stop_loss" and values["price"] == "95000000" and values["level"] == "97970970"
-    )  # 97 % of the entry at the ask, 101,001,000
+    assert values["rule"] == "stop_loss"
+    assert values["price"] == "95000000"
+    assert values["level"] == "97970970"
     assert values["candle_start"].startswith("2026-11-30T03:03")

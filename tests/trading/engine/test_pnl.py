@@ -76,7 +76,8 @@ def test_a_position_carried_over_midnight_counts_only_todays_move():
     assert yesterday.unrealized == D("-10095")
 
     today = tracker.update(price=D("85000000"), equity=None, now=DAY2_EARLY)
-    assert today.new_day and today.previous_day.isoformat() == "2026-03-10"
+    assert today.new_day
+    assert today.previous_day.isoformat() == "2026-03-10"
     assert midnight_prices == [datetime(2026, 3, 10, 15, 0, tzinfo=UTC)]
     # today: 84,957.5 - 89,955 (the midnight value): only the move since midnight
     assert today.unrealized == D("-4997.5")
@@ -160,7 +161,8 @@ def test_snapshots_are_stored_on_change_and_at_the_interval(settings):
     assert keeper.maybe_store(holdings, D("100100000"), start.replace(minute=1)) is None
     changed = Holdings(krw=D("990000"), coin=D("0.0001"), avg_buy_price=D("100000000"))
     snap = keeper.maybe_store(changed, D("100000000"), start.replace(minute=2))
-    assert snap is not None and snap.total_krw == D("1000000")
+    assert snap is not None
+    assert snap.total_krw == D("1000000")
     assert keeper.maybe_store(changed, D("100000000"), start.replace(minute=8)) is not None
     assert BalanceSnapshot.objects.count() == 3
 
@@ -186,7 +188,8 @@ def test_prune_keeps_orders_fills_and_trading_signals():
 
     call_command("prune", "--days", "30", stdout=io.StringIO())
 
-    assert Order.objects.count() == 1 and Fill.objects.count() == 1
+    assert Order.objects.count() == 1
+    assert Fill.objects.count() == 1
     assert list(Signal.objects.values_list("action", flat=True)) == ["BUY"]
     assert EngineEvent.objects.filter(pk=recent_event.pk).exists()
     assert not EngineEvent.objects.filter(ts__lt=timezone.now() - timedelta(days=30)).exists()
@@ -216,4 +219,5 @@ def test_the_entry_time_is_the_first_buy_since_the_book_was_last_flat():
     again = fill("buy", volume="0.001", funds="100000", fee="50", ts=DAY2_EARLY)
     tracker.absorb_new_fills()
     assert tracker.book.entry_at == again.ts
-    assert pnl_rebuild() and PnlTracker(market="KRW-BTC", mode="paper").book.entry_at == again.ts
+    assert pnl_rebuild()
+    assert PnlTracker(market="KRW-BTC", mode="paper").book.entry_at == again.ts

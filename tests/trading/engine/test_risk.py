@@ -78,7 +78,7 @@ def test_day_start_and_end_are_local_midnights():
 
 def test_trading_day_refuses_a_naive_time():
     with pytest.raises(ValueError, match="aware"):
-        trading_day(datetime(2025, 3, 10, 12, 0), KST)  # noqa: DTZ001 - the naive time is the point
+        trading_day(datetime(2025, 3, 10, 12, 0), KST)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -87,9 +87,11 @@ def test_trading_day_refuses_a_naive_time():
 def test_daily_loss_below_the_limit_is_allowed_and_at_the_limit_is_blocked():
     assert daily_loss_limit(D("-30000"), D("-19999"), D("50000")).allowed
     blocked = daily_loss_limit(D("-30000"), D("-20000"), D("50000"))
-    assert not blocked.allowed and blocked.rule == Rule.DAILY_LOSS
+    assert not blocked.allowed
+    assert blocked.rule == Rule.DAILY_LOSS
     assert blocked.numbers == {"realized_today": "-30000", "unrealized_now": "-20000", "pnl_today": "-50000", "limit": "50000"}
-    assert "today's PnL -50,000 KRW" in blocked.message and "-50,000 KRW" in blocked.message
+    assert "today's PnL -50,000 KRW" in blocked.message
+    assert "-50,000 KRW" in blocked.message
 
 
 def test_daily_profit_offsets_unrealized_loss():
@@ -157,7 +159,8 @@ def test_cooldown_applies_to_strategy_orders_only():
 # ---------------------------------------------------------------------------------------------------
 def test_buy_is_sized_at_max_order_krw_when_there_is_room():
     check = max_order_size(krw_free=D("1000000"), max_order_krw=D("10000"), position_room_krw=D("299955"))
-    assert check.allowed and check.size == D("10000")
+    assert check.allowed
+    assert check.size == D("10000")
     assert check.numbers["bound_by"] == "MAX_ORDER_KRW"
     assert check.numbers["fee"] == "5.00000000"
 
@@ -182,21 +185,25 @@ def test_fee_aware_sizing_never_exceeds_the_balance():
 
 def test_buy_below_the_minimum_is_blocked():
     blocked = max_order_size(krw_free=D("5002"), max_order_krw=D("10000"))
-    assert not blocked.allowed and blocked.rule == Rule.MIN_ORDER
+    assert not blocked.allowed
+    assert blocked.rule == Rule.MIN_ORDER
     assert blocked.size == D("4999")
     assert "a buy of 4,999 KRW (bound by the KRW balance incl. the fee) is below Upbit's minimum order of 5,000 KRW" in (
         blocked.message
     )
     allowed = max_order_size(krw_free=D("5003"), max_order_krw=D("10000"))  # 5,000 + 2.5 fee
-    assert allowed.allowed and allowed.size == D("5000")
+    assert allowed.allowed
+    assert allowed.size == D("5000")
 
 
 def test_requested_amount_above_a_limit_is_blocked_not_trimmed():
     check = max_order_size(krw_free=D("1000000"), max_order_krw=D("10000"), requested_krw=D("100000"))
-    assert not check.allowed and check.rule == Rule.MAX_ORDER_SIZE
+    assert not check.allowed
+    assert check.rule == Rule.MAX_ORDER_SIZE
     assert "a buy of 100,000 KRW is more than MAX_ORDER_KRW allows; the most allowed now is 10,000 KRW" in check.message
     fits = max_order_size(krw_free=D("1000000"), max_order_krw=D("10000"), requested_krw=D("7000"))
-    assert fits.allowed and fits.size == D("7000")
+    assert fits.allowed
+    assert fits.size == D("7000")
 
 
 def test_max_order_krw_with_decimals_is_floored_to_whole_krw():
@@ -209,7 +216,8 @@ def test_max_order_krw_with_decimals_is_floored_to_whole_krw():
 def test_position_cap_allows_exactly_the_ratio_and_blocks_above():
     assert position_cap(D("300000"), D("1000000"), D("0.3")).allowed
     blocked = position_cap(D("300001"), D("1000000"), D("0.3"))
-    assert not blocked.allowed and blocked.rule == Rule.POSITION_CAP
+    assert not blocked.allowed
+    assert blocked.rule == Rule.POSITION_CAP
     assert blocked.numbers["cap"] == "300000.0"
     assert "30.00% of equity 1,000,000 KRW" in blocked.message
 
@@ -239,7 +247,8 @@ def test_buy_is_bound_by_the_position_cap():
     sized = evaluate(OrderIntent("buy"), part)
     assert sized.allowed
     assert sized.krw_total == position_room(D("1000000"), D("200000"), D("0.3")) == D("99985")
-    assert sized.checks[-1].rule == Rule.POSITION_CAP and sized.checks[-1].allowed
+    assert sized.checks[-1].rule == Rule.POSITION_CAP
+    assert sized.checks[-1].allowed
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -247,12 +256,14 @@ def test_buy_is_bound_by_the_position_cap():
 # ---------------------------------------------------------------------------------------------------
 def test_sell_everything_free_by_default():
     check = sell_size(coin_volume=D("0.0012345678912"), price=D("100000000"))
-    assert check.allowed and check.size == D("0.00123456")  # 8 decimals, rounded down
+    assert check.allowed
+    assert check.size == D("0.00123456")
 
 
 def test_dust_is_blocked_and_reported_as_dust():
     check = sell_size(coin_volume=D("0.00004"), price=D("100000000"))  # 4,000 KRW
-    assert not check.allowed and check.rule == Rule.DUST
+    assert not check.allowed
+    assert check.rule == Rule.DUST
     assert check.numbers["dust"] == "true"
     assert "dust: 0.00004 worth 4,000 KRW is below Upbit's minimum order of 5,000 KRW" in check.message
     assert "stays in the account" in check.message
@@ -260,19 +271,22 @@ def test_dust_is_blocked_and_reported_as_dust():
 
 def test_partial_sell_below_the_minimum_is_blocked():
     check = sell_size(coin_volume=D("0.001"), price=D("100000000"), requested_volume=D("0.00001"))
-    assert not check.allowed and check.rule == Rule.MIN_ORDER
+    assert not check.allowed
+    assert check.rule == Rule.MIN_ORDER
     assert sell_size(coin_volume=D("0.001"), price=D("100000000"), requested_volume=D("0.00005")).allowed
 
 
 def test_selling_more_than_held_is_blocked():
     check = sell_size(coin_volume=D("0.001"), price=D("100000000"), requested_volume=D("0.002"))
-    assert not check.allowed and check.rule == Rule.SELL_SIZE
+    assert not check.allowed
+    assert check.rule == Rule.SELL_SIZE
     assert "more than the free balance 0.001" in check.message
 
 
 def test_nothing_to_sell():
     result = evaluate(OrderIntent("sell", source=IntentSource.MANUAL), context())
-    assert not result.allowed and "nothing to sell" in result.message
+    assert not result.allowed
+    assert "nothing to sell" in result.message
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -289,11 +303,13 @@ def test_kill_switch_reasons():
 def test_kill_switch_blocks_entries_but_not_exits():
     tripped = context(kill_switch=True, kill_switch_reason="3 orders failed in a row", coin_volume=D("0.001"))
     buy = evaluate(OrderIntent("buy"), tripped)
-    assert not buy.allowed and buy.blocked_by.rule == Rule.KILL_SWITCH
+    assert not buy.allowed
+    assert buy.blocked_by.rule == Rule.KILL_SWITCH
     assert "kill switch is on: 3 orders failed in a row" in buy.message
     assert not evaluate(OrderIntent("buy", source=IntentSource.MANUAL, krw_total=D("6000")), tripped).allowed
     sell = evaluate(OrderIntent("sell", source=IntentSource.KILL_SWITCH), tripped)
-    assert sell.allowed and sell.volume == D("0.001")
+    assert sell.allowed
+    assert sell.volume == D("0.001")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -301,7 +317,9 @@ def test_kill_switch_blocks_entries_but_not_exits():
 # ---------------------------------------------------------------------------------------------------
 def test_allowed_buy_reports_every_check_and_the_size():
     result = evaluate(OrderIntent("buy"), context())
-    assert result.allowed and result.approved and result.reasons == []
+    assert result.allowed
+    assert result.approved
+    assert result.reasons == []
     assert result.krw_total == D("10000")
     assert [check.rule for check in result.checks] == [
         Rule.KILL_SWITCH,
@@ -311,12 +329,14 @@ def test_allowed_buy_reports_every_check_and_the_size():
         Rule.POSITION_CAP,
     ]
     meta = json.loads(json.dumps(result.as_meta(), cls=DjangoJSONEncoder))
-    assert meta["krw_total"] == "10000" and meta["blocked_by"] is None
+    assert meta["krw_total"] == "10000"
+    assert meta["blocked_by"] is None
 
 
 def test_blocked_buy_names_the_first_rule_and_lists_every_reason():
     result = evaluate(OrderIntent("buy"), context(kill_switch=True, realized_today=D("-60000")))
-    assert not result.allowed and result.krw_total is None
+    assert not result.allowed
+    assert result.krw_total is None
     assert result.blocked_by.rule == Rule.KILL_SWITCH
     assert len(result.reasons) == 2
     assert result.as_meta()["blocked_by"] == "kill_switch"
@@ -339,7 +359,7 @@ def test_intent_from_a_decision():
     assert OrderIntent.from_decision(stop).source == IntentSource.EXIT_RULE
     entry = Decision(Action.BUY, D("1"), "cross", reason=Reason.ENTRY)
     assert OrderIntent.from_decision(entry) == OrderIntent("buy", IntentSource.STRATEGY, reason="entry")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="decision is not an order"):
         OrderIntent.from_decision(Decision(Action.HOLD, D("0"), "nothing", reason=Reason.NO_SIGNAL))
 
 
@@ -348,7 +368,9 @@ def test_limits_come_from_settings(settings):
     settings.ORDER_COOLDOWN_SEC = 7
     settings.TIME_ZONE = "Asia/Seoul"
     limits = risk_limits_from_settings()
-    assert limits.max_order_krw == D("20000") and limits.cooldown_sec == 7 and limits.time_zone == "Asia/Seoul"
+    assert limits.max_order_krw == D("20000")
+    assert limits.cooldown_sec == 7
+    assert limits.time_zone == "Asia/Seoul"
     ctx = risk_context_from_settings(now=NOW, price=D("100000000"), krw_free=D("1000000"), coin_volume=D("0"))
     assert evaluate(OrderIntent("buy"), ctx).krw_total == D("20000")
     assert risk_limits_from_settings({"max_order_krw": D("6000")}).max_order_krw == D("6000")

@@ -10,10 +10,12 @@ from trading.models import EngineEvent, StrategyConfig
 def test_strategy_config_update_validates_stores_and_records_the_change():
     config = services.strategy_config_update(strategy="sma_cross", params={"fast": "3", "slow": 30}, actor="user:alice")
 
-    assert config.params["fast"] == 3 and config.params["slow"] == 30
+    assert config.params["fast"] == 3
+    assert config.params["slow"] == 30
     assert config.updated_by == "user:alice"
     event = EngineEvent.objects.get(kind="config_changed")
-    assert event.actor == "user:alice" and event.meta["new"]["fast"] == 3
+    assert event.actor == "user:alice"
+    assert event.meta["new"]["fast"] == 3
 
 
 @pytest.mark.django_db

@@ -122,7 +122,7 @@ def test_sma_shorter_series_than_the_period_is_all_nan():
 def test_macd_is_the_difference_of_the_emas_and_its_signal():
     closes = real_closes()[:500]
     result = macd(closes, 12, 26, 9)
-    line = [a - b for a, b in zip(loop_ema(closes, 12), loop_ema(closes, 26))]
+    line = [a - b for a, b in zip(loop_ema(closes, 12), loop_ema(closes, 26), strict=True)]
     signal = loop_ema(line, 9)
     assert np.allclose(result.line, line, rtol=1e-9, atol=1e-6)
     assert np.allclose(result.signal, signal, rtol=1e-9, atol=1e-6)
@@ -187,7 +187,8 @@ def test_candle_arrays_from_decimal_candles():
     assert arrays.open.tolist() == [95123456.5, 95123457.5, 95123458.5]
     assert arrays.close[0] == 95000000.25
     assert arrays.start.tolist() == [int((t0 + timedelta(hours=i)).timestamp()) for i in range(3)]
-    assert arrays.open.dtype == np.float64 and arrays.start.dtype == np.int64
+    assert arrays.open.dtype == np.float64
+    assert arrays.start.dtype == np.int64
 
 
 def test_candle_arrays_reject_ragged_and_unordered_columns():

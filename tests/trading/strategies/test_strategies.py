@@ -247,7 +247,7 @@ def test_volatility_breakout_buys_when_the_close_crosses_the_target():
     actions = [strategy.decide(prepared, i).action for i in range(len(arrays))]
     assert [i for i, a in enumerate(actions) if a == Action.BUY] == [25, 28]  # 111 crosses 110; 112 stays above; 111 again
     decision = strategy.decide(prepared, 25)
-    assert "close 111 broke above the target 110 = day open 100 + 0.5 × yesterday's range 20" in decision.explanation  # noqa: RUF001
+    assert "close 111 broke above the target 110 = day open 100 + 0.5 × yesterday's range 20" in decision.explanation
     assert decision.values["target"] == Decimal("110")
     assert decision.values["trading_day"] == "2024-12-02"
 

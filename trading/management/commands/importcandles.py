@@ -32,7 +32,10 @@ class Command(BaseCommand):
         try:
             unit = parse_unit(str(options["unit"])) if options.get("unit") else None
             result = candles_import(
-                path=str(options["file"]), market=options.get("market") or None, unit=unit, tz=str(options["tz"])
+                path=str(options["file"]),
+                market=str(options["market"]) if options.get("market") else None,
+                unit=unit,
+                tz=str(options["tz"]),
             )
         except CandleDataError as error:
             raise CommandError(str(error)) from None

@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 DEMO_PORT = 8765
 PR_SET_PDEATHSIG = 1
 DEMO_ACCESS_KEY = "sandbox-demo-access-key"
-DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"
+DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"  # noqa: S105 - the local sandbox's demo key, no real secret
 
 
 class Command(BaseCommand):
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         python = sys.executable
         env = dict(os.environ)
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        port = int(options["sandbox_port"])
+        port = int(str(options["sandbox_port"]))
         if options["demo"]:
             if not 1 <= port <= 65535:
                 raise CommandError(f"--sandbox-port must be from 1 to 65535, not {port}")

@@ -37,12 +37,17 @@ test: $(STAMP) browser-deps
 	$(PY) scripts/bootstrap.py
 	$(PY) manage.py collectstatic --no-input -v 0
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy autocoin exchange trading
 	$(PY) manage.py makemigrations --check --dry-run -v 1
 	$(PY) scripts/run_tests.py $(TEST_ARGS)
 
+# Fix what can be fixed, then check what cannot: the same checks `make test` runs first.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
-	$(VENV)/bin/ruff format --check . || true
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/mypy autocoin exchange trading
+	$(VENV)/bin/lint-imports
 
 # Speed and memory figures (not part of the test suite): each script prints its own.
 bench: setup

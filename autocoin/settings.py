@@ -150,6 +150,8 @@ def _url_shown(url: str) -> str:
         user, colon, _password = userinfo.partition(":")
         url = f"{scheme}://{user}{':***' if colon else ''}@{host}"
     return _shown(re.sub(r"(?i)(\bpassword=)[^&#]*", r"\1***", url))
+
+
 _ORIGIN = re.compile(r"https://(\*\.)?[a-z0-9.-]+(:[0-9]{1,5})?|https://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
 
 

@@ -37,7 +37,9 @@ def test_login_then_idle_is_grey_and_says_how_to_start_the_engine(page):
     assert page.url.rstrip("/") == page.base_url.rstrip("/")
     assert badge(page) == ("IDLE", GREY)
     assert page.is_visible("text=python manage.py runengine")
-    assert page.is_disabled(".btn-start") and page.is_disabled(".btn-stop") and page.is_disabled(".btn-reset")
+    assert page.is_disabled(".btn-start")
+    assert page.is_disabled(".btn-stop")
+    assert page.is_disabled(".btn-reset")
     assert page.inner_text(".mode-badge") == "PAPER"
     screenshot(page, "01-idle-engine-offline")
 
@@ -49,15 +51,18 @@ def test_error_renders_red_with_its_error_and_reset_brings_idle(page):
     page.wait_for_selector('.state-badge[data-state="ERROR"]', timeout=5_000)  # arrives by polling
     assert badge(page) == ("ERROR", RED)
     error_box = page.inner_text(".error-box")
-    assert "invalid_access_key" in error_box and "press Reset" in error_box
+    assert "invalid_access_key" in error_box
+    assert "press Reset" in error_box
     assert page.is_visible(".kill-switch")
-    assert page.is_enabled(".btn-reset") and page.is_disabled(".btn-start")
+    assert page.is_enabled(".btn-reset")
+    assert page.is_disabled(".btn-start")
     screenshot(page, "02-error")
 
     page.click(".btn-reset")
     page.wait_for_selector('.state-badge[data-state="IDLE"]', timeout=3_000)
     state = EngineState.load()
-    assert state.state == "IDLE" and state.kill_switch is False
+    assert state.state == "IDLE"
+    assert state.kill_switch is False
     assert EngineEvent.objects.filter(kind="state_changed").latest("id").actor == "user:operator"
     assert not page.is_visible(".error-box")
     screenshot(page, "03-after-reset")
@@ -119,8 +124,10 @@ def test_manual_order_asks_first_and_is_queued_only_when_confirmed(page):
     page.click("#panel-manual-form button[type=submit]")
     page.wait_for_selector("#panel-manual-form .notice", timeout=5_000)
     queued = ManualOrderRequest.objects.get()
-    assert queued.kind == "buy" and queued.requested_by == "user:operator"
-    assert len(dialogs) == 2 and "Queue this manual order" in dialogs[0]
+    assert queued.kind == "buy"
+    assert queued.requested_by == "user:operator"
+    assert len(dialogs) == 2
+    assert "Queue this manual order" in dialogs[0]
     page.wait_for_selector(f"#panel-manual >> text=#{queued.pk}", timeout=5_000)
 
 

@@ -69,7 +69,8 @@ def test_a_bad_amount_is_explained_next_to_the_form_and_kept(page, krw, says):
     page.click("#panel-manual-form button[type=submit]")
     page.wait_for_selector("#panel-manual-form .problem", timeout=5_000)
     problem = page.inner_text("#panel-manual-form .problem")
-    assert problem.startswith("KRW amount (buy):") and says in problem
+    assert problem.startswith("KRW amount (buy):")
+    assert says in problem
     assert page.input_value("input[name=krw]") == krw
     assert not ManualOrderRequest.objects.exists()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -73,7 +74,8 @@ def test_quotation_group_past_10_per_second_gets_429_in_plain_text(sandbox):
         if last.status_code == 429:
             break
 
-    assert last is not None and last.status_code == 429
+    assert last is not None
+    assert last.status_code == 429
     assert statuses.count(200) == 10  # one fixed one-second window's worth
     assert last.text == "Too many API requests."
     assert last.headers["Remaining-Req"].endswith("sec=0")
@@ -145,7 +147,8 @@ def test_ticker_numbers_are_json_numbers_and_follow_the_pinned_price(sandbox):
 
     assert ticker["trade_price"] == 123456000
     assert isinstance(ticker["trade_price"], float)
-    assert isinstance(ticker["acc_trade_volume_24h"], float) and ticker["acc_trade_volume_24h"] > 0
+    assert isinstance(ticker["acc_trade_volume_24h"], float)
+    assert ticker["acc_trade_volume_24h"] > 0
     assert ticker["low_price"] <= ticker["trade_price"] <= ticker["high_price"]
     assert ticker["change"] in ("RISE", "FALL", "EVEN")
 
@@ -180,8 +183,10 @@ def test_orderbook_has_30_levels_best_first_on_the_tick_grid(sandbox):
     assert len(units) == 30
     asks = [u["ask_price"] for u in units]
     bids = [u["bid_price"] for u in units]
-    assert asks == sorted(asks) and bids == sorted(bids, reverse=True)
-    assert bids[0] == Decimal("100000000") and asks[0] == Decimal("100001000")
+    assert asks == sorted(asks)
+    assert bids == sorted(bids, reverse=True)
+    assert bids[0] == Decimal("100000000")
+    assert asks[0] == Decimal("100001000")
     assert all(is_on_tick(p) for p in asks + bids)
     assert all(u["ask_size"] > 0 and u["bid_size"] > 0 for u in units)
     assert book["total_ask_size"] == sum(u["ask_size"] for u in units)
@@ -213,7 +218,7 @@ def test_minute_candles_are_newest_first_and_realistic(fixed):
         assert all(is_on_tick(candle[k]) for k in ("opening_price", "high_price", "low_price", "trade_price"))
         assert candle["candle_acc_trade_volume"] > 0
     # Minute moves of a real BTC market: small, but not flat.
-    moves = [abs(a["trade_price"] / b["trade_price"] - 1) for a, b in zip(candles, candles[1:])]
+    moves = [abs(a["trade_price"] / b["trade_price"] - 1) for a, b in itertools.pairwise(candles)]
     assert max(moves) < Decimal("0.02")
     assert sum(moves) / len(moves) > Decimal("0.0001")
 
@@ -239,7 +244,7 @@ def test_paging_with_to_continues_without_overlap_or_hole(fixed):
     both = _candles(fixed, "/v1/candles/minutes/3", market="KRW-BTC", count=2)
 
     starts = [datetime.fromisoformat(c["candle_date_time_utc"]) for c in first + second]
-    assert all(a - b == timedelta(minutes=1) for a, b in zip(starts, starts[1:]))
+    assert all(a - b == timedelta(minutes=1) for a, b in itertools.pairwise(starts))
     assert len(both) == 2
 
 
@@ -261,7 +266,7 @@ def test_day_candles_chain_their_closes(fixed):
     assert len(days) == 200
     assert days[0]["candle_date_time_utc"] == "2026-03-10T00:00:00"
     assert days[0]["candle_date_time_kst"] == "2026-03-10T09:00:00"
-    for newer, older in zip(days, days[1:]):
+    for newer, older in itertools.pairwise(days):
         assert newer["prev_closing_price"] == older["trade_price"]
         assert newer["change_price"] == newer["trade_price"] - older["trade_price"]
     assert "unit" not in days[0]
@@ -356,7 +361,7 @@ def test_replay_of_upbit_candle_columns_serves_the_file_rows(sandbox_factory):
     candles = _candles(sandbox, "/v1/candles/minutes/1", market="KRW-BTC", count=3, to="2026-03-10T05:30:00Z")
 
     # Row 300 plays "now"; the three candles before it are rows 299, 298, 297 of the file.
-    for candle, row in zip(candles, (rows[299], rows[298], rows[297])):
+    for candle, row in zip(candles, (rows[299], rows[298], rows[297]), strict=True):
         assert candle["opening_price"] == Decimal(row["opening_price"])
         assert candle["high_price"] == Decimal(row["high_price"])
         assert candle["low_price"] == Decimal(row["low_price"])
@@ -375,10 +380,13 @@ def test_replay_of_pyupbit_layout_keeps_hours_and_splits_them_into_minutes(sandb
     minutes = _candles(sandbox, "/v1/candles/minutes/1", market="KRW-BTC", count=60, to="2026-03-10T05:00:00Z")
     row = rows[499]
 
-    assert hour["opening_price"] == Decimal(row[1]) and hour["high_price"] == Decimal(row[2])
-    assert hour["low_price"] == Decimal(row[3]) and hour["trade_price"] == Decimal(row[4])
+    assert hour["opening_price"] == Decimal(row[1])
+    assert hour["high_price"] == Decimal(row[2])
+    assert hour["low_price"] == Decimal(row[3])
+    assert hour["trade_price"] == Decimal(row[4])
     assert hour["candle_acc_trade_volume"] == Decimal(row[5])
-    assert minutes[-1]["opening_price"] == hour["opening_price"] and minutes[0]["trade_price"] == hour["trade_price"]
+    assert minutes[-1]["opening_price"] == hour["opening_price"]
+    assert minutes[0]["trade_price"] == hour["trade_price"]
     assert max(m["high_price"] for m in minutes) == hour["high_price"]
     assert min(m["low_price"] for m in minutes) == hour["low_price"]
     assert sum(m["candle_acc_trade_volume"] for m in minutes) == hour["candle_acc_trade_volume"]

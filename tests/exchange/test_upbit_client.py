@@ -75,8 +75,10 @@ def test_signed_calls_with_and_without_parameters_are_accepted(sandbox, client):
 
     assert balances["KRW"].balance == Decimal("1000000")
     assert isinstance(balances["KRW"].balance, Decimal)
-    assert chance.bid_fee == Decimal("0.0005") and chance.min_total == Decimal("5000")
-    assert open_orders == [] and by_identifier == []
+    assert chance.bid_fee == Decimal("0.0005")
+    assert chance.min_total == Decimal("5000")
+    assert open_orders == []
+    assert by_identifier == []
 
 
 def test_wrong_secret_stops_trading_with_a_fix_to_apply(sandbox):
@@ -117,7 +119,8 @@ def test_reused_nonce_is_refused_and_reported_as_retry_later(sandbox):
     replay = requests.get(f"{sandbox.base_url}/v1/accounts", headers=headers, timeout=5)
 
     assert first.status_code == 200
-    assert replay.status_code == 401 and replay.json()["error"]["name"] == "nonce_used"
+    assert replay.status_code == 401
+    assert replay.json()["error"]["name"] == "nonce_used"
 
     fixed_nonce = str(uuid.uuid4())
     client = client_for(sandbox, nonce_factory=lambda: fixed_nonce)
@@ -137,10 +140,12 @@ def test_quotation_calls_work_without_keys_and_return_exact_decimals(sandbox):
     ticker = client.get_ticker(MARKET)
     book = client.get_orderbook(MARKET)
 
-    assert ticker.market == MARKET and ticker.trade_price == Decimal("100000000")
+    assert ticker.market == MARKET
+    assert ticker.trade_price == Decimal("100000000")
     assert isinstance(ticker.trade_price, Decimal)
     assert ticker.timestamp.tzinfo is not None
-    assert book.levels and book.best_ask > book.best_bid
+    assert book.levels
+    assert book.best_ask > book.best_bid
     assert all(isinstance(level.ask_size, Decimal) for level in book.levels)
 
 
@@ -153,7 +158,8 @@ def test_candles_come_back_oldest_first_and_end_before_to(sandbox):
 
     assert 0 < len(minutes) <= 12
     starts = [candle.start for candle in minutes]
-    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert starts == sorted(starts)
+    assert len(set(starts)) == len(starts)
     assert starts[-1] < to
     assert all(candle.unit == 5 and candle.low <= candle.open <= candle.high for candle in minutes)
     assert [candle.start for candle in days] == sorted(candle.start for candle in days)
@@ -177,7 +183,8 @@ def test_remaining_req_is_recorded_per_group(sandbox, client):
     assert set(status) >= {"ticker", "default"}
     assert 0 <= status["ticker"]["sec"] < 10
     assert 0 <= status["default"]["sec"] < 30
-    assert client.stats["calls"] == 2 and client.stats["errors"] == {}
+    assert client.stats["calls"] == 2
+    assert client.stats["errors"] == {}
 
 
 # --- orders ---------------------------------------------------------------------------------------
@@ -188,8 +195,10 @@ def test_off_tick_limit_price_is_corrected_and_accepted(sandbox, client):
 
     assert order.price == Decimal("90000000")
     assert is_on_tick(order.price)
-    assert order.side == "buy" and order.state == "wait"
-    assert order.created_at.tzinfo is not None and order.created_at.utcoffset() == timedelta(0)
+    assert order.side == "buy"
+    assert order.state == "wait"
+    assert order.created_at.tzinfo is not None
+    assert order.created_at.utcoffset() == timedelta(0)
     assert [o["uuid"] for o in sandbox_orders(sandbox)] == [order.uuid]
 
 
@@ -203,10 +212,12 @@ def test_order_lifecycle_open_list_lookup_and_cancel(sandbox, client):
     cancelled = client.cancel_order(uuid=placed.uuid)
 
     assert [order.uuid for order in open_orders] == [placed.uuid]
-    assert found.uuid == placed.uuid and found.identifier == request.identifier
+    assert found.uuid == placed.uuid
+    assert found.identifier == request.identifier
     assert [order.uuid for order in by_ids] == [placed.uuid]
     assert cancelled.uuid == placed.uuid
-    assert sandbox.secret_key not in str(found.raw) and sandbox.access_key not in str(found.raw)
+    assert sandbox.secret_key not in str(found.raw)
+    assert sandbox.access_key not in str(found.raw)
 
 
 def test_market_buy_fills_and_counts_as_filled(sandbox, client):
@@ -224,7 +235,8 @@ def test_market_buy_fills_and_counts_as_filled(sandbox, client):
 
     assert final.is_filled
     assert final.executed_volume > 0
-    assert final.trades and final.filled_funds <= Decimal("10000")
+    assert final.trades
+    assert final.filled_funds <= Decimal("10000")
 
 
 def test_natural_order_rejections_keep_upbit_names(sandbox, client):
@@ -284,7 +296,8 @@ def test_burst_of_100_signed_calls_gets_no_429(sandbox):
     for _ in range(100):
         client.get_accounts()
 
-    assert client.stats["http_429"] == 0 and client.stats["calls"] == 100
+    assert client.stats["http_429"] == 0
+    assert client.stats["calls"] == 100
 
 
 def test_429_backs_off_and_then_succeeds(sandbox, client):
@@ -293,7 +306,8 @@ def test_429_backs_off_and_then_succeeds(sandbox, client):
     ticker = client.get_ticker(MARKET)
 
     assert ticker.trade_price == Decimal("100000000")
-    assert client.stats["http_429"] == 2 and client.stats["retries"] == 2
+    assert client.stats["http_429"] == 2
+    assert client.stats["retries"] == 2
     assert client.stats["errors"] == {}
 
 
@@ -325,7 +339,8 @@ def test_429_retry_that_finds_the_identifier_taken_returns_the_order_already_pla
 
     order = client.place_order(request)
 
-    assert order.uuid == landed.uuid and order.identifier == request.identifier
+    assert order.uuid == landed.uuid
+    assert order.identifier == request.identifier
     assert len(sandbox_orders(sandbox)) == 1
     assert client.stats["errors"] == {}
 
@@ -341,7 +356,8 @@ def test_server_saying_the_second_is_spent_pauses_the_group(sandbox, client):
         if client.rate_limit_status()["ticker"]["sec"] == 0:
             break
     status = client.rate_limit_status()["ticker"]
-    assert status["sec"] == 0 and status["paused_sec"] > 0.5
+    assert status["sec"] == 0
+    assert status["paused_sec"] > 0.5
 
     started = time.monotonic()
     client.get_ticker(MARKET)
@@ -363,8 +379,10 @@ def test_a_real_ban_after_repeated_429s_is_ip_banned(sandbox_factory):
         client.get_ticker(MARKET)
 
     assert 25 <= caught.value.ban_seconds <= 30
-    assert "banned" in str(caught.value) and f"{caught.value.ban_seconds} seconds" in str(caught.value)
-    assert client.stats["calls"] == 1 and client.stats["http_418"] == 1
+    assert "banned" in str(caught.value)
+    assert f"{caught.value.ban_seconds} seconds" in str(caught.value)
+    assert client.stats["calls"] == 1
+    assert client.stats["http_418"] == 1
     assert client.rate_limit_status()["ticker"]["paused_sec"] > 20
 
 
@@ -418,7 +436,8 @@ def test_accepted_then_dropped_order_is_outcome_unknown_and_found_by_identifier(
 
     assert caught.value.identifier == request.identifier
     found = client.get_order(identifier=caught.value.identifier)
-    assert found.identifier == request.identifier and found.price == Decimal("90000000")
+    assert found.identifier == request.identifier
+    assert found.price == Decimal("90000000")
     assert len(sandbox_orders(sandbox)) == 1
 
 
@@ -454,7 +473,8 @@ def test_order_taken_but_answer_late_is_outcome_unknown_and_found_at_once(sandbo
         client.place_order(request)
 
     found = client.get_order(identifier=caught.value.identifier)
-    assert found.identifier == request.identifier and found.state == "wait"
+    assert found.identifier == request.identifier
+    assert found.state == "wait"
     assert "ReadTimeout" in caught.value.name
 
 
@@ -478,7 +498,8 @@ def test_5xx_on_a_read_is_retry_later(sandbox, client):
     with pytest.raises(RetryLater) as caught:
         client.get_accounts()
 
-    assert caught.value.status == 503 and not isinstance(caught.value, OutcomeUnknown)
+    assert caught.value.status == 503
+    assert not isinstance(caught.value, OutcomeUnknown)
 
 
 # --- every injected error name maps to one exception ----------------------------------------------
@@ -526,7 +547,8 @@ def test_account_problems_stop_trading_with_an_explanation(sandbox, client, name
     with pytest.raises(StopTrading) as caught:
         client.get_accounts()
 
-    assert caught.value.name == name and caught.value.status == status
+    assert caught.value.name == name
+    assert caught.value.status == status
     assert "upbit says no" in str(caught.value)
     assert len(str(caught.value)) > len("upbit says no") + 40  # carries an explanation, not just Upbit's words
 
@@ -557,8 +579,10 @@ def test_order_not_found_nonce_used_and_maintenance(sandbox, client):
     with pytest.raises(RetryLater) as offline:
         client.place_order(limit_buy())
 
-    assert nonce.value.name == "nonce_used" and not isinstance(nonce.value, OutcomeUnknown)
-    assert offline.value.name == "market_offline" and not isinstance(offline.value, OutcomeUnknown)
+    assert nonce.value.name == "nonce_used"
+    assert not isinstance(nonce.value, OutcomeUnknown)
+    assert offline.value.name == "market_offline"
+    assert not isinstance(offline.value, OutcomeUnknown)
 
 
 def test_quotation_errors_with_integer_names(sandbox, client):
@@ -593,6 +617,9 @@ def test_logs_name_the_call_but_never_the_token_or_keys(sandbox, client, caplog)
         client.place_order(limit_buy())
 
     text = "\n".join(record.getMessage() for record in caplog.records)
-    assert "GET /v1/accounts 200" in text and "POST /v1/orders 500" in text
-    assert "Bearer" not in text and "eyJ" not in text
-    assert sandbox.access_key not in text and sandbox.secret_key not in text
+    assert "GET /v1/accounts 200" in text
+    assert "POST /v1/orders 500" in text
+    assert "Bearer" not in text
+    assert "eyJ" not in text
+    assert sandbox.access_key not in text
+    assert sandbox.secret_key not in text

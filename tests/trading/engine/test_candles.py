@@ -3,6 +3,7 @@ against the sandbox over real HTTP (with its clock, so candles close when the te
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -30,7 +31,7 @@ def running() -> None:
 
 def assert_contiguous_and_closed(candles, unit: int, now) -> None:
     step = timedelta(minutes=unit)
-    assert all(later.start - earlier.start == step for earlier, later in zip(candles, candles[1:], strict=False))
+    assert all(later.start - earlier.start == step for earlier, later in itertools.pairwise(candles))
     assert candles[-1].start + step <= now < candles[-1].start + 2 * step  # the newest closed candle, not the forming one
 
 
@@ -40,20 +41,23 @@ def test_more_than_one_page_is_read_backwards_then_only_the_newest_page(live, sa
 
     cold = cache.closed(1, need)
 
-    assert len(cold.candles) == need and cold.requests == (need + 1 + PAGE - 1) // PAGE
+    assert len(cold.candles) == need
+    assert cold.requests == (need + 1 + PAGE - 1) // PAGE
     assert_contiguous_and_closed(cold.candles, 1, sandbox.server.now())
 
     warm = cache.closed(1, need)
     next_close = cold.candles[-1].start + timedelta(minutes=2, seconds=CANDLE_CLOSE_MARGIN_SEC)
     if sandbox.server.now() < next_close:
         # No candle can have closed since: the cache answers without asking the exchange.
-        assert warm.requests == 0 and warm.candles == cold.candles
+        assert warm.requests == 0
+        assert warm.candles == cold.candles
     else:
         assert warm.requests == 1
 
     sandbox.advance(600)
     later = cache.closed(1, need)
-    assert later.requests == 1 and len(later.candles) == need
+    assert later.requests == 1
+    assert len(later.candles) == need
     assert_contiguous_and_closed(later.candles, 1, sandbox.server.now())
     assert later.candles[-11].start == cold.candles[-1].start
 
@@ -67,7 +71,8 @@ def test_day_candles_and_a_growing_need_are_paged_too(live, sandbox):
     cache = CandleCache(live, "KRW-BTC", sandbox.server.now)
     assert len(cache.closed(1440, 50).candles) == 50
     more = cache.closed(1440, 450)
-    assert len(more.candles) == 450 and more.requests == 3
+    assert len(more.candles) == 450
+    assert more.requests == 3
     assert_contiguous_and_closed(more.candles, 1440, sandbox.server.now())
 
 
@@ -90,12 +95,16 @@ def test_a_strategy_needing_more_than_the_engine_reads_is_told_once(live, sandbo
     engine = TradingEngine(live, clock=sandbox.server.now)
 
     outcome = engine.run_cycle(may_trade=False)
-    assert outcome.ok and str(outcome.decision.action) == "HOLD" and outcome.decision.reason == "warmup"
+    assert outcome.ok
+    assert str(outcome.decision.action) == "HOLD"
+    assert outcome.decision.reason == "warmup"
     again = engine.run_cycle(may_trade=False)
-    assert again.ok and again.decision is None  # the same closed candle is decided once
+    assert again.ok
+    assert again.decision is None
 
     warning = EngineEvent.objects.get(kind="error", level="WARNING")
-    assert "needs 15,000 closed 1-minute candles" in warning.message and f"{MAX_CANDLES:,}" in warning.message
+    assert "needs 15,000 closed 1-minute candles" in warning.message
+    assert f"{MAX_CANDLES:,}" in warning.message
 
 
 def test_volatility_breakout_sells_a_position_bought_before_the_day_change(live, sandbox, engine_settings):
@@ -118,9 +127,11 @@ def test_volatility_breakout_sells_a_position_bought_before_the_day_change(live,
     outcome = restarted.run_cycle()
 
     assert outcome.ok, outcome.error
-    assert str(outcome.decision.action) == "SELL" and outcome.decision.reason == "day_changed"
+    assert str(outcome.decision.action) == "SELL"
+    assert outcome.decision.reason == "day_changed"
     sell = Order.objects.get(side="sell")
-    assert sell.status == Order.Status.DONE and sell.signal.source == "volatility_breakout"
+    assert sell.status == Order.Status.DONE
+    assert sell.signal.source == "volatility_breakout"
 
 
 @pytest.mark.usefixtures("holding_strategy")
@@ -147,7 +158,8 @@ def test_the_trailing_stop_peak_survives_a_restart(live, sandbox, engine_setting
     outcome = restarted.run_cycle()
 
     assert outcome.ok, outcome.error
-    assert str(outcome.decision.action) == "SELL" and outcome.decision.reason == "trailing_stop"
+    assert str(outcome.decision.action) == "SELL"
+    assert outcome.decision.reason == "trailing_stop"
     assert Order.objects.filter(side="sell", status=Order.Status.DONE).count() == 1
     signal = Signal.objects.get(action="SELL")
     assert "110,000,000" in signal.explanation
@@ -162,6 +174,8 @@ def test_money_in_event_messages_reads_like_money(live, sandbox):
 
     intent = EngineEvent.objects.get(kind="order_intent")
     fill = EngineEvent.objects.get(kind="fill")
-    assert "buy price 10,000 KRW on KRW-BTC" in intent.message and "00000000" not in intent.message
-    assert "@ 100,001,000 KRW" in fill.message and "(fee 5 KRW)" in fill.message
+    assert "buy price 10,000 KRW on KRW-BTC" in intent.message
+    assert "00000000" not in intent.message
+    assert "@ 100,001,000 KRW" in fill.message
+    assert "(fee 5 KRW)" in fill.message
     assert D(fill.meta["fee"]) == Fill.objects.get().fee == D("4.99955")  # the stored values keep every digit

@@ -26,7 +26,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.held.wait(10)
                 if delay:
@@ -154,7 +154,8 @@ def test_fills_are_announced_and_a_dead_notifier_does_not_slow_trading(live, san
     assert TradingEngine(live, notifier=announced).run_cycle().ok
     receiver.wait_for(1)
     announced.close()
-    assert receiver.requests and "autocoin fill (live): buy" in receiver.requests[0][1]["text"]
+    assert receiver.requests
+    assert "autocoin fill (live): buy" in receiver.requests[0][1]["text"]
 
     # Now the webhook holds every message unanswered and Telegram is gone.
     engine_settings.TELEGRAM_BOT_TOKEN = TOKEN

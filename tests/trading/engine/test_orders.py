@@ -47,7 +47,8 @@ def test_intent_is_committed_before_the_exchange_is_called(live, sandbox):
     result = order_ops.order_submit(Watching(live), market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
 
     assert seen == [("NEW", result.order.identifier)]
-    assert result.placed and result.order.status == Order.Status.DONE
+    assert result.placed
+    assert result.order.status == Order.Status.DONE
 
 
 def test_accept_then_drop_is_adopted_next_cycle_without_a_second_order(live, sandbox):
@@ -63,13 +64,15 @@ def test_accept_then_drop_is_adopted_next_cycle_without_a_second_order(live, san
     assert order.status == Order.Status.UNKNOWN
     assert EngineEvent.objects.filter(kind="order_unknown").exists()
     request.refresh_from_db()
-    assert request.status == ManualOrderRequest.Status.PENDING and request.order == order
+    assert request.status == ManualOrderRequest.Status.PENDING
+    assert request.order == order
 
     ManualOrderRequestFactory(kind="buy", krw=D("10000"))  # a second request must wait for the first
     engine.run_cycle()
 
     order.refresh_from_db()
-    assert order.status == Order.Status.DONE and order.exchange_uuid
+    assert order.status == Order.Status.DONE
+    assert order.exchange_uuid
     assert Fill.objects.filter(order=order).count() >= 1
     request.refresh_from_db()
     assert request.status == ManualOrderRequest.Status.DONE
@@ -112,7 +115,8 @@ def test_an_intent_that_never_reached_the_exchange_becomes_absent_after_repeated
     for attempt in range(1, order_ops.ABSENT_AFTER_LOOKUPS):
         order_ops.orders_reconcile(live, mode="live")
         order.refresh_from_db()
-        assert order.status == Order.Status.NEW and order.lookup_attempts == attempt
+        assert order.status == Order.Status.NEW
+        assert order.lookup_attempts == attempt
         assert order_ops.blocking_orders("KRW-BTC", "live") == [order]
 
     order_ops.orders_reconcile(live, mode="live")
@@ -136,14 +140,16 @@ def test_an_order_placed_after_its_client_gave_up_is_adopted_not_declared_absent
     for _ in range(order_ops.ABSENT_AFTER_LOOKUPS + 1):
         order_ops.orders_reconcile(live, mode="live")
     order.refresh_from_db()
-    assert order.status == Order.Status.UNKNOWN and order.lookup_attempts == order_ops.ABSENT_AFTER_LOOKUPS + 1
+    assert order.status == Order.Status.UNKNOWN
+    assert order.lookup_attempts == order_ops.ABSENT_AFTER_LOOKUPS + 1
     assert order_ops.blocking_orders("KRW-BTC", "live") == [order]
 
     wait_until(lambda: sandbox_orders(sandbox), timeout=5, message="the stalled order was never placed")
     order_ops.orders_reconcile(live, mode="live")
 
     order.refresh_from_db()
-    assert order.status == Order.Status.DONE and order.fills.count() == 1
+    assert order.status == Order.Status.DONE
+    assert order.fills.count() == 1
     assert [o["identifier"] for o in sandbox_orders(sandbox)] == [order.identifier]
     slow.close()
 
@@ -184,7 +190,9 @@ def test_kill_switch_cancels_open_limit_orders(live, sandbox):
     result.order.refresh_from_db()
     assert result.order.status == Order.Status.CANCEL
     state = EngineState.load()
-    assert state.state == "ERROR" and state.kill_switch and state.kill_switch_reason == "test trip"
+    assert state.state == "ERROR"
+    assert state.kill_switch
+    assert state.kill_switch_reason == "test trip"
     assert [o["state"] for o in sandbox_orders(sandbox)] == ["cancel"]
 
 

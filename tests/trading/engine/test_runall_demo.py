@@ -98,8 +98,10 @@ def test_the_demo_trades_within_a_minute_and_stops_cleanly(tmp_path):
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
     assert demo.returncode == 0, out
-    assert "dashboard at http://127.0.0.1:" in out and "autocoin: stopped" in out
-    assert not listening(web) and not listening(sandbox)
+    assert "dashboard at http://127.0.0.1:" in out
+    assert "autocoin: stopped" in out
+    assert not listening(web)
+    assert not listening(sandbox)
     assert query(db, "select state, owner from trading_enginestate") == [("IDLE", "")]
     moves = query(db, "select message from trading_engineevent where kind in ('state_changed', 'engine_released') order by id")
     assert moves[-3:][0][0].startswith("RUNNING → STOPPING by engine")
@@ -123,5 +125,6 @@ def test_the_demo_trades_within_a_minute_and_stops_cleanly(tmp_path):
     finally:
         if again.poll() is None:
             os.killpg(again.pid, signal.SIGKILL)
-    assert not listening(web) and not listening(sandbox)
+    assert not listening(web)
+    assert not listening(sandbox)
     assert query(db, "select owner from trading_enginestate") == [("",)]

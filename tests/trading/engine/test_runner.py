@@ -154,7 +154,8 @@ def test_start_trade_stop_and_sigterm_in_live_mode(engine_env, sandbox):
     request.refresh_from_db()
     assert request.status == "DONE", request.result
     order = Order.objects.get()
-    assert order.status == Order.Status.DONE and order.mode == "live"
+    assert order.status == Order.Status.DONE
+    assert order.mode == "live"
     assert Fill.objects.filter(order=order).exists()
 
     started = time.monotonic()
@@ -172,15 +173,20 @@ def test_start_trade_stop_and_sigterm_in_live_mode(engine_env, sandbox):
 
     assert code == 0, out
     state = EngineState.load()
-    assert state.state == "IDLE" and state.owner == "" and state.heartbeat_at is None
+    assert state.state == "IDLE"
+    assert state.owner == ""
+    assert state.heartbeat_at is None
     moves = list(EngineEvent.objects.filter(kind="state_changed").order_by("ts", "id").values_list("meta__to", "actor"))
     assert moves[-2:] == [("STOPPING", "engine"), ("IDLE", "engine")]
     assert EngineEvent.objects.filter(kind="engine_released").exists()
     metrics = state.metrics
-    assert metrics["orders_placed_total"] == 1 and metrics["cycles_total"] >= 2
+    assert metrics["orders_placed_total"] == 1
+    assert metrics["cycles_total"] >= 2
     # JSON log lines with thread names, and no secret anywhere in the output
-    assert '"thread": "engine"' in out and '"thread": "MainThread"' in out
-    assert sandbox.secret_key not in out and sandbox.access_key not in out
+    assert '"thread": "engine"' in out
+    assert '"thread": "MainThread"' in out
+    assert sandbox.secret_key not in out
+    assert sandbox.access_key not in out
 
 
 def test_a_second_engine_refuses_then_takes_over_a_frozen_one(engine_env):
@@ -209,12 +215,14 @@ def test_a_second_engine_refuses_then_takes_over_a_frozen_one(engine_env):
         third = EngineProcess(engine_env)
         third.wait_claimed(timeout=20)
         claimed = EngineEvent.objects.filter(kind="engine_claimed").latest("ts")
-        assert "took over" in claimed.message and first.owner in claimed.message
+        assert "took over" in claimed.message
+        assert first.owner in claimed.message
     finally:
         first.proc.send_signal(signal.SIGCONT)
     # the frozen one wakes up, finds its claim gone, and stops without touching anything
     code, out = first.stop(signal.SIGCONT)
-    assert code == 1 and "took over this engine" in out
+    assert code == 1
+    assert "took over this engine" in out
     assert EngineState.load().owner == third.owner
     code, out = third.stop(signal.SIGINT)
     assert code == 0, out
@@ -270,7 +278,8 @@ def test_live_mode_without_keys_refuses_to_start(engine_env):
         [sys.executable, "manage.py", "runengine"], cwd=ROOT, env=engine_env, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 1
-    assert "UPBIT_ACCESS_KEY" in result.stderr and "PAPER_MODE=true" in result.stderr
+    assert "UPBIT_ACCESS_KEY" in result.stderr
+    assert "PAPER_MODE=true" in result.stderr
     assert EngineState.load().owner == ""
 
 
@@ -281,7 +290,9 @@ def test_once_runs_one_cycle_in_paper_mode_and_exits(engine_env):
     )
     assert result.returncode == 0, result.stderr
     state = EngineState.load()
-    assert state.iteration == 1 and state.state == "IDLE" and state.owner == ""
+    assert state.iteration == 1
+    assert state.state == "IDLE"
+    assert state.owner == ""
     assert state.metrics["mode"] == "paper"
 
 
@@ -293,7 +304,9 @@ def test_a_tripped_kill_switch_survives_a_restart(engine_env):
     # Alive for two loop intervals: a cycle would have run by now if the tripped switch did not hold it back.
     wait_heartbeats_past(heartbeat_at(), 2 * LOOP_INTERVAL_SEC, engine.output_if_dead)
     state = EngineState.load()
-    assert state.state == "ERROR" and state.kill_switch and state.iteration == 0
+    assert state.state == "ERROR"
+    assert state.kill_switch
+    assert state.iteration == 0
     with pytest.raises(services.TransitionNotAllowed, match="Reset"):
         services.engine_start(actor="user:alice")
     code, _ = engine.stop()
@@ -310,7 +323,8 @@ def test_stop_works_at_once_while_waiting_out_an_upbit_ban(engine_env, sandbox):
     sandbox.fail_next("/v1/ticker", status=418, body="Too many API requests. Blocked for 60 seconds.")
     wait_until(lambda: EngineState.load().state == "ERROR", 10, engine.output_if_dead)
     error = EngineEvent.objects.filter(kind="error").latest("id")
-    assert "banned" in error.message and error.meta["banned_until"]
+    assert "banned" in error.message
+    assert error.meta["banned_until"]
 
     services.engine_reset(actor="user:alice")
     services.engine_start(actor="user:alice")

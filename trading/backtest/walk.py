@@ -119,7 +119,37 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 decided = target - 2  # the candles in between decide HOLD
                 i = target
         start = starts[i]
-        for k, price in enumerate(paths[i]):
+        path = paths[i]
+        # Without protective exits, only the open point can act (the candle decision) unless the daily loss
+        # check needs the others: it cannot fire inside a candle whose low leaves today's PnL clear of the limit.
+        every_point = protect
+        fills_at_start = account.fill_id
+        if limit_on and not protect and (account.coin > 0 or account.book.days):
+            if account.fill_id != fills_seen:
+                fills_seen = account.fill_id
+                coin_f, avg_f = float(account.coin), float(account.avg_price)
+                volume_f, cost_f = float(account.book.volume), float(account.book.cost)
+                day_number = -1
+            if point_days[0][i] != day_number:
+                day_number = point_days[0][i]
+                day = day_seen.get(day_number)
+                if day is None:
+                    day = day_seen[day_number] = trading_day(account.moment(start + offsets[0]), account.zone)
+                totals = account.book.days.get(day)
+                realized_today_f = float(totals.realized) if totals else 0.0
+                carried_f = None
+            if point_days[-1][i] != day_number:
+                every_point = True  # the candle spans local midnight: each point on its own day
+            elif day is not None and account.loss_limit_day != day:
+                if carried_f is None:
+                    carried_f = float(baseline.of(day, decimal_price(path[0])))
+                # The low is the lowest point: if today's PnL is clear of the limit there, it is at every point.
+                lowest = realized_today_f + volume_f * path[1] * keep_f - cost_f - carried_f
+                every_point = -lowest >= limit_f * (1 - NEAR) * 0.999
+        for k in range(4):
+            if k and not every_point:
+                break
+            price = path[k]
             if account.fill_id != fills_seen:
                 fills_seen = account.fill_id
                 coin_f, avg_f = float(account.coin), float(account.avg_price)
@@ -133,8 +163,8 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                     value_f >= min_f * (1 - NEAR) and account.coin * decimal_price(price) >= min_total
                 )
             if holding:
-                peak = max(peak if peak is not None else avg_f, price)
                 if protect:
+                    peak = max(peak if peak is not None else avg_f, price)
                     latest_atr = atr[i - 1] if atr is not None and i >= 1 else None
                     if latest_atr is not None and not math.isfinite(latest_atr):
                         latest_atr = None
@@ -189,4 +219,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 estimate = realized_today_f + volume_f * price * keep_f - cost_f - carried_f
                 if -estimate >= limit_f * (1 - NEAR) and -_daily_total(account, baseline, day, decimal_price(price)) >= limit:
                     account.loss_limit_day = day
+            if not every_point and limit_on and account.fill_id != fills_at_start:
+                # The open point filled an order: today's figures changed, so the other points are checked too.
+                every_point = True
         i += 1

@@ -1,0 +1,60 @@
+"""Helpers the admin tests share: an engine process that looks alive, admin URLs, the messages shown."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import (
+    BacktestRunFactory,
+    BalanceSnapshotFactory,
+    CandleFactory,
+    EngineEventFactory,
+    FillFactory,
+    ManualOrderRequestFactory,
+    OrderFactory,
+    PnlDailyFactory,
+    SignalFactory,
+)
+from trading.models import (
+    BacktestRun,
+    BalanceSnapshot,
+    Candle,
+    EngineEvent,
+    EngineState,
+    Fill,
+    ManualOrderRequest,
+    Order,
+    PnlDaily,
+    Signal,
+)
+
+pytestmark = pytest.mark.django_db
+
+AUDIT_FACTORIES = {
+    EngineEvent: EngineEventFactory,
+    Signal: SignalFactory,
+    Order: OrderFactory,
+    Fill: FillFactory,
+    BalanceSnapshot: BalanceSnapshotFactory,
+    PnlDaily: PnlDailyFactory,
+    Candle: CandleFactory,
+    BacktestRun: BacktestRunFactory,
+    ManualOrderRequest: ManualOrderRequestFactory,
+}
+
+
+def engine_process_alive() -> None:
+    """What a running `runengine` writes: its claim and a fresh heartbeat (Start needs one)."""
+    EngineState.load()
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(owner="testhost:4242", heartbeat_at=timezone.now())
+
+
+def admin_url(model: type, view: str, *args: object) -> str:
+    return reverse(f"admin:trading_{model._meta.model_name}_{view}", args=args)
+
+
+def messages_shown(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]

@@ -36,6 +36,8 @@ from trading.auth import (
     PLACE_MANUAL_ORDER,
     VIEW_DASHBOARD,
     TokenUserUnavailable,
+    bearer_token_blocked_for,
+    bearer_token_failure_record,
     bearer_token_valid,
     is_loopback,
     refusal_text,
@@ -362,8 +364,17 @@ def _metrics_unreachable() -> HttpResponse:
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition for a bearer token or a loopback caller."""
+    blocked_for = bearer_token_blocked_for(request)
+    if blocked_for:
+        return HttpResponse(
+            f"too many wrong bearer tokens from this address; try again in {blocked_for} seconds\n",
+            status=429,
+            content_type="text/plain",
+            headers={"Retry-After": str(blocked_for)},
+        )
     token = bearer_token_valid(request)
     if token is False:
+        bearer_token_failure_record(request)
         return HttpResponse(
             "invalid bearer token\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
         )

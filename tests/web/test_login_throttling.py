@@ -172,3 +172,11 @@ def test_behind_the_proxy_the_lockout_follows_the_forwarded_address(operator, se
 
     assert log_in(Client(), PASSWORD, **attacker).status_code == 429
     assert log_in(Client(), PASSWORD, **owner).status_code == 302
+
+
+def test_wrong_tokens_at_metrics_count_too_and_are_answered_429(api_user, settings):
+    scraper = Client(headers={"Authorization": "Bearer wrong-token-0123456789"}, REMOTE_ADDR="192.0.2.10")
+
+    statuses = [scraper.get("/metrics").status_code for _ in range(settings.API_TOKEN_FAILURE_LIMIT + 3)]
+
+    assert statuses == [401] * settings.API_TOKEN_FAILURE_LIMIT + [429] * 3

@@ -2,48 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import (
-    BacktestRunFactory,
-    BalanceSnapshotFactory,
-    CandleFactory,
-    EngineEventFactory,
-    FillFactory,
-    ManualOrderRequestFactory,
-    OrderFactory,
-    PnlDailyFactory,
-    SignalFactory,
-)
-from trading.models import (
-    BacktestRun,
-    BalanceSnapshot,
-    Candle,
-    EngineEvent,
-    EngineState,
-    Fill,
-    ManualOrderRequest,
-    Order,
-    PnlDaily,
-    Signal,
-)
-
-pytestmark = pytest.mark.django_db
-
-AUDIT_FACTORIES = {
-    EngineEvent: EngineEventFactory,
-    Signal: SignalFactory,
-    Order: OrderFactory,
-    Fill: FillFactory,
-    BalanceSnapshot: BalanceSnapshotFactory,
-    PnlDaily: PnlDailyFactory,
-    Candle: CandleFactory,
-    BacktestRun: BacktestRunFactory,
-    ManualOrderRequest: ManualOrderRequestFactory,
-}
+from trading.models import EngineState
 
 
 def engine_process_alive() -> None:

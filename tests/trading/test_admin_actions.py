@@ -9,43 +9,19 @@ import pytest
 
 from tests.factories import (
     BacktestRunFactory,
-    BalanceSnapshotFactory,
-    CandleFactory,
-    EngineEventFactory,
-    FillFactory,
-    ManualOrderRequestFactory,
     OrderFactory,
-    PnlDailyFactory,
-    SignalFactory,
     StrategyConfigFactory,
 )
 from tests.trading.admin_pages import admin_url, messages_shown
 from trading.models import (
     BacktestRun,
-    BalanceSnapshot,
-    Candle,
     EngineEvent,
-    Fill,
     ManualOrderRequest,
     Order,
-    PnlDaily,
-    Signal,
     StrategyConfig,
 )
 
 pytestmark = pytest.mark.django_db
-
-AUDIT_FACTORIES = {
-    EngineEvent: EngineEventFactory,
-    Signal: SignalFactory,
-    Order: OrderFactory,
-    Fill: FillFactory,
-    BalanceSnapshot: BalanceSnapshotFactory,
-    PnlDaily: PnlDailyFactory,
-    Candle: CandleFactory,
-    BacktestRun: BacktestRunFactory,
-    ManualOrderRequest: ManualOrderRequestFactory,
-}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from exchange.redact import mask_configured_secrets, mask_text, url_secrets
+from trading import events
 
 logger = logging.getLogger("autocoin.engine.notify")
 
@@ -127,8 +128,6 @@ class Notifier:
             self._record_failure(channel.name, detail)
 
     def _record_failure(self, channel: str, detail: str) -> None:
-        from trading import events
-
         try:
             close_old_connections()
             events.notification_failed(channel=channel, error=detail)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -49,8 +50,6 @@ and an order declared ABSENT too early would later fill unseen."""
 
 
 def absent_min_age() -> timedelta:
-    from django.conf import settings
-
     read_timeout = float(getattr(settings, "UPBIT_READ_TIMEOUT_SEC", 10) or 10)
     return timedelta(seconds=max(ABSENT_MIN_AGE_SEC, 3 * read_timeout))
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from exchange.types import Balance, SideName, side_name
-from trading.models import BalanceSnapshot, Fill, PnlDaily
+from trading.models import BalanceSnapshot, Fill, Order, PnlDaily
 
 logger = logging.getLogger("autocoin.engine.pnl")
 
@@ -183,8 +183,6 @@ def pnl_rebuild(*, market: str | None = None, mode: str | None = None) -> list[P
 
     Unrealized PnL, equity and drawdown are observations of the market made by the engine at the time;
     they cannot be derived from fills and are left as recorded."""
-    from trading.models import Order
-
     pairs = Order.objects.filter(fills__isnull=False).values_list("market", "mode").distinct()
     if market:
         pairs = pairs.filter(market=market)

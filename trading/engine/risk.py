@@ -25,6 +25,8 @@ from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, quantize_volume, spendable_total
 from exchange.types import SideName
 from trading.engine.days import trading_day
@@ -561,8 +563,6 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
 def risk_limits_from_settings(overrides: Mapping[str, Any] | None = None) -> RiskLimits:
     """The limits from django settings (MAX_ORDER_KRW, MAX_DAILY_LOSS_KRW, MAX_POSITION_RATIO, ORDER_COOLDOWN_SEC,
     MAX_CONSECUTIVE_FAILURES, TIME_ZONE), with optional overrides by field name (e.g. from a backtest form)."""
-    from django.conf import settings
-
     values: dict[str, Any] = {
         "max_order_krw": settings.MAX_ORDER_KRW,
         "max_daily_loss_krw": settings.MAX_DAILY_LOSS_KRW,

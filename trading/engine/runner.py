@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 
 from exchange.base import Exchange
 from exchange.exceptions import ExchangeError
+from exchange.factory import build_exchange
 from trading import events, selectors, services
 from trading.engine.cycle import TradingEngine
 from trading.engine.metrics import Metrics
@@ -57,8 +58,6 @@ def keep_engine_connections() -> None:
     `close_old_connections()` still runs at the start and end of every cycle, and still drops a
     connection that errored or grew older than this; it just no longer reconnects every few seconds
     (with CONN_MAX_AGE=0 a SQLite reconnect costs more than the cycle's own work)."""
-    from django.db import connections
-
     for alias in connections:
         settings_dict = connections[alias].settings_dict
         if "pool" in settings_dict.get("OPTIONS", {}):
@@ -82,8 +81,6 @@ def owner_is_dead(owner: str) -> bool:
 
 
 def _build_exchange() -> Exchange:
-    from exchange.factory import build_exchange
-
     return build_exchange()
 
 

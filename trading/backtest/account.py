@@ -169,9 +169,10 @@ class BacktestAccount:
         (None: the order was refused by Upbit's rules and nothing filled)."""
         price_d, levels = book_at(price_f)
         size = approved.krw_total if approved.side == "buy" else approved.volume
-        if self.max_slippage_pct and size is not None:
-            # The engine's slippage limit on the model's book: one level without depth never slips, so the
-            # size stays as the gate set it (docs/DECISIONS.md); the rule still runs, as live.
+        if self.max_slippage_pct and size is not None and len(levels) > 1:
+            # The engine's slippage limit on the model's book. The model has one level without depth, where the
+            # average fill is the best price and nothing slips: the rule can only leave the size as it is, so
+            # it is walked only for a deeper book (docs/DECISIONS.md).
             check = slippage_check(levels, approved.side, size, self.max_slippage_pct, fee_rate=self.fee_rate)
             if not check.allowed:
                 self.block(index, now, approved.side, intent.reason, "slippage", check.reason)

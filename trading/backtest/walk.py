@@ -146,6 +146,12 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 # The low is the lowest point: if today's PnL is clear of the limit there, it is at every point.
                 lowest = realized_today_f + volume_f * path[1] * keep_f - cost_f - carried_f
                 every_point = -lowest >= limit_f * (1 - NEAR) * 0.999
+        if not every_point and skip_quiet and i - 1 > decided and raw_signal[i - 1] == 0:
+            # A quiet candle clear of the limit (and no protective exit to watch): its open point decides HOLD
+            # on the previous candle and no other step can act.
+            decided = i - 1
+            i += 1
+            continue
         for k in range(4):
             if k and not every_point:
                 break

@@ -110,7 +110,10 @@ def test_a_refused_command_has_a_code_and_says_why(state, action, code, sentence
         services.engine_command(action=action, actor="user:alice")
     assert (refusal.value.code, refusal.value.current) == (code, state)
     assert refusal.value.message == sentence == str(refusal.value)
-    # No Korean sentence exists for these yet: the person reads the English one in either language.
+    # The Korean sentence names the same state; the English one stays the message (logs, the API).
     with translation.override("ko"):
-        assert refusal.value.text() == sentence
+        korean = refusal.value.text()
+    assert korean != sentence
+    assert state in korean
+    assert any("\uac00" <= char <= "\ud7a3" for char in korean)
     assert EngineState.load().state == state

@@ -60,6 +60,21 @@ def _daily_total(account: BacktestAccount, baseline: DayBaseline, day: date, pri
     return realized.quantize(KRW_QUANTUM) + unrealized.quantize(KRW_QUANTUM)
 
 
+def _floats(account: BacktestAccount) -> tuple[float, float, float, float]:
+    """The account's coin, average buy price, and the PnL book's volume and cost, as floats for the loop."""
+    book = account.book
+    return float(account.coin), float(account.avg_price), float(book.volume), float(book.cost)
+
+
+def _day_figures(account: BacktestAccount, day_seen: dict[int, date], number: int, epoch: int) -> tuple[date, float]:
+    """The local trading day numbered `number` (the point at `epoch` falls on it) and its realized PnL so far."""
+    day = day_seen.get(number)
+    if day is None:
+        day = day_seen[number] = trading_day(account.moment(epoch), account.zone)
+    totals = account.book.days.get(day)
+    return day, float(totals.realized) if totals else 0.0
+
+
 def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
     """Run the engine's cycle at every point of every candle (or straight to the next possible entry while flat).
 
@@ -127,16 +142,11 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
         if limit_on and not protect and (account.coin > 0 or account.book.days):
             if account.fill_id != fills_seen:
                 fills_seen = account.fill_id
-                coin_f, avg_f = float(account.coin), float(account.avg_price)
-                volume_f, cost_f = float(account.book.volume), float(account.book.cost)
+                coin_f, avg_f, volume_f, cost_f = _floats(account)
                 day_number = -1
             if point_days[0][i] != day_number:
                 day_number = point_days[0][i]
-                day = day_seen.get(day_number)
-                if day is None:
-                    day = day_seen[day_number] = trading_day(account.moment(start + offsets[0]), account.zone)
-                totals = account.book.days.get(day)
-                realized_today_f = float(totals.realized) if totals else 0.0
+                day, realized_today_f = _day_figures(account, day_seen, day_number, start + offsets[0])
                 carried_f = None
             if point_days[-1][i] != day_number:
                 every_point = True  # the candle spans local midnight: each point on its own day
@@ -158,8 +168,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
             price = path[k]
             if account.fill_id != fills_seen:
                 fills_seen = account.fill_id
-                coin_f, avg_f = float(account.coin), float(account.avg_price)
-                volume_f, cost_f = float(account.book.volume), float(account.book.cost)
+                coin_f, avg_f, volume_f, cost_f = _floats(account)
                 day_number = -1  # today's realized PnL may have changed
             acted = False
             holding = False
@@ -206,16 +215,11 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
             if limit_on and (account.coin > 0 or account.book.days):
                 if account.fill_id != fills_seen:
                     fills_seen = account.fill_id
-                    coin_f, avg_f = float(account.coin), float(account.avg_price)
-                    volume_f, cost_f = float(account.book.volume), float(account.book.cost)
+                    coin_f, avg_f, volume_f, cost_f = _floats(account)
                     day_number = -1
                 if point_days[k][i] != day_number:
                     day_number = point_days[k][i]
-                    day = day_seen.get(day_number)
-                    if day is None:
-                        day = day_seen[day_number] = trading_day(account.moment(start + offsets[k]), account.zone)
-                    totals = account.book.days.get(day)
-                    realized_today_f = float(totals.realized) if totals else 0.0
+                    day, realized_today_f = _day_figures(account, day_seen, day_number, start + offsets[k])
                     carried_f = None
                 if day is None or account.loss_limit_day == day:
                     continue

@@ -60,7 +60,7 @@ class DecisionStep:
         self._state: DecisionState | None = None
         self._params_seen: Any = None
         self._params: dict[str, Any] | None = None
-        self._prepared: tuple[datetime, str, Prepared] | None = None
+        self._prepared: tuple[datetime, dict[str, Any], Prepared] | None = None
         self._capped_warned: tuple[str, int] | None = None
         self.unit = 1
         self.clock = clock
@@ -122,9 +122,10 @@ class DecisionStep:
         """The strategy's indicators over `candles`, computed once per newest closed candle."""
         if not candles:
             return None
-        key = (candles[-1].start, repr(sorted(params.items())))
-        if self._prepared is None or self._prepared[:2] != key:
-            self._prepared = (*key, strategy.prepare(CandleArrays.from_candles(candles), params))
+        # `strategy()` hands out the same dict until the stored parameters change, so identity tells a change.
+        newest = candles[-1].start
+        if self._prepared is None or self._prepared[0] != newest or self._prepared[1] is not params:
+            self._prepared = (newest, params, strategy.prepare(CandleArrays.from_candles(candles), params))
         return self._prepared[2]
 
     # --- protective exits -----------------------------------------------------------------------------

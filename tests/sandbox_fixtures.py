@@ -28,7 +28,10 @@ in docs/SANDBOX.md):
 - ``stall(path, *, seconds, method=None, count=1)``: hold the request, then answer normally.
 - ``drop_after_accept(path="/v1/orders", *, method="POST", count=1)``: process the request (an order
   IS placed), then close the connection without answering.
-- ``reject_keys(on=True)``: every authenticated call answers 401 ``invalid_access_key`` until cleared.
+- ``reject_keys(on=True, *, name="invalid_access_key")``: every authenticated call answers 401 with that
+  error name (``jwt_verification``, ``expired_access_key``, ``no_authorization_ip``, ``out_of_scope``) until cleared.
+- ``set_tick_size(tick_size, *, market=None)``: the pair's tick as ``/v1/orderbook/instruments`` states it and
+  orders are checked against (None: the KRW table's again); ``set_key_expiry(iso)``: the key's ``expire_at``.
 - ``reset_faults()``
 - ``set_price(price, *, market=None)`` pins the price (the walk pauses); ``resume_price(market=None)``
   lets it walk again from where it was pinned; ``price(market=None)`` reads it as a Decimal.
@@ -153,8 +156,14 @@ class SandboxHandle:
     def drop_after_accept(self, path: str = "/v1/orders", *, method: str | None = "POST", count: int = 1) -> Any:
         return self.control("POST", "drop", {"path": path, "method": method, "count": count})
 
-    def reject_keys(self, on: bool = True) -> Any:
-        return self.control("POST", "reject_keys", {"on": on})
+    def reject_keys(self, on: bool = True, *, name: str = "invalid_access_key") -> Any:
+        return self.control("POST", "reject_keys", {"on": on, "name": name})
+
+    def set_tick_size(self, tick_size: Decimal | str | None, *, market: str | None = None) -> Any:
+        return self.control("POST", "instrument", {"market": market, "tick_size": None if tick_size is None else str(tick_size)})
+
+    def set_key_expiry(self, expire_at: str) -> Any:
+        return self.control("POST", "api_key", {"expire_at": expire_at})
 
     def reset_faults(self) -> Any:
         return self.control("POST", "reset_faults", {})

@@ -321,6 +321,21 @@ def order_rules_unavailable(*, error: Any) -> EngineEvent:
     )
 
 
+def tick_size_unavailable(*, market: str, error: Any) -> EngineEvent:
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor="engine",
+        message=f"Tick size of {market} unavailable ({error}); limit prices use the built-in KRW tick table until it answers",
+        meta={
+            "market": market,
+            "error": str(error),
+            "name": getattr(error, "name", ""),
+            "status": getattr(error, "status", None),
+        },
+    )
+
+
 def engine_error(*, message: str, meta: dict[str, Any] | None = None, level: str = Level.ERROR) -> EngineEvent:
     return event_record(kind=Kind.ERROR, level=level, actor="engine", message=message, meta=meta or {})
 

@@ -26,11 +26,12 @@ from exchange.paper.account import (
     validated_initial_krw,
 )
 from exchange.paper.fills import finish, match_open_orders, place_limit, place_market_buy, place_market_sell
-from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL
+from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL, krw_tick_size
 from exchange.types import (
     ZERO,
     Balance,
     Candle,
+    Instrument,
     OrderBook,
     OrderBookLevel,
     OrderChance,
@@ -161,6 +162,15 @@ class PaperExchange:
 
     def get_orderbook(self, market: str) -> OrderBook:
         return self.market_data.get_orderbook(market)
+
+    def get_instrument(self, market: str) -> Instrument:
+        """The source's tick size when it states one (Upbit does); otherwise the built-in table's at the last price."""
+        source = getattr(self.market_data, "get_instrument", None)
+        if callable(source):
+            instrument: Instrument = source(market)
+            return instrument
+        price = self.market_data.get_ticker(market).trade_price
+        return Instrument(market=market, quote_currency=market.partition("-")[0], tick_size=krw_tick_size(price))
 
     # --- account ------------------------------------------------------------------------------------
 

@@ -109,10 +109,18 @@ class SandboxState:
             self.faults.add(fault)
         self._swept_at = seconds_of(now)
         self._cache: dict[Any, Any] = {}
+        # A pair's tick as set through the control endpoint (Upbit changes its table now and then); otherwise the table's.
+        self.tick_overrides: dict[str, Decimal] = {}
+        # When the sandbox's one API key expires (`GET /v1/api_keys`); Upbit keys last a year.
+        self.key_expire_at = now + timedelta(days=365)
 
     # --- time and market state -------------------------------------------------------------------------
     def now(self) -> datetime:
         return self._clock() + timedelta(seconds=self.clock_offset)
+
+    def tick_size(self, market: str, seconds: float) -> Decimal:
+        """The pair's tick: the one set through the control endpoint, or the KRW table's at the current price."""
+        return self.tick_overrides.get(market) or krw_tick_size(self.current_price(market, seconds))
 
     def feed(self, market: str) -> MarketFeed:
         return self.feeds[market]

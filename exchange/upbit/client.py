@@ -33,8 +33,10 @@ from exchange.exceptions import (
 )
 from exchange.throttle import RemainingReq, Throttle, parse_remaining_req
 from exchange.types import (
+    ApiKeyInfo,
     Balance,
     Candle,
+    Instrument,
     OrderBook,
     OrderChance,
     OrderInfo,
@@ -53,8 +55,10 @@ from exchange.upbit.errors import (
 from exchange.upbit.orders import order_body
 from exchange.upbit.parsing import (
     format_to,
+    parse_api_key,
     parse_balance,
     parse_candles,
+    parse_instrument,
     parse_order,
     parse_order_chance,
     parse_orderbook,
@@ -385,6 +389,14 @@ class UpbitClient:
             raise InvalidRequest(f"Upbit has no order book for market {market}", name="notfoundmarket")
         return self._parsed(lambda: parse_orderbook(data[0]), f"the order book of {market}")
 
+    @_counts_errors
+    def get_instrument(self, market: str) -> Instrument:
+        """The pair's tick size from `GET /v1/orderbook/instruments` (no keys needed)."""
+        data = self._send("GET", "/v1/orderbook/instruments", params=[("markets", market)])
+        if isinstance(data, list) and not data:
+            raise InvalidRequest(f"Upbit has no order-book rules for market {market}", name="notfoundmarket")
+        return self._parsed(lambda: parse_instrument(data[0]), f"the tick size of {market}")
+
     # --- account ----------------------------------------------------------------------------------
 
     @_counts_errors
@@ -396,6 +408,12 @@ class UpbitClient:
     def get_order_chance(self, market: str) -> OrderChance:
         data = self._send("GET", "/v1/orders/chance", params=[("market", market)], auth=True)
         return self._parsed(lambda: parse_order_chance(data, market=market), f"order rules of {market}")
+
+    @_counts_errors
+    def get_api_keys(self) -> list[ApiKeyInfo]:
+        """The account's API keys and when each expires (`GET /v1/api_keys`); the keys themselves are not kept."""
+        data = self._send("GET", "/v1/api_keys", auth=True)
+        return self._parsed(lambda: [parse_api_key(item, access_key=self._access_key) for item in data], "API keys")
 
     # --- orders -----------------------------------------------------------------------------------
 
@@ -431,6 +449,12 @@ class UpbitClient:
             order.state,
         )
         return order
+
+    @_counts_errors
+    def place_test_order(self, request: OrderRequest) -> OrderInfo:
+        """Send `request` to `POST /v1/orders/test`: Upbit checks it like a real order and places nothing."""
+        data = self._send("POST", "/v1/orders/test", body=self.order_body(request), auth=True)
+        return self._parsed(lambda: parse_order(data, secrets=self._secrets), "the test order")
 
     @staticmethod
     def _order_ref(uuid: str | None, identifier: str | None) -> list[tuple[str, str]]:

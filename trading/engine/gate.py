@@ -18,6 +18,7 @@ from django.conf import settings
 from exchange.base import Exchange
 from exchange.exceptions import InvalidRequest
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
+from exchange.ticks import TickSizes
 from trading import events, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
@@ -69,6 +70,9 @@ class OrderPath:
         self._fees_at: float | None = None
         self._last_strategy: dict[str, datetime] | None = None
         self._loss_limit_day: date | Literal[False] | None = None
+        self.ticks = TickSizes(
+            exchange.get_instrument, on_fallback=lambda market, error: events.tick_size_unavailable(market=market, error=error)
+        )
 
     # --- the exchange's order rules ----------------------------------------------------------------
     def refresh_fees(self) -> None:
@@ -198,6 +202,8 @@ class OrderPath:
             fee_rates=self.fee_rates,
             on_fill=self.on_fill,
             on_intent=(lambda order: services.manual_order_request_link(request=manual, order=order)) if manual else None,
+            tick_sizes=self.ticks,
+            now=moment.now,
         )
         outcome.orders.append(result.order)
         self.fills_pending = self.fills_pending or result.fills_pending

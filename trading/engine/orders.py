@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -34,7 +34,8 @@ from exchange.exceptions import (
     RetryLater,
     StopTrading,
 )
-from exchange.rules import DEFAULT_FEE_RATE
+from exchange.rules import DEFAULT_FEE_RATE, Rounding
+from exchange.ticks import TickSizes
 from exchange.types import OrderInfo, OrderRequest, SideName
 from trading import events, services
 from trading.models import Fill, Order, Signal
@@ -134,14 +135,23 @@ def order_submit(
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
     on_intent: Callable[[Order], None] | None = None,
+    tick_sizes: TickSizes | None = None,
+    now: datetime | None = None,
 ) -> SubmitResult:
     """Place one order crash-safely. Raises StopTrading (after recording the order) and re-raises
-    anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent)."""
+    anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent).
+
+    A limit price is snapped onto the pair's grid by the tick the exchange states (`tick_sizes`, read again
+    once a day by `now`, the exchange's time), so the price recorded is the price sent."""
     blockers = blocking_orders(market, mode)
     if blockers:
         raise RuntimeError(
             f"refusing to place an order on {market}: order {blockers[0].identifier} is still {blockers[0].status}"
         )
+    tick_size = None
+    if ord_type == Order.OrdType.LIMIT and price is not None and tick_sizes is not None:
+        rounding: Rounding = "down" if side == "buy" else "up"
+        price, tick_size = tick_sizes.round(market, price, rounding, now=now or timezone.now())
     order = services.order_intent_create(
         market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
     )
@@ -155,10 +165,13 @@ def order_submit(
         identifier=order.identifier,
         price=price,
         volume=volume,
+        tick_size=tick_size,
     )
     try:
         info = exchange.place_order(request)
     except OrderRejected as error:
+        if tick_sizes is not None and error.name.startswith("invalid_price_"):
+            tick_sizes.forget(market)  # the exchange's grid moved: read it again before the next order
         services.order_mark(order=order, status=Order.Status.REJECTED, error_name=error.name, error_message=str(error))
         events.order_rejected(
             order=order,

@@ -336,6 +336,18 @@ def tick_size_unavailable(*, market: str, error: Any) -> EngineEvent:
     )
 
 
+def live_preflight_failed(*, actor: str, market: str, checks: list[Any]) -> EngineEvent:
+    """A live pre-flight that found something to fix, line by line (the lines never contain a key)."""
+    failed = [check.name for check in checks if not check.ok]
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor=actor,
+        message=f"Live pre-flight for {market} failed: {', '.join(failed)}",
+        meta={"market": market, "checks": [{"name": check.name, "ok": check.ok, "text": check.text} for check in checks]},
+    )
+
+
 def engine_error(*, message: str, meta: dict[str, Any] | None = None, level: str = Level.ERROR) -> EngineEvent:
     return event_record(kind=Kind.ERROR, level=level, actor="engine", message=message, meta=meta or {})
 

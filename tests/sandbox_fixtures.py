@@ -16,6 +16,8 @@ Fixtures
 - ``sandbox_factory``: call it with any ``SandboxServer`` keyword arguments to start a differently
   configured server (``markets=``, ``krw=``, ``seed=``, ``prices=``, ``clock=``, ``rate_limit=``,
   ``ban_after=``...); every server it started is stopped after the test.
+- ``live_sandbox``: ``sandbox`` configured as a live installation's Upbit (settings: its address and keys,
+  ``PAPER_MODE`` off, ``TRADING_MARKET`` KRW-BTC, pinned at 100,000,000).
 - ``sandbox_session``: one server shared by a whole test session, for read-only quotation tests.
   Do not place orders or set faults on it (other tests would see them); its rate limiting is off.
 
@@ -253,6 +255,20 @@ def sandbox_factory() -> Iterator[Callable[..., SandboxHandle]]:
 @pytest.fixture
 def sandbox(sandbox_factory: Callable[..., SandboxHandle]) -> SandboxHandle:
     return sandbox_factory()
+
+
+@pytest.fixture
+def live_sandbox(sandbox: SandboxHandle, settings: Any) -> SandboxHandle:
+    """The sandbox as the configured Upbit of a live installation (its address and keys in settings, PAPER_MODE off,
+    TRADING_MARKET KRW-BTC pinned at 100,000,000): what `checklive` and the dashboard's pre-flight talk to."""
+    settings.PAPER_MODE = False
+    settings.TRADING_MARKET = "KRW-BTC"
+    settings.UPBIT_API_BASE = sandbox.base_url
+    settings.UPBIT_ACCESS_KEY = sandbox.access_key
+    settings.UPBIT_SECRET_KEY = sandbox.secret_key
+    settings.UPBIT_READ_TIMEOUT_SEC = 2
+    sandbox.set_price("100000000")
+    return sandbox
 
 
 @pytest.fixture(scope="session")

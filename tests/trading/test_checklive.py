@@ -19,14 +19,7 @@ CHECKS = 6
 
 
 @pytest.fixture
-def live_settings(settings, sandbox):
-    settings.PAPER_MODE = False
-    settings.TRADING_MARKET = "KRW-BTC"
-    settings.UPBIT_API_BASE = sandbox.base_url
-    settings.UPBIT_ACCESS_KEY = sandbox.access_key
-    settings.UPBIT_SECRET_KEY = sandbox.secret_key
-    settings.UPBIT_READ_TIMEOUT_SEC = 2
-    sandbox.set_price("100000000")
+def live_settings(live_sandbox, settings):
     return settings
 
 

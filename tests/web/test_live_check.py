@@ -14,18 +14,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def live_sandbox(settings, sandbox):
-    settings.PAPER_MODE = False
-    settings.TRADING_MARKET = "KRW-BTC"
-    settings.UPBIT_API_BASE = sandbox.base_url
-    settings.UPBIT_ACCESS_KEY = sandbox.access_key
-    settings.UPBIT_SECRET_KEY = sandbox.secret_key
-    settings.UPBIT_READ_TIMEOUT_SEC = 2
-    sandbox.set_price("100000000")
-    return sandbox
-
-
 def test_the_button_is_on_the_live_dashboard_for_operators_only(live_sandbox, session_client, settings):
     page = session_client.get("/").content.decode()
     assert 'id="panel-preflight"' in page

@@ -70,8 +70,10 @@ class OrderPath:
         self._fees_at: float | None = None
         self._last_strategy: dict[str, datetime] | None = None
         self._loss_limit_day: date | Literal[False] | None = None
+        # Read through a lambda: an exchange is asked for its tick only when a limit price needs one.
         self.ticks = TickSizes(
-            exchange.get_instrument, on_fallback=lambda market, error: events.tick_size_unavailable(market=market, error=error)
+            lambda market: exchange.get_instrument(market),
+            on_fallback=lambda market, error: events.tick_size_unavailable(market=market, error=error),
         )
 
     # --- the exchange's order rules ----------------------------------------------------------------

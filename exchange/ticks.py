@@ -35,15 +35,16 @@ class _Known:
 class TickSizes:
     """Tick sizes per market from `fetch` (an exchange's `get_instrument`), each refreshed after `max_age`.
 
-    `on_fallback(market, error)` is called once when the exchange cannot answer and the built-in table
-    is used instead; it is called again only after the exchange has answered in between."""
+    `on_fallback(market, error, kept)` is called once when the exchange cannot answer: `kept` is the tick read
+    before (still used), or None when the built-in table is used instead. It is called again only after the
+    exchange has answered in between."""
 
     def __init__(
         self,
         fetch: Callable[[str], Instrument],
         *,
         max_age: timedelta = REFRESH_AFTER,
-        on_fallback: Callable[[str, ExchangeError], object] | None = None,
+        on_fallback: Callable[[str, ExchangeError, Decimal | None], object] | None = None,
     ) -> None:
         self._fetch = fetch
         self._max_age = max_age
@@ -59,13 +60,19 @@ class TickSizes:
         try:
             instrument = self._fetch(market)
         except ExchangeError as error:
+            kept = known.tick if known is not None else None
             if market not in self._falling_back:
                 self._falling_back.add(market)
-                table = f" ({krw_tick_size(price)} at {price})" if price is not None and price >= 0 else ""
-                logger.warning("tick size of %s unavailable (%s); using the built-in KRW table%s", market, error, table)
+                if kept is not None:
+                    instead = f"the tick read before, {kept}"
+                elif price is not None and price > 0:
+                    instead = f"the built-in KRW table ({krw_tick_size(price)} at {price})"
+                else:
+                    instead = "the built-in KRW table"
+                logger.warning("tick size of %s unavailable (%s); using %s", market, error, instead)
                 if self._on_fallback is not None:
-                    self._on_fallback(market, error)
-            return known.tick if known is not None else None
+                    self._on_fallback(market, error, kept)
+            return kept
         self._falling_back.discard(market)
         self._known[market] = _Known(tick=instrument.tick_size, read_at=now)
         return instrument.tick_size

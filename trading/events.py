@@ -321,14 +321,16 @@ def order_rules_unavailable(*, error: Any) -> EngineEvent:
     )
 
 
-def tick_size_unavailable(*, market: str, error: Any) -> EngineEvent:
+def tick_size_unavailable(*, market: str, error: Any, kept: Decimal | None = None) -> EngineEvent:
+    instead = f"the tick read before ({kept})" if kept is not None else "the built-in KRW tick table"
     return event_record(
         kind=Kind.EXCHANGE_ERROR,
         level=Level.WARNING,
         actor="engine",
-        message=f"Tick size of {market} unavailable ({error}); limit prices use the built-in KRW tick table until it answers",
+        message=f"Tick size of {market} unavailable ({error}); limit prices use {instead} until Upbit answers",
         meta={
             "market": market,
+            "kept_tick": kept,
             "error": str(error),
             "name": getattr(error, "name", ""),
             "status": getattr(error, "status", None),

@@ -73,7 +73,7 @@ class OrderPath:
         # Read through a lambda: an exchange is asked for its tick only when a limit price needs one.
         self.ticks = TickSizes(
             lambda market: exchange.get_instrument(market),
-            on_fallback=lambda market, error: events.tick_size_unavailable(market=market, error=error),
+            on_fallback=lambda market, error, kept: events.tick_size_unavailable(market=market, error=error, kept=kept),
         )
 
     # --- the exchange's order rules ----------------------------------------------------------------

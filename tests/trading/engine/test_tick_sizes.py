@@ -103,8 +103,8 @@ def test_the_tick_is_read_once_a_day_by_the_clock_it_is_given(live, sandbox):
     assert len(calls) == 2
 
 
-def warn(market, error):
-    events.tick_size_unavailable(market=market, error=error)
+def warn(market, error, kept):
+    events.tick_size_unavailable(market=market, error=error, kept=kept)
 
 
 def test_when_the_exchange_cannot_say_the_table_is_used_with_one_warning(live, sandbox, caplog):
@@ -124,6 +124,8 @@ def test_when_the_exchange_cannot_say_the_table_is_used_with_one_warning(live, s
     sandbox.fail_next("/v1/orderbook/instruments", status=500)
     assert ticks.tick_size("KRW-BTC", now=DAY_ONE + timedelta(days=6)) == D("1000")  # the last known tick
     assert warnings.count() == 2
+    assert "limit prices use the tick read before (1000) until Upbit answers" in warnings.latest("ts").message
+    assert "the built-in KRW tick table" in warnings.earliest("ts").message
 
 
 def test_paper_states_its_source_s_tick_and_the_table_without_one(sandbox):

@@ -75,6 +75,7 @@ def test_a_position_carried_over_midnight_counts_only_todays_move():
     # 0.001 × 90,000,000 × 0.9995 - 100,050 = 89,955 - 100,050
     assert yesterday.unrealized == D("-10095")
 
+    assert tracker.establish_day_start(DAY2_EARLY)
     today = tracker.update(price=D("85000000"), equity=None, now=DAY2_EARLY)
     assert today.new_day
     assert today.previous_day.isoformat() == "2026-03-10"

@@ -303,6 +303,8 @@ def risk_overview(state: EngineState, balance: BalanceView | None, pnl: PnlDaily
         "kill_switch": state.kill_switch,
         "kill_switch_reason": masked(state.kill_switch_reason),
         "kill_switch_at": state.kill_switch_at,
+        # Set while a position held over midnight has no midnight value: the engine refuses new entries.
+        "day_start_unknown_since": pnl.start_unknown_since if pnl else None,
     }
 
 

@@ -430,7 +430,7 @@ def _table_version(name: str) -> str:
     """The version of a panel that shows table rows only (no engine state)."""
     if name == "pnl":
         pnl = pnl_today()
-        shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades) if pnl else None
+        shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades, pnl.start_unknown_since) if pnl else None
         return f"{timezone.localdate()}|{shown}"
     if name == "chart":
         return f"{timezone.localdate()}|{_latest_id(BalanceSnapshot)}"

@@ -182,6 +182,7 @@ def test_the_dashboard_says_entries_are_blocked_while_the_start_is_unknown(live,
     assert "오늘의 시작 평가액을 알 수 없습니다 (12:00부터)" in korean
     assert "신규 진입은 차단됩니다" in korean
     assert "<td>알 수 없음 / 500,000</td>" in korean
+    assert "<dt>Unrealized</dt><dd>unknown</dd>" in client.get("/panels/pnl").content.decode()
 
 
 @pytest.mark.usefixtures("carried_position")

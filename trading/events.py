@@ -311,6 +311,34 @@ def pnl_reported(*, message: str, day: Any, total: Decimal) -> EngineEvent:
     return event_record(kind=Kind.PNL, actor="engine", message=message, meta={"date": str(day), "total": total})
 
 
+def day_start_unknown(*, day: Any, midnight: Any, error: str) -> EngineEvent:
+    """The position carried into `day` could not be valued at local midnight: new entries stay blocked until it can."""
+    return event_record(
+        kind=Kind.PNL,
+        level=Level.WARNING,
+        actor="engine",
+        message=(
+            f"Today's starting value is unknown: the price at local midnight of {day} could not be read ({error}). "
+            "New entries are blocked until it can be; exits, protective stops and manual sells still work. "
+            "The engine asks again every cycle"
+        ),
+        meta={"rule": "day_start_unknown", "date": str(day), "midnight": str(midnight), "error": error},
+    )
+
+
+def day_start_established(*, day: Any, price: Decimal, carried: Decimal) -> EngineEvent:
+    """The midnight value that was missing is known again: entries are allowed again (the other rules permitting)."""
+    return event_record(
+        kind=Kind.PNL,
+        actor="engine",
+        message=(
+            f"Today's starting value is known again: the position carried into {day} is valued at "
+            f"{krw_text(price)} KRW (unrealized {krw_text(carried)} KRW at midnight); new entries are allowed again"
+        ),
+        meta={"rule": "day_start_unknown", "date": str(day), "start_price": price, "carried_unrealized": carried},
+    )
+
+
 def order_rules_unavailable(*, error: Any) -> EngineEvent:
     return event_record(
         kind=Kind.EXCHANGE_ERROR,

@@ -336,6 +336,17 @@ class PnlDaily(models.Model):
     equity_peak = money_field(null=True, blank=True)
     equity_last = money_field(null=True, blank=True)
     trades = models.PositiveIntegerField(default=0)
+    start_price = money_field(
+        null=True,
+        blank=True,
+        help_text="the close of the last candle before local midnight: it values the position carried into the day",
+    )
+    start_unknown_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="set while a position was carried into the day and its value at midnight could not be read: "
+        "new entries are blocked until it is",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

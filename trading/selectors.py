@@ -303,6 +303,8 @@ def risk_overview(state: EngineState, balance: BalanceView | None, pnl: PnlDaily
         "kill_switch": state.kill_switch,
         "kill_switch_reason": masked(state.kill_switch_reason),
         "kill_switch_at": state.kill_switch_at,
+        # Set while a position held over midnight has no midnight value: the engine refuses new entries.
+        "day_start_unknown_since": pnl.start_unknown_since if pnl else None,
     }
 
 
@@ -428,7 +430,7 @@ def _table_version(name: str) -> str:
     """The version of a panel that shows table rows only (no engine state)."""
     if name == "pnl":
         pnl = pnl_today()
-        shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades) if pnl else None
+        shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades, pnl.start_unknown_since) if pnl else None
         return f"{timezone.localdate()}|{shown}"
     if name == "chart":
         return f"{timezone.localdate()}|{_latest_id(BalanceSnapshot)}"

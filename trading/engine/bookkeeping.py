@@ -56,6 +56,9 @@ class Bookkeeper:
         services.engine_cycle_record(last_price=price)
         if update.new_day and update.previous_day is not None:
             self.daily_summary(update.previous_day)
+        if not update.day_start_known:
+            # Today's loss cannot be judged without the midnight value; meanwhile the gate refuses new entries.
+            return
         if -update.total >= settings.MAX_DAILY_LOSS_KRW and self.orders.loss_limit_day() != update.day:
             # Tripped once per trading day: after a Reset the same day, the risk gate still blocks
             # entries until midnight, but exits and manual sells work again.

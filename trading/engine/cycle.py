@@ -35,6 +35,7 @@ from trading import events, selectors, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
 from trading.engine.bookkeeping import Bookkeeper
+from trading.engine.candles import DAY_UNIT
 from trading.engine.decisions import DecisionStep, age_seconds, latest_atr
 from trading.engine.failures import FailurePolicy
 from trading.engine.gate import GateInput, OrderPath
@@ -177,6 +178,8 @@ class TradingEngine:
         candles = self.decisions.closed_candles(strategy, params, now)
         pnl = self._pnl_tracker()
         moment = self._moment(price, now, pnl)
+        # Until the position carried over midnight has its midnight value, the gate refuses new entries.
+        pnl.establish_day_start(now)
 
         acted = may_trade and inputs.manual_pending and self.manual.process(moment, outcome)
         if acted:
@@ -242,8 +245,14 @@ class TradingEngine:
         return self._pnl
 
     def _price_at(self, moment: datetime) -> Decimal | None:
-        candles = self.exchange.get_minute_candles(self.market, unit=1, count=1, to=moment)
-        return candles[-1].close if candles else None
+        """The close of the last candle that started before `moment` (local midnight), read in the strategy's
+        unit when that unit's candles end exactly at `moment` (the same close as the 1-minute candle's, and what a
+        replay over that unit can answer), else in 1-minute candles."""
+        unit = self.decisions.unit
+        if unit >= DAY_UNIT or int(moment.timestamp()) % (unit * 60):
+            unit = 1
+        candles = self.exchange.get_minute_candles(self.market, unit=unit, count=1, to=moment)
+        return candles[-1].close if candles and candles[-1].start < moment else None
 
     def _holding(self, holdings: Holdings, price: Decimal) -> bool:
         """A position worth at least the minimum order: less is dust, which can be neither protected nor sold."""

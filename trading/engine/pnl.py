@@ -11,7 +11,9 @@ Definitions (also in docs/ENGINE.md):
 - Unrealized PnL of a day: how much the open position's mark-to-market value (at the last price, net
   of the fee a sell would pay, minus its remaining cost basis) changed since the day began. For a
   position held at local midnight the day's baseline is its value at the close of the last candle
-  before midnight; for a position opened today the baseline is 0 (so it is the gain since entry).
+  before midnight (`day_baseline`); for a position opened today the baseline is 0 (so it is the gain
+  since entry). The engine stores that close with the day's row; while it cannot be read, the day's
+  unrealized PnL is unknown (never guessed from the current price) and new entries are blocked.
 - Daily PnL (for the loss limit and /metrics) = realized + unrealized of the day. Days add up: the sum
   of every day's PnL is the total PnL, and a sale today of a coin bought yesterday counts in today's
   PnL only the price move since midnight (realized at cost minus the carried-in unrealized part).
@@ -34,9 +36,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from exchange.exceptions import ExchangeError, RateLimited, StopTrading
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from exchange.types import Balance, SideName, side_name
+from trading import events
 from trading.models import BalanceSnapshot, Fill, Order, PnlDaily
+from trading.strategies.market_model import CANDLE_CLOSE_MARGIN_SEC
 
 logger = logging.getLogger("autocoin.engine.pnl")
 
@@ -144,6 +149,19 @@ def mark_to_market(volume: Decimal, cost: Decimal, price: Decimal, fee_rate: Dec
     return volume * price * (1 - fee_rate) - cost
 
 
+def day_baseline(volume: Decimal, cost: Decimal, start_price: Decimal | None, fee_rate: Decimal) -> Decimal | None:
+    """The unrealized PnL carried into a day: the position held at local midnight (`volume` bought for `cost`)
+    valued at `start_price`, the close of the last candle before midnight. 0 when nothing was carried; None
+    when something was but that close is not known — the day's PnL is then unknown, never valued at another price.
+
+    The engine and the backtest both value the day's start with this function (docs/DECISIONS.md)."""
+    if volume <= 0:
+        return ZERO
+    if start_price is None or start_price <= 0:
+        return None
+    return mark_to_market(volume, cost, start_price, fee_rate)
+
+
 def fill_records(*, market: str, mode: str, min_id: int = 0) -> Iterable[FillRecord]:
     """Fills of one market and mode, oldest first; with `min_id`, only fills with a larger id.
 
@@ -242,11 +260,22 @@ class PnlUpdate:
     max_drawdown: Decimal
     new_day: bool
     previous_day: date | None
+    day_start_known: bool = True
+    """False while the position carried into the day has no midnight value: `unrealized` is then the last
+    figure stored (not today's) and the daily loss limit cannot be judged."""
+
+
+CLOSE_MARGIN = timedelta(seconds=CANDLE_CLOSE_MARGIN_SEC)
+DAY_START_BACKOFF_CAP_SEC = 60.0
+"""The longest pause between two requests for the midnight price after Upbit answered 429."""
 
 
 class PnlTracker:
     """Keeps the fill book in memory (replayed once at start), folds in new fills, and maintains the
-    day's PnlDaily row. Its realized numbers equal `pnl_rebuild`'s because both call `Book.apply`."""
+    day's PnlDaily row. Its realized numbers equal `pnl_rebuild`'s because both call `Book.apply`.
+
+    The price that values the position carried into a day is read once (`establish_day_start`, called every
+    cycle until it succeeds) and stored with the day's row, so a restart reuses it without asking again."""
 
     def __init__(
         self,
@@ -260,37 +289,96 @@ class PnlTracker:
         self.mode = mode
         self.fee_rate = fee_rate
         self.price_at = price_at
-        """Gives the market price at a moment (the close of the candle before it); used for day baselines."""
+        """Gives the market price at a moment (the close of the candle before it), or None when there is none;
+        raises the exchange's errors. Used for day baselines."""
         self.book = replay_fills(fill_records(market=market, mode=mode))
         self._row: PnlDaily | None = None
         self._day: date | None = None
         self._last_written: tuple[object, ...] | None = None
-        self._baselines: dict[date, Decimal] = {}
+        self._start_prices: dict[date, Decimal] = {}
+        self._retry_at: datetime | None = None
+        self._rate_limited = 0
 
-    def carried_unrealized(self, day: date, price_now: Decimal) -> Decimal:
-        """The unrealized PnL of the position carried into `day`, valued at local midnight."""
-        if day in self._baselines:
-            return self._baselines[day]
+    # --- the day's starting value ----------------------------------------------------------------------
+    def start_price(self, day: date) -> Decimal | None:
+        """The stored close before local midnight that values the position carried into `day` (None: not known)."""
+        price = self._start_prices.get(day)
+        if price is None:
+            price = (
+                PnlDaily.objects.filter(date=day, market=self.market, mode=self.mode)
+                .values_list("start_price", flat=True)
+                .first()
+            )
+            if price is not None:
+                self._start_prices[day] = price
+        return price
+
+    def carried_unrealized(self, day: date) -> Decimal | None:
+        """The unrealized PnL of the position carried into `day`, valued at local midnight (None: not known yet)."""
         volume, cost = self.book.carried_into(day)
         if volume <= 0:
-            # Flat at midnight: nothing was carried in.
-            self._baselines[day] = ZERO
-            return ZERO
-        price = None
-        if self.price_at is not None:
-            try:
-                price = self.price_at(day_start_utc(day))
-            except Exception as error:  # noqa: BLE001 - fall back to the current price, say so
-                logger.warning("price at the start of %s unavailable (%s): using the current price as the baseline", day, error)
-        baseline = mark_to_market(volume, cost, price or price_now, self.fee_rate)
-        self._baselines[day] = baseline
-        return baseline
+            return ZERO  # flat at midnight: no price needed
+        return day_baseline(volume, cost, self.start_price(day), self.fee_rate)
 
-    def today(self, price: Decimal, now: datetime | None = None) -> tuple[Decimal, Decimal]:
-        """(realized, unrealized) of the current trading day."""
+    def establish_day_start(self, now: datetime) -> bool:
+        """Make sure the day of `now` has its midnight value when a position was carried into it; True when it has.
+
+        One request at most, and none while Upbit's 429 pause lasts (doubling up to DAY_START_BACKOFF_CAP_SEC).
+        A failure, or an answer without a candle, leaves the day unknown: recorded on the day's row and in one
+        event per episode (also across restarts), and asked again next cycle. A ban or refused keys propagate:
+        the engine stops on them as on any call."""
+        day = local_day(now)
+        volume, cost = self.book.carried_into(day)
+        if volume <= 0 or self.start_price(day) is not None:
+            return True
+        midnight = day_start_utc(day)
+        if now < midnight + CLOSE_MARGIN:
+            return False  # the candle before midnight may still take its last trades
+        if self.price_at is None or (self._retry_at is not None and now < self._retry_at):
+            return False
+        try:
+            price = self.price_at(midnight)
+        except StopTrading:
+            raise
+        except ExchangeError as error:
+            if isinstance(error, RateLimited):
+                self._rate_limited += 1
+                pause = min(DAY_START_BACKOFF_CAP_SEC, float(settings.LOOP_INTERVAL_SEC) * 2 ** (self._rate_limited - 1))
+                self._retry_at = now + timedelta(seconds=pause)
+            logger.warning("price at the start of %s unavailable (%s): new entries are blocked", day, error)
+            self._start_unknown(day, midnight, now, f"{type(error).__name__}: {error}")
+            return False
+        self._rate_limited, self._retry_at = 0, None
+        if price is None or price <= 0:
+            self._start_unknown(day, midnight, now, "the exchange returned no candle before midnight")
+            return False
+        self._start_known(day, price, mark_to_market(volume, cost, price, self.fee_rate))
+        return True
+
+    def _start_unknown(self, day: date, midnight: datetime, now: datetime, error: str) -> None:
+        row, _ = PnlDaily.objects.get_or_create(date=day, market=self.market, mode=self.mode)
+        if row.start_unknown_since is None:
+            # Once per episode: a restarted process finds the mark and stays quiet.
+            PnlDaily.objects.filter(pk=row.pk).update(start_unknown_since=now)
+            events.day_start_unknown(day=day, midnight=midnight, error=error)
+
+    def _start_known(self, day: date, price: Decimal, carried: Decimal) -> None:
+        row, _ = PnlDaily.objects.get_or_create(date=day, market=self.market, mode=self.mode)
+        PnlDaily.objects.filter(pk=row.pk).update(start_price=q8(price), start_unknown_since=None)
+        self._start_prices[day] = q8(price)
+        if row.start_unknown_since is not None:
+            events.day_start_established(day=day, price=q8(price), carried=q8(carried))
+
+    # --- the day's figures -----------------------------------------------------------------------------
+    def _unrealized(self, day: date, price: Decimal) -> Decimal | None:
+        carried = self.carried_unrealized(day)
+        return None if carried is None else self.book.unrealized(price, self.fee_rate) - carried
+
+    def today(self, price: Decimal, now: datetime | None = None) -> tuple[Decimal, Decimal | None]:
+        """(realized, unrealized) of the current trading day; unrealized is None while the day's start is unknown."""
         day = local_day(now or timezone.now())
         totals = self.book.days.get(day, DayTotals())
-        return totals.realized, self.book.unrealized(price, self.fee_rate) - self.carried_unrealized(day, price)
+        return totals.realized, self._unrealized(day, price)
 
     def absorb_new_fills(self) -> int:
         """Fold fills recorded since the last call into the book (fills are found by id, which only grows).
@@ -315,9 +403,9 @@ class PnlTracker:
             self._last_written = None
         return self._row
 
-    def today_total(self, price: Decimal, now: datetime | None = None) -> Decimal:
+    def today_total(self, price: Decimal, now: datetime | None = None) -> Decimal | None:
         realized, unrealized = self.today(price, now)
-        return realized + unrealized
+        return None if unrealized is None else realized + unrealized
 
     def update(self, *, price: Decimal, equity: Decimal | None, now: datetime | None = None) -> PnlUpdate:
         now = now or timezone.now()
@@ -326,9 +414,10 @@ class PnlTracker:
         new_day = previous is not None and previous != day
         row = self._load_row(day)
         totals = self.book.days.get(day, DayTotals())
-        unrealized = self.book.unrealized(price, self.fee_rate) - self.carried_unrealized(day, price)
+        unrealized = self._unrealized(day, price)
         row.realized, row.fees, row.trades = q8(totals.realized), q8(totals.fees), totals.trades
-        row.unrealized = q8(unrealized)
+        if unrealized is not None:
+            row.unrealized = q8(unrealized)
         if equity is not None:
             equity = q8(equity)
             if row.equity_start is None:
@@ -338,7 +427,8 @@ class PnlTracker:
             row.max_drawdown = max(row.max_drawdown or ZERO, row.equity_peak - equity)
         key = (row.realized, row.fees, row.trades, row.unrealized, row.equity_start, row.equity_peak, row.equity_last)
         if key != self._last_written:
-            row.save()
+            # The day's start fields are written by establish_day_start alone.
+            row.save(update_fields=[*_PNL_FIGURES, "updated_at"])
             self._last_written = key
         return PnlUpdate(
             day=day,
@@ -349,7 +439,11 @@ class PnlTracker:
             max_drawdown=row.max_drawdown,
             new_day=new_day,
             previous_day=previous if new_day else None,
+            day_start_known=unrealized is not None,
         )
+
+
+_PNL_FIGURES = ("realized", "fees", "trades", "unrealized", "equity_start", "equity_peak", "equity_last", "max_drawdown")
 
 
 class SnapshotKeeper:

@@ -6,8 +6,8 @@ runs the rules that apply to an order in a fixed order and sizes it. Everything 
 backtester get the same answers from the same numbers. All money is Decimal; `numbers` holds strings
 so it can go straight into an event's JSON meta.
 
-What is never blocked: selling. Exits (SELL) pass the kill switch, the daily loss limit and the
-position cap, because those limit *new risk*, and an exit only reduces it. The cooldown between
+What is never blocked: selling. Exits (SELL) pass the kill switch, the daily loss limit (and its unknown
+starting value) and the position cap, because those limit *new risk*, and an exit only reduces it. The cooldown between
 orders of the same side applies to the strategy's own orders only: a stop-loss / take-profit /
 trailing-stop exit, a manual order and the kill switch's flattening sell are never held back by it.
 What can stop a sell is Upbit's minimum: a sell worth less than 5,000 KRW would be rejected, so it is
@@ -33,6 +33,7 @@ from trading.engine.days import trading_day
 from trading.engine.risk_text import (
     cooldown_text,
     daily_loss_text,
+    day_start_text,
     figure,
     krw_figure,
     max_order_text,
@@ -56,6 +57,7 @@ class Rule(StrEnum):
 
     KILL_SWITCH = "kill_switch"
     DAILY_LOSS = "daily_loss"
+    DAY_START_UNKNOWN = "day_start_unknown"
     COOLDOWN = "cooldown"
     PRICE = "price"
     MAX_ORDER_SIZE = "max_order_size"
@@ -207,6 +209,8 @@ class RiskContext:
       that moment (or since its entry, if bought today). Losses are negative.
     - `loss_limit_day`: the trading day on which the daily loss limit was last hit, kept by the engine so
       that entries stay blocked for the rest of that day even if prices recover.
+    - `day_start_known`: False while a position was carried into the day and its value at local midnight is
+      not known: `unrealized_now` is then meaningless and new entries are blocked (`day_start_unknown`).
     - `last_buy_at` / `last_sell_at`: the latest strategy order of each side, for the cooldown.
     """
 
@@ -220,6 +224,7 @@ class RiskContext:
     realized_today: Decimal = ZERO
     unrealized_now: Decimal = ZERO
     loss_limit_day: date | None = None
+    day_start_known: bool = True
     last_buy_at: datetime | None = None
     last_sell_at: datetime | None = None
     consecutive_order_failures: int = 0
@@ -331,6 +336,11 @@ def daily_loss_limit(
         Rule.DAILY_LOSS,
         partial(daily_loss_text, realized_today, unrealized_now, pnl, limit, today, hit_on, reached, latched),
     )
+
+
+def day_start_unknown(today: date) -> RiskCheck:
+    """Block new entries while today's starting value is unknown: the daily loss limit cannot be judged without it."""
+    return _lazy(False, Rule.DAY_START_UNKNOWN, partial(day_start_text, today))
 
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -494,8 +504,9 @@ def _all_allowed(checks: list[RiskCheck]) -> bool:
 def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     """Run the rules that apply to `intent` and size it.
 
-    BUY: kill switch, daily loss limit, cooldown (strategy buys only), a usable price, size
-    (`max_order_size` with the position cap's room), then `position_cap` on the sized order.
+    BUY: kill switch, daily loss limit (or `day_start_unknown` while today's starting value is unknown), cooldown
+    (strategy buys only), a usable price, size (`max_order_size` with the position cap's room), then `position_cap`
+    on the sized order.
     SELL: cooldown (strategy sells only, never exit rules, manual or kill-switch sells), then `sell_size`.
     Every check is reported; the order is allowed when all pass.
     """
@@ -523,15 +534,18 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     if intent.side != "buy":
         raise ValueError(f"order side must be buy or sell, got {intent.side!r}")
     checks.append(kill_switch_active(context.kill_switch, context.kill_switch_reason))
-    checks.append(
-        daily_loss_limit(
-            context.realized_today,
-            context.unrealized_now,
-            limits.max_daily_loss_krw,
-            today=context.trading_day,
-            hit_on=context.loss_limit_day,
+    if context.day_start_known:
+        checks.append(
+            daily_loss_limit(
+                context.realized_today,
+                context.unrealized_now,
+                limits.max_daily_loss_krw,
+                today=context.trading_day,
+                hit_on=context.loss_limit_day,
+            )
         )
-    )
+    else:
+        checks.append(day_start_unknown(context.trading_day))
     if strategy_order:
         checks.append(cooldown(context.last_buy_at, context.now, limits.cooldown_sec, side="buy"))
     if context.price <= 0:

@@ -73,6 +73,15 @@ def daily_loss_text(
     return f"today's PnL {krw_figure(pnl)} is within the {krw_figure(limit)} daily loss limit", numbers
 
 
+def day_start_text(today: date) -> tuple[str, dict[str, str]]:
+    return (
+        f"today's starting value is unknown: the price at local midnight ({today}) of the position held since before "
+        "midnight could not be read yet, so the daily loss limit cannot be judged; no new entries until it is "
+        "(exits and sells still work)",
+        {"trading_day": today.isoformat()},
+    )
+
+
 def cooldown_text(
     last: datetime | None, now: datetime, cooldown_sec: int, side: Side, micros: int | None, waiting: bool
 ) -> tuple[str, dict[str, str]]:

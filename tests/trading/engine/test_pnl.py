@@ -75,6 +75,7 @@ def test_a_position_carried_over_midnight_counts_only_todays_move():
     # 0.001 × 90,000,000 × 0.9995 - 100,050 = 89,955 - 100,050
     assert yesterday.unrealized == D("-10095")
 
+    assert tracker.establish_day_start(DAY2_EARLY)
     today = tracker.update(price=D("85000000"), equity=None, now=DAY2_EARLY)
     assert today.new_day
     assert today.previous_day.isoformat() == "2026-03-10"
@@ -221,3 +222,64 @@ def test_the_entry_time_is_the_first_buy_since_the_book_was_last_flat():
     assert tracker.book.entry_at == again.ts
     assert pnl_rebuild()
     assert PnlTracker(market="KRW-BTC", mode="paper").book.entry_at == again.ts
+
+
+def test_the_day_baseline_is_zero_flat_unknown_without_the_close_and_never_another_price():
+    from trading.engine.pnl import day_baseline
+
+    assert day_baseline(D("0"), D("0"), None, D("0.0005")) == 0
+    assert day_baseline(D("0.01"), D("1000500"), None, D("0.0005")) is None
+    assert day_baseline(D("0.01"), D("1000500"), D("0"), D("0.0005")) is None
+    # 0.01 × 100,000,000 × 0.9995 - 1,000,500
+    assert day_baseline(D("0.01"), D("1000500"), D("100000000"), D("0.0005")) == D("-1000")
+
+
+@pytest.mark.django_db
+def test_an_answer_without_a_candle_leaves_the_day_unknown_until_one_comes():
+    from trading.models import EngineEvent
+
+    fill("buy", volume="0.001", funds="100000", fee="50", ts=DAY1_LATE)
+    answers: list[Decimal | None] = [None, None, D("90000000")]
+    asked: list[datetime] = []
+
+    def price_at(moment: datetime) -> Decimal | None:
+        asked.append(moment)
+        return answers.pop(0)
+
+    tracker = PnlTracker(market="KRW-BTC", mode="paper", price_at=price_at)
+    # The candle before midnight may still take trades during the close margin: nothing is asked yet.
+    assert not tracker.establish_day_start(DAY2_EARLY.replace(minute=0, second=1))
+    assert asked == []
+
+    assert not tracker.establish_day_start(DAY2_EARLY)
+    assert not tracker.establish_day_start(DAY2_EARLY.replace(second=5))
+    update = tracker.update(price=D("85000000"), equity=None, now=DAY2_EARLY.replace(second=6))
+    assert not update.day_start_known
+    assert update.unrealized == 0  # the stored figure, not one made up from the current price
+    assert tracker.today(D("85000000"), DAY2_EARLY.replace(second=6)) == (D("0"), None)
+    unknown = EngineEvent.objects.filter(kind="pnl", meta__rule="day_start_unknown", level="WARNING")
+    assert unknown.count() == 1
+    assert unknown.get().meta["error"] == "the exchange returned no candle before midnight"
+
+    assert tracker.establish_day_start(DAY2_EARLY.replace(second=10))
+    assert asked == [datetime(2026, 3, 10, 15, 0, tzinfo=UTC)] * 3
+    update = tracker.update(price=D("85000000"), equity=None, now=DAY2_EARLY.replace(second=11))
+    assert update.day_start_known
+    assert update.unrealized == D("-4997.5")
+    # A new process reads the stored price and asks nothing.
+    assert PnlTracker(market="KRW-BTC", mode="paper", price_at=price_at).establish_day_start(DAY2_EARLY.replace(minute=30))
+    assert len(asked) == 3
+
+
+@pytest.mark.django_db
+def test_a_ban_while_reading_the_midnight_price_stops_the_engine_as_any_call_does():
+    from exchange.exceptions import IpBanned
+
+    fill("buy", volume="0.001", funds="100000", fee="50", ts=DAY1_LATE)
+
+    def banned(moment: datetime) -> Decimal | None:
+        raise IpBanned("banned", ban_seconds=600)
+
+    tracker = PnlTracker(market="KRW-BTC", mode="paper", price_at=banned)
+    with pytest.raises(IpBanned):
+        tracker.establish_day_start(DAY2_EARLY)

@@ -480,3 +480,74 @@ class DecisionState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market} {self.mode}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameter searches (`manage.py optimize`): the study and each of its trials, mirrored from Optuna's storage.
+# ---------------------------------------------------------------------------------------------------
+class OptimizationStudy(models.Model):
+    class State(models.TextChoices):
+        RUNNING = "RUNNING", "running"
+        INTERRUPTED = "INTERRUPTED", "interrupted"
+        FINISHED = "FINISHED", "finished"
+
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    strategy = models.CharField(max_length=64)
+    market = models.CharField(max_length=32)
+    unit = models.PositiveIntegerField()
+    objective = models.CharField(max_length=32)
+    space = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    fixed_params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    train_from = models.DateTimeField()
+    train_to = models.DateTimeField()
+    test_from = models.DateTimeField()
+    test_to = models.DateTimeField()
+    folds = models.PositiveSmallIntegerField(default=0, help_text="0: one train/test split; K: rolling walk-forward")
+    options = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True, help_text="money, fees, limits, seed")
+    n_trials = models.PositiveIntegerField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
+    storage = models.CharField(max_length=300, blank=True, default="", help_text="where Optuna keeps the study")
+    trials_done = models.PositiveIntegerField(default=0)
+    best_trial_number = models.IntegerField(null=True, blank=True)
+    best_value = models.FloatField(null=True, blank=True)
+    best_params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    importance = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    chart_svg = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "optimization studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OptimizationTrial(models.Model):
+    class State(models.TextChoices):
+        COMPLETE = "COMPLETE", "complete"
+        PRUNED = "PRUNED", "invalid parameters"
+        FAIL = "FAIL", "failed"
+        RUNNING = "RUNNING", "running"
+        WAITING = "WAITING", "waiting"
+
+    study = models.ForeignKey(OptimizationStudy, on_delete=models.CASCADE, related_name="trials")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    value = models.FloatField(null=True, blank=True, help_text="the objective on the training period")
+    test_value = models.FloatField(null=True, blank=True, help_text="the objective on the test period")
+    train_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    test_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    folds = models.JSONField(default=list, encoder=DjangoJSONEncoder, blank=True)
+    note = models.CharField(max_length=300, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("study", "number")
+        constraints = (models.UniqueConstraint(fields=["study", "number"], name="optimization_trial_unique_number"),)
+
+    def __str__(self) -> str:
+        return f"{self.study.name} #{self.number}"

@@ -1,0 +1,65 @@
+"""Where Optuna keeps a study, chosen by the project's database.
+
+- PostgreSQL: Optuna's RDB storage in the same database (its own tables: `studies`, `trials`, …), reached
+  with the connection settings Django uses. Any number of machines pointed at that database with the
+  same `--study` join one study; a heartbeat marks the trials of a machine that died as failed.
+- SQLite: Optuna's journal file next to the database file (`<database>.optuna-journal`), which several
+  processes on this machine can append to safely (a lock file guards each append).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+import optuna
+from django.db import connection
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+HEARTBEAT_SEC = 10
+GRACE_SEC = 60
+"""A running trial whose process has not beaten for this long is failed (its process is gone)."""
+
+
+def _postgres_url() -> str:
+    settings = connection.settings_dict
+    user = quote(str(settings.get("USER") or ""), safe="")
+    password = settings.get("PASSWORD") or ""
+    auth = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
+    host = settings.get("HOST") or "127.0.0.1"
+    port = settings.get("PORT") or 5432
+    return f"postgresql+psycopg://{auth}{host}:{port}/{quote(str(settings['NAME']), safe='')}"
+
+
+def journal_path() -> Path:
+    return Path(str(connection.settings_dict["NAME"])).with_suffix(".optuna-journal")
+
+
+def storage_description() -> str:
+    """Where the study lives, for a person (never the password)."""
+    if connection.vendor == "postgresql":
+        settings = connection.settings_dict
+        return f"postgresql {settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+    return f"journal {journal_path()}"
+
+
+def open_storage() -> BaseStorage:
+    """A new storage object; each process opens its own (never shared across a fork)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if connection.vendor == "postgresql":
+        return RDBStorage(
+            _postgres_url(),
+            engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}},
+            heartbeat_interval=HEARTBEAT_SEC,
+            grace_period=GRACE_SEC,
+        )
+    path = journal_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def counts_running(storage: BaseStorage) -> bool:
+    """Whether a running trial in `storage` is known to be alive (a heartbeat fails it otherwise), so it may
+    count toward the number of trials asked for."""
+    return isinstance(storage, RDBStorage)

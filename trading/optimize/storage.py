@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -48,12 +49,15 @@ def open_storage() -> BaseStorage:
     """A new storage object; each process opens its own (never shared across a fork)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if connection.vendor == "postgresql":
-        return RDBStorage(
-            _postgres_url(),
-            engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}},
-            heartbeat_interval=HEARTBEAT_SEC,
-            grace_period=GRACE_SEC,
-        )
+        with warnings.catch_warnings():
+            # The heartbeat is marked experimental; it is what fails the trials of a machine that died.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                _postgres_url(),
+                engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}},
+                heartbeat_interval=HEARTBEAT_SEC,
+                grace_period=GRACE_SEC,
+            )
     path = journal_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
@@ -63,3 +67,9 @@ def counts_running(storage: BaseStorage) -> bool:
     """Whether a running trial in `storage` is known to be alive (a heartbeat fails it otherwise), so it may
     count toward the number of trials asked for."""
     return isinstance(storage, RDBStorage)
+
+
+def close_storage(storage: BaseStorage) -> None:
+    """Close the storage's database connections (an RDB storage keeps a pool open otherwise)."""
+    if isinstance(storage, RDBStorage):
+        storage.engine.dispose()

@@ -5,17 +5,29 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import optuna
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from optuna.storages import BaseStorage
 
 from trading import study_selectors
 from trading.backtest.options import OptionError, add_account_arguments, parse_account_options, parse_params
 from trading.candles import CandleDataError, parse_unit, unit_label
+from trading.models import OptimizationStudy
 from trading.optimize import runner
 from trading.optimize.objective import OBJECTIVES
 from trading.optimize.report import ProgressLine, result_lines
-from trading.optimize.services import StudyInputError, search_setup, study_finish, study_open, study_request_check, study_sync
-from trading.optimize.storage import open_storage
+from trading.optimize.services import (
+    StudyInputError,
+    StudyRequest,
+    search_setup,
+    study_finish,
+    study_open,
+    study_request_check,
+    study_sync,
+)
+from trading.optimize.storage import close_storage, open_storage
+from trading.optimize.trials import SearchSetup
 from trading.strategies.registry import STRATEGIES
 
 BAD_INPUT = 2
@@ -80,11 +92,21 @@ class Command(BaseCommand):
                 name=options["study"],
             )
             setup = search_setup(request)
-            storage = open_storage()
-            row = study_open(request=request, storage=storage)
         except StudyInputError as error:
             raise CommandError(str(error), returncode=BAD_INPUT) from None
+        storage = open_storage()
+        try:
+            try:
+                row = study_open(request=request, storage=storage)
+            except StudyInputError as error:
+                raise CommandError(str(error), returncode=BAD_INPUT) from None
+            self.search(request, setup, storage, row, jobs=options["jobs"])
+        finally:
+            close_storage(storage)
 
+    def search(
+        self, request: StudyRequest, setup: SearchSetup, storage: BaseStorage, row: OptimizationStudy, *, jobs: int
+    ) -> None:
         tz = settings.TIME_ZONE
         out = self.stdout.write
         out(f"{request.strategy} on {request.market} {unit_label(request.unit)}: study {row.name} ({row.storage})")
@@ -93,9 +115,7 @@ class Command(BaseCommand):
             + (f" · {request.folds} folds" if request.folds > 1 else "")
         )
         space = " ".join(dimension.text() for dimension in request.dimensions)
-        out(f"  search {space} · objective {request.objective} · {options['jobs']} job(s)")
-
-        import optuna
+        out(f"  search {space} · objective {request.objective} · {jobs} job(s)")
 
         study = optuna.load_study(study_name=row.name, storage=storage)
         done_at_start = runner.done_count(study)
@@ -120,7 +140,7 @@ class Command(BaseCommand):
             name=row.name,
             storage=storage,
             n_trials=request.n_trials,
-            jobs=options["jobs"],
+            jobs=jobs,
             seed=request.seed,
             on_progress=on_progress,
             on_stopping=on_stopping,

@@ -541,6 +541,7 @@ class OptimizationTrial(models.Model):
     train_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
     test_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
     folds = models.JSONField(default=list, encoder=DjangoJSONEncoder, blank=True)
+    collapsed = models.BooleanField(default=False, help_text="the test result collapses against the training result")
     note = models.CharField(max_length=300, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

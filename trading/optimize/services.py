@@ -25,7 +25,7 @@ from trading.backtest.services import run_request_check, strategy_params
 from trading.candles import unit_label
 from trading.models import OptimizationStudy, OptimizationTrial
 from trading.optimize.chart import objective_svg
-from trading.optimize.objective import OBJECTIVES
+from trading.optimize.objective import OBJECTIVES, collapsed
 from trading.optimize.space import Dimension, SpaceError, parse_space
 from trading.optimize.storage import storage_description
 from trading.optimize.trials import SearchSetup
@@ -261,6 +261,7 @@ def _trial_row(row: OptimizationStudy, trial: FrozenTrial) -> OptimizationTrial:
         train_metrics=attrs.get("train") or {},
         test_metrics=test,
         folds=attrs.get("folds") or [],
+        collapsed=trial.state == TrialState.COMPLETE and collapsed(trial.value, test.get("objective")),
         note=note[:300],
         started_at=_aware(trial.datetime_start),
         finished_at=_aware(trial.datetime_complete),
@@ -285,6 +286,7 @@ def study_sync(*, row: OptimizationStudy, study: optuna.Study) -> OptimizationSt
                 "train_metrics",
                 "test_metrics",
                 "folds",
+                "collapsed",
                 "note",
                 "started_at",
                 "finished_at",

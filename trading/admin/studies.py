@@ -23,7 +23,15 @@ class OptimizationStudyAdmin(AuditAdmin):
     ordering = ("-created_at", "-id")
     sortable_by = ("created",)
     exclude = ("chart_svg", "space", "fixed_params", "best_params", "importance", "options")
-    readonly_fields = ("page_link", "periods", "chart", "space_pretty", "best_params_pretty", "importance_pretty", "options_pretty")
+    readonly_fields = (
+        "page_link",
+        "periods",
+        "chart",
+        "space_pretty",
+        "best_params_pretty",
+        "importance_pretty",
+        "options_pretty",
+    )
 
     created = time_column("created_at", _("created"), ordering="created_at")
 

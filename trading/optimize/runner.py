@@ -187,11 +187,13 @@ def run(
                 on_progress(study)
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            # A second Ctrl-C, or an error here: the workers stop now (their running trials are marked failed).
             for process in workers:
-                if process.is_alive():
+                if process.is_alive() and (interrupted or sys.exc_info()[0] is not None):
                     process.terminate()
-        for process in workers:
-            process.join()
+            for process in workers:
+                process.join()
     on_progress(study)
     failed = sum(1 for process in workers if process.exitcode not in (0, 130, -signal.SIGTERM))
     return RunOutcome(interrupted=interrupted or stop.is_set(), failed_workers=failed)

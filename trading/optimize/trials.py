@@ -7,6 +7,7 @@ a few small dicts.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import fmean
@@ -95,7 +96,9 @@ def objective(setup: SearchSetup, trial: optuna.Trial) -> float:
     except InvalidParams as error:
         trial.set_user_attr("invalid", str(error)[:300])
         raise optuna.TrialPruned(str(error)) from None
+    started = time.perf_counter()
     figures = evaluate(setup, params)
+    trial.set_user_attr("backtest_sec", round(time.perf_counter() - started, 4))
     trial.set_user_attr("train", figures["train"])
     trial.set_user_attr("test", figures["test"])
     if figures["folds"]:

@@ -48,7 +48,7 @@ from trading.auth import (
 )
 from trading.errors import InvalidInput
 from trading.forms import AMOUNT_MAX_CHARS
-from trading.models import EngineState, ManualOrderRequest
+from trading.models import EngineState, ManualOrderRequest, OptimizationStudy
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -427,6 +427,13 @@ def live_check(request: HtmxHttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------------------------------
 # Parameter searches (`manage.py optimize`)
 # ---------------------------------------------------------------------------------------------------
+def _study_or_404(pk: int) -> OptimizationStudy:
+    study = study_selectors.study_get(pk=pk)
+    if study is None:
+        raise Http404
+    return study
+
+
 @require_safe
 @permission_required(VIEW_DASHBOARD)
 def studies(request: HttpRequest) -> HttpResponse:
@@ -436,9 +443,7 @@ def studies(request: HttpRequest) -> HttpResponse:
 @require_safe
 @permission_required(VIEW_DASHBOARD)
 def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    study = study_selectors.study_get(pk=pk)
-    if study is None:
-        raise Http404
+    study = _study_or_404(pk)
     context = {
         "study": study,
         "best": study_selectors.study_best_trials(study=study),
@@ -452,8 +457,8 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_DASHBOARD)
 def study_chart(request: HttpRequest, pk: int) -> HttpResponse:
     """The stored chart as its own same-origin image (the page's CSP allows no data: images)."""
-    study = study_selectors.study_get(pk=pk)
-    if study is None or not study.chart_svg:
+    study = _study_or_404(pk)
+    if not study.chart_svg:
         raise Http404
     response = HttpResponse(study.chart_svg, content_type="image/svg+xml")
     # Shown through <img> only; opened on its own it still may not run anything.
@@ -464,9 +469,7 @@ def study_chart(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(CHANGE_STRATEGY)
 def study_apply(request: HttpRequest, pk: int) -> HttpResponse:
-    study = study_selectors.study_get(pk=pk)
-    if study is None:
-        raise Http404
+    study = _study_or_404(pk)
     try:
         study_services.study_best_params_apply(study=study, actor=actor_of(request))
     except InvalidInput as error:

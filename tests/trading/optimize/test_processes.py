@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from optuna.trial import TrialState
 
+from tests.trading.engine.test_runner import database_url
 from tests.trading.optimize.conftest import MACD, SPLIT
 from tests.waiting import wait_until
 from trading.models import OptimizationStudy, OptimizationTrial
@@ -36,14 +37,6 @@ def storage():
     opened = open_storage()
     yield opened
     close_storage(opened)
-
-
-def database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
-    return f"postgres://{settings.get('USER') or 'postgres'}@{host}:{port}/{settings['NAME']}"
 
 
 def command(name: str, trials: int, seed: int) -> list[str]:

@@ -306,7 +306,7 @@ def study_sync(*, row: OptimizationStudy, study: optuna.Study) -> OptimizationSt
     return row
 
 
-def study_finish(*, row: OptimizationStudy, study: optuna.Study, interrupted: bool) -> OptimizationStudy:
+def study_finish(*, row: OptimizationStudy, study: optuna.Study) -> OptimizationStudy:
     """The last copy of the trials, the parameters' importance (Optuna's PED-ANOVA), and the state."""
     study_sync(row=row, study=study)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -317,10 +317,9 @@ def study_finish(*, row: OptimizationStudy, study: optuna.Study, interrupted: bo
         except (ValueError, RuntimeError, ZeroDivisionError):
             importance = {}
     row.importance = importance
+    # A study that reached its trials is finished even when a Ctrl-C came during the last ones.
     finished = row.trials_done >= row.n_trials
-    row.state = OptimizationStudy.State.FINISHED if finished and not interrupted else OptimizationStudy.State.INTERRUPTED
-    if finished:
-        row.state = OptimizationStudy.State.FINISHED
+    row.state = OptimizationStudy.State.FINISHED if finished else OptimizationStudy.State.INTERRUPTED
     row.updated_at = timezone.now()
     row.save(update_fields=["importance", "state", "updated_at"])
     return row

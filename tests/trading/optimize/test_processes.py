@@ -39,8 +39,11 @@ def storage():
     close_storage(opened)
 
 
-def command(name: str, trials: int, seed: int) -> list[str]:
-    return [sys.executable, "manage.py", "optimize", *MACD, *SPLIT, "--trials", str(trials), "--seed", str(seed), "--study", name]
+def command(name: str, trials: int, seed: int, jobs: int = 1) -> list[str]:
+    return [
+        *(sys.executable, "manage.py", "optimize", *MACD, *SPLIT),
+        *("--trials", str(trials), "--seed", str(seed), "--study", name, "--jobs", str(jobs)),
+    ]
 
 
 def start(args: list[str]) -> subprocess.Popen[str]:
@@ -59,7 +62,7 @@ def done(name: str, storage: optuna.storages.BaseStorage) -> int:
     return sum(1 for trial in trials_of(name, storage) if trial.state in DONE)
 
 
-def test_ctrl_c_keeps_the_finished_trials_and_the_same_command_continues_to_n(hourly, storage):
+def test_ctrl_c_keeps_the_finished_trials_and_a_rerun_continues_to_n_with_two_workers(hourly, storage):
     name, total = f"resume-{uuid4().hex[:8]}", 60
     process = start(command(name, total, seed=4))
     try:
@@ -81,8 +84,9 @@ def test_ctrl_c_keeps_the_finished_trials_and_the_same_command_continues_to_n(ho
     assert (study.state, study.trials_done) == ("INTERRUPTED", kept)
     assert study.trials.count() == kept
 
+    # The same study, now with two worker processes: they share the rest and stop at exactly N.
     again = subprocess.run(
-        command(name, total, seed=4),
+        command(name, total, seed=4, jobs=2),
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": database_url()},
         capture_output=True,

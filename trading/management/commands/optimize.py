@@ -146,7 +146,7 @@ class Command(BaseCommand):
             on_stopping=on_stopping,
         )
         progress.close()
-        study_finish(row=row, study=optuna.load_study(study_name=row.name, storage=storage), interrupted=outcome.interrupted)
+        study_finish(row=row, study=optuna.load_study(study_name=row.name, storage=storage))
         for line in result_lines(row, study_selectors.study_best_trials(study=row)):
             out(line)
         if outcome.failed_workers:

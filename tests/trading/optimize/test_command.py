@@ -8,6 +8,7 @@ import pytest
 from tests.factories import StrategyConfigFactory
 from tests.trading.optimize.conftest import MACD, SPLIT, optimize
 from trading.models import Candle, OptimizationStudy, OptimizationTrial
+from trading.optimize.objective import collapsed
 from trading.optimize.storage import open_storage
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,11 @@ def test_a_study_keeps_train_and_test_figures_best_trials_and_importance(hourly)
     assert "<svg" in study.chart_svg
     assert f"#{best.number}" in run.out
     assert "best parameters:" in run.out
+    # Each of the five best trials is warned about exactly when its test result collapses.
+    top = sorted(complete, key=lambda trial: (-trial.value, trial.number))[:5]
+    for trial in top:
+        assert trial.collapsed is collapsed(trial.value, trial.test_value)
+        assert (f"warning: trial #{trial.number}'s test return" in run.out) is trial.collapsed
 
 
 def test_running_the_same_command_again_resumes_the_study(hourly):

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.factories import OptimizationStudyFactory, OptimizationTrialFactory
 from trading.optimize.objective import PROFIT_FACTOR_CAP, calmar, collapsed, profit_factor
-from trading.optimize.report import ProgressLine
+from trading.optimize.report import ProgressLine, result_lines
 
 
 def test_profit_factor_is_gross_profit_over_gross_loss_capped_and_zero_without_trips():
@@ -57,3 +58,17 @@ def test_the_progress_line_is_rewritten_in_place_with_the_time_left_at_the_curre
     # Three trials in 30 s: the five left take 50 s.
     assert "5/10 trials · best sharpe 1.235 (#4) · 0:30 elapsed, 0:50 left" in second
     assert stream.getvalue().endswith("\n")
+
+
+@pytest.mark.django_db
+def test_the_result_lists_train_and_test_side_by_side_and_warns_for_each_collapse():
+    study = OptimizationStudyFactory(objective="sharpe", trials_done=3, importance={"fast": 0.7, "slow": 0.3})
+    steady = OptimizationTrialFactory(study=study, number=1, value=2.0, test_value=1.5, params={"fast": 8, "slow": 40})
+    fading = OptimizationTrialFactory(study=study, number=2, value=1.8, test_value=0.5, collapsed=True, params={"fast": 5})
+    lines = result_lines(study, [steady, fading])
+    text = "\n".join(lines)
+    row = next(line for line in lines if line.strip().startswith("#1"))
+    assert row.split()[:3] == ["#1", "2.000", "1.500"]
+    assert "warning: trial #2's test sharpe 0.500 collapses against its training 1.800" in text
+    assert "trial #1's test" not in text
+    assert "parameter importance: fast 0.70, slow 0.30" in text

@@ -109,6 +109,9 @@ def study_request_check(
         problems.append(f"--objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
     if n_trials < 1:
         problems.append(f"--trials {n_trials}: give at least one trial")
+    limit = OptimizationStudy._meta.get_field("name").max_length or 200
+    if name is not None and not 0 < len(name.strip()) <= limit:
+        problems.append(f"--study: give a name of 1 to {limit} characters")
     fixed: dict[str, Any] = {}
     dimensions: list[Dimension] = []
     try:
@@ -147,7 +150,7 @@ def study_request_check(
         raise StudyInputError(problems)
     unit = int(fixed["candle_unit"])
     request = StudyRequest(
-        name=name or "",
+        name=(name or "").strip(),
         strategy=strategy,
         market=market,
         unit=unit,

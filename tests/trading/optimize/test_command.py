@@ -117,6 +117,7 @@ BAD = {
         "test period: no KRW-BTC 60m candles",
     ),
     "unknown objective": ([*MACD, *SPLIT, "--objective", "luck"], "--objective 'luck'"),
+    "study name too long": ([*MACD, *SPLIT, "--study", "x" * 201], "--study: give a name of 1 to 200 characters"),
 }
 
 

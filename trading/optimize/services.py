@@ -254,6 +254,8 @@ def _trial_row(row: OptimizationStudy, trial: FrozenTrial) -> OptimizationTrial:
     note = str(attrs.get("invalid") or "")
     if trial.state == TrialState.FAIL and not note:
         note = "stopped or failed before it finished"
+    if "repeat_of" in attrs:
+        note = f"the parameters of trial #{attrs['repeat_of']}: its figures, not backtested again"
     return OptimizationTrial(
         study=row,
         number=trial.number,

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import optuna
+import psycopg
 from django.db import connection
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
+TABLES_LOCK = 0x6F707475  # a PostgreSQL advisory lock key of our own ("optu")
 HEARTBEAT_SEC = 10
 GRACE_SEC = 60
 """A running trial whose process has not beaten for this long is failed (its process is gone)."""
@@ -31,6 +34,19 @@ def _postgres_url() -> str:
     host = settings.get("HOST") or "127.0.0.1"
     port = settings.get("PORT") or 5432
     return f"postgresql+psycopg://{auth}{host}:{port}/{quote(str(settings['NAME']), safe='')}"
+
+
+def _postgres_connection() -> psycopg.Connection[Any]:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings.get("HOST") or "127.0.0.1",
+        port=int(settings.get("PORT") or 5432),
+        user=settings.get("USER") or None,
+        password=settings.get("PASSWORD") or None,
+        dbname=settings["NAME"],
+        connect_timeout=5,
+        autocommit=True,
+    )
 
 
 def journal_path() -> Path:
@@ -49,15 +65,22 @@ def open_storage() -> BaseStorage:
     """A new storage object; each process opens its own (never shared across a fork)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if connection.vendor == "postgresql":
-        with warnings.catch_warnings():
-            # The heartbeat is marked experimental; it is what fails the trials of a machine that died.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                _postgres_url(),
-                engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}},
-                heartbeat_interval=HEARTBEAT_SEC,
-                grace_period=GRACE_SEC,
-            )
+        # Opening creates Optuna's tables when missing: machines starting together on a new database take
+        # turns, or two would create the same table (or enum type) at once and one would fail.
+        # A connection of its own, not Django's: a forked worker must not share its parent's pooled connections.
+        with _postgres_connection() as lock, warnings.catch_warnings():
+            lock.execute("SELECT pg_advisory_lock(%s)", [TABLES_LOCK])
+            try:
+                # The heartbeat is marked experimental; it is what fails the trials of a machine that died.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    _postgres_url(),
+                    engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}},
+                    heartbeat_interval=HEARTBEAT_SEC,
+                    grace_period=GRACE_SEC,
+                )
+            finally:
+                lock.execute("SELECT pg_advisory_unlock(%s)", [TABLES_LOCK])
     path = journal_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))

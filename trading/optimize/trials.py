@@ -85,12 +85,28 @@ def evaluate(setup: SearchSetup, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _finished_with(study: optuna.Study, params: dict[str, Any]) -> optuna.trial.FrozenTrial | None:
+    for finished in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if finished.params == params:
+            return finished
+    return None
+
+
 def objective(setup: SearchSetup, trial: optuna.Trial) -> float:
     """Optuna's objective: the training objective; the test figures go along as user attributes.
 
     A combination the strategy refuses (e.g. MACD fast >= slow) is pruned with the reason: it counts as a
     trial done, so a space full of invalid combinations still ends."""
     drawn = suggest(trial, setup.dimensions)
+    earlier = _finished_with(trial.study, drawn)
+    if earlier is not None and earlier.value is not None:
+        # The sampler drew parameters already backtested (it does, once it narrows in on whole numbers): the
+        # backtests are deterministic, so the earlier trial's figures are this one's.
+        for key in ("train", "test", "folds"):
+            if key in earlier.user_attrs:
+                trial.set_user_attr(key, earlier.user_attrs[key])
+        trial.set_user_attr("repeat_of", earlier.number)
+        return float(earlier.value)
     try:
         params = validate_params(setup.strategy, {**setup.fixed_params, **drawn})
     except InvalidParams as error:

@@ -146,3 +146,20 @@ def test_a_study_name_that_searches_something_else_is_refused(hourly):
     assert run.code == 2
     assert "searches something else" in run.err
     assert OptimizationTrial.objects.filter(study__name="taken").count() == 2
+
+
+def test_parameters_drawn_again_take_the_earlier_trials_figures(hourly):
+    run = optimize("--strategy", "macd", "--space", "fast=3,4", *SPLIT, "--trials", "6", "--seed", "1", "--study", "small")
+    assert run.code == 0, run.err
+    trials = list(OptimizationTrial.objects.filter(study__name="small").order_by("number"))
+    assert len(trials) == 6
+    first = {}
+    for trial in trials:
+        earlier = first.setdefault(trial.params["fast"], trial)
+        if earlier is trial:
+            assert trial.note == ""
+        else:
+            assert trial.note.startswith(f"the parameters of trial #{earlier.number}")
+            figures = (earlier.value, earlier.test_value, earlier.train_metrics)
+            assert (trial.value, trial.test_value, trial.train_metrics) == figures
+    assert len(first) == 2

@@ -74,7 +74,7 @@ from trading.optimize.storage import open_storage
 trials = optuna.load_study(study_name={study!r}, storage=open_storage()).get_trials(deepcopy=False)
 rows = [
     [t.number, t.state.name, (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None,
-     t.user_attrs.get("backtest_sec")]
+     t.user_attrs.get("backtest_sec"), "repeat_of" in t.user_attrs]
     for t in trials
 ]
 print(json.dumps(rows))
@@ -97,6 +97,7 @@ print(json.dumps(rows))
         "complete": sum(1 for row in rows if row[1] == "COMPLETE"),
         "pruned": sum(1 for row in rows if row[1] == "PRUNED"),
         "failed": sum(1 for row in rows if row[1] == "FAIL"),
+        "repeats": sum(1 for row in rows if row[4]),
         "numbers_ok": float(sorted(numbers) == list(range(len(rows)))),
         "backtest_sec_median": statistics.median(b for _, b in timed) if timed else 0.0,
         "harness_ms_median": statistics.median((d - b) * 1000 for d, b in timed) if timed else 0.0,
@@ -120,7 +121,10 @@ def run_local(*, trials: int, jobs: int) -> None:
     print(f"  harness per trial   {figures['harness_ms_median']:.1f} ms (median: sampler, storage, figures)")
     busy = figures["trial_sec_total"] / (wall * jobs)
     print(f"  workers busy        {busy * 100:.0f}% of the wall time (the rest: start-up, loading, the last trials)")
-    print(f"  trials              {figures['complete']:.0f} complete, {figures['pruned']:.0f} invalid (fast >= slow)")
+    print(
+        f"  trials              {figures['complete']:.0f} complete, {figures['pruned']:.0f} invalid (fast >= slow), "
+        f"{figures['repeats']:.0f} drawn again (figures reused, not backtested)"
+    )
     print("\n".join("  " + line for line in out.splitlines()[-12:]))
 
 

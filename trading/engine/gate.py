@@ -16,14 +16,15 @@ from typing import Literal
 from django.conf import settings
 
 from exchange.base import Exchange
-from exchange.exceptions import InvalidRequest
+from exchange.exceptions import InvalidRequest, RateLimited
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from trading import events, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
+from trading.engine.claim import Claim
 from trading.engine.failures import FailurePolicy
 from trading.engine.metrics import Metrics
-from trading.engine.outcome import CycleOutcome, EngineStopped
+from trading.engine.outcome import CycleOutcome
 from trading.engine.pnl import Holdings, PnlTracker
 from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, Signal
 from trading.strategies.slippage import slippage_check
@@ -53,7 +54,7 @@ class OrderPath:
         metrics: Metrics,
         failures: FailurePolicy,
         on_fill: Callable[[Fill], None],
-        owner: str | None,
+        claim: Claim | None,
     ) -> None:
         self.exchange = exchange
         self.market = market
@@ -61,7 +62,7 @@ class OrderPath:
         self.metrics = metrics
         self.failures = failures
         self.on_fill = on_fill
-        self.owner = owner
+        self.claim = claim
         self.fee_rates: dict[str, Decimal] = {"buy": DEFAULT_FEE_RATE, "sell": DEFAULT_FEE_RATE}
         self.min_total = KRW_MIN_ORDER_TOTAL
         self.fills_pending = True
@@ -167,7 +168,7 @@ class OrderPath:
         blockers = order_ops.blocking_orders(self.market, self.mode)
         verdict: risk.RiskResult | None = None
         if blockers:
-            reasons = [f"order {blockers[0].identifier} is still {blockers[0].status}: its outcome must be known first"]
+            reasons = [order_ops.blocking_reason(blockers[0])]
         else:
             verdict = self.evaluate(intent, moment)
             blocked = verdict.blocked_by
@@ -198,6 +199,7 @@ class OrderPath:
             fee_rates=self.fee_rates,
             on_fill=self.on_fill,
             on_intent=(lambda order: services.manual_order_request_link(request=manual, order=order)) if manual else None,
+            claim=self.claim,
         )
         outcome.orders.append(result.order)
         self.fills_pending = self.fills_pending or result.fills_pending
@@ -214,6 +216,8 @@ class OrderPath:
             text = f"order {result.order.identifier}: {result.order.status}"
             if result.rejected is not None:
                 text += f" ({result.rejected})"
+            elif isinstance(result.error, RateLimited):
+                text += " (refused by Upbit's rate limit, so not placed; queue it again later)"
             services.manual_order_request_finish(request=manual, done=result.placed, result=text, order=result.order)
         if result.rejected is not None:
             self.last_rejection = {
@@ -223,6 +227,11 @@ class OrderPath:
                 "side": result.order.side,
             }
             self.failures.order_rejected(result.order, result.rejected)
+        elif isinstance(result.error, RateLimited):
+            # Nothing was placed. Counted with the failed orders (the kill-switch trips after
+            # MAX_CONSECUTIVE_FAILURES of them), and the cycle ends here and backs off: the next order waits.
+            self.failures.order_rate_limited(result.error)
+            raise result.error
         elif result.error is not None:
             self.metrics.count_error(result.error)
         return result
@@ -259,9 +268,8 @@ class OrderPath:
         return check.size
 
     def check_claim(self) -> None:
-        """A process frozen past the stale limit (and taken over) must not send an order when it wakes."""
-        if not self.owner:
-            return
-        current = EngineState.objects.values_list("owner", flat=True).get(pk=EngineState.SINGLETON_PK)
-        if current != self.owner:
-            raise EngineStopped(f"another engine process ({current or 'none'}) owns the engine now; no order sent")
+        """A process frozen past the stale limit (and taken over) must not send an order when it wakes. This early
+        look spares the gate's work; the fence that counts is in the intent's own transaction (`order_submit`)."""
+        lost = self.claim.lost_to() if self.claim is not None else None
+        if lost is not None:
+            raise lost

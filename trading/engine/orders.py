@@ -37,6 +37,7 @@ from exchange.exceptions import (
 from exchange.rules import DEFAULT_FEE_RATE
 from exchange.types import OrderInfo, OrderRequest, SideName
 from trading import events, services
+from trading.engine.claim import Claim, ClaimLost
 from trading.models import Fill, Order, Signal
 
 logger = logging.getLogger("autocoin.engine.orders")
@@ -79,8 +80,22 @@ class ReconcileResult:
 
 
 def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
-    """Orders on `market` whose outcome is not settled: while any exist, no new order is sent there."""
-    return [order for order in open_orders(market, mode) if order.status != Order.Status.WAIT]
+    """Orders on `market` that are not final: while any exist, no new order is sent there.
+
+    An UNKNOWN or NEW order's outcome must be known first; a WAIT order (Upbit's `wait` or `watch`) still holds
+    funds that the balances already show as locked, and a second order beside it would be sized on a position
+    that is about to change (two buys that each fit the position cap alone can exceed it together)."""
+    return open_orders(market, mode)
+
+
+def blocking_reason(order: Order) -> str:
+    """Why `order` holds up a new order on its market, for the risk_blocked event."""
+    if order.status == Order.Status.WAIT:
+        return (
+            f"order {order.identifier} is still open on the exchange (WAIT): no new order on {order.market} "
+            "until it is filled or cancelled"
+        )
+    return f"order {order.identifier} is still {order.status}: its outcome must be known first"
 
 
 def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
@@ -134,17 +149,34 @@ def order_submit(
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
     on_intent: Callable[[Order], None] | None = None,
+    claim: Claim | None = None,
 ) -> SubmitResult:
     """Place one order crash-safely. Raises StopTrading (after recording the order) and re-raises
-    anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent)."""
+    anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent).
+    With `claim`, the intent row is written only while that claim still holds; otherwise ClaimLost
+    is raised (after an event) and nothing is written or sent."""
     blockers = blocking_orders(market, mode)
     if blockers:
-        raise RuntimeError(
-            f"refusing to place an order on {market}: order {blockers[0].identifier} is still {blockers[0].status}"
+        raise RuntimeError(f"refusing to place an order on {market}: {blocking_reason(blockers[0])}")
+    try:
+        order = services.order_intent_create(
+            market=market,
+            side=side,
+            ord_type=ord_type,
+            mode=mode,
+            price=price,
+            volume=volume,
+            reason=reason,
+            signal=signal,
+            fence=claim.fence() if claim is not None else None,
         )
-    order = services.order_intent_create(
-        market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
-    )
+    except ClaimLost as lost:
+        events.engine_error(
+            message=f"Order on {market} not sent: {lost}",
+            meta={"owner": lost.claim.owner, "claim_generation": lost.claim.generation, "now_owned_by": lost.owner},
+            level=events.Level.WARNING,
+        )
+        raise
     events.order_intent(order=order, reason=reason, decision=signal.meta if signal is not None else None)
     if on_intent is not None:
         on_intent(order)  # e.g. link a manual request to its order before anything is sent
@@ -167,14 +199,15 @@ def order_submit(
         )
         return SubmitResult(order=order, placed=False, rejected=error)
     except RateLimited as error:
-        # A 429 means Upbit did not take the request: nothing was placed.
+        # Every attempt was answered 429: Upbit's quota check refused it before the order was processed, so
+        # nothing was placed and the intent ends here (ABSENT). A later order is a new intent with a new identifier.
         services.order_mark(
             order=order, status=Order.Status.ABSENT, error_name=error.name or "rate_limited", error_message=str(error)
         )
         events.order_rejected(
             order=order,
-            message=f"Order not placed (rate limited): {events.order_described(order)}",
-            extra={"error": str(error)},
+            message=f"Order not placed: Upbit refused it for its rate limit (HTTP 429): {events.order_described(order)}",
+            extra={"error": str(error), "error_name": "rate_limited"},
         )
         return SubmitResult(order=order, placed=False, error=error)
     except StopTrading as error:

@@ -90,7 +90,9 @@ def test_after_a_429_the_engine_backs_off_and_the_next_order_goes_through(client
     refused = engine.run_cycle()
     placed = engine.run_cycle()
 
-    assert not refused.ok and refused.retry_in_sec is not None and refused.retry_in_sec > 0
+    assert not refused.ok
+    assert refused.retry_in_sec is not None
+    assert refused.retry_in_sec > 0
     assert "rate limit" in refused.error
     assert placed.ok
     assert posts(sandbox) == 3

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 
 from exchange.base import Exchange
 from exchange.exceptions import InvalidRequest, RateLimited
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
-from trading import events, services
+from trading import event_texts, events, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
 from trading.engine.claim import Claim
@@ -26,6 +26,7 @@ from trading.engine.failures import FailurePolicy
 from trading.engine.metrics import Metrics
 from trading.engine.outcome import CycleOutcome
 from trading.engine.pnl import Holdings, PnlTracker
+from trading.engine.risk_text import number_text
 from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, Signal
 from trading.strategies.slippage import slippage_check
 
@@ -40,6 +41,16 @@ class GateInput:
     now: datetime
     holdings: Holdings
     pnl: PnlTracker
+
+
+def locked_text(blocked: risk.RiskCheck, holdings: Holdings) -> dict[str, Any] | None:
+    """The person's sentence for a buy the position cap blocked because KRW is locked in open buys (else None)."""
+    locked = holdings.krw - holdings.krw_free
+    if locked <= 0:
+        return None
+    if blocked.rule != risk.Rule.POSITION_CAP and "position cap" not in blocked.numbers.get("bound_by", ""):
+        return None
+    return event_texts.meta("position_locked", krw_locked=number_text(locked), ratio=settings.MAX_POSITION_RATIO)
 
 
 class OrderPath:
@@ -167,14 +178,19 @@ class OrderPath:
         self.check_claim()
         blockers = order_ops.blocking_orders(self.market, self.mode)
         verdict: risk.RiskResult | None = None
+        shown: dict[str, Any] | None = None
         if blockers:
-            reasons = [order_ops.blocking_reason(blockers[0])]
+            reason, shown = order_ops.blocking_text(blockers[0])
+            reasons = [reason]
         else:
             verdict = self.evaluate(intent, moment)
             blocked = verdict.blocked_by
             reasons = [] if verdict.allowed else [blocked.message if blocked else verdict.message]
+            shown = locked_text(blocked, moment.holdings) if blocked is not None else None
         if verdict is None or not verdict.allowed:
             meta = {"reason": intent.reason, **(verdict.as_meta() if verdict is not None else {})}
+            if shown is not None:
+                meta["text"] = shown
             events.risk_blocked(action=intent.side, reasons=reasons, source=str(intent.source), meta=meta)
             if manual is not None:
                 services.manual_order_request_finish(request=manual, done=False, result="blocked: " + "; ".join(reasons))

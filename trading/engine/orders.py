@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import DecimalField, F, Sum, Value
@@ -36,7 +37,7 @@ from exchange.exceptions import (
 )
 from exchange.rules import DEFAULT_FEE_RATE
 from exchange.types import OrderInfo, OrderRequest, SideName
-from trading import events, services
+from trading import event_texts, events, services
 from trading.engine.claim import Claim, ClaimLost
 from trading.models import Fill, Order, Signal
 
@@ -88,14 +89,17 @@ def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
     return open_orders(market, mode)
 
 
-def blocking_reason(order: Order) -> str:
-    """Why `order` holds up a new order on its market, for the risk_blocked event."""
+def blocking_text(order: Order) -> tuple[str, dict[str, Any]]:
+    """Why `order` holds up a new order on its market: the English sentence and its `meta["text"]`."""
     if order.status == Order.Status.WAIT:
-        return (
-            f"order {order.identifier} is still open on the exchange (WAIT): no new order on {order.market} "
-            "until it is filled or cancelled"
-        )
-    return f"order {order.identifier} is still {order.status}: its outcome must be known first"
+        code, params = "open_order", {"identifier": order.identifier, "market": order.market}
+    else:
+        code, params = "unsettled_order", {"identifier": order.identifier, "status": order.status}
+    return event_texts.english(code, **params), event_texts.meta(code, **params)
+
+
+def blocking_reason(order: Order) -> str:
+    return blocking_text(order)[0]
 
 
 def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
@@ -171,9 +175,16 @@ def order_submit(
             fence=claim.fence() if claim is not None else None,
         )
     except ClaimLost as lost:
+        params = {"market": market, "owner": lost.owner or "none"}
         events.engine_error(
-            message=f"Order on {market} not sent: {lost}",
-            meta={"owner": lost.claim.owner, "claim_generation": lost.claim.generation, "now_owned_by": lost.owner},
+            message=event_texts.english("claim_lost", **params),
+            meta={
+                "owner": lost.claim.owner,
+                "claim_generation": lost.claim.generation,
+                "now_owned_by": lost.owner,
+                "now_claim_generation": lost.generation,
+                "text": event_texts.meta("claim_lost", **params),
+            },
             level=events.Level.WARNING,
         )
         raise
@@ -204,10 +215,15 @@ def order_submit(
         services.order_mark(
             order=order, status=Order.Status.ABSENT, error_name=error.name or "rate_limited", error_message=str(error)
         )
+        described = events.order_described(order)
         events.order_rejected(
             order=order,
-            message=f"Order not placed: Upbit refused it for its rate limit (HTTP 429): {events.order_described(order)}",
-            extra={"error": str(error), "error_name": "rate_limited"},
+            message=event_texts.english("order_rate_limited", order=described),
+            extra={
+                "error": str(error),
+                "error_name": "rate_limited",
+                "text": event_texts.meta("order_rate_limited", order=described),
+            },
         )
         return SubmitResult(order=order, placed=False, error=error)
     except StopTrading as error:

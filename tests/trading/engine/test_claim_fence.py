@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from tests.factories import ManualOrderRequestFactory
 from trading import services
@@ -12,6 +13,7 @@ from trading.engine import orders as order_ops
 from trading.engine.claim import Claim, ClaimLost
 from trading.engine.cycle import TradingEngine
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
+from trading.templatetags.dashboard import event_text
 
 D = Decimal
 ORDERS = "/v1/orders"
@@ -63,6 +65,11 @@ def test_a_claim_taken_between_the_gate_and_the_submit_sends_nothing(live, sandb
     lost = EngineEvent.objects.filter(kind="error", message__startswith="Order on KRW-BTC not sent").get()
     assert lost.meta["owner"] == OWNER
     assert lost.meta["now_owned_by"] == taker
+    with translation.override("ko"):
+        assert event_text(lost) == (
+            f"KRW-BTC 주문을 보내지 않았습니다: 다른 엔진 프로세스({taker})가 엔진을 넘겨받았습니다; "
+            "이 프로세스는 거래를 멈춥니다"
+        )
     assert EngineState.load().state == "RUNNING"  # the new owner's engine is not put in ERROR by the stale one
 
 

@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from tests.factories import ManualOrderRequestFactory
 from trading.engine import orders as order_ops
 from trading.engine.cycle import TradingEngine
 from trading.engine.risk import IntentSource, OrderIntent, RiskContext, RiskLimits, Rule, evaluate
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
+from trading.templatetags.dashboard import event_text
 
 D = Decimal
 ORDERS = "/v1/orders"
@@ -52,6 +54,11 @@ class TestOnTheExchange:
         assert [o["identifier"] for o in sandbox.state()["orders"]] == [first.identifier]
         blocked = EngineEvent.objects.filter(kind="risk_blocked").latest("id")
         assert "until it is filled or cancelled" in blocked.message
+        with translation.override("ko"):
+            assert event_text(blocked) == (
+                f"주문 {first.identifier}이(가) 거래소에 아직 미체결(WAIT) 상태입니다: 체결되거나 취소될 때까지 "
+                "KRW-BTC에는 새 주문을 내지 않습니다"
+            )
 
     def test_the_market_is_free_again_once_the_open_order_is_cancelled(self, live, sandbox):
         sandbox.set_price("100000000")
@@ -90,6 +97,9 @@ class TestOnTheExchange:
         assert "already locked in open buy orders" in request.result
         assert sandbox.received("POST", ORDERS) == 1
         assert not Order.objects.exists()
+        blocked = EngineEvent.objects.filter(kind="risk_blocked").latest("id")
+        with translation.override("ko"):
+            assert event_text(blocked).startswith("포지션 한도: 미체결 매수 주문에 묶인 299,")
 
 
 LIMITS = RiskLimits(

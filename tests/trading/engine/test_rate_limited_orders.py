@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from exchange.throttle import Throttle
 from exchange.upbit import UpbitClient
@@ -12,6 +13,7 @@ from tests.factories import ManualOrderRequestFactory
 from tests.waiting import ManualClock
 from trading.engine.cycle import TradingEngine
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order, StrategyConfig
+from trading.templatetags.dashboard import event_text
 
 from .conftest import HOLDING_PARAMS, HOLDING_STRATEGY
 
@@ -77,6 +79,9 @@ def test_a_burst_of_429s_sends_a_bounded_number_of_orders_then_trips_the_kill_sw
     assert all("rate limit" in request.result for request in statuses[:limit])
     refused = EngineEvent.objects.filter(kind="order_rejected", meta__error_name="rate_limited")
     assert refused.count() == limit
+    with translation.override("ko"):
+        shown = event_text(refused.first())
+    assert shown.startswith("주문이 접수되지 않았습니다: 업비트가 요청 한도 초과(HTTP 429)로 거부했습니다")
 
 
 def test_after_a_429_the_engine_backs_off_and_the_next_order_goes_through(client, sandbox):

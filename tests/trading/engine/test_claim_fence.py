@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import translation
 
 from tests.factories import ManualOrderRequestFactory
+from tests.waiting import wait_until
 from trading import services
 from trading.engine import orders as order_ops
 from trading.engine.claim import Claim, ClaimLost
@@ -97,3 +100,52 @@ def test_a_stale_claim_writes_no_intent_row(live, sandbox):
 
     assert not Order.objects.exists()
     assert sandbox.received("POST", ORDERS) == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's; SQLite serializes every writer")
+def test_a_takeover_waits_for_the_intent_being_written_under_the_claim():
+    claimed()
+    claim = Claim.of(OWNER)
+    fenced, release = threading.Event(), threading.Event()
+    taken: list[bool] = []
+
+    def write_intent() -> None:
+        try:
+            with transaction.atomic():
+                claim.fence()()
+                fenced.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def take_over() -> None:
+        try:
+            taken.append(services.engine_claim(owner="other-host:2222", stale_after_sec=0).claimed)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write_intent)
+    writer.start()
+    assert fenced.wait(30)
+    taker = threading.Thread(target=take_over)
+    taker.start()
+    wait_until(
+        lambda: any(row == ("Lock",) for row in waiting_on_locks()),
+        timeout=30,
+        message="the takeover never queued behind the intent's transaction",
+    )
+    assert taken == []  # still waiting: the claim cannot change under an intent being written
+    release.set()
+    writer.join(30)
+    taker.join(30)
+
+    assert taken == [True]
+    assert EngineState.load().owner == "other-host:2222"
+
+
+def waiting_on_locks() -> list[tuple[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return list(cursor.fetchall())

@@ -53,6 +53,9 @@ class EngineState(models.Model):
     iteration = models.PositiveBigIntegerField(default=0)
     owner = models.CharField(max_length=255, blank=True, default="", help_text="host:pid of the engine process")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    claim_generation = models.PositiveBigIntegerField(
+        default=0, help_text="raised by every successful claim; an engine process sends orders only while it holds its own"
+    )
     last_cycle_at = models.DateTimeField(null=True, blank=True)
     last_price = money_field(null=True, blank=True)
     kill_switch = models.BooleanField(default=False)

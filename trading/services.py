@@ -29,15 +29,7 @@ from trading import events, selectors
 from trading.errors import EngineOffline as EngineOffline
 from trading.errors import InvalidInput as InvalidInput
 from trading.errors import TransitionNotAllowed as TransitionNotAllowed
-from trading.models import (
-    DecisionState,
-    EngineState,
-    Fill,
-    ManualOrderRequest,
-    Order,
-    Signal,
-    StrategyConfig,
-)
+from trading.models import DecisionState, EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
 from trading.strategies import registry
 from trading.transitions import ALLOWED_FROM
 
@@ -254,7 +246,10 @@ def engine_claim(
     free = Q(owner="") | Q(owner=owner) | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=stale))
     if before.owner and before.owner != owner and owner_is_dead is not None and owner_is_dead(before.owner):
         free |= Q(owner=before.owner)
-    claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(owner=owner[:255], heartbeat_at=now)
+    bump = F("claim_generation") + 1  # every claim a new generation: a process that lost its claim can tell
+    claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(
+        owner=owner[:255], heartbeat_at=now, claim_generation=bump
+    )
     if claimed:
         takeover = bool(before.owner) and before.owner != owner
         events.engine_claimed(owner=owner, previous_owner=before.owner, takeover=takeover)
@@ -335,9 +330,11 @@ def order_intent_create(
     volume: Decimal | None = None,
     reason: str = "",
     signal: Signal | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> Order:
     """Write-ahead intent: the NEW row (with the identifier the exchange will see) is committed here,
-    before anything is sent, so a crash at any later moment leaves a row to look up."""
+    before anything is sent, so a crash at any later moment leaves a row to look up. `fence` runs in the
+    same transaction before the row is written; whatever it raises leaves nothing written."""
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_intent_create must commit on its own, outside atomic()")
     order = Order(
@@ -352,8 +349,11 @@ def order_intent_create(
         identifier=order_identifier_new(),
         status=Order.Status.NEW,
     )
-    order.full_clean()
-    order.save()
+    with transaction.atomic():
+        if fence is not None:
+            fence()
+        order.full_clean()
+        order.save()
     return order
 
 

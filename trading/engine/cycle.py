@@ -36,6 +36,7 @@ from trading.engine import orders as order_ops
 from trading.engine import risk
 from trading.engine.bookkeeping import Bookkeeper
 from trading.engine.candles import DAY_UNIT
+from trading.engine.claim import Claim
 from trading.engine.decisions import DecisionStep, age_seconds, latest_atr
 from trading.engine.failures import FailurePolicy
 from trading.engine.gate import GateInput, OrderPath
@@ -73,7 +74,9 @@ class TradingEngine:
     ) -> None:
         self.exchange = exchange
         self.owner = owner
-        """The engine process's claim ("host:pid"); when set, no order is sent once another process owns the row."""
+        self.claim = Claim.of(owner) if owner else None
+        """The engine process's claim ("host:pid" and its generation); when set, no order is sent once another
+        claim holds the row (checked in the transaction that writes the order's intent)."""
         self.market = market or settings.TRADING_MARKET
         self.mode = Mode.PAPER if getattr(exchange, "is_paper", False) else Mode.LIVE
         self.notifier = notifier or Notifier(channels=[])
@@ -87,7 +90,7 @@ class TradingEngine:
             metrics=self.metrics,
             failures=self.failures,
             on_fill=self._on_fill,
-            owner=owner,
+            claim=self.claim,
         )
         self.manual = ManualQueue(self.orders)
         self.decisions = DecisionStep(exchange, market=self.market, mode=self.mode, clock=clock)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import DecimalField, F, Sum, Value
@@ -37,7 +38,8 @@ from exchange.exceptions import (
 from exchange.rules import DEFAULT_FEE_RATE, Rounding
 from exchange.ticks import TickSizes
 from exchange.types import OrderInfo, OrderRequest, SideName
-from trading import events, services
+from trading import event_texts, events, services
+from trading.engine.claim import Claim, ClaimLost
 from trading.models import Fill, Order, Signal
 
 logger = logging.getLogger("autocoin.engine.orders")
@@ -80,8 +82,25 @@ class ReconcileResult:
 
 
 def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
-    """Orders on `market` whose outcome is not settled: while any exist, no new order is sent there."""
-    return [order for order in open_orders(market, mode) if order.status != Order.Status.WAIT]
+    """Orders on `market` that are not final: while any exist, no new order is sent there.
+
+    An UNKNOWN or NEW order's outcome must be known first; a WAIT order (Upbit's `wait` or `watch`) still holds
+    funds that the balances already show as locked, and a second order beside it would be sized on a position
+    that is about to change (two buys that each fit the position cap alone can exceed it together)."""
+    return open_orders(market, mode)
+
+
+def blocking_text(order: Order) -> tuple[str, dict[str, Any]]:
+    """Why `order` holds up a new order on its market: the English sentence and its `meta["text"]`."""
+    if order.status == Order.Status.WAIT:
+        code, params = "open_order", {"identifier": order.identifier, "market": order.market}
+    else:
+        code, params = "unsettled_order", {"identifier": order.identifier, "status": order.status}
+    return event_texts.english(code, **params), event_texts.meta(code, **params)
+
+
+def blocking_reason(order: Order) -> str:
+    return blocking_text(order)[0]
 
 
 def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
@@ -137,24 +156,48 @@ def order_submit(
     on_intent: Callable[[Order], None] | None = None,
     tick_sizes: TickSizes | None = None,
     now: datetime | None = None,
+    claim: Claim | None = None,
 ) -> SubmitResult:
     """Place one order crash-safely. Raises StopTrading (after recording the order) and re-raises
     anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent).
 
     A limit price is snapped onto the pair's grid by the tick the exchange states (`tick_sizes`, read again
-    once a day by `now`, the exchange's time), so the price recorded is the price sent."""
+    once a day by `now`, the exchange's time), so the price recorded is the price sent.
+    With `claim`, the intent row is written only while that claim still holds; otherwise ClaimLost
+    is raised (after an event) and nothing is written or sent."""
     blockers = blocking_orders(market, mode)
     if blockers:
-        raise RuntimeError(
-            f"refusing to place an order on {market}: order {blockers[0].identifier} is still {blockers[0].status}"
-        )
+        raise RuntimeError(f"refusing to place an order on {market}: {blocking_reason(blockers[0])}")
     tick_size = None
     if ord_type == Order.OrdType.LIMIT and price is not None and tick_sizes is not None:
         rounding: Rounding = "down" if side == "buy" else "up"
         price, tick_size = tick_sizes.round(market, price, rounding, now=now or timezone.now())
-    order = services.order_intent_create(
-        market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
-    )
+    try:
+        order = services.order_intent_create(
+            market=market,
+            side=side,
+            ord_type=ord_type,
+            mode=mode,
+            price=price,
+            volume=volume,
+            reason=reason,
+            signal=signal,
+            fence=claim.fence() if claim is not None else None,
+        )
+    except ClaimLost as lost:
+        params = {"market": market, "owner": lost.owner or "none"}
+        events.engine_error(
+            message=event_texts.english("claim_lost", **params),
+            meta={
+                "owner": lost.claim.owner,
+                "claim_generation": lost.claim.generation,
+                "now_owned_by": lost.owner,
+                "now_claim_generation": lost.generation,
+                "text": event_texts.meta("claim_lost", **params),
+            },
+            level=events.Level.WARNING,
+        )
+        raise
     events.order_intent(order=order, reason=reason, decision=signal.meta if signal is not None else None)
     if on_intent is not None:
         on_intent(order)  # e.g. link a manual request to its order before anything is sent
@@ -180,14 +223,20 @@ def order_submit(
         )
         return SubmitResult(order=order, placed=False, rejected=error)
     except RateLimited as error:
-        # A 429 means Upbit did not take the request: nothing was placed.
+        # Every attempt was answered 429: Upbit's quota check refused it before the order was processed, so
+        # nothing was placed and the intent ends here (ABSENT). A later order is a new intent with a new identifier.
         services.order_mark(
             order=order, status=Order.Status.ABSENT, error_name=error.name or "rate_limited", error_message=str(error)
         )
+        described = events.order_described(order)
         events.order_rejected(
             order=order,
-            message=f"Order not placed (rate limited): {events.order_described(order)}",
-            extra={"error": str(error)},
+            message=event_texts.english("order_rate_limited", order=described),
+            extra={
+                "error": str(error),
+                "error_name": "rate_limited",
+                "text": event_texts.meta("order_rate_limited", order=described),
+            },
         )
         return SubmitResult(order=order, placed=False, error=error)
     except StopTrading as error:

@@ -236,8 +236,10 @@ class EngineRunner:
             while not self._thread_exit.is_set():
                 self._wake.clear()
                 close_old_connections()
-                state, owner = EngineState.objects.values_list("state", "owner").get(pk=EngineState.SINGLETON_PK)
-                if owner != self.owner:
+                state, owner, generation = EngineState.objects.values_list("state", "owner", "claim_generation").get(
+                    pk=EngineState.SINGLETON_PK
+                )
+                if owner != self.owner or (engine.claim is not None and generation != engine.claim.generation):
                     # Frozen past the stale limit and taken over: the control loop exits; never start a cycle.
                     logger.warning("the engine claim belongs to %s now: the trading thread stops", owner or "nobody")
                     return

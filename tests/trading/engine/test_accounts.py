@@ -134,11 +134,14 @@ def test_the_access_key_never_reaches_the_database_or_the_dashboard(live, sandbo
     running()
     engine = TradingEngine(live, clock=sandbox.server.now)
     rehearse_a_losing_position(engine, sandbox)
-    assert Order.objects.exists() and BalanceSnapshot.objects.exists() and PnlDaily.objects.exists()
+    assert Order.objects.exists()
+    assert BalanceSnapshot.objects.exists()
+    assert PnlDaily.objects.exists()
 
     for model in (*apps.get_app_config("trading").get_models(), *apps.get_app_config("exchange").get_models()):
         dumped = json.dumps(json.loads(serializers.serialize("json", model.objects.all())))
         assert sandbox.access_key not in dumped, model.__name__
+        assert sandbox.secret_key not in dumped, model.__name__
 
     page = admin_client.get("/").content.decode()
     port = sandbox.base_url.rsplit(":", 1)[1]

@@ -152,7 +152,6 @@ ORDER_ROW_FIELDS = (
     "ord_type",
     "status",
     "mode",
-    "account",
     "price",
     "volume",
     "executed_volume",

@@ -30,23 +30,16 @@ OTHER_ACCESS_KEY = "other-access-key-3fa9c1d2e4b5f60718293a4b"
 OTHER_SECRET_KEY = "other-secret-key-0000000000000000000000000"
 
 
-class ManualClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def sandbox(sandbox_factory):
-    return sandbox_factory(clock=ManualClock(START))
+    """The sandbox's time moves only when the test says (sandbox.advance)."""
+    return sandbox_factory(clock=lambda: START)
 
 
 @pytest.fixture
 def other(sandbox_factory):
     """A second live account: another API (port) and another key."""
-    return sandbox_factory(clock=ManualClock(START), access_key=OTHER_ACCESS_KEY, secret_key=OTHER_SECRET_KEY)
+    return sandbox_factory(clock=lambda: START, access_key=OTHER_ACCESS_KEY, secret_key=OTHER_SECRET_KEY)
 
 
 def running() -> None:
@@ -60,8 +53,16 @@ def point_settings_at(settings, sandbox) -> None:
     settings.UPBIT_SECRET_KEY = sandbox.secret_key
 
 
-def rehearse_a_losing_position(engine: TradingEngine, sandbox) -> None:
-    """sma_cross(1, 2) buys on a crafted cross, the price rises to a peak, then falls into the daily loss limit."""
+@pytest.fixture
+def rehearsal(live, sandbox, engine_settings) -> TradingEngine:
+    """The engine after a rehearsal on the sandbox: sma_cross(1, 2) bought on a crafted cross, the price rose to a
+    peak, then fell into the daily loss limit (the kill-switch tripped)."""
+    engine_settings.MAX_DAILY_LOSS_KRW = D("50")
+    StrategyConfig.objects.update_or_create(
+        strategy="sma_cross", defaults={"params": {"fast": 1, "slow": 2, "trailing_stop_pct": "5"}}
+    )
+    running()
+    engine = TradingEngine(live, clock=sandbox.server.now)
     for price in ("100000000", "99000000", "101000000"):
         sandbox.set_price(price)
         sandbox.advance(60)
@@ -72,18 +73,12 @@ def rehearse_a_losing_position(engine: TradingEngine, sandbox) -> None:
     sandbox.set_price("100000000")  # 2.9 % under the peak: no trailing exit, but about -110 KRW today
     sandbox.advance(5)
     assert engine.run_cycle().stopped
+    return engine
 
 
 def test_a_sandbox_rehearsal_leaves_another_account_flat_and_is_found_again_on_switching_back(
-    live, sandbox, other, engine_settings, monkeypatch
+    rehearsal, sandbox, other, engine_settings, monkeypatch
 ):
-    engine_settings.MAX_DAILY_LOSS_KRW = D("50")
-    StrategyConfig.objects.update_or_create(
-        strategy="sma_cross", defaults={"params": {"fast": 1, "slow": 2, "trailing_stop_pct": "5"}}
-    )
-    running()
-    rehearsal = TradingEngine(live, clock=sandbox.server.now)
-    rehearse_a_losing_position(rehearsal, sandbox)
     today = local_day(sandbox.server.now())
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: today)  # the dashboard's day is the sandbox's
     assert rehearsal.orders.loss_limit_day() == today
@@ -114,7 +109,8 @@ def test_a_sandbox_rehearsal_leaves_another_account_flat_and_is_found_again_on_s
 
     # Switching back finds the rehearsal's ledger as it was.
     point_settings_at(engine_settings, sandbox)
-    back = TradingEngine(live_client(sandbox), clock=sandbox.server.now)
+    back_client = live_client(sandbox)
+    back = TradingEngine(back_client, clock=sandbox.server.now)
     assert back.account == rehearsal.account
     assert back.orders.loss_limit_day() == today
     assert back._pnl_tracker().book.volume > 0
@@ -124,16 +120,10 @@ def test_a_sandbox_rehearsal_leaves_another_account_flat_and_is_found_again_on_s
     assert pnl.total < 0
     assert selectors.balance_current().coin_volume > 0
     client.close()
+    back_client.close()
 
 
-def test_the_access_key_never_reaches_the_database_or_the_dashboard(live, sandbox, engine_settings, admin_client):
-    engine_settings.MAX_DAILY_LOSS_KRW = D("50")
-    StrategyConfig.objects.update_or_create(
-        strategy="sma_cross", defaults={"params": {"fast": 1, "slow": 2, "trailing_stop_pct": "5"}}
-    )
-    running()
-    engine = TradingEngine(live, clock=sandbox.server.now)
-    rehearse_a_losing_position(engine, sandbox)
+def test_the_access_key_never_reaches_the_database_or_the_dashboard(rehearsal, live, sandbox, admin_client):
     assert Order.objects.exists()
     assert BalanceSnapshot.objects.exists()
     assert PnlDaily.objects.exists()

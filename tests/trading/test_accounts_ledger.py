@@ -11,16 +11,18 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.urls import reverse
 from django.utils import timezone
 
-from exchange.account import LEGACY_LIVE_ACCOUNT, PAPER_ACCOUNT
+from exchange.account import LEGACY_LIVE_ACCOUNT, PAPER_ACCOUNT, key_fingerprint
 from tests.factories import BalanceSnapshotFactory, FillFactory, OrderFactory, PnlDailyFactory
 from tests.trading.admin_pages import admin_url
 from trading import housekeeping
-from trading.models import BalanceSnapshot, Fill, Order, PnlDaily
+from trading.models import BalanceSnapshot, EngineState, Fill, Order, PnlDaily
 
 SANDBOX = "live:127.0.0.1:8765:3fa9c1d2e4b5"
 UPBIT = "live:api.upbit.com:0b1e2d3c4f5a"
+ACCESS_KEY = "Qm7xR2vT9kLp4Wn8Hc3Jd6Fs1Gb5Ya0Ze9Ui2Oo7"
 BEFORE = [("trading", "0007_permissions_and_groups")]
 AFTER = [("trading", "0011_exchange_account")]
 
@@ -122,3 +124,19 @@ def test_pruning_keeps_the_newest_balance_of_every_account():
     housekeeping.history_prune(days=30)
 
     assert set(BalanceSnapshot.objects.values_list("pk", flat=True)) == {sandbox_newest.pk, paper_newest.pk}
+
+
+@pytest.mark.django_db
+def test_the_engine_page_and_the_dashboard_name_the_account_the_settings_trade_in(admin_client, settings):
+    settings.PAPER_MODE = False
+    settings.UPBIT_API_BASE = "https://api.upbit.com"
+    settings.UPBIT_ACCESS_KEY = ACCESS_KEY
+    settings.UPBIT_SECRET_KEY = "secret-never-shown"
+    label = f"live · api.upbit.com · key {key_fingerprint(ACCESS_KEY)[:6]}…"
+
+    engine_page = admin_client.get(admin_url(EngineState, "change", 1)).content.decode()
+    dashboard = admin_client.get(reverse("dashboard")).content.decode()
+
+    for page in (engine_page, dashboard):
+        assert label in page
+        assert ACCESS_KEY not in page

@@ -14,6 +14,7 @@ from django.db.models import Exists, Prefetch, Subquery
 from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
+from trading.accounts import account_current, account_label
 from trading.models import (
     BalanceSnapshot,
     EngineEvent,
@@ -72,6 +73,11 @@ def mode_current() -> str:
     return "paper" if settings.PAPER_MODE else "live"
 
 
+def account_current_label() -> str:
+    """The account the dashboard's ledger belongs to, as a person reads it (never the key itself)."""
+    return account_label(account_current())
+
+
 def heartbeat_age_bucket(state: EngineState) -> tuple[str, int] | None:
     """The heartbeat's age, coarse enough that the dashboard does not change every second.
 
@@ -100,6 +106,8 @@ def engine_status(state: EngineState | None = None) -> dict[str, Any]:
         "state_reason": masked(state.state_reason),
         "state_changed_by": state.state_changed_by,
         "mode": mode_current(),
+        "account": account_current(),
+        "account_label": account_current_label(),
         "engine_online": engine_online(state),
         "heartbeat_at": state.heartbeat_at,
         "heartbeat_age_sec": heartbeat_age_sec(state),
@@ -188,6 +196,7 @@ class BalanceView:
 
     ts: datetime
     mode: str
+    account: str
     krw: Decimal
     coin_symbol: str
     coin_volume: Decimal
@@ -203,7 +212,7 @@ class BalanceView:
 
 
 def balance_current(state: EngineState | None = None) -> BalanceView | None:
-    snapshot = BalanceSnapshot.objects.filter(mode=mode_current()).order_by("-ts", "-id").first()
+    snapshot = BalanceSnapshot.objects.filter(account=account_current()).order_by("-ts", "-id").first()
     if snapshot is None:
         return None
     state = state or engine_state_get()
@@ -213,6 +222,7 @@ def balance_current(state: EngineState | None = None) -> BalanceView | None:
     return BalanceView(
         ts=snapshot.ts,
         mode=snapshot.mode,
+        account=snapshot.account,
         krw=snapshot.krw,
         coin_symbol=snapshot.coin_symbol,
         coin_volume=snapshot.coin_volume,
@@ -225,12 +235,14 @@ def balance_current(state: EngineState | None = None) -> BalanceView | None:
 
 
 def pnl_today() -> PnlDaily | None:
-    return PnlDaily.objects.filter(date=timezone.localdate(), market=settings.TRADING_MARKET, mode=mode_current()).first()
+    return PnlDaily.objects.filter(date=timezone.localdate(), market=settings.TRADING_MARKET, account=account_current()).first()
 
 
 def pnl_daily_list(*, days: int) -> list[PnlDaily]:
     since = timezone.localdate() - timedelta(days=days - 1)
-    return list(PnlDaily.objects.filter(market=settings.TRADING_MARKET, mode=mode_current(), date__gte=since).order_by("-date"))
+    return list(
+        PnlDaily.objects.filter(market=settings.TRADING_MARKET, account=account_current(), date__gte=since).order_by("-date")
+    )
 
 
 @dataclass(frozen=True)
@@ -249,7 +261,7 @@ class LimitUse:
 
 def _order_last_ts(side: str) -> datetime | None:
     return (
-        Order.objects.filter(market=settings.TRADING_MARKET, side=side)
+        Order.objects.filter(market=settings.TRADING_MARKET, account=account_current(), side=side)
         .exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT))
         .order_by("-ts")
         .values_list("ts", flat=True)
@@ -281,7 +293,7 @@ def daily_loss(pnl: PnlDaily | None) -> Decimal:
 def order_largest_today_krw() -> Decimal:
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     funds = (
-        Order.objects.filter(market=settings.TRADING_MARKET, ts__gte=start, status=Order.Status.DONE)
+        Order.objects.filter(market=settings.TRADING_MARKET, account=account_current(), ts__gte=start, status=Order.Status.DONE)
         .order_by("-executed_funds")
         .values_list("executed_funds", flat=True)
         .first()
@@ -329,9 +341,9 @@ class _EquityCache:
         with self.lock:
             self.entries.clear()
 
-    def rows_since(self, mode: str, since: datetime) -> list[Row]:
-        window = BalanceSnapshot.objects.filter(mode=mode, ts__gte=since)
-        key = (mode, since)
+    def rows_since(self, account: str, since: datetime) -> list[Row]:
+        window = BalanceSnapshot.objects.filter(account=account, ts__gte=since)
+        key = (account, since)
         with self.lock:
             cached = self.entries.pop(key, None)
             rows = self._refresh(window, *cached) if cached else self._read(window)
@@ -372,7 +384,7 @@ def equity_series(*, since: datetime, max_points: int = EQUITY_CHART_MAX_POINTS)
 
     The first and the last snapshot are always kept, so the chart ends at the current equity.
     """
-    rows = _equity_cache.rows_since(mode_current(), since)
+    rows = _equity_cache.rows_since(account_current(), since)
     if len(rows) > max_points:
         step = (len(rows) - 1) / (max_points - 1)
         rows = [rows[round(index * step)] for index in range(max_points)]
@@ -416,6 +428,7 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
                 engine_online(state),
                 heartbeat_age_bucket(state),
                 settings.PAPER_MODE,
+                account_current(),
             )
         )
     if name == "market":

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from exchange.account import mode_of
 from exchange.redact import mask_configured_secrets as masked
 from exchange.redact import mask_configured_value
 from exchange.rules import fee_for
@@ -325,7 +326,7 @@ def order_intent_create(
     market: str,
     side: str,
     ord_type: str,
-    mode: str,
+    account: str,
     price: Decimal | None = None,
     volume: Decimal | None = None,
     reason: str = "",
@@ -341,7 +342,8 @@ def order_intent_create(
         market=market,
         side=side,
         ord_type=ord_type,
-        mode=mode,
+        mode=mode_of(account),
+        account=account,
         price=price,
         volume=volume,
         reason=masked(reason)[:255],
@@ -579,15 +581,15 @@ def engine_failures_increment(*, orders: bool = False) -> int:
         return int(EngineState.objects.values_list(field, flat=True).get(pk=EngineState.SINGLETON_PK))
 
 
-def decision_state_load(*, market: str, mode: str) -> DecisionState:
-    """The decision memory of `market` in `mode` (created empty on first use)."""
-    state, _ = DecisionState.objects.get_or_create(market=market, mode=mode)
+def decision_state_load(*, market: str, account: str) -> DecisionState:
+    """The decision memory of `market` in `account` (created empty on first use)."""
+    state, _ = DecisionState.objects.get_or_create(market=market, account=account, defaults={"mode": mode_of(account)})
     return state
 
 
-def decision_state_clear(*, market: str, mode: str) -> None:
-    """Forget the decision memory of `market` in `mode` (a replay starts from a clean slate)."""
-    DecisionState.objects.filter(market=market, mode=mode).delete()
+def decision_state_clear(*, market: str, account: str) -> None:
+    """Forget the decision memory of `market` in `account` (a replay starts from a clean slate)."""
+    DecisionState.objects.filter(market=market, account=account).delete()
 
 
 def decision_state_save(*, state: DecisionState, fields: dict[str, Any]) -> None:

@@ -210,6 +210,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "poll_sec": settings.DASHBOARD_POLL_SEC,
         "mode": selectors.mode_current(),
+        "account_label": selectors.account_current_label(),
         "market": settings.TRADING_MARKET,
         "manual_kinds": ManualOrderRequest.Kind.choices,
     }

@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 
+from exchange.account import account_for
 from exchange.exceptions import (
     ExchangeError,
     InvalidRequest,
@@ -193,6 +194,11 @@ class UpbitClient:
 
     def __repr__(self) -> str:
         return f"UpbitClient({self.base_url!r}, keys={'set' if self.has_keys else 'none'})"
+
+    @property
+    def account(self) -> str:
+        """The ledger this client trades for: its API host and a fingerprint of its access key."""
+        return account_for(paper=False, base_url=self.base_url, access_key=self._access_key)
 
     @property
     def has_keys(self) -> bool:

@@ -36,10 +36,10 @@ class FailurePolicy:
     """Counts failures, decides between backing off and stopping, and remembers Upbit's ban across restarts."""
 
     def __init__(
-        self, exchange: Exchange, *, mode: str, notifier: Notifier, metrics: Metrics, jitter: Callable[[], float]
+        self, exchange: Exchange, *, account: str, notifier: Notifier, metrics: Metrics, jitter: Callable[[], float]
     ) -> None:
         self.exchange = exchange
-        self.mode = mode
+        self.account = account
         self.notifier = notifier
         self.metrics = metrics
         self.jitter = jitter
@@ -175,7 +175,7 @@ class FailurePolicy:
         services.engine_kill_switch_trip(reason=reason, meta=meta)
         problems: list[str] = []
         try:
-            problems = order_ops.orders_cancel_open(self.exchange, mode=self.mode, reason="kill-switch")
+            problems = order_ops.orders_cancel_open(self.exchange, account=self.account, reason="kill-switch")
         except Exception as error:  # noqa: BLE001 - the switch stays tripped even if cancelling fails
             problems = [f"{type(error).__name__}: {error}"]
         if problems:

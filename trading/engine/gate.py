@@ -55,14 +55,14 @@ def locked_text(blocked: risk.RiskCheck, holdings: Holdings) -> dict[str, Any] |
 
 
 class OrderPath:
-    """Sizes, blocks and sends orders for one market and mode; remembers what the cooldown and the loss limit need."""
+    """Sizes, blocks and sends orders for one market and account; remembers what the cooldown and the loss limit need."""
 
     def __init__(
         self,
         exchange: Exchange,
         *,
         market: str,
-        mode: str,
+        account: str,
         metrics: Metrics,
         failures: FailurePolicy,
         on_fill: Callable[[Fill], None],
@@ -70,7 +70,7 @@ class OrderPath:
     ) -> None:
         self.exchange = exchange
         self.market = market
-        self.mode = mode
+        self.account = account
         self.metrics = metrics
         self.failures = failures
         self.on_fill = on_fill
@@ -113,7 +113,7 @@ class OrderPath:
         (any order not made by a person counts then: a longer wait, never a shorter one)."""
         if self._last_strategy is None:
             qs = (
-                Order.objects.filter(market=self.market, mode=self.mode)
+                Order.objects.filter(market=self.market, account=self.account)
                 .exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT))
                 .exclude(signal__source=Signal.MANUAL_SOURCE)
             )
@@ -128,7 +128,7 @@ class OrderPath:
         """The trading day the daily loss limit was last hit (from the kill-switch events), or None."""
         if self._loss_limit_day is None:
             meta = (
-                EngineEvent.objects.filter(kind=EngineEvent.Kind.KILL_SWITCH, meta__rule="daily_loss")
+                EngineEvent.objects.filter(kind=EngineEvent.Kind.KILL_SWITCH, meta__rule="daily_loss", meta__account=self.account)
                 .order_by("-ts", "-id")
                 .values_list("meta", flat=True)
                 .first()
@@ -183,7 +183,7 @@ class OrderPath:
     ) -> order_ops.SubmitResult | None:
         """Gate `intent` and send it; None when a rule (or an unsettled order) blocked it."""
         self.check_claim()
-        blockers = order_ops.blocking_orders(self.market, self.mode)
+        blockers = order_ops.blocking_orders(self.market, self.account)
         verdict: risk.RiskResult | None = None
         shown: dict[str, Any] | None = None
         if blockers:
@@ -214,7 +214,7 @@ class OrderPath:
             market=self.market,
             side=verdict.side,
             ord_type=ord_type,
-            mode=self.mode,
+            account=self.account,
             price=order_price,
             volume=volume,
             reason=intent.reason,

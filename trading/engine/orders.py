@@ -81,13 +81,13 @@ class ReconcileResult:
     fills_pending: bool = False
 
 
-def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
+def blocking_orders(market: str, account: str | None = None) -> list[Order]:
     """Orders on `market` that are not final: while any exist, no new order is sent there.
 
     An UNKNOWN or NEW order's outcome must be known first; a WAIT order (Upbit's `wait` or `watch`) still holds
     funds that the balances already show as locked, and a second order beside it would be sized on a position
     that is about to change (two buys that each fit the position cap alone can exceed it together)."""
-    return open_orders(market, mode)
+    return open_orders(market, account)
 
 
 def blocking_text(order: Order) -> tuple[str, dict[str, Any]]:
@@ -103,13 +103,13 @@ def blocking_reason(order: Order) -> str:
     return blocking_text(order)[0]
 
 
-def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
-    """Non-final orders (NEW, WAIT, UNKNOWN). Only orders of the exchange's own mode can be looked up there."""
-    qs = Order.objects.filter(status__in=Order.OPEN_STATUSES)  # the (status, market, mode) index
+def open_orders(market: str | None = None, account: str | None = None) -> list[Order]:
+    """Non-final orders (NEW, WAIT, UNKNOWN). Only orders of the exchange's own account can be looked up there."""
+    qs = Order.objects.filter(status__in=Order.OPEN_STATUSES)  # the (status, market, account) index
     if market:
         qs = qs.filter(market=market)
-    if mode:
-        qs = qs.filter(mode=mode)
+    if account:
+        qs = qs.filter(account=account)
     return sorted(qs.order_by(), key=lambda order: (order.ts, order.id))
 
 
@@ -122,15 +122,15 @@ def missing_fills(order: Order) -> bool:
     return bool(order.executed_volume > recorded)
 
 
-def orders_missing_fills(mode: str | None = None) -> list[Order]:
+def orders_missing_fills(account: str | None = None) -> list[Order]:
     """Recent final orders whose fills are not all recorded yet (their trades are still to be read)."""
     qs = (
         Order.objects.filter(status__in=(Order.Status.DONE, Order.Status.CANCEL), ts__gte=timezone.now() - FILL_CHECK_WINDOW)
         .annotate(recorded=Coalesce(Sum("fills__volume"), Value(Decimal("0")), output_field=DecimalField()))
         .filter(executed_volume__gt=F("recorded"))
     )
-    if mode:
-        qs = qs.filter(mode=mode)
+    if account:
+        qs = qs.filter(account=account)
     return list(qs.order_by("ts", "id"))
 
 
@@ -146,7 +146,7 @@ def order_submit(
     market: str,
     side: SideName,
     ord_type: str,
-    mode: str,
+    account: str,
     price: Decimal | None = None,
     volume: Decimal | None = None,
     reason: str = "",
@@ -165,7 +165,7 @@ def order_submit(
     once a day by `now`, the exchange's time), so the price recorded is the price sent.
     With `claim`, the intent row is written only while that claim still holds; otherwise ClaimLost
     is raised (after an event) and nothing is written or sent."""
-    blockers = blocking_orders(market, mode)
+    blockers = blocking_orders(market, account)
     if blockers:
         raise RuntimeError(f"refusing to place an order on {market}: {blocking_reason(blockers[0])}")
     tick_size = None
@@ -177,7 +177,7 @@ def order_submit(
             market=market,
             side=side,
             ord_type=ord_type,
-            mode=mode,
+            account=account,
             price=price,
             volume=volume,
             reason=reason,
@@ -333,7 +333,7 @@ def orders_reconcile(
     exchange: Exchange,
     *,
     market: str | None = None,
-    mode: str | None = None,
+    account: str | None = None,
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
     check_fills: bool = True,
@@ -343,8 +343,8 @@ def orders_reconcile(
     recent final orders whose fills are not all recorded (`result.fills_pending` says if any remain).
     `known_open`: the non-final orders, when the caller has just read them."""
     result = ReconcileResult()
-    pending = open_orders(market, mode) if known_open is None else known_open
-    candidates = pending + (orders_missing_fills(mode) if check_fills else [])
+    pending = open_orders(market, account) if known_open is None else known_open
+    candidates = pending + (orders_missing_fills(account) if check_fills else [])
     for order in candidates:
         result.checked += 1
         fills = order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)
@@ -361,7 +361,7 @@ def orders_reconcile(
 def orders_cancel_requested(
     exchange: Exchange,
     *,
-    mode: str,
+    account: str,
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
 ) -> list[str]:
@@ -369,7 +369,7 @@ def orders_cancel_requested(
     the exchange and reconciled. NEW and UNKNOWN orders are reconciled first by the normal pass; once
     found open they are cancelled here in a later cycle. Returns problems, if any."""
     problems: list[str] = []
-    requested = Order.objects.filter(status=Order.Status.WAIT, mode=mode, cancel_requested_at__isnull=False)
+    requested = Order.objects.filter(status=Order.Status.WAIT, account=account, cancel_requested_at__isnull=False)
     for order in requested.order_by("ts"):
         try:
             if order.exchange_uuid:
@@ -393,10 +393,10 @@ def orders_cancel_requested(
     return problems
 
 
-def orders_cancel_open(exchange: Exchange, *, mode: str, market: str | None = None, reason: str) -> list[str]:
-    """Cancel every order of `mode` that is open on the exchange (kill-switch). Returns problems, if any."""
+def orders_cancel_open(exchange: Exchange, *, account: str, market: str | None = None, reason: str) -> list[str]:
+    """Cancel every order of `account` that is open on the exchange (kill-switch). Returns problems, if any."""
     problems: list[str] = []
-    qs = Order.objects.filter(status=Order.Status.WAIT, mode=mode)
+    qs = Order.objects.filter(status=Order.Status.WAIT, account=account)
     if market:
         qs = qs.filter(market=market)
     for order in qs.order_by("ts"):

@@ -82,7 +82,7 @@ def test_the_claim_held_when_the_intent_is_written_lets_the_order_through(live, 
     claim = Claim.of(OWNER)
 
     result = order_ops.order_submit(
-        live, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"), claim=claim
+        live, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"), claim=claim
     )
 
     assert result.placed
@@ -96,7 +96,9 @@ def test_a_stale_claim_writes_no_intent_row(live, sandbox):
     claimed()
 
     with pytest.raises(ClaimLost, match="no order sent"):
-        order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"), claim=stale)
+        order_ops.order_submit(
+            live, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"), claim=stale
+        )
 
     assert not Order.objects.exists()
     assert sandbox.received("POST", ORDERS) == 0

@@ -28,7 +28,7 @@ def resting_buy(exchange, krw: str = "299000") -> Order:
     """A limit buy far below the market: Upbit answers `wait` and keeps its KRW locked."""
     price = D("50000000")
     result = order_ops.order_submit(
-        exchange, market="KRW-BTC", side="buy", ord_type="limit", mode="live", price=price, volume=D(krw) / price
+        exchange, market="KRW-BTC", side="buy", ord_type="limit", account=exchange.account, price=price, volume=D(krw) / price
     )
     assert result.order.status == Order.Status.WAIT
     return result.order
@@ -64,7 +64,7 @@ class TestOnTheExchange:
         sandbox.set_price("100000000")
         running()
         first = resting_buy(live, krw="10000")
-        assert order_ops.blocking_orders("KRW-BTC", "live") == [first]
+        assert order_ops.blocking_orders("KRW-BTC", live.account) == [first]
         live.cancel_order(uuid=first.exchange_uuid)
         request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
 

@@ -197,7 +197,7 @@ class ManualOrderRequestAdmin(AuditAdmin):
         return format_html('<a href="{}">{}</a>', url, order.identifier)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        """Queue a manual order via `services.manual_order_request_create`; its errors land on the form."""
+        """Queue a manual order via `manual_requests.manual_order_request_create`; its errors land on the form."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = ManualOrderForm(request.POST or None)

@@ -98,6 +98,28 @@ def manual_order_rejected(*, request_id: int, problem: str) -> EngineEvent:
     )
 
 
+def manual_order_cancelled(*, request: ManualOrderRequest, actor: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        actor=actor,
+        message=f"Manual order #{request.pk} cancelled by {actor} before the engine carried it out",
+        meta={"action": "cancel_manual", "request_id": request.pk, "kind": request.kind, "market": request.market},
+    )
+
+
+def manual_order_expired(*, request: ManualOrderRequest, actor: str, age_sec: float, ttl_sec: int) -> EngineEvent:
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        level=Level.WARNING,
+        actor=actor,
+        message=(
+            f"Manual order #{request.pk} expired unexecuted: queued {age_sec:.0f} s ago, "
+            f"longer than MANUAL_ORDER_TTL_SEC={ttl_sec}"
+        ),
+        meta={"action": "expire_manual", "request_id": request.pk, "kind": request.kind, "age_sec": round(age_sec, 3)},
+    )
+
+
 def cancel_requested(*, actor: str, order_ids: list[int], identifiers: list[str]) -> EngineEvent:
     shown = ", ".join(identifiers[:5]) + (f" and {len(identifiers) - 5} more" if len(identifiers) > 5 else "")
     return event_record(

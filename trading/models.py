@@ -401,9 +401,11 @@ class ManualOrderRequest(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"
+        PROCESSING = "PROCESSING", "Processing"
         DONE = "DONE", "Done"
         REJECTED = "REJECTED", "Rejected"
         CANCELLED = "CANCELLED", "Cancelled"
+        EXPIRED = "EXPIRED", "Expired"
 
     ts = models.DateTimeField(default=timezone.now, editable=False)
     market = models.CharField(max_length=32)

@@ -409,9 +409,11 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
     Built from the shown values themselves, never from `updated_at`: the services change rows with
     conditional UPDATEs, which do not touch auto_now fields.
     """
-    if name not in ("engine", "market", "balance", "risk"):
+    if name not in ("engine", "market", "balance", "risk", "manualgate"):
         return _table_version(name)
     state = state or engine_state_get()
+    if name == "manualgate":
+        return f"{state.state}|{engine_online(state)}"
     if name == "engine":
         return "|".join(
             str(value)
@@ -564,14 +566,15 @@ class CycleInputs:
 
     state: EngineState
     manual_pending: bool
-    """A manual order request for this market waits to be carried out."""
+    """A manual order request for this market waits to be carried out (or to be settled from its order)."""
     strategy_params: dict[str, Any] | None
     """The stored parameters of the strategy (None: none stored, the defaults apply)."""
 
 
 def engine_cycle_inputs(*, market: str, strategy: str) -> CycleInputs:
     """The engine's state row, whether a manual request waits, and the strategy's stored parameters."""
-    pending = ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING, market=market)
+    waiting = (ManualOrderRequest.Status.PENDING, ManualOrderRequest.Status.PROCESSING)
+    pending = ManualOrderRequest.objects.filter(status__in=waiting, market=market)
     params = StrategyConfig.objects.filter(strategy=strategy).values("params")[:1]
     row = (
         EngineState.objects.filter(pk=EngineState.SINGLETON_PK)

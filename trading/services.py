@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -164,63 +164,6 @@ def engine_command(*, action: str, actor: str, reason: str = "") -> EngineComman
     if action == "reset":
         return EngineCommandResult(engine_reset(actor=actor, reason=reason))
     raise ValueError(f"unknown engine action {action!r}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Manual orders
-# ---------------------------------------------------------------------------------------------------
-def _positive_decimal(field: str, value: object) -> Decimal:
-    if isinstance(value, float):
-        raise InvalidInput(field, "float_amount")
-    text = str(value).strip()
-    # Decimal() also reads "1_000" and full-width digits, which a person never means as an amount.
-    if "_" in text or not text.isascii():
-        raise InvalidInput(field, "not_a_number", value=value)
-    try:
-        number = Decimal(text.replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(field, "not_a_number", value=value) from None
-    if not number.is_finite() or number <= 0:
-        raise InvalidInput(field, "not_positive", value=value)
-    if number.as_tuple().exponent < -8:  # type: ignore[operator]
-        raise InvalidInput(field, "too_many_decimals", value=value)
-    if number >= Decimal("1e15"):
-        raise InvalidInput(field, "too_large", value=value)
-    return number
-
-
-def _sells_all(kind: str, volume: object) -> bool:
-    return kind == ManualOrderRequest.Kind.SELL and isinstance(volume, str) and volume.strip().lower() == "all"
-
-
-def manual_order_request_create(
-    *, kind: str, actor: str, krw: object = None, volume: object = None, market: str | None = None
-) -> ManualOrderRequest:
-    """Queue a manual order for the engine's next cycle. Validates the amounts; the risk gate runs later.
-
-    A sell of volume "all" (any case) is a sell-all; the amount an order does not use is ignored."""
-    market = market or settings.TRADING_MARKET
-    if kind not in ManualOrderRequest.Kind.values:
-        raise InvalidInput("kind", "unknown_kind", value=kind, choices=", ".join(ManualOrderRequest.Kind.values))
-    if _sells_all(kind, volume):
-        kind = ManualOrderRequest.Kind.SELL_ALL
-    krw_amount = volume_amount = None
-    if kind == ManualOrderRequest.Kind.BUY:
-        if krw is None:
-            raise InvalidInput("krw", "buy_needs_krw")
-        krw_amount = _positive_decimal("krw", krw)
-        if krw_amount < Decimal("5000"):
-            raise InvalidInput("krw", "below_minimum", value=krw_amount)
-    elif kind == ManualOrderRequest.Kind.SELL:
-        if volume is None:
-            raise InvalidInput("volume", "sell_needs_volume")
-        volume_amount = _positive_decimal("volume", volume)
-    with transaction.atomic():
-        request = ManualOrderRequest.objects.create(
-            market=market, kind=kind, krw=krw_amount, volume=volume_amount, requested_by=actor[:150]
-        )
-        events.manual_order_queued(request=request, actor=actor)
-    return request
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -121,7 +121,10 @@ class TradingEngine:
 
     # --- public ----------------------------------------------------------------------------------
     def startup_reconcile(self) -> order_ops.ReconcileResult:
-        """Look up every non-final order before anything else (crash recovery). Exchange errors propagate."""
+        """Look up every non-final order before anything else (crash recovery). Exchange errors propagate.
+
+        Manual requests that waited past MANUAL_ORDER_TTL_SEC while no engine ran expire first."""
+        self.manual.expire(self.clock())
         if self.failures.ban_remaining():
             return order_ops.ReconcileResult()  # the first cycle after the ban does it, before anything else
         result = order_ops.orders_reconcile(
@@ -197,6 +200,8 @@ class TradingEngine:
         pnl.establish_day_start(now)
 
         acted = may_trade and inputs.manual_pending and self.manual.process(moment, outcome)
+        if inputs.manual_pending and not may_trade:
+            self.manual.expire(now)  # what waits through a kill-switch must not fire after Reset and Start
         if acted:
             moment = self._moment(price, now, pnl)
         prepared = self.decisions.prepared(strategy, params, candles)

@@ -66,7 +66,7 @@ def test_accept_then_drop_is_adopted_next_cycle_without_a_second_order(live, san
     assert order.status == Order.Status.UNKNOWN
     assert EngineEvent.objects.filter(kind="order_unknown").exists()
     request.refresh_from_db()
-    assert request.status == ManualOrderRequest.Status.PENDING
+    assert request.status == ManualOrderRequest.Status.PROCESSING  # taken, settled once the order is found
     assert request.order == order
 
     ManualOrderRequestFactory(kind="buy", krw=D("10000"))  # a second request must wait for the first

@@ -148,11 +148,20 @@ class Command(BaseCommand):
         after that the strategy trades on its own."""
         subprocess.run([python, manage, "enginectl", "reset", "--reason", "demo start"], env=env, capture_output=True)
         subprocess.run([python, manage, "enginectl", "start", "--reason", "demo start"], env=env, check=False)
-        subprocess.run(
-            [python, manage, "enginectl", "buy", "--krw", "10000", "--reason", "demo: a first trade to watch"],
-            env=env,
-            check=False,
-        )
+        # Manual orders are refused until the engine process is online (its first heartbeat): retry until then.
+        deadline = time.monotonic() + 30
+        while True:
+            queued = subprocess.run(
+                [python, manage, "enginectl", "buy", "--krw", "10000", "--reason", "demo: a first trade to watch"],
+                env=env,
+                check=False,
+                capture_output=True,
+                text=True,
+            )
+            if queued.returncode == 0 or time.monotonic() > deadline:
+                self._say((queued.stdout or queued.stderr).strip())
+                return
+            time.sleep(0.5)
 
     def _wait_for_port(self, port: int, child: subprocess.Popen[bytes]) -> None:
         import socket

@@ -160,3 +160,14 @@ def manual_order_request_claim(*, request: ManualOrderRequest) -> bool:
     if claimed:
         request.status = Status.PROCESSING
     return bool(claimed)
+
+
+def manual_order_request_release(*, request: ManualOrderRequest) -> bool:
+    """PROCESSING → PENDING for a request whose order was never written (the engine lost its claim first): the
+    engine that owns the market now carries it out, and until then the person can still cancel it."""
+    released = ManualOrderRequest.objects.filter(pk=request.pk, status=Status.PROCESSING, order__isnull=True).update(
+        status=Status.PENDING
+    )
+    if released:
+        request.status = Status.PENDING
+    return bool(released)

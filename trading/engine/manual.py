@@ -8,6 +8,7 @@ from decimal import Decimal
 from exchange.rules import quantize_volume
 from trading import events, manual_requests, services
 from trading.engine import risk
+from trading.engine.claim import ClaimLost
 from trading.engine.gate import GateInput, OrderPath
 from trading.engine.outcome import CycleOutcome
 from trading.models import ManualOrderRequest, Order, Signal
@@ -76,7 +77,11 @@ class ManualQueue:
                 explanation=f"Manual {request.get_kind_display().lower()} requested by {request.requested_by}",
                 meta={"request_id": request.pk, "requested_by": request.requested_by, "price": moment.price},
             )
-            result = self.path.execute(intent, moment, outcome, signal=signal, manual=request)
+            try:
+                result = self.path.execute(intent, moment, outcome, signal=signal, manual=request)
+            except ClaimLost:
+                manual_requests.manual_order_request_release(request=request)
+                raise
             if result is not None and result.placed:
                 return True  # the rest wait for fresh balances in the next cycle
         return False

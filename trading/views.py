@@ -30,7 +30,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from trading import selectors, services
+from trading import control, selectors, services
 from trading.auth import (
     CONTROL_ENGINE,
     PLACE_MANUAL_ORDER,
@@ -205,7 +205,7 @@ def _if_none_match(request: HttpRequest) -> set[str]:
 @require_safe
 @permission_required(VIEW_DASHBOARD)
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    state = EngineState.load()
+    state = control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB, state=EngineState.load())
     context: dict[str, Any] = {
         "poll_sec": settings.DASHBOARD_POLL_SEC,
         "mode": selectors.mode_current(),
@@ -224,7 +224,7 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if name not in PANELS:
         raise Http404("no such panel")
     _builder, needs_state, _every = PANELS[name]
-    state = EngineState.load() if needs_state else None
+    state = control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB, state=EngineState.load()) if needs_state else None
     if name == "risk":
         # Its version is its own content (see selectors.panel_version): read it once, use it for both.
         context = _risk_context(state)
@@ -250,7 +250,7 @@ def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
         raise Http404("no such action")
     notice, problem = "", ""
     try:
-        done = services.engine_command(action=action, actor=actor_of(request))
+        done = control.engine_command(action=action, actor=actor_of(request))
         moved = _("%(old)s → %(new)s.") % {"old": done.transition.old, "new": done.transition.new}
         notice = " ".join(filter(None, [moved, _(done.note) if done.note else ""]))
     except services.TransitionNotAllowed as refused:

@@ -281,8 +281,10 @@ class EngineRunner:
                         continue
                     timeout = next_due - now
                 elif state == State.STOPPING:
+                    # next_due is 0 until this process has run a cycle: a stop left unfinished by a dead engine.
+                    finished = "the current cycle finished" if next_due else "no cycle was running"
                     try:
-                        services.engine_stop_complete(actor=ENGINE_ACTOR, reason="the current cycle finished")
+                        services.engine_stop_complete(actor=ENGINE_ACTOR, reason=finished)
                     except services.TransitionNotAllowed:
                         pass
                     next_due = 0.0

@@ -23,6 +23,7 @@ from trading.models import EngineEvent, EngineState
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 BUSY_TIMEOUT_SEC = 1
+ENGINE_APP_NAME = "autocoin-engine-under-test"
 
 
 def outage_events() -> list[EngineEvent]:
@@ -108,12 +109,14 @@ def test_a_database_away_longer_than_the_limit_ends_in_error_once_it_answers(env
 def test_postgresql_connections_killed_under_the_engine(env):
     if connection.vendor != "postgresql":
         pytest.skip("kills PostgreSQL backends")
+    env["PGAPPNAME"] = ENGINE_APP_NAME  # libpq names the engine's connections, so only they are ended
     engine = running_engine(env)
     before = iteration()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s",
+            [ENGINE_APP_NAME],
         )
         (killed,) = cursor.fetchone()
     assert killed >= 1

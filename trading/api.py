@@ -347,7 +347,7 @@ def api_view(*methods: str, perm: str = VIEW_DASHBOARD) -> Callable[[Callable[..
 # Shapes
 # ---------------------------------------------------------------------------------------------------
 def status_data() -> dict[str, Any]:
-    return selectors.engine_status()
+    return selectors.engine_status(control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB))
 
 
 def order_data(row: dict[str, Any]) -> dict[str, Any]:

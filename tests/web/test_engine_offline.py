@@ -81,3 +81,11 @@ def test_stop_pressed_on_a_stale_stopping_completes_it(session_client, settings)
     assert "STOPPING → IDLE." in html
     assert "the stop completed at once" in html
     assert EngineState.load().state == State.IDLE
+
+
+def test_the_api_status_settles_a_stale_stopping_and_offers_stop_while_offline(token_client, settings):
+    engine_heartbeat(state=State.STOPPING, **stale(settings))
+    data = token_client.get("/api/engine/status").json()["data"]
+    assert (data["state"], data["engine_online"]) == (State.IDLE, False)
+    engine_heartbeat(state=State.RUNNING, **stale(settings))
+    assert token_client.get("/api/engine/status").json()["data"]["allowed_actions"]["stop"] is True

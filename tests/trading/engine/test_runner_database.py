@@ -130,3 +130,21 @@ def test_postgresql_connections_killed_under_the_engine(env):
     assert code == 0, out
     assert "the database does not answer" in out
     assert "terminating connection" in out
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_sigterm_while_the_database_is_away_exits_without_waiting_for_it(env):
+    env.update(SQLITE_BUSY_TIMEOUT_SEC=str(BUSY_TIMEOUT_SEC))
+    engine = EngineProcess(env)
+    engine.wait_claimed()
+    locker = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        wait_until(lambda: timezone.now() - heartbeat_at() > timedelta(seconds=BUSY_TIMEOUT_SEC + 1), 15, engine.output_if_dead)
+        code, out = engine.stop(timeout=15)  # while the lock is still held
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert code == 1, out
+    assert "stopped on SIGTERM while the database did not answer (state unchanged)" in out
+    assert EngineState.load().state == "IDLE"

@@ -322,6 +322,34 @@ def pnl_reported(*, message: str, day: Any, total: Decimal) -> EngineEvent:
     return event_record(kind=Kind.PNL, actor="engine", message=message, meta={"date": str(day), "total": total})
 
 
+def day_start_unknown(*, day: Any, midnight: Any, error: str) -> EngineEvent:
+    """The position carried into `day` could not be valued at local midnight: new entries stay blocked until it can."""
+    return event_record(
+        kind=Kind.PNL,
+        level=Level.WARNING,
+        actor="engine",
+        message=(
+            f"Today's starting value is unknown: the price at local midnight of {day} could not be read ({error}). "
+            "New entries are blocked until it can be; exits, protective stops and manual sells still work. "
+            "The engine asks again every cycle"
+        ),
+        meta={"rule": "day_start_unknown", "date": str(day), "midnight": str(midnight), "error": error},
+    )
+
+
+def day_start_established(*, day: Any, price: Decimal, carried: Decimal) -> EngineEvent:
+    """The midnight value that was missing is known again: entries are allowed again (the other rules permitting)."""
+    return event_record(
+        kind=Kind.PNL,
+        actor="engine",
+        message=(
+            f"Today's starting value is known again: the position carried into {day} is valued at "
+            f"{krw_text(price)} KRW (unrealized {krw_text(carried)} KRW at midnight); new entries are allowed again"
+        ),
+        meta={"rule": "day_start_unknown", "date": str(day), "start_price": price, "carried_unrealized": carried},
+    )
+
+
 def order_rules_unavailable(*, error: Any) -> EngineEvent:
     return event_record(
         kind=Kind.EXCHANGE_ERROR,
@@ -329,6 +357,35 @@ def order_rules_unavailable(*, error: Any) -> EngineEvent:
         actor="engine",
         message=f"Order rules unavailable ({error}); using Upbit's KRW fee 0.05% and minimum 5,000 KRW",
         meta={"error": str(error), "name": getattr(error, "name", ""), "status": getattr(error, "status", None)},
+    )
+
+
+def tick_size_unavailable(*, market: str, error: Any, kept: Decimal | None = None) -> EngineEvent:
+    instead = f"the tick read before ({kept})" if kept is not None else "the built-in KRW tick table"
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor="engine",
+        message=f"Tick size of {market} unavailable ({error}); limit prices use {instead} until Upbit answers",
+        meta={
+            "market": market,
+            "kept_tick": kept,
+            "error": str(error),
+            "name": getattr(error, "name", ""),
+            "status": getattr(error, "status", None),
+        },
+    )
+
+
+def live_preflight_failed(*, actor: str, market: str, checks: list[Any]) -> EngineEvent:
+    """A live pre-flight that found something to fix, line by line (the lines never contain a key)."""
+    failed = [check.name for check in checks if not check.ok]
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor=actor,
+        message=f"Live pre-flight for {market} failed: {', '.join(failed)}",
+        meta={"market": market, "checks": [{"name": check.name, "ok": check.ok, "text": check.text} for check in checks]},
     )
 
 

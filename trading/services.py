@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from exchange.account import mode_of
 from exchange.redact import mask_configured_secrets as masked
 from exchange.redact import mask_configured_value
 from exchange.rules import fee_for
@@ -28,15 +29,7 @@ from trading import events
 from trading.errors import EngineOffline as EngineOffline
 from trading.errors import InvalidInput as InvalidInput
 from trading.errors import TransitionNotAllowed as TransitionNotAllowed
-from trading.models import (
-    DecisionState,
-    EngineState,
-    Fill,
-    ManualOrderRequest,
-    Order,
-    Signal,
-    StrategyConfig,
-)
+from trading.models import DecisionState, EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
 from trading.strategies import registry
 from trading.transitions import ALLOWED_FROM
 
@@ -210,7 +203,10 @@ def engine_claim(
     free = Q(owner="") | Q(owner=owner) | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=stale))
     if before.owner and before.owner != owner and owner_is_dead is not None and owner_is_dead(before.owner):
         free |= Q(owner=before.owner)
-    claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(owner=owner[:255], heartbeat_at=now)
+    bump = F("claim_generation") + 1  # every claim a new generation: a process that lost its claim can tell
+    claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(
+        owner=owner[:255], heartbeat_at=now, claim_generation=bump
+    )
     if claimed:
         takeover = bool(before.owner) and before.owner != owner
         events.engine_claimed(owner=owner, previous_owner=before.owner, takeover=takeover)
@@ -286,21 +282,24 @@ def order_intent_create(
     market: str,
     side: str,
     ord_type: str,
-    mode: str,
+    account: str,
     price: Decimal | None = None,
     volume: Decimal | None = None,
     reason: str = "",
     signal: Signal | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> Order:
     """Write-ahead intent: the NEW row (with the identifier the exchange will see) is committed here,
-    before anything is sent, so a crash at any later moment leaves a row to look up."""
+    before anything is sent, so a crash at any later moment leaves a row to look up. `fence` runs in the
+    same transaction before the row is written; whatever it raises leaves nothing written."""
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_intent_create must commit on its own, outside atomic()")
     order = Order(
         market=market,
         side=side,
         ord_type=ord_type,
-        mode=mode,
+        mode=mode_of(account),
+        account=account,
         price=price,
         volume=volume,
         reason=masked(reason)[:255],
@@ -308,8 +307,11 @@ def order_intent_create(
         identifier=order_identifier_new(),
         status=Order.Status.NEW,
     )
-    order.full_clean()
-    order.save()
+    with transaction.atomic():
+        if fence is not None:
+            fence()
+        order.full_clean()
+        order.save()
     return order
 
 
@@ -535,15 +537,15 @@ def engine_failures_increment(*, orders: bool = False) -> int:
         return int(EngineState.objects.values_list(field, flat=True).get(pk=EngineState.SINGLETON_PK))
 
 
-def decision_state_load(*, market: str, mode: str) -> DecisionState:
-    """The decision memory of `market` in `mode` (created empty on first use)."""
-    state, _ = DecisionState.objects.get_or_create(market=market, mode=mode)
+def decision_state_load(*, market: str, account: str) -> DecisionState:
+    """The decision memory of `market` in `account` (created empty on first use)."""
+    state, _ = DecisionState.objects.get_or_create(market=market, account=account, defaults={"mode": mode_of(account)})
     return state
 
 
-def decision_state_clear(*, market: str, mode: str) -> None:
-    """Forget the decision memory of `market` in `mode` (a replay starts from a clean slate)."""
-    DecisionState.objects.filter(market=market, mode=mode).delete()
+def decision_state_clear(*, market: str, account: str) -> None:
+    """Forget the decision memory of `market` in `account` (a replay starts from a clean slate)."""
+    DecisionState.objects.filter(market=market, account=account).delete()
 
 
 def decision_state_save(*, state: DecisionState, fields: dict[str, Any]) -> None:

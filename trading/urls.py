@@ -11,6 +11,7 @@ urlpatterns = [
     path("panels/<slug:name>", views.panel, name="panel"),
     path("engine/<slug:action>", views.engine_action, name="engine_action"),
     path("orders/manual", views.manual_order, name="manual_order"),
+    path("live/check", views.live_check, name="live_check"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),

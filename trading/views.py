@@ -30,7 +30,8 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from trading import control, selectors, services
+from exchange.preflight import run_live_preflight
+from trading import control, events, selectors, services
 from trading.auth import (
     CONTROL_ENGINE,
     PLACE_MANUAL_ORDER,
@@ -209,6 +210,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "poll_sec": settings.DASHBOARD_POLL_SEC,
         "mode": selectors.mode_current(),
+        "account_label": selectors.account_current_label(),
         "market": settings.TRADING_MARKET,
         "manual_kinds": ManualOrderRequest.Kind.choices,
     }
@@ -402,3 +404,20 @@ def metrics(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# Live pre-flight
+# ---------------------------------------------------------------------------------------------------
+@require_POST
+@permission_required(CONTROL_ENGINE)
+def live_check(request: HtmxHttpRequest) -> HttpResponse:
+    """The one door of the web process that reaches Upbit: a person asks, before live trading, whether it would work.
+    It reads and sends a test order only (docs/ARCHITECTURE.md); the engine's process is not involved, so the check
+    also works while the engine is stopped."""
+    checks = run_live_preflight()
+    passed = all(check.ok for check in checks)
+    if not passed:
+        events.live_preflight_failed(actor=f"web:{request.user.get_username()}", market=settings.TRADING_MARKET, checks=checks)
+    template = "trading/preflight.html#preflight-panel" if request.htmx else "trading/preflight.html"
+    return render(request, template, {"checks": checks, "passed": passed})

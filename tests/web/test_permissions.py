@@ -193,6 +193,10 @@ def _page_doors() -> list[Door]:
         Door("manual_order", PAGE, "GET", manual, PLACE, 405),
         Door("manual_order", PAGE, "POST", manual, PLACE, 302, data=BUY, writes=True),
         Door("manual_order", PAGE, "POST", manual, PLACE, 200, data=BUY, writes=True, htmx=True),
+        # The live pre-flight asks Upbit (here: a closed local port) and records the failed check.
+        Door("live_check", PAGE, "GET", reverse("live_check"), CONTROL, 405),
+        Door("live_check", PAGE, "POST", reverse("live_check"), CONTROL, 200, writes=True),
+        Door("live_check", PAGE, "POST", reverse("live_check"), CONTROL, 200, writes=True, htmx=True),
         # The test client calls from 127.0.0.1: /metrics serves loopback callers (and checks a token's user).
         Door("metrics", PUBLIC, "GET", reverse("metrics"), None, 200),
         Door("set_language", PUBLIC, "POST", reverse("set_language"), None, 302, data={"language": "en", "next": "/"}),
@@ -314,6 +318,12 @@ DOORS = _page_doors() + _api_doors() + _admin_doors()
 # ---------------------------------------------------------------------------------------------------
 # The matrix
 # ---------------------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_real_exchange(settings):
+    settings.UPBIT_API_BASE = "http://127.0.0.1:9"  # the discard port: refused at once, never api.upbit.com
+    settings.UPBIT_CONNECT_TIMEOUT_SEC = 1
+
+
 @pytest.fixture
 def rows() -> dict[str, Any]:
     """One row in every table, an open order to cancel, and the engine in ERROR so that Reset has an effect."""

@@ -120,6 +120,7 @@ class EngineStateAdmin(ConsoleAdmin):
             "may_export": self.has_export_permission(request),
             "paper_reset_allowed": state.state not in (EngineState.State.RUNNING, EngineState.State.STOPPING),
             "paper_mode": settings.PAPER_MODE,
+            "account_label": selectors.account_current_label(),
             "live_problem": services.live_mode_problem(),
             "title": gettext("Engine: %(state)s") % {"state": state.state},
         }

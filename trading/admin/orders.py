@@ -19,8 +19,8 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from trading import services
-from trading.admin.console import AuditAdmin, admin_actor, money_column, pretty_json, time_column
-from trading.admin_filters import CancelRequestedFilter, DateRangeFilter, MarketFilter
+from trading.admin.console import AuditAdmin, account_column, admin_actor, money_column, pretty_json, time_column
+from trading.admin_filters import AccountFilter, CancelRequestedFilter, DateRangeFilter, MarketFilter
 from trading.auth import CANCEL_ORDER, PLACE_MANUAL_ORDER, user_can
 from trading.forms import ManualOrderForm
 from trading.models import EngineState, ManualOrderRequest, Order
@@ -38,6 +38,7 @@ class OrderAdmin(AuditAdmin):
         "market",
         "status",
         "mode",
+        "account_name",
         "price_fmt",
         "volume_fmt",
         "executed_volume_fmt",
@@ -46,7 +47,7 @@ class OrderAdmin(AuditAdmin):
         "identifier",
         "cancel_requested",
     )
-    list_filter = (DateRangeFilter, "status", "side", "mode", MarketFilter, "ord_type", CancelRequestedFilter)
+    list_filter = (DateRangeFilter, "status", "side", "mode", AccountFilter, MarketFilter, "ord_type", CancelRequestedFilter)
     search_fields = ("identifier", "exchange_uuid")
     search_help_text = "An exact order identifier or exchange UUID."
     ordering = ("-ts", "-id")
@@ -63,6 +64,7 @@ class OrderAdmin(AuditAdmin):
         return queryset.filter(Q(identifier=term) | Q(exchange_uuid=term)), False
 
     time = time_column("ts", _("time"), ordering="ts")
+    account_name = account_column()
     price_fmt = money_column("price", _("price"))
     volume_fmt = money_column("volume", _("volume"))
     executed_volume_fmt = money_column("executed_volume", _("executed volume"))

@@ -262,8 +262,10 @@ class EngineRunner:
                     self._wake.wait(self.poll_sec)  # the control thread records ERROR first
                     continue
                 close_old_connections()
-                state, owner = EngineState.objects.values_list("state", "owner").get(pk=EngineState.SINGLETON_PK)
-                if owner != self.owner:
+                state, owner, generation = EngineState.objects.values_list("state", "owner", "claim_generation").get(
+                    pk=EngineState.SINGLETON_PK
+                )
+                if owner != self.owner or (engine.claim is not None and generation != engine.claim.generation):
                     # Frozen past the stale limit and taken over: the control loop exits; never start a cycle.
                     logger.warning("the engine claim belongs to %s now: the trading thread stops", owner or "nobody")
                     return

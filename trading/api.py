@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from trading import selectors, services
+from trading import control, selectors, services
 from trading.auth import (
     CONTROL_ENGINE,
     VIEW_DASHBOARD,
@@ -345,7 +345,7 @@ def api_view(*methods: str, perm: str = VIEW_DASHBOARD) -> Callable[[Callable[..
 # Shapes
 # ---------------------------------------------------------------------------------------------------
 def status_data() -> dict[str, Any]:
-    return selectors.engine_status()
+    return selectors.engine_status(control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB))
 
 
 def order_data(row: dict[str, Any]) -> dict[str, Any]:
@@ -442,7 +442,7 @@ def engine_control(request: HttpRequest, actor: str, action: str) -> tuple[Any, 
     body = _json_body(request, ("reason",))
     reason = _text_field(body, "reason", max_length=REASON_MAX)
     try:
-        done = services.engine_command(action=action, actor=actor, reason=reason)
+        done = control.engine_command(action=action, actor=actor, reason=reason)
     except services.EngineOffline as offline:
         hint = f"The engine process is not running; {offline.params['hint']}"
         raise ApiError(503, "engine_offline", offline.message, hint=hint, reason=offline.code) from None

@@ -178,6 +178,17 @@ def engine_refused(*, owner: str, running_owner: str, heartbeat_age_sec: float |
     )
 
 
+def engine_restarted(*, owner: str, note: str) -> EngineEvent:
+    """The launcher (`runall`) started this engine process again after the previous one died."""
+    return event_record(
+        kind=Kind.ERROR,
+        level=Level.WARNING,
+        actor="launcher",
+        message=f"The launcher restarted the engine process ({note}); {owner} runs it now",
+        meta={"owner": owner, "restart": note},
+    )
+
+
 def engine_released(*, owner: str, reason: str) -> EngineEvent:
     return event_record(
         kind=Kind.ENGINE_RELEASED, actor="engine", message=f"Engine process {owner} exited: {reason}", meta={"owner": owner}

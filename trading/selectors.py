@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
 from trading.accounts import account_current, account_label
+from trading.liveness import owner_is_dead
 from trading.models import (
     BalanceSnapshot,
     EngineEvent,
@@ -40,8 +41,11 @@ def heartbeat_age_sec(state: EngineState) -> float | None:
 
 
 def engine_online(state: EngineState) -> bool:
+    """An engine process holds the claim, its heartbeat is fresh, and it still exists (a process killed on
+    this machine counts as offline at once, before its last heartbeat goes stale)."""
     age = heartbeat_age_sec(state)
-    return bool(state.owner) and age is not None and age <= settings.ENGINE_STALE_AFTER_SEC
+    fresh = bool(state.owner) and age is not None and age <= settings.ENGINE_STALE_AFTER_SEC
+    return fresh and not owner_is_dead(state.owner)
 
 
 def engine_health() -> dict[str, Any]:
@@ -100,6 +104,7 @@ def heartbeat_age_bucket(state: EngineState) -> tuple[str, int] | None:
 def engine_status(state: EngineState | None = None) -> dict[str, Any]:
     """Everything a person or a script needs to know about the engine right now."""
     state = state or engine_state_get()
+    online = engine_online(state)
     return {
         "state": state.state,
         "state_since": state.state_since,
@@ -108,7 +113,7 @@ def engine_status(state: EngineState | None = None) -> dict[str, Any]:
         "mode": mode_current(),
         "account": account_current(),
         "account_label": account_current_label(),
-        "engine_online": engine_online(state),
+        "engine_online": online,
         "heartbeat_at": state.heartbeat_at,
         "heartbeat_age_sec": heartbeat_age_sec(state),
         "owner": state.owner,
@@ -122,7 +127,7 @@ def engine_status(state: EngineState | None = None) -> dict[str, Any]:
         "kill_switch": state.kill_switch,
         "kill_switch_reason": masked(state.kill_switch_reason),
         "kill_switch_at": state.kill_switch_at,
-        "allowed_actions": allowed_actions(state.state),
+        "allowed_actions": allowed_actions(state.state, engine_online=online),
     }
 
 

@@ -17,14 +17,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
 from exchange.account import mode_of
 from exchange.redact import mask_configured_secrets as masked
 from exchange.redact import mask_configured_value
 from exchange.rules import fee_for
 from exchange.types import OrderInfo, Trade
-from trading import events, selectors
+from trading import events
 
 # The refusals are part of this module's interface: callers catch services.InvalidInput and friends.
 from trading.errors import EngineOffline as EngineOffline
@@ -121,49 +120,6 @@ def engine_reset(*, actor: str, reason: str = "") -> Transition:
         "consecutive_order_failures": 0,
     }
     return _transition("reset", State.IDLE, actor=actor, reason=reason or "reset requested", extra=extra)
-
-
-@dataclass(frozen=True)
-class EngineCommandResult:
-    transition: Transition
-    completed_offline: bool = False
-    """A Stop that completed at once because no engine process was running."""
-
-    @property
-    def note(self) -> str:
-        return STOP_OFFLINE_NOTE if self.completed_offline else ""
-
-
-STOP_OFFLINE_NOTE = gettext_noop("The engine process is offline, so the stop completed at once.")
-
-
-def engine_command(*, action: str, actor: str, reason: str = "") -> EngineCommandResult:
-    """Carry out Start, Stop or Reset for a person (dashboard, API, admin, enginectl).
-
-    Start needs a live engine process: pressing it while nothing would trade is refused (EngineOffline)
-    rather than leaving a RUNNING state that no process acts on. Stop is never refused for that reason:
-    when the engine process is offline no cycle is running, so the stop completes at once (RUNNING →
-    STOPPING → IDLE) and the engine will not resume trading when it comes back. Reset only clears an
-    error, so it works with or without the engine process.
-    """
-    state = EngineState.load()
-    online = selectors.engine_online(state)
-    if action == "start":
-        if state.state == State.IDLE and not online and not _live_keys_missing():
-            raise EngineOffline(current=state.state)
-        return EngineCommandResult(engine_start(actor=actor, reason=reason))
-    if action == "stop":
-        transition = engine_stop(actor=actor, reason=reason)
-        if online:
-            return EngineCommandResult(transition)
-        try:
-            transition = engine_stop_complete(actor=actor, reason="engine process offline: no cycle was running")
-        except TransitionNotAllowed:
-            pass  # the engine came back and finished the stop itself
-        return EngineCommandResult(transition, completed_offline=True)
-    if action == "reset":
-        return EngineCommandResult(engine_reset(actor=actor, reason=reason))
-    raise ValueError(f"unknown engine action {action!r}")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from exchange.preflight import run_live_preflight
-from trading import events, manual_requests, selectors, services
+from trading import control, events, manual_requests, selectors, services
 from trading.auth import (
     CONTROL_ENGINE,
     PLACE_MANUAL_ORDER,
@@ -222,7 +222,7 @@ def _if_none_match(request: HttpRequest) -> set[str]:
 @permission_required(VIEW_DASHBOARD)
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     _expire_manual_requests()
-    state = EngineState.load()
+    state = control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB, state=EngineState.load())
     context: dict[str, Any] = {
         "poll_sec": settings.DASHBOARD_POLL_SEC,
         "mode": selectors.mode_current(),
@@ -244,7 +244,7 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
     _builder, needs_state, _every = PANELS[name]
     if name == "manual":
         _expire_manual_requests()
-    state = EngineState.load() if needs_state else None
+    state = control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB, state=EngineState.load()) if needs_state else None
     if name == "risk":
         # Its version is its own content (see selectors.panel_version): read it once, use it for both.
         context = _risk_context(state)
@@ -270,7 +270,7 @@ def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
         raise Http404("no such action")
     notice, problem = "", ""
     try:
-        done = services.engine_command(action=action, actor=actor_of(request))
+        done = control.engine_command(action=action, actor=actor_of(request))
         moved = _("%(old)s → %(new)s.") % {"old": done.transition.old, "new": done.transition.new}
         notice = " ".join(filter(None, [moved, _(done.note) if done.note else ""]))
     except services.TransitionNotAllowed as refused:

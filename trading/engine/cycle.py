@@ -45,6 +45,7 @@ from trading.engine.gate import GateInput, OrderPath
 from trading.engine.manual import ManualQueue
 from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
+from trading.engine.outage import DATABASE_ERRORS
 from trading.engine.outcome import CycleOutcome, EngineStopped, StaleMarketData
 from trading.engine.pnl import Holdings, PnlTracker, holdings_from_balances
 from trading.models import EngineState, Fill, Mode
@@ -162,6 +163,8 @@ class TradingEngine:
             outcome = CycleOutcome(ok=False, error=str(stopped), stopped=True)
         except (RetryLater, ExchangeError) as error:
             outcome = self.failures.temporary(error)
+        except DATABASE_ERRORS:
+            raise  # an outage, not a bug: the runner waits for the database and nothing is recorded meanwhile
         except Exception as error:  # noqa: BLE001 - anything unexpected stops trading with its traceback
             outcome = self.failures.unexpected(error)
         finally:

@@ -6,7 +6,7 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trading import manual_requests, selectors, services
+from trading import control, manual_requests, selectors, services
 from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
 
 
@@ -30,7 +30,10 @@ class Command(BaseCommand):
             if action == "start":
                 services.engine_start(actor=actor, reason=reason)
             elif action == "stop":
-                services.engine_stop(actor=actor, reason=reason)
+                # With no engine process alive the stop completes at once, as on the dashboard.
+                done = control.engine_command(action="stop", actor=actor, reason=reason)
+                if done.note:
+                    self.stdout.write(done.note)
             elif action == "reset":
                 services.engine_reset(actor=actor, reason=reason)
             elif action in ("buy", "sell", "sell-all", "close"):

@@ -37,7 +37,7 @@ def revoke_view(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trading", "0008_midnight_valuation"),
+        ("trading", "0011_manual_request_expiry"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

@@ -57,6 +57,7 @@ bench: setup
 	$(PY) bench/bench_sandbox.py
 	$(PY) bench/bench_client.py
 	$(PY) bench/bench_backtest.py
+	$(PY) bench/bench_optimize.py --reuse-db
 	$(PY) bench/bench_replay.py
 
 backup: $(STAMP)

@@ -104,7 +104,11 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
     closes: list[float] = prepared.close
     limits = account.limits
     tz = limits.time_zone
-    point_days = [_local_days(arrays.start + offset, tz) for offset in offsets]
+    point_days = [_local_days(arrays.start + offsets[0], tz)]
+    for offset in offsets[1:]:
+        # Most candles lie inside one local day: then every point's list is the open point's.
+        days = _local_days(arrays.start + offset, tz)
+        point_days.append(point_days[0] if days == point_days[0] else days)
     min_total = limits.min_order_krw
     min_f = float(min_total)
     limit = limits.max_daily_loss_krw

@@ -97,7 +97,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
     atr = prepared.lists.get("atr")
     offsets = path_offsets(arrays.unit_sec)
     starts: list[int] = arrays.start.tolist()
-    # The path of a candle is built when the candle is visited: a list of half a million 4-tuples would take 80 MB.
+    # The path of a candle is built when its points are walked: a list of half a million 4-tuples would take 80 MB.
     opens: list[float] = arrays.open.tolist()
     lows: list[float] = arrays.low.tolist()
     highs: list[float] = prepared.high if len(prepared.high) == n else arrays.high.tolist()
@@ -149,7 +149,6 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 decided = target - 2  # the candles in between decide HOLD
                 i = target
         start = starts[i]
-        path = (opens[i], lows[i], highs[i], closes[i])
         # Without protective exits, only the open point can act (the candle decision) unless the daily loss
         # check needs the others: it cannot fire inside a candle whose low leaves today's PnL clear of the limit.
         every_point = protect
@@ -169,7 +168,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 if carried_f is None:
                     carried_f = float(baseline.of(day))
                 # The low is the lowest point: if today's PnL is clear of the limit there, it is at every point.
-                lowest = realized_today_f + volume_f * path[1] * keep_f - cost_f - carried_f
+                lowest = realized_today_f + volume_f * lows[i] * keep_f - cost_f - carried_f
                 every_point = -lowest >= limit_f * (1 - NEAR) * 0.999
         if not every_point and skip_quiet and i - 1 > decided and raw_signal[i - 1] == 0:
             # A quiet candle clear of the limit (and no protective exit to watch): its open point decides HOLD
@@ -177,6 +176,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
             decided = i - 1
             i += 1
             continue
+        path = (opens[i], lows[i], highs[i], closes[i])
         for k in range(4):
             if k and not every_point:
                 break

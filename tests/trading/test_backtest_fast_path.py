@@ -25,6 +25,9 @@ MINUTES = FIXTURES / "upbit-krw-btc-1m-excerpt.csv"
 WIDE = (datetime(2018, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
 TIGHT_LOSS = {"max_daily_loss_krw": Decimal("300")}
 SMALL_ORDERS = {"max_order_krw": Decimal("6000"), "cooldown_sec": 0}
+# Local midnight inside an hourly candle (UTC+05:45), and a zone with daylight saving time.
+KATHMANDU = {**TIGHT_LOSS, "time_zone": "Asia/Kathmandu"}
+NEW_YORK = {**TIGHT_LOSS, "time_zone": "America/New_York"}
 
 
 @pytest.fixture
@@ -70,6 +73,9 @@ CASES = [
     (60, "macd", {"trailing_stop_pct": "1.5", "atr_stop_mult": "2", "atr_trailing": 1}, None),
     (60, "momentum", {"rsi_period": 7, "oversold": "35", "overbought": "60"}, None),
     (60, "momentum", {"rsi_period": 7, "oversold": "35", "overbought": "60", "max_volatility_pct": "1.2"}, TIGHT_LOSS),
+    (60, "sma_cross", {"fast": 3, "slow": 8}, KATHMANDU),
+    (60, "macd", {"fast": 6, "slow": 13, "signal": 5}, NEW_YORK),
+    (60, "momentum", {"rsi_period": 7, "oversold": "35", "overbought": "60"}, KATHMANDU),
     (60, "volatility_breakout", {"k": "0.4"}, None),
     (60, "volatility_breakout", {"k": "0.3", "trailing_stop_pct": "1"}, SMALL_ORDERS),
     (1, "sma_cross", {"fast": 2, "slow": 5}, SMALL_ORDERS),

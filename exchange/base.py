@@ -13,6 +13,11 @@ from exchange.types import Balance, Candle, Instrument, OrderBook, OrderChance, 
 class Exchange(Protocol):
     is_paper: bool
 
+    @property
+    def account(self) -> str:
+        """The ledger the exchange's orders belong to (exchange/account.py): "paper" or a live API and key."""
+        ...
+
     def get_ticker(self, market: str) -> Ticker: ...
 
     def get_minute_candles(self, market: str, *, unit: int = 1, count: int = 200, to: datetime | None = None) -> list[Candle]:

@@ -40,6 +40,7 @@ in docs/SANDBOX.md):
 - ``advance(seconds)``: move the sandbox clock forward (candles and resting orders follow).
 - ``set_balance(currency, balance, *, avg_buy_price=None)``.
 - ``state()``: balances (decimal strings), orders, faults, clock, for assertions.
+- ``received(method, path)``: how many such calls reached the sandbox (429s and faulted ones included).
 - ``hold_quota_clock()``: stop the rate limiter's clock (every call then lands in one one-second window).
 
 ``call(method, path, *, params=None, body=None, ...)`` sends a request signed the way Upbit's docs
@@ -193,6 +194,10 @@ class SandboxHandle:
 
     def state(self) -> dict[str, Any]:
         return self.control("GET", "state")
+
+    def received(self, method: str, path: str) -> int:
+        """How many `method path` calls reached the sandbox, however they were answered (429s and faults too)."""
+        return int(self.state()["received"].get(f"{method} {path}", 0))
 
     # --- quotas -------------------------------------------------------------------------------------
     def hold_quota_clock(self) -> ManualClock:

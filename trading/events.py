@@ -98,6 +98,28 @@ def manual_order_rejected(*, request_id: int, problem: str) -> EngineEvent:
     )
 
 
+def manual_order_cancelled(*, request: ManualOrderRequest, actor: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        actor=actor,
+        message=f"Manual order #{request.pk} cancelled by {actor} before the engine carried it out",
+        meta={"action": "cancel_manual", "request_id": request.pk, "kind": request.kind, "market": request.market},
+    )
+
+
+def manual_order_expired(*, request: ManualOrderRequest, actor: str, age_sec: float, ttl_sec: int) -> EngineEvent:
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        level=Level.WARNING,
+        actor=actor,
+        message=(
+            f"Manual order #{request.pk} expired unexecuted: queued {age_sec:.0f} s ago, "
+            f"longer than MANUAL_ORDER_TTL_SEC={ttl_sec}"
+        ),
+        meta={"action": "expire_manual", "request_id": request.pk, "kind": request.kind, "age_sec": round(age_sec, 3)},
+    )
+
+
 def cancel_requested(*, actor: str, order_ids: list[int], identifiers: list[str]) -> EngineEvent:
     shown = ", ".join(identifiers[:5]) + (f" and {len(identifiers) - 5} more" if len(identifiers) > 5 else "")
     return event_record(
@@ -153,6 +175,17 @@ def engine_refused(*, owner: str, running_owner: str, heartbeat_age_sec: float |
         actor="engine",
         message=f"Engine process {owner} refused to start: {running_owner} is already running (last heartbeat {age})",
         meta={"owner": owner, "running_owner": running_owner, "heartbeat_age_sec": heartbeat_age_sec},
+    )
+
+
+def engine_restarted(*, owner: str, note: str) -> EngineEvent:
+    """The launcher (`runall`) started this engine process again after the previous one died."""
+    return event_record(
+        kind=Kind.ERROR,
+        level=Level.WARNING,
+        actor="launcher",
+        message=f"The launcher restarted the engine process ({note}); {owner} runs it now",
+        meta={"owner": owner, "restart": note},
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from exchange.account import PAPER_ACCOUNT
 from exchange.exceptions import InvalidRequest, OrderNotFound, OrderRejected
 from exchange.matching import take_volume, validate_order
 from exchange.models import PaperIdentifier, PaperOrder, PaperTrade
@@ -126,6 +127,7 @@ class PaperExchange:
     """Trades on paper: the `Exchange` interface over real market data and a simulated, persisted account."""
 
     is_paper = True
+    account = PAPER_ACCOUNT
 
     def __init__(
         self,

@@ -244,6 +244,8 @@ class ControlEndpoints(SandboxState):
             state["prices"] = {m: dec(self.current_price(m, seconds)) for m in self.markets}
             state["faults"] = self.faults.describe()
             state["reject_keys"] = self.verifier.reject_all
+            with self.lock:
+                state["received"] = dict(sorted(self.received.items()))
             state["now"] = self.now().isoformat()
             return state
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -107,6 +108,9 @@ class SandboxState:
         self.faults = Faults()
         for fault in faults or ():
             self.faults.add(fault)
+        # Every Upbit call that arrived, counted before the quota and the faults ("POST /v1/orders": 3), so a
+        # test can say how many requests a client sent, whatever they were answered.
+        self.received: Counter[str] = Counter()
         self._swept_at = seconds_of(now)
         self._cache: dict[Any, Any] = {}
         # A pair's tick as set through the control endpoint (Upbit changes its table now and then); otherwise the table's.

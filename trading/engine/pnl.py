@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from exchange.account import mode_of
 from exchange.exceptions import ExchangeError, RateLimited, StopTrading
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from exchange.types import Balance, SideName, side_name
@@ -162,23 +163,23 @@ def day_baseline(volume: Decimal, cost: Decimal, start_price: Decimal | None, fe
     return mark_to_market(volume, cost, start_price, fee_rate)
 
 
-def fill_records(*, market: str, mode: str, min_id: int = 0) -> Iterable[FillRecord]:
-    """Fills of one market and mode, oldest first; with `min_id`, only fills with a larger id.
+def fill_records(*, market: str, account: str, min_id: int = 0) -> Iterable[FillRecord]:
+    """Fills of one market and account, oldest first; with `min_id`, only fills with a larger id.
 
-    The incremental read walks the primary key (new fills only) and filters market and mode here:
+    The incremental read walks the primary key (new fills only) and filters market and account here:
     asking the database to join first would scan every order on a large history."""
     if min_id:
         rows = (
             Fill.objects.filter(id__gt=min_id)
             .order_by("id")
-            .values_list("id", "ts", "order__side", "volume", "funds", "fee", "order__market", "order__mode")
+            .values_list("id", "ts", "order__side", "volume", "funds", "fee", "order__market", "order__account")
         )
-        picked = [row[:6] for row in rows if row[6] == market and row[7] == mode]
+        picked = [row[:6] for row in rows if row[6] == market and row[7] == account]
         picked.sort(key=lambda row: (row[1], row[0]))
         for pk, ts, side, volume, funds, fee in picked:
             yield FillRecord(id=pk, ts=ts, side=side_name(side), volume=volume, funds=funds, fee=fee)
         return
-    ordered = Fill.objects.filter(order__market=market, order__mode=mode).order_by("ts", "id")
+    ordered = Fill.objects.filter(order__market=market, order__account=account).order_by("ts", "id")
     for pk, ts, side, volume, funds, fee in ordered.values_list("id", "ts", "order__side", "volume", "funds", "fee").iterator(
         chunk_size=5000
     ):
@@ -196,27 +197,29 @@ def replay_fills(fills: Iterable[FillRecord], book: Book | None = None) -> Book:
 # ---------------------------------------------------------------------------------------------------
 # rebuildpnl
 # ---------------------------------------------------------------------------------------------------
-def pnl_rebuild(*, market: str | None = None, mode: str | None = None) -> list[PnlDaily]:
-    """Recompute realized PnL, fees and trade counts of every day from the fills.
+def pnl_rebuild(*, market: str | None = None, account: str | None = None) -> list[PnlDaily]:
+    """Recompute realized PnL, fees and trade counts of every day from the fills, account by account.
 
     Unrealized PnL, equity and drawdown are observations of the market made by the engine at the time;
     they cannot be derived from fills and are left as recorded."""
-    pairs = Order.objects.filter(fills__isnull=False).values_list("market", "mode").distinct()
+    pairs = Order.objects.filter(fills__isnull=False).values_list("market", "account").distinct()
     if market:
         pairs = pairs.filter(market=market)
-    if mode:
-        pairs = pairs.filter(mode=mode)
+    if account:
+        pairs = pairs.filter(account=account)
     rows: list[PnlDaily] = []
-    for pair_market, pair_mode in sorted(set(pairs)):
-        book = replay_fills(fill_records(market=pair_market, mode=pair_mode))
+    for pair_market, pair_account in sorted(set(pairs)):
+        book = replay_fills(fill_records(market=pair_market, account=pair_account))
         with transaction.atomic():
             for day, totals in sorted(book.days.items()):
-                row, _ = PnlDaily.objects.get_or_create(date=day, market=pair_market, mode=pair_mode)
+                row, _ = PnlDaily.objects.get_or_create(
+                    date=day, market=pair_market, account=pair_account, defaults={"mode": mode_of(pair_account)}
+                )
                 row.realized, row.fees, row.trades = q8(totals.realized), q8(totals.fees), totals.trades
                 row.save(update_fields=["realized", "fees", "trades", "updated_at"])
                 rows.append(row)
             # Days that have a row but (no longer) any fill realized nothing.
-            PnlDaily.objects.filter(market=pair_market, mode=pair_mode).exclude(date__in=list(book.days)).update(
+            PnlDaily.objects.filter(market=pair_market, account=pair_account).exclude(date__in=list(book.days)).update(
                 realized=ZERO, fees=ZERO, trades=0
             )
     return rows
@@ -281,17 +284,17 @@ class PnlTracker:
         self,
         *,
         market: str,
-        mode: str,
+        account: str,
         fee_rate: Decimal = DEFAULT_FEE_RATE,
         price_at: Callable[[datetime], Decimal | None] | None = None,
     ) -> None:
         self.market = market
-        self.mode = mode
+        self.account = account
         self.fee_rate = fee_rate
         self.price_at = price_at
         """Gives the market price at a moment (the close of the candle before it), or None when there is none;
         raises the exchange's errors. Used for day baselines."""
-        self.book = replay_fills(fill_records(market=market, mode=mode))
+        self.book = replay_fills(fill_records(market=market, account=account))
         self._row: PnlDaily | None = None
         self._day: date | None = None
         self._last_written: tuple[object, ...] | None = None
@@ -305,7 +308,7 @@ class PnlTracker:
         price = self._start_prices.get(day)
         if price is None:
             price = (
-                PnlDaily.objects.filter(date=day, market=self.market, mode=self.mode)
+                PnlDaily.objects.filter(date=day, market=self.market, account=self.account)
                 .values_list("start_price", flat=True)
                 .first()
             )
@@ -356,14 +359,18 @@ class PnlTracker:
         return True
 
     def _start_unknown(self, day: date, midnight: datetime, now: datetime, error: str) -> None:
-        row, _ = PnlDaily.objects.get_or_create(date=day, market=self.market, mode=self.mode)
+        row, _ = PnlDaily.objects.get_or_create(
+            date=day, market=self.market, account=self.account, defaults={"mode": mode_of(self.account)}
+        )
         if row.start_unknown_since is None:
             # Once per episode: a restarted process finds the mark and stays quiet.
             PnlDaily.objects.filter(pk=row.pk).update(start_unknown_since=now)
             events.day_start_unknown(day=day, midnight=midnight, error=error)
 
     def _start_known(self, day: date, price: Decimal, carried: Decimal) -> None:
-        row, _ = PnlDaily.objects.get_or_create(date=day, market=self.market, mode=self.mode)
+        row, _ = PnlDaily.objects.get_or_create(
+            date=day, market=self.market, account=self.account, defaults={"mode": mode_of(self.account)}
+        )
         PnlDaily.objects.filter(pk=row.pk).update(start_price=q8(price), start_unknown_since=None)
         self._start_prices[day] = q8(price)
         if row.start_unknown_since is not None:
@@ -385,20 +392,22 @@ class PnlTracker:
 
         A new fill dated before the newest one already applied (an adopted order's late report) forces a
         full replay, so fills are always applied in time order, exactly as `pnl_rebuild` does."""
-        new = list(fill_records(market=self.market, mode=self.mode, min_id=self.book.max_id))
+        new = list(fill_records(market=self.market, account=self.account, min_id=self.book.max_id))
         if not new:
             return 0
         new.sort(key=lambda record: (record.ts, record.id))
         if self.book.last_key is not None and (new[0].ts, new[0].id) < self.book.last_key:
-            logger.info("a fill dated before the last applied one arrived: replaying the %s %s book", self.market, self.mode)
-            self.book = replay_fills(fill_records(market=self.market, mode=self.mode))
+            logger.info("a fill dated before the last applied one arrived: replaying the %s %s book", self.market, self.account)
+            self.book = replay_fills(fill_records(market=self.market, account=self.account))
         else:
             self.book = replay_fills(new, self.book)
         return len(new)
 
     def _load_row(self, day: date) -> PnlDaily:
         if self._row is None or self._day != day:
-            self._row, _ = PnlDaily.objects.get_or_create(date=day, market=self.market, mode=self.mode)
+            self._row, _ = PnlDaily.objects.get_or_create(
+                date=day, market=self.market, account=self.account, defaults={"mode": mode_of(self.account)}
+            )
             self._day = day
             self._last_written = None
         return self._row
@@ -449,10 +458,10 @@ _PNL_FIGURES = ("realized", "fees", "trades", "unrealized", "equity_start", "equ
 class SnapshotKeeper:
     """Stores a BalanceSnapshot when holdings change and at least every BALANCE_SNAPSHOT_INTERVAL_SEC."""
 
-    def __init__(self, *, mode: str, market: str) -> None:
-        self.mode = mode
+    def __init__(self, *, account: str, market: str) -> None:
+        self.account = account
         self.symbol = market.split("-", 1)[1]
-        last = BalanceSnapshot.objects.filter(mode=mode).order_by("-ts", "-id").first()
+        last = BalanceSnapshot.objects.filter(account=account).order_by("-ts", "-id").first()
         self._last_key = (last.krw, last.coin_volume) if last else None
         self._last_at = last.ts if last else None
 
@@ -464,7 +473,8 @@ class SnapshotKeeper:
             return None
         snapshot = BalanceSnapshot.objects.create(
             ts=now,
-            mode=self.mode,
+            mode=mode_of(self.account),
+            account=self.account,
             krw=key[0],
             coin_symbol=self.symbol,
             coin_volume=key[1],

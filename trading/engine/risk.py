@@ -375,11 +375,13 @@ _HUNDRED = Decimal("100")
 _CENT = Decimal("0.01")
 
 
-def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal) -> RiskCheck:
-    """The coin's value after a buy must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
+def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, *, krw_locked: Decimal = ZERO) -> RiskCheck:
+    """The coin's value after a buy (with the KRW `krw_locked` in open buy orders, which `coin_value_after`
+    includes) must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
     cap = ratio * total_equity
     over = total_equity <= 0 or coin_value_after > cap
-    return _lazy(not over, Rule.POSITION_CAP, partial(position_cap_text, coin_value_after, total_equity, ratio, cap, over))
+    text = partial(position_cap_text, coin_value_after, total_equity, ratio, cap, over, krw_locked)
+    return _lazy(not over, Rule.POSITION_CAP, text)
 
 
 _BOUND_MAX_ORDER = "MAX_ORDER_KRW"
@@ -395,6 +397,7 @@ def max_order_size(
     requested_krw: Decimal | None = None,
     fee_rate: Decimal = DEFAULT_FEE_RATE,
     min_order_krw: Decimal = KRW_MIN_ORDER_TOTAL,
+    krw_locked: Decimal = ZERO,
 ) -> RiskCheck:
     """Size a market buy: min(MAX_ORDER_KRW, the position cap's room, what KRW can pay including the fee).
 
@@ -413,6 +416,8 @@ def max_order_size(
         room = max(position_room_krw.to_integral_value(ROUND_FLOOR), ZERO)
         if room < most:
             most, binding_name = room, _BOUND_POSITION_CAP
+            if krw_locked > 0:
+                binding_name = f"{_BOUND_POSITION_CAP} ({krw_figure(krw_locked)} of it already locked in open buy orders)"
     figures = (krw_free, max_order_krw, spendable, position_room_krw, most, binding_name, min_order_krw, requested_krw, fee_rate)
     if requested_krw is not None:
         if requested_krw > most:
@@ -553,7 +558,10 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
         return RiskResult(False, "buy", intent.source, tuple(checks))
     coin_value = context.coin_value
     equity = context.krw_free + context.krw_locked + coin_value
-    room = position_room(equity, coin_value, limits.max_position_ratio, limits.fee_rate)
+    # KRW locked by open buy orders becomes coin when they fill: it is position already, or two buys that each
+    # fit the cap alone would together exceed it.
+    committed = coin_value + context.krw_locked
+    room = position_room(equity, committed, limits.max_position_ratio, limits.fee_rate)
     size = max_order_size(
         krw_free=context.krw_free,
         max_order_krw=limits.max_order_krw,
@@ -561,11 +569,17 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
         requested_krw=intent.krw_total,
         fee_rate=limits.fee_rate,
         min_order_krw=limits.min_order_krw,
+        krw_locked=context.krw_locked,
     )
     checks.append(size)
     if size.allowed and size.size is not None:
         checks.append(
-            position_cap(coin_value + size.size, equity - fee_for(size.size, limits.fee_rate), limits.max_position_ratio)
+            position_cap(
+                committed + size.size,
+                equity - fee_for(size.size, limits.fee_rate),
+                limits.max_position_ratio,
+                krw_locked=context.krw_locked,
+            )
         )
     allowed = _all_allowed(checks)
     return RiskResult(allowed, "buy", intent.source, tuple(checks), krw_total=size.size if allowed else None)

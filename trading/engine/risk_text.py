@@ -101,7 +101,7 @@ def cooldown_text(
 
 
 def position_cap_text(
-    coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, cap: Decimal, over: bool
+    coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, cap: Decimal, over: bool, krw_locked: Decimal = ZERO
 ) -> tuple[str, dict[str, str]]:
     numbers = {
         "coin_value_after": figure(coin_value_after),
@@ -111,9 +111,13 @@ def position_cap_text(
     }
     share = (coin_value_after / total_equity * 100) if total_equity > 0 else _HUNDRED
     numbers["share_pct"] = figure(share.quantize(_CENT))
+    locked = ""
+    if krw_locked > 0:
+        numbers["krw_locked"] = figure(krw_locked)
+        locked = f" (with {krw_figure(krw_locked)} locked in open buy orders)"
     if over:
         return (
-            f"position cap: the coin would be worth {krw_figure(coin_value_after)}, {share:.2f}% of equity "
+            f"position cap: the coin would be worth {krw_figure(coin_value_after)}{locked}, {share:.2f}% of equity "
             f"{krw_figure(total_equity)}; MAX_POSITION_RATIO={ratio} allows {krw_figure(cap.quantize(_CENT))}",
             numbers,
         )

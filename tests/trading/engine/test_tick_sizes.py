@@ -40,7 +40,7 @@ def test_a_limit_price_is_rounded_by_the_tick_the_exchange_states(live, sandbox)
     ticks = TickSizes(live.get_instrument)
 
     result = order_ops.order_submit(
-        live, market="KRW-BTC", side="sell", ord_type="limit", mode="live",
+        live, market="KRW-BTC", side="sell", ord_type="limit", account=live.account,
         price=D("120001000"), volume=D("0.001"), tick_sizes=ticks, now=DAY_ONE,
     )  # fmt: skip
 
@@ -55,7 +55,7 @@ def test_the_built_in_table_alone_would_have_been_refused(live, sandbox):
     sandbox.set_tick_size("5000")
 
     result = order_ops.order_submit(
-        live, market="KRW-BTC", side="sell", ord_type="limit", mode="live", price=D("120001000"), volume=D("0.001")
+        live, market="KRW-BTC", side="sell", ord_type="limit", account=live.account, price=D("120001000"), volume=D("0.001")
     )
 
     assert result.rejected is not None
@@ -71,11 +71,11 @@ def test_a_refused_price_makes_the_next_order_read_the_tick_again(live, sandbox)
     sandbox.set_tick_size("5000")
 
     first = order_ops.order_submit(
-        live, market="KRW-BTC", side="sell", ord_type="limit", mode="live",
+        live, market="KRW-BTC", side="sell", ord_type="limit", account=live.account,
         price=D("120001000"), volume=D("0.001"), tick_sizes=ticks, now=DAY_ONE,
     )  # fmt: skip
     second = order_ops.order_submit(
-        live, market="KRW-BTC", side="sell", ord_type="limit", mode="live",
+        live, market="KRW-BTC", side="sell", ord_type="limit", account=live.account,
         price=D("120001000"), volume=D("0.001"), tick_sizes=ticks, now=DAY_ONE,
     )  # fmt: skip
 

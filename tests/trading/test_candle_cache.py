@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.factories import CandleFactory
+from tests.trading.test_candles import NOW, replay  # noqa: F401 - a fixture: the sandbox replaying real minutes
 from trading.candle_cache import cache_dir
 from trading.candle_files import candles_import
 from trading.candles import candle_arrays, candles_store
@@ -142,3 +143,19 @@ def test_an_import_keeps_a_fresh_copy_once_committed(settings, copy_dir, django_
     assert held.shape == (6, 2900)
     assert _same(candle_arrays(market="KRW-BTC", unit=60, start=START, end=END), _from_table(settings))
     assert _copies() == [copy]
+
+
+def test_a_fetch_keeps_a_fresh_copy_once_committed(settings, copy_dir, replay, django_capture_on_commit_callbacks):  # noqa: F811 - the imported fixture, asked for by name
+    from exchange.upbit import UpbitClient
+    from trading.candles import candles_fetch
+
+    handle, minutes, _opens, _cut = replay
+    with django_capture_on_commit_callbacks(execute=True):
+        result = candles_fetch(source=UpbitClient(handle.base_url), market="KRW-BTC", unit=1, start=minutes[0], end=NOW, now=NOW)
+
+    (copy,) = _copies()
+    assert np.load(copy).shape == (6, result.inserted)
+    read = candle_arrays(market="KRW-BTC", unit=1, start=minutes[0], end=NOW)
+    kept, settings.CANDLE_CACHE_DIR = settings.CANDLE_CACHE_DIR, None
+    assert _same(read, candle_arrays(market="KRW-BTC", unit=1, start=minutes[0], end=NOW))
+    settings.CANDLE_CACHE_DIR = kept

@@ -310,6 +310,9 @@ LIVE_KEYS_CONFIGURED = bool(UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY)
 # Files kept readable by their owner only (trading/files.py), besides the SQLite database.
 ENV_FILE_PATH = _DOT_ENV
 BACKUP_DIR = BASE_DIR / "backups"
+# The columnar copy of stored candles that backtests read (trading/candle_cache.py); empty turns it off.
+_CANDLE_CACHE = _raw("CANDLE_CACHE_DIR", str(BASE_DIR / "var" / "candle-cache"))
+CANDLE_CACHE_DIR: Path | None = Path(_CANDLE_CACHE) if _CANDLE_CACHE else None
 
 # --- Django wiring ----------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/soak.py --minutes 2                                   # SQLite in a temporary directory
     .venv/bin/python bench/soak.py --minutes 2 --db postgres://postgres@127.0.0.1:5432/postgres
-    .venv/bin/python bench/soak.py --minutes 10 --seed 7 --faults manual,drop,kill
+    .venv/bin/python bench/soak.py --minutes 10 --seed 7 --faults manual,drop,kill     # repeat a run's seed, some faults only
 
 Starts `manage.py runsandbox`, `manage.py runserver` and `manage.py runengine` (live mode, one-second
 cycles, a fast moving-average strategy) on a fresh database (a SQLite file in a temporary directory, or a new
@@ -58,7 +58,7 @@ WEIGHTS = {"manual": 5, "stopstart": 1, "drop": 2, "stall": 2, "5xx": 2, "429": 
 MARKET = "KRW-BTC"
 READ_TIMEOUT_SEC = 2
 STALE_AFTER_SEC = 3
-SETTLE_SEC = 150
+SETTLE_SEC = 100
 """Longest wait for the books to settle after the faults stop: an order whose answer was lost is declared
 never placed only after 60 s and three lookups."""
 API_USER = "soak"
@@ -542,7 +542,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--db", default="", help="a postgres:// URL: the soak creates (and drops) its own database on that server; default SQLite"
     )
-    parser.add_argument("--seed", type=int, default=1, help="random seed of the faults and the sandbox market (default 1)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="random seed of the faults and the sandbox market (default: a new one, printed)"
+    )
     parser.add_argument(
         "--faults", type=parse_faults, default=FAULT_KINDS, help=f"comma-separated kinds (default all): {','.join(FAULT_KINDS)}"
     )
@@ -550,7 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.minutes <= 24 * 60:
         parser.error("--minutes must be more than 0 and at most a day")
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1, 1_000_000)
     soak = Soak(args)
+    print(f"soak: {args.minutes:g} minutes of faults ({','.join(args.faults) or 'none'}), seed {args.seed}", flush=True)
     started = time.monotonic()
     code = 2
     try:

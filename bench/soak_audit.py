@@ -165,7 +165,10 @@ def audit_pnl(audit: Audit, mode: str = "live") -> None:
 
 
 def run_audit(state: dict[str, Any], coin: str) -> Audit:
+    from trading.models import ManualOrderRequest
+
     audit = Audit()
+    audit.figures["manual_requests"] = dict(Counter(ManualOrderRequest.objects.values_list("status", flat=True)))
     orders = list(state.get("orders") or [])
     audit_orders(audit, orders)
     audit_fills(audit, orders)

@@ -28,6 +28,7 @@ exits 1 if any is not. Every child runs in its own process group and is killed o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -583,6 +584,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 1_000_000)
     soak = Soak(args)
+
+    def overran(signum: int, _frame: object) -> None:
+        raise SoakError(f"the soak overran its time limit ({signal.Signals(signum).name})")
+
+    def terminated(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # through the finally below, which kills every child
+
+    # A hard bound on the whole run, whatever hangs: the faults, the settling, the stops, with room to spare.
+    signal.signal(signal.SIGALRM, overran)
+    signal.alarm(int(args.minutes * 60 + SETTLE_SEC + 300))
+    signal.signal(signal.SIGTERM, terminated)
     print(f"soak: {args.minutes:g} minutes of faults ({','.join(args.faults) or 'none'}), seed {args.seed}", flush=True)
     started = time.monotonic()
     code = 2
@@ -608,8 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     except SoakError as error:
         print(f"soak: could not run: {error}", file=sys.stderr)
     finally:
+        signal.alarm(0)
         soak.kill_children()
-        soak.close_db() if "django" in sys.modules and soak.env else None
+        if "django.db" in sys.modules:
+            with contextlib.suppress(Exception):  # Django may not have been set up at all
+                soak.close_db()
         try:
             soak.drop_database()
         except Exception as error:  # noqa: BLE001 - the verdict stands; a leftover database is only untidy

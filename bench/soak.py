@@ -355,9 +355,8 @@ class Soak:
                 {"path": "/v1/orders", "method": "POST", "seconds": seconds, "count": 1, "after": rng.random() < 0.5},
             )
         elif kind == "5xx":
-            path, method = rng.choice(
-                (("/v1/orders", "POST"), ("/v1/order", "GET"), ("/v1/accounts", "GET"), ("/v1/ticker", "GET"))
-            )
+            paths = (("/v1/orders", "POST"), ("/v1/order", "GET"), ("/v1/accounts", "GET"), ("/v1/ticker", "GET"))
+            path, method = rng.choices(paths, (1, 2, 2, 2))[0]
             status = rng.choice((500, 502, 503))
             self.control("POST", "fail", {"path": path, "method": method, "status": status, "count": rng.randint(1, 3)})
         elif kind == "429":

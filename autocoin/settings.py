@@ -268,6 +268,10 @@ try:
     # The exchange's last trade may be at most this old (by this PC's clock) before no new entries are made.
     TICKER_MAX_AGE_SEC = env_int("TICKER_MAX_AGE_SEC", 60, minimum=5, maximum=3600)
     ENGINE_STALE_AFTER_SEC = env_int("ENGINE_STALE_AFTER_SEC", 10, minimum=3, maximum=600)
+    # A manual request not carried out within this many seconds expires: an old "close" must never fire later.
+    MANUAL_ORDER_TTL_SEC = env_int("MANUAL_ORDER_TTL_SEC", 120, minimum=5, maximum=86400)
+    # The engine rides out a database that stops answering for up to this long; past it, ERROR once it answers.
+    DB_OUTAGE_MAX_SEC = env_int("DB_OUTAGE_MAX_SEC", 60, minimum=1, maximum=3600)
 
     # --- Web and API ------------------------------------------------------------------------------
     AUTOCOIN_API_TOKEN = env_secret("AUTOCOIN_API_TOKEN", min_length=16)

@@ -220,7 +220,6 @@ def main(argv: list[str] | None = None) -> int:
     # gathers them by itself): a cycle's cost must not depend on them.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    open_plan = " | ".join(open_order_rows().filter(mode="live").order_by().explain().splitlines())
     settings.STRATEGY = "sma_cross"
     settings.ORDER_COOLDOWN_SEC = 0
     settings.MAX_DAILY_LOSS_KRW = D("100000000")
@@ -229,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     EngineState.objects.filter(pk=1).update(state="RUNNING", kill_switch=False, consecutive_failures=0)
 
     engine = TradingEngine(PrefetchedExchange(load_candles()))
+    open_plan = " | ".join(open_order_rows().filter(account=engine.account).order_by().explain().splitlines())
     warm = measure(engine, 5)
     hold = measure(engine, args.cycles)
 

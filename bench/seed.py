@@ -196,6 +196,7 @@ _ORDER_COLUMNS = (
     "volume",
     "status",
     "mode",
+    "account",
     "identifier",
     "exchange_uuid",
     "exchange_state",
@@ -205,6 +206,11 @@ _ORDER_COLUMNS = (
     "reason",
     "raw",
 )
+
+
+def _mode_and_account(i: int) -> tuple[str, str]:
+    """Mostly paper, one row in 97 live (in the ledger of live rows from before accounts existed)."""
+    return ("live", "live:legacy") if i % 97 == 0 else ("paper", "paper")
 
 
 def _order_status(i: int) -> str:
@@ -236,7 +242,7 @@ def _orders(n: int, w: _Writer, now: datetime, rng: random.Random) -> Iterator[t
             f"{10_000 + (i % 50) * 100}.00000000" if buy else None,
             None if buy else _eight(volume_units),
             status,
-            "live" if i % 97 == 0 else "paper",
+            *_mode_and_account(i),
             f"{SEED_PREFIX}{i}",
             None if status == "REJECTED" else f"00000000-0000-4000-8000-{i:012d}",
             {"DONE": "done", "CANCEL": "cancel", "WAIT": "wait"}.get(status, ""),
@@ -281,7 +287,7 @@ def _snapshots(n: int, w: _Writer, now: datetime, rng: random.Random) -> Iterato
         total = krw + coin * price
         yield (
             w.ts(when(i)),
-            "live" if i % 97 == 0 else "paper",
+            *_mode_and_account(i),
             _eight(krw),
             "BTC",
             _eight(coin),
@@ -299,6 +305,7 @@ def _pnl(days: int, now: datetime, rng: random.Random) -> Iterator[tuple[Any, ..
         yield (
             (today - timedelta(days=day)).isoformat(),
             "KRW-BTC",
+            "paper",
             "paper",
             _eight(realized),
             _eight(unrealized),
@@ -390,7 +397,7 @@ def seed_database(*, sizes: SeedSizes | None = None, force: bool = False, log: C
             "snapshots",
             lambda: w.insert(
                 BalanceSnapshot,
-                ("ts", "mode", "krw", "coin_symbol", "coin_volume", "avg_buy_price", "price", "total_krw"),
+                ("ts", "mode", "account", "krw", "coin_symbol", "coin_volume", "avg_buy_price", "price", "total_krw"),
                 _snapshots(sizes.snapshots, w, now, rng),
             ),
         )
@@ -398,7 +405,7 @@ def seed_database(*, sizes: SeedSizes | None = None, force: bool = False, log: C
             "pnl_days",
             lambda: w.insert(
                 PnlDaily,
-                ("date", "market", "mode", "realized", "unrealized", "fees", "max_drawdown", "trades"),
+                ("date", "market", "mode", "account", "realized", "unrealized", "fees", "max_drawdown", "trades"),
                 _pnl(sizes.pnl_days, now, rng),
             ),
         )

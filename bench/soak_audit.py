@@ -148,9 +148,15 @@ def audit_pnl(audit: Audit, mode: str = "live") -> None:
     from trading.engine.pnl import pnl_rebuild
     from trading.models import PnlDaily
 
-    kept = {(row.date, row.market): row for row in PnlDaily.objects.filter(mode=mode)}
-    kept_figures = {key: (row.realized, row.fees, row.trades) for key, row in kept.items()}
-    rebuilt = {(row.date, row.market): (row.realized, row.fees, row.trades) for row in pnl_rebuild(mode=mode)}
+    kept_figures = {
+        (row.date, f"{row.market} {row.account}"): (row.realized, row.fees, row.trades)
+        for row in PnlDaily.objects.filter(mode=mode)
+    }
+    rebuilt = {
+        (row.date, f"{row.market} {row.account}"): (row.realized, row.fees, row.trades)
+        for row in pnl_rebuild()
+        if row.mode == mode
+    }
     problems = []
     for key in sorted(set(kept_figures) | set(rebuilt)):
         mine = kept_figures.get(key, (D("0"), D("0"), 0))

@@ -6,12 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from exchange.types import Balance, Candle, OrderBook, OrderChance, OrderInfo, OrderRequest, Ticker
+from exchange.types import Balance, Candle, Instrument, OrderBook, OrderChance, OrderInfo, OrderRequest, Ticker
 
 
 @runtime_checkable
 class Exchange(Protocol):
     is_paper: bool
+
+    @property
+    def account(self) -> str:
+        """The ledger the exchange's orders belong to (exchange/account.py): "paper" or a live API and key."""
+        ...
 
     def get_ticker(self, market: str) -> Ticker: ...
 
@@ -24,6 +29,10 @@ class Exchange(Protocol):
         ...
 
     def get_orderbook(self, market: str) -> OrderBook: ...
+
+    def get_instrument(self, market: str) -> Instrument:
+        """The pair's tick size as the exchange states it (`GET /v1/orderbook/instruments`)."""
+        ...
 
     def get_accounts(self) -> list[Balance]: ...
 

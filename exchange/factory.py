@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from exchange.account import account_for
 from exchange.base import Exchange
 from exchange.paper import PaperExchange
 from exchange.upbit import UpbitClient
@@ -25,3 +26,10 @@ def build_exchange(*, paper: bool | None = None) -> Exchange:
     if not (settings.UPBIT_ACCESS_KEY and settings.UPBIT_SECRET_KEY):
         raise ValueError("live trading needs UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY; set both or use PAPER_MODE=true")
     return UpbitClient.from_settings(with_keys=True)
+
+
+def account_current(*, paper: bool | None = None) -> str:
+    """The account the ledger is kept for under the current settings (exchange/account.py): "paper", or
+    the live API's host with a fingerprint of the access key. The engine's exchange names the same one."""
+    use_paper = settings.PAPER_MODE if paper is None else paper
+    return account_for(paper=use_paper, base_url=settings.UPBIT_API_BASE, access_key=settings.UPBIT_ACCESS_KEY or "")

@@ -443,7 +443,7 @@ def validate_order(
     suffix = _side_suffix(request.side)
     if request.identifier and request.identifier in used_identifiers:
         raise _reject("duplicated_identifier", f"identifier {request.identifier!r} was already used")
-    if request.ord_type == "limit" and request.price is not None and not is_on_tick(request.price):
+    if request.ord_type == "limit" and request.price is not None and not is_on_tick(request.price, tick=request.tick_size):
         raise _reject(f"invalid_price_{suffix}", f"price {request.price} is not on the KRW tick grid")
     if request.side == "sell" and request.ord_type in ("market", "best") and (not levels or levels[0].bid_price <= 0):
         raise _reject("create_ask_error", "no bids on the order book to sell into")

@@ -51,10 +51,18 @@ def krw_tick_size(price: Decimal) -> Decimal:
     return KRW_TICK_TABLE[-1][1]
 
 
-def round_to_tick(price: Decimal, rounding: Rounding = "nearest") -> Decimal:
-    """Snap a KRW price onto the tick grid. A buy limit should round down, a sell limit up."""
+def round_to_tick(price: Decimal, rounding: Rounding = "nearest", *, tick: Decimal | None = None) -> Decimal:
+    """Snap a price onto the tick grid. A buy limit should round down, a sell limit up.
+
+    `tick` is the pair's tick as the exchange reports it (`GET /v1/orderbook/instruments`); without it the
+    built-in KRW table decides by the price's band."""
     if price <= 0:
         raise ValueError(f"price must be positive: {price}")
+    if tick is not None:
+        if tick <= 0:
+            raise ValueError(f"tick must be positive: {tick}")
+        snapped = (price / tick).quantize(Decimal(1), rounding=_ROUNDING[rounding]) * tick
+        return (snapped if snapped > 0 else tick).quantize(tick)
     tick = krw_tick_size(price)
     snapped = (price / tick).quantize(Decimal(1), rounding=_ROUNDING[rounding]) * tick
     # Rounding up can cross into a band with a coarser tick (e.g. 999,999 → 1,000,000): snap again.
@@ -66,8 +74,8 @@ def round_to_tick(price: Decimal, rounding: Rounding = "nearest") -> Decimal:
     return snapped.quantize(tick) if tick < 1 else snapped.quantize(Decimal(1))
 
 
-def is_on_tick(price: Decimal) -> bool:
-    return price > 0 and (price % krw_tick_size(price)) == 0
+def is_on_tick(price: Decimal, *, tick: Decimal | None = None) -> bool:
+    return price > 0 and (price % (tick or krw_tick_size(price))) == 0
 
 
 def quantize_volume(volume: Decimal) -> Decimal:

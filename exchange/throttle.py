@@ -39,6 +39,9 @@ WINDOW_SEC = 1.0
 WINDOW_MARGIN_SEC = 0.1
 # After the server says a second is spent, wait a full second plus this margin.
 BOUNDARY_MARGIN_SEC = 0.05
+# After a 429 the group waits at least this long: Upbit counts per second on its own clock, so only a full
+# window (plus the margin) is sure to start a fresh one; another call inside the spent window is what earns a 418.
+REFUSED_PAUSE_SEC = WINDOW_SEC + BOUNDARY_MARGIN_SEC
 
 _REMAINING_REQ = re.compile(r"group=(?P<group>[A-Za-z0-9_\-]+)\s*;\s*(?:min=(?P<min>\d+)\s*;\s*)?sec=(?P<sec>\d+)")
 

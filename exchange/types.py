@@ -103,6 +103,26 @@ class OrderChance:
     max_total: Decimal
     bid_account: Balance
     ask_account: Balance
+    state: str = "active"
+    """The market's trading state (`active` when it can be traded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A pair's order-book rules from `GET /v1/orderbook/instruments`: the authoritative tick size."""
+
+    market: str
+    quote_currency: str
+    tick_size: Decimal
+    supported_levels: tuple[Decimal, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """One of the account's API keys from `GET /v1/api_keys`: when it stops working (the key itself is never kept)."""
+
+    expire_at: datetime
+    matches_configured_key: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +136,8 @@ class OrderRequest:
     price: Decimal | None = None
     volume: Decimal | None = None
     time_in_force: str | None = None
+    tick_size: Decimal | None = None
+    """The pair's tick from the exchange (`Instrument`); None: the built-in KRW table decides."""
 
 
 @dataclass(frozen=True, slots=True)

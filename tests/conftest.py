@@ -8,6 +8,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from tests import factories
+from trading.models import EngineState
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
@@ -61,3 +62,17 @@ def frozen_now(monkeypatch) -> FrozenClock:
     clock = FrozenClock(timezone.now().replace(microsecond=0))
     monkeypatch.setattr(timezone, "now", clock)
     return clock
+
+
+def engine_running_online() -> None:
+    """The engine as a live process leaves it while trading: RUNNING, claimed, heartbeat fresh. Manual orders
+    are accepted only then."""
+    EngineState.load()
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(
+        state=EngineState.State.RUNNING, owner="testhost:4242", heartbeat_at=timezone.now()
+    )
+
+
+@pytest.fixture
+def engine_running(db) -> None:
+    engine_running_online()

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from exchange.factory import account_current
 from trading.models import (
     BacktestRun,
     BalanceSnapshot,
@@ -61,6 +62,8 @@ class OrderFactory(DjangoModelFactory[Order]):
     volume = None
     status = Order.Status.DONE
     mode = Mode.PAPER
+    # The account the settings name for the row's mode: a live row belongs to the configured live account.
+    account = factory.LazyAttribute(lambda row: account_current(paper=row.mode == Mode.PAPER))
     identifier = factory.LazyFunction(lambda: f"ac-{uuid.uuid4()}")
     exchange_uuid = factory.LazyFunction(lambda: str(uuid.uuid4()))
     executed_volume = Decimal("0.0001")
@@ -86,6 +89,8 @@ class BalanceSnapshotFactory(DjangoModelFactory[BalanceSnapshot]):
         model = BalanceSnapshot
 
     mode = Mode.PAPER
+    # The account the settings name for the row's mode: a live row belongs to the configured live account.
+    account = factory.LazyAttribute(lambda row: account_current(paper=row.mode == Mode.PAPER))
     krw = Decimal("990000")
     coin_symbol = "BTC"
     coin_volume = Decimal("0.0001")
@@ -101,6 +106,8 @@ class PnlDailyFactory(DjangoModelFactory[PnlDaily]):
     date = factory.Sequence(lambda n: timezone.localdate() - timedelta(days=n))
     market = "KRW-BTC"
     mode = Mode.PAPER
+    # The account the settings name for the row's mode: a live row belongs to the configured live account.
+    account = factory.LazyAttribute(lambda row: account_current(paper=row.mode == Mode.PAPER))
     realized = Decimal("1200")
     unrealized = Decimal("-300")
     fees = Decimal("10")

@@ -16,6 +16,8 @@ Fixtures
 - ``sandbox_factory``: call it with any ``SandboxServer`` keyword arguments to start a differently
   configured server (``markets=``, ``krw=``, ``seed=``, ``prices=``, ``clock=``, ``rate_limit=``,
   ``ban_after=``...); every server it started is stopped after the test.
+- ``live_sandbox``: ``sandbox`` configured as a live installation's Upbit (settings: its address and keys,
+  ``PAPER_MODE`` off, ``TRADING_MARKET`` KRW-BTC, pinned at 100,000,000).
 - ``sandbox_session``: one server shared by a whole test session, for read-only quotation tests.
   Do not place orders or set faults on it (other tests would see them); its rate limiting is off.
 
@@ -28,13 +30,17 @@ in docs/SANDBOX.md):
 - ``stall(path, *, seconds, method=None, count=1)``: hold the request, then answer normally.
 - ``drop_after_accept(path="/v1/orders", *, method="POST", count=1)``: process the request (an order
   IS placed), then close the connection without answering.
-- ``reject_keys(on=True)``: every authenticated call answers 401 ``invalid_access_key`` until cleared.
+- ``reject_keys(on=True, *, name="invalid_access_key")``: every authenticated call answers 401 with that
+  error name (``jwt_verification``, ``expired_access_key``, ``no_authorization_ip``, ``out_of_scope``) until cleared.
+- ``set_tick_size(tick_size, *, market=None)``: the pair's tick as ``/v1/orderbook/instruments`` states it and
+  orders are checked against (None: the KRW table's again); ``set_key_expiry(iso)``: the key's ``expire_at``.
 - ``reset_faults()``
 - ``set_price(price, *, market=None)`` pins the price (the walk pauses); ``resume_price(market=None)``
   lets it walk again from where it was pinned; ``price(market=None)`` reads it as a Decimal.
 - ``advance(seconds)``: move the sandbox clock forward (candles and resting orders follow).
 - ``set_balance(currency, balance, *, avg_buy_price=None)``.
 - ``state()``: balances (decimal strings), orders, faults, clock, for assertions.
+- ``received(method, path)``: how many such calls reached the sandbox (429s and faulted ones included).
 - ``hold_quota_clock()``: stop the rate limiter's clock (every call then lands in one one-second window).
 
 ``call(method, path, *, params=None, body=None, ...)`` sends a request signed the way Upbit's docs
@@ -153,8 +159,14 @@ class SandboxHandle:
     def drop_after_accept(self, path: str = "/v1/orders", *, method: str | None = "POST", count: int = 1) -> Any:
         return self.control("POST", "drop", {"path": path, "method": method, "count": count})
 
-    def reject_keys(self, on: bool = True) -> Any:
-        return self.control("POST", "reject_keys", {"on": on})
+    def reject_keys(self, on: bool = True, *, name: str = "invalid_access_key") -> Any:
+        return self.control("POST", "reject_keys", {"on": on, "name": name})
+
+    def set_tick_size(self, tick_size: Decimal | str | None, *, market: str | None = None) -> Any:
+        return self.control("POST", "instrument", {"market": market, "tick_size": None if tick_size is None else str(tick_size)})
+
+    def set_key_expiry(self, expire_at: str) -> Any:
+        return self.control("POST", "api_key", {"expire_at": expire_at})
 
     def reset_faults(self) -> Any:
         return self.control("POST", "reset_faults", {})
@@ -182,6 +194,10 @@ class SandboxHandle:
 
     def state(self) -> dict[str, Any]:
         return self.control("GET", "state")
+
+    def received(self, method: str, path: str) -> int:
+        """How many `method path` calls reached the sandbox, however they were answered (429s and faults too)."""
+        return int(self.state()["received"].get(f"{method} {path}", 0))
 
     # --- quotas -------------------------------------------------------------------------------------
     def hold_quota_clock(self) -> ManualClock:
@@ -244,6 +260,20 @@ def sandbox_factory() -> Iterator[Callable[..., SandboxHandle]]:
 @pytest.fixture
 def sandbox(sandbox_factory: Callable[..., SandboxHandle]) -> SandboxHandle:
     return sandbox_factory()
+
+
+@pytest.fixture
+def live_sandbox(sandbox: SandboxHandle, settings: Any) -> SandboxHandle:
+    """The sandbox as the configured Upbit of a live installation (its address and keys in settings, PAPER_MODE off,
+    TRADING_MARKET KRW-BTC pinned at 100,000,000): what `checklive` and the dashboard's pre-flight talk to."""
+    settings.PAPER_MODE = False
+    settings.TRADING_MARKET = "KRW-BTC"
+    settings.UPBIT_API_BASE = sandbox.base_url
+    settings.UPBIT_ACCESS_KEY = sandbox.access_key
+    settings.UPBIT_SECRET_KEY = sandbox.secret_key
+    settings.UPBIT_READ_TIMEOUT_SEC = 2
+    sandbox.set_price("100000000")
+    return sandbox
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,10 @@ from django.urls import NoReverseMatch, reverse
 
 from exchange.redact import MASK
 from exchange.upbit import UpbitClient
+from tests.conftest import engine_running_online
 from tests.trading.engine.test_notify import Receiver, dead_url
 from tests.web.test_api import GET_ENDPOINTS
-from trading import selectors, services, views
+from trading import manual_requests, selectors, services, views
 from trading.engine.cycle import TradingEngine
 from trading.engine.logs import log_handler
 from trading.engine.notify import Notifier
@@ -115,8 +116,7 @@ FREE_TEXT_MODELS = (EngineEvent, EngineState, ManualOrderRequest, Order, Signal)
 
 
 def running() -> None:
-    EngineState.load()
-    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state=EngineState.State.RUNNING)
+    engine_running_online()  # manual orders are accepted only while the engine runs
 
 
 def drive_every_error_path(sandbox, receiver: Receiver, monkeypatch) -> None:
@@ -130,11 +130,11 @@ def drive_every_error_path(sandbox, receiver: Receiver, monkeypatch) -> None:
     running()
 
     # 1. The exchange rejects an order: its name and message become Order.error_*, the request's result, events.
-    services.manual_order_request_create(kind="buy", krw="10000", actor="user:admin")
+    manual_requests.manual_order_request_create(kind="buy", krw="10000", actor="user:admin")
     sandbox.fail_next("/v1/orders", method="POST", status=400, name=API_TOKEN, message=text)
     assert engine.run_cycle().ok
     # 2. The exchange fails while an order is being placed: the order's outcome is unknown.
-    services.manual_order_request_create(kind="buy", krw="10000", actor="user:admin")
+    manual_requests.manual_order_request_create(kind="buy", krw="10000", actor="user:admin")
     sandbox.fail_next("/v1/orders", method="POST", status=500, name="server_error", message=text)
     engine.run_cycle()
     # 3. Temporary failures in a row trip the kill-switch with the last error as the reason.

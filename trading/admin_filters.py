@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from trading.accounts import account_choices
 from trading.models import Mode, Side
 from trading.strategies.registry import STRATEGIES
 
@@ -192,6 +193,18 @@ class FillSideFilter(StaticChoicesFilter):
     parameter_name = "side"
     lookup = "order__side"
     static_choices = tuple(Side.choices)
+
+
+class AccountFilter(StaticChoicesFilter):
+    title = _("account")
+    parameter_name = "account"
+
+    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, str]]:
+        return account_choices()
+
+
+class FillAccountFilter(AccountFilter):
+    lookup = "order__account"
 
 
 class FillModeFilter(StaticChoicesFilter):

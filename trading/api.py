@@ -27,10 +27,9 @@ from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from trading import selectors, services
+from trading import control, selectors, services
 from trading.auth import (
     CONTROL_ENGINE,
-    PLACE_MANUAL_ORDER,
     VIEW_DASHBOARD,
     TokenUserUnavailable,
     api_refusal_text,
@@ -40,8 +39,7 @@ from trading.auth import (
     token_user,
     user_can,
 )
-from trading.forms import AMOUNT_MAX_CHARS, AMOUNT_TEXT_RULE, amount_text_is_plain
-from trading.models import EngineEvent, ManualOrderRequest, PnlDaily, Signal
+from trading.models import EngineEvent, PnlDaily, Signal
 
 logger = logging.getLogger("autocoin.api")
 
@@ -347,7 +345,7 @@ def api_view(*methods: str, perm: str = VIEW_DASHBOARD) -> Callable[[Callable[..
 # Shapes
 # ---------------------------------------------------------------------------------------------------
 def status_data() -> dict[str, Any]:
-    return selectors.engine_status()
+    return selectors.engine_status(control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB))
 
 
 def order_data(row: dict[str, Any]) -> dict[str, Any]:
@@ -427,19 +425,6 @@ def pnl_data(row: PnlDaily) -> dict[str, Any]:
     }
 
 
-def manual_data(request: ManualOrderRequest) -> dict[str, Any]:
-    return {
-        "id": request.pk,
-        "ts": request.ts,
-        "market": request.market,
-        "kind": request.kind,
-        "krw": request.krw,
-        "volume": request.volume,
-        "status": request.status,
-        "requested_by": request.requested_by,
-    }
-
-
 # ---------------------------------------------------------------------------------------------------
 # Endpoints
 # ---------------------------------------------------------------------------------------------------
@@ -457,7 +442,7 @@ def engine_control(request: HttpRequest, actor: str, action: str) -> tuple[Any, 
     body = _json_body(request, ("reason",))
     reason = _text_field(body, "reason", max_length=REASON_MAX)
     try:
-        done = services.engine_command(action=action, actor=actor, reason=reason)
+        done = control.engine_command(action=action, actor=actor, reason=reason)
     except services.EngineOffline as offline:
         hint = f"The engine process is not running; {offline.params['hint']}"
         raise ApiError(503, "engine_offline", offline.message, hint=hint, reason=offline.code) from None
@@ -522,55 +507,6 @@ def pnl_daily(request: HttpRequest, actor: str) -> tuple[Any, int]:
     query = _query(request, ("days",))
     days = _limit(query.get("days"), name="days", default=DAYS_DEFAULT, maximum=DAYS_MAX)
     return [pnl_data(row) for row in selectors.pnl_daily_list(days=days)], 200
-
-
-@api_view("POST", perm=PLACE_MANUAL_ORDER)
-def orders_manual(request: HttpRequest, actor: str) -> tuple[Any, int]:
-    _query(request, ())
-    body = _json_body(request, ("side", "krw", "volume"))
-    side = body.get("side")
-    krw, volume = body.get("krw"), body.get("volume")
-    if side not in ("buy", "sell", "close"):
-        raise ApiError(400, "invalid_field", f"side={shown(side)} is not allowed; use buy, sell or close", field="side")
-    if side == "buy":
-        if volume is not None:
-            raise ApiError(400, "invalid_field", 'a buy is sized by "krw"; leave "volume" out', field="volume")
-        kind = ManualOrderRequest.Kind.BUY
-    elif side == "sell":
-        if krw is not None:
-            raise ApiError(400, "invalid_field", 'a sell is sized by "volume" (or "all"); leave "krw" out', field="krw")
-        kind = ManualOrderRequest.Kind.SELL  # the service reads a volume of "all" as a sell-all
-    else:
-        if krw is not None or volume is not None:
-            field = "krw" if krw is not None else "volume"
-            raise ApiError(400, "invalid_field", f'close sells the whole position; leave "{field}" out', field=field)
-        kind = ManualOrderRequest.Kind.CLOSE
-    amounts: dict[str, str | None] = {}
-    for name, value in (("krw", krw), ("volume", volume)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, Decimal))):
-            raise ApiError(
-                400, "invalid_field", f'{name} must be a decimal string such as "10000", not {_json_kind(value)}', field=name
-            )
-        # A JSON number is read exactly and its range checked by the service; text follows the amount syntax.
-        typed = isinstance(value, str)
-        if isinstance(value, Decimal):
-            value = decimal_text(value) if value.is_finite() and abs(value.adjusted()) < 30 else str(value)
-        if value is not None and len(value) > AMOUNT_MAX_CHARS:
-            raise ApiError(400, "invalid_field", f"{name}: {shown(value)} is not a valid amount (too long)", field=name)
-        if typed and value is not None and not amount_text_is_plain(value) and not (name == "volume" and value.lower() == "all"):
-            also = ' (or "all" to sell everything)' if name == "volume" else ""
-            raise ApiError(400, "invalid_field", f"{name}: {shown(value)} is not an amount; {AMOUNT_TEXT_RULE}{also}", field=name)
-        amounts[name] = value
-    krw, volume = amounts["krw"], amounts["volume"]
-    try:
-        queued = services.manual_order_request_create(kind=kind, actor=actor, krw=krw, volume=volume)
-    except services.InvalidInput as invalid:
-        raise ApiError(
-            400, "invalid_field", f"{invalid.field}: {invalid.message}", field=invalid.field, reason=invalid.code
-        ) from None
-    data = manual_data(queued)
-    data["engine_online"] = selectors.engine_online(selectors.engine_state_get())
-    return data, 202
 
 
 def _is_api(request: HttpRequest) -> bool:

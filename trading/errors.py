@@ -87,6 +87,43 @@ class EngineOffline(TransitionNotAllowed):
         super().__init__("engine_offline", current=current, hint=ENGINE_OFFLINE_HINT)
 
 
+class ManualOrderRefused(ServiceError):
+    """A manual order asked for while the engine would not carry it out soon: it is refused, never queued."""
+
+    SENTENCES: ClassVar[dict[str, tuple[str, str | None]]] = {
+        "engine_not_running": (
+            gettext_noop("Manual order refused: the engine is {current}; manual orders are only accepted while it runs"),
+            None,
+        ),
+        "engine_offline": (
+            gettext_noop(
+                "Manual order refused: the engine process is offline; manual orders are only accepted while it runs ({hint})"
+            ),
+            None,
+        ),
+    }
+
+    def __init__(self, code: str, *, current: str) -> None:
+        super().__init__(code, current=current, hint=ENGINE_OFFLINE_HINT)
+        self.current = current
+
+
+class ManualRequestNotCancellable(ServiceError):
+    """A cancel of a manual request that is unknown or no longer waiting (the engine took it, or it ended)."""
+
+    SENTENCES: ClassVar[dict[str, tuple[str, str | None]]] = {
+        "unknown_request": (gettext_noop("There is no manual order #{request_id}"), None),
+        "not_pending": (
+            gettext_noop("Manual order #{request_id} can no longer be cancelled: it is {status}"),
+            None,
+        ),
+    }
+
+    def __init__(self, code: str, *, request_id: object, status: str = "") -> None:
+        super().__init__(code, request_id=request_id, status=status)
+        self.status = status
+
+
 class InvalidInput(ServiceError, ValueError):
     """Bad input from a person or a script; `field` names what was wrong."""
 

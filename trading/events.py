@@ -98,6 +98,28 @@ def manual_order_rejected(*, request_id: int, problem: str) -> EngineEvent:
     )
 
 
+def manual_order_cancelled(*, request: ManualOrderRequest, actor: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        actor=actor,
+        message=f"Manual order #{request.pk} cancelled by {actor} before the engine carried it out",
+        meta={"action": "cancel_manual", "request_id": request.pk, "kind": request.kind, "market": request.market},
+    )
+
+
+def manual_order_expired(*, request: ManualOrderRequest, actor: str, age_sec: float, ttl_sec: int) -> EngineEvent:
+    return event_record(
+        kind=Kind.MANUAL_ORDER,
+        level=Level.WARNING,
+        actor=actor,
+        message=(
+            f"Manual order #{request.pk} expired unexecuted: queued {age_sec:.0f} s ago, "
+            f"longer than MANUAL_ORDER_TTL_SEC={ttl_sec}"
+        ),
+        meta={"action": "expire_manual", "request_id": request.pk, "kind": request.kind, "age_sec": round(age_sec, 3)},
+    )
+
+
 def cancel_requested(*, actor: str, order_ids: list[int], identifiers: list[str]) -> EngineEvent:
     shown = ", ".join(identifiers[:5]) + (f" and {len(identifiers) - 5} more" if len(identifiers) > 5 else "")
     return event_record(
@@ -153,6 +175,17 @@ def engine_refused(*, owner: str, running_owner: str, heartbeat_age_sec: float |
         actor="engine",
         message=f"Engine process {owner} refused to start: {running_owner} is already running (last heartbeat {age})",
         meta={"owner": owner, "running_owner": running_owner, "heartbeat_age_sec": heartbeat_age_sec},
+    )
+
+
+def engine_restarted(*, owner: str, note: str) -> EngineEvent:
+    """The launcher (`runall`) started this engine process again after the previous one died."""
+    return event_record(
+        kind=Kind.ERROR,
+        level=Level.WARNING,
+        actor="launcher",
+        message=f"The launcher restarted the engine process ({note}); {owner} runs it now",
+        meta={"owner": owner, "restart": note},
     )
 
 
@@ -311,6 +344,34 @@ def pnl_reported(*, message: str, day: Any, total: Decimal) -> EngineEvent:
     return event_record(kind=Kind.PNL, actor="engine", message=message, meta={"date": str(day), "total": total})
 
 
+def day_start_unknown(*, day: Any, midnight: Any, error: str) -> EngineEvent:
+    """The position carried into `day` could not be valued at local midnight: new entries stay blocked until it can."""
+    return event_record(
+        kind=Kind.PNL,
+        level=Level.WARNING,
+        actor="engine",
+        message=(
+            f"Today's starting value is unknown: the price at local midnight of {day} could not be read ({error}). "
+            "New entries are blocked until it can be; exits, protective stops and manual sells still work. "
+            "The engine asks again every cycle"
+        ),
+        meta={"rule": "day_start_unknown", "date": str(day), "midnight": str(midnight), "error": error},
+    )
+
+
+def day_start_established(*, day: Any, price: Decimal, carried: Decimal) -> EngineEvent:
+    """The midnight value that was missing is known again: entries are allowed again (the other rules permitting)."""
+    return event_record(
+        kind=Kind.PNL,
+        actor="engine",
+        message=(
+            f"Today's starting value is known again: the position carried into {day} is valued at "
+            f"{krw_text(price)} KRW (unrealized {krw_text(carried)} KRW at midnight); new entries are allowed again"
+        ),
+        meta={"rule": "day_start_unknown", "date": str(day), "start_price": price, "carried_unrealized": carried},
+    )
+
+
 def order_rules_unavailable(*, error: Any) -> EngineEvent:
     return event_record(
         kind=Kind.EXCHANGE_ERROR,
@@ -318,6 +379,35 @@ def order_rules_unavailable(*, error: Any) -> EngineEvent:
         actor="engine",
         message=f"Order rules unavailable ({error}); using Upbit's KRW fee 0.05% and minimum 5,000 KRW",
         meta={"error": str(error), "name": getattr(error, "name", ""), "status": getattr(error, "status", None)},
+    )
+
+
+def tick_size_unavailable(*, market: str, error: Any, kept: Decimal | None = None) -> EngineEvent:
+    instead = f"the tick read before ({kept})" if kept is not None else "the built-in KRW tick table"
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor="engine",
+        message=f"Tick size of {market} unavailable ({error}); limit prices use {instead} until Upbit answers",
+        meta={
+            "market": market,
+            "kept_tick": kept,
+            "error": str(error),
+            "name": getattr(error, "name", ""),
+            "status": getattr(error, "status", None),
+        },
+    )
+
+
+def live_preflight_failed(*, actor: str, market: str, checks: list[Any]) -> EngineEvent:
+    """A live pre-flight that found something to fix, line by line (the lines never contain a key)."""
+    failed = [check.name for check in checks if not check.ok]
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor=actor,
+        message=f"Live pre-flight for {market} failed: {', '.join(failed)}",
+        meta={"market": market, "checks": [{"name": check.name, "ok": check.ok, "text": check.text} for check in checks]},
     )
 
 

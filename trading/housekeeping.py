@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from exchange import paper
@@ -27,7 +28,7 @@ def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
     """Delete engine events, HOLD signals and balance snapshots older than `days` days.
 
     Orders, fills, BUY/SELL signals, daily PnL and manual requests are never deleted: they are the
-    trading record. The newest balance snapshot is always kept."""
+    trading record. The newest balance snapshot of each account is always kept."""
     if days < 1:
         raise InvalidInput("days", "days_too_small", value=days)
     cutoff = timezone.now() - timedelta(days=days)
@@ -35,10 +36,9 @@ def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
     counts["events"], _ = EngineEvent.objects.filter(ts__lt=cutoff).delete()
     hold_signals = Signal.objects.filter(ts__lt=cutoff, action=Signal.Action.HOLD, orders__isnull=True)
     counts["hold_signals"], _ = hold_signals.delete()
-    newest = BalanceSnapshot.objects.order_by("-ts", "-id").values_list("id", flat=True).first()
-    old_snapshots = BalanceSnapshot.objects.filter(ts__lt=cutoff)
-    if newest is not None:
-        old_snapshots = old_snapshots.exclude(id=newest)
+    # Each account keeps its newest snapshot (snapshots are written in time order), so every ledger keeps its balance.
+    newest = BalanceSnapshot.objects.values("account").annotate(last=Max("id")).values_list("last", flat=True)
+    old_snapshots = BalanceSnapshot.objects.filter(ts__lt=cutoff).exclude(id__in=list(newest))
     counts["snapshots"], _ = old_snapshots.delete()
     events.history_pruned(actor=actor, days=days, counts=counts)
     return counts

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from exchange.account import ACCOUNT_MAX_LENGTH
+
 # Upbit sends up to 8 decimals for prices, volumes and fees; 24 digits leave 16 before the point,
 # far above the 10^12 KRW a price or total can reach.
 MONEY = {"max_digits": 24, "decimal_places": 8}
@@ -23,6 +25,14 @@ def money_field(**kwargs: Any) -> models.DecimalField[Any, Any]:
 class Mode(models.TextChoices):
     PAPER = "paper", "Paper"
     LIVE = "live", "Live"
+
+
+def account_field() -> models.CharField[Any, Any]:
+    """The exchange account a ledger row belongs to (exchange/account.py): "paper", or a live API's host and a
+    fingerprint of its access key. Ledger reads filter on it; `mode` only describes the row."""
+    return models.CharField(
+        max_length=ACCOUNT_MAX_LENGTH, help_text="the exchange account: paper, or a live API host and key fingerprint"
+    )
 
 
 class Side(models.TextChoices):
@@ -53,6 +63,9 @@ class EngineState(models.Model):
     iteration = models.PositiveBigIntegerField(default=0)
     owner = models.CharField(max_length=255, blank=True, default="", help_text="host:pid of the engine process")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    claim_generation = models.PositiveBigIntegerField(
+        default=0, help_text="raised by every successful claim; an engine process sends orders only while it holds its own"
+    )
     last_cycle_at = models.DateTimeField(null=True, blank=True)
     last_price = money_field(null=True, blank=True)
     kill_switch = models.BooleanField(default=False)
@@ -225,6 +238,7 @@ class Order(models.Model):
     volume = money_field(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     mode = models.CharField(max_length=5, choices=Mode.choices)
+    account = account_field()
     identifier = models.CharField(max_length=64, unique=True)
     exchange_uuid = models.CharField(max_length=64, null=True, blank=True)
     exchange_state = models.CharField(max_length=16, blank=True, default="")
@@ -249,13 +263,14 @@ class Order(models.Model):
             models.Index(fields=["status", "-ts"], name="order_status_ts"),
             # The engine asks for the few open orders every cycle. Only they are in this index, so its cost
             # follows the open orders, never the history, whatever the planner's statistics say; a lookup
-            # uses it when its filter repeats the condition exactly (`status__in=OPEN_STATUSES`, the same values in
-            # the same order; Meta cannot see the class's own names, so they are spelled out).
+            # uses it when its filter repeats the condition exactly (`status__literal_in=OPEN_STATUSES`, the same
+            # values in the same order; Meta cannot see the class's own names, so they are spelled out).
             models.Index(
-                fields=["status", "market", "mode"],
+                fields=["status", "market", "account"],
                 condition=Q(status__in=["NEW", "WAIT", "UNKNOWN"]),
-                name="order_open_status_market_mode",
+                name="order_open_market_account",
             ),
+            models.Index(fields=["account", "market", "-ts"], name="order_account_market_ts"),
             models.Index(fields=["market", "-ts"], name="order_market_ts"),
             models.Index(fields=["market", "side", "-ts"], name="order_market_side_ts"),
         )
@@ -326,6 +341,7 @@ class Fill(models.Model):
 class BalanceSnapshot(models.Model):
     ts = models.DateTimeField(default=timezone.now, editable=False)
     mode = models.CharField(max_length=5, choices=Mode.choices, default=Mode.PAPER)
+    account = account_field()
     krw = money_field(help_text="KRW free and locked")
     coin_symbol = models.CharField(max_length=16)
     coin_volume = money_field(help_text="coin free and locked")
@@ -337,7 +353,7 @@ class BalanceSnapshot(models.Model):
         ordering = ("-ts", "-id")
         indexes = (
             models.Index(fields=["-ts", "-id"], name="snapshot_ts_desc"),
-            models.Index(fields=["mode", "-ts"], name="snapshot_mode_ts"),
+            models.Index(fields=["account", "-ts"], name="snapshot_account_ts"),
         )
         constraints = (
             models.CheckConstraint(condition=Q(krw__gte=0), name="snapshot_krw_not_negative"),
@@ -353,6 +369,7 @@ class PnlDaily(models.Model):
     date = models.DateField(help_text="the local (TIME_ZONE) trading day")
     market = models.CharField(max_length=32)
     mode = models.CharField(max_length=5, choices=Mode.choices)
+    account = account_field()
     realized = money_field(default=ZERO)
     unrealized = money_field(default=ZERO)
     fees = money_field(default=ZERO)
@@ -361,6 +378,17 @@ class PnlDaily(models.Model):
     equity_peak = money_field(null=True, blank=True)
     equity_last = money_field(null=True, blank=True)
     trades = models.PositiveIntegerField(default=0)
+    start_price = money_field(
+        null=True,
+        blank=True,
+        help_text="the close of the last candle before local midnight: it values the position carried into the day",
+    )
+    start_unknown_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="set while a position was carried into the day and its value at midnight could not be read: "
+        "new entries are blocked until it is",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -372,13 +400,13 @@ class PnlDaily(models.Model):
             models.Index(fields=["market", "-date"], name="pnl_market_date"),
         )
         constraints = (
-            models.UniqueConstraint(fields=["date", "market", "mode"], name="pnl_daily_unique_day_market_mode"),
+            models.UniqueConstraint(fields=["date", "market", "account"], name="pnl_daily_unique_day_market_account"),
             models.CheckConstraint(condition=Q(mode__in=["paper", "live"]), name="pnl_known_mode"),
             models.CheckConstraint(condition=Q(max_drawdown__gte=0), name="pnl_drawdown_not_negative"),
         )
 
     def __str__(self) -> str:
-        return f"{self.date} {self.market} {self.mode}"
+        return f"{self.date} {self.market} {self.account}"
 
     @property
     def total(self) -> Decimal:
@@ -398,9 +426,11 @@ class ManualOrderRequest(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"
+        PROCESSING = "PROCESSING", "Processing"
         DONE = "DONE", "Done"
         REJECTED = "REJECTED", "Rejected"
         CANCELLED = "CANCELLED", "Cancelled"
+        EXPIRED = "EXPIRED", "Expired"
 
     ts = models.DateTimeField(default=timezone.now, editable=False)
     market = models.CharField(max_length=32)
@@ -473,12 +503,13 @@ class BacktestRun(models.Model):
 
 
 class DecisionState(models.Model):
-    """What the decision rules must remember across cycles and restarts, per market and mode (docs/DECISIONS.md):
+    """What the decision rules must remember across cycles and restarts, per market and account (docs/DECISIONS.md):
     the trailing peak of the open position, the last closed candle the strategy acted on, and the candle
     that triggered the last exit (no re-entry on it)."""
 
     market = models.CharField(max_length=32)
     mode = models.CharField(max_length=8, choices=Mode.choices)
+    account = account_field()
     peak_price = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
     peak_entry_at = models.DateTimeField(null=True, blank=True, help_text="entry time of the position the peak belongs to (UTC)")
     decided_candle_start = models.DateTimeField(
@@ -490,7 +521,7 @@ class DecisionState(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = (models.UniqueConstraint(fields=["market", "mode"], name="decision_state_unique_market_mode"),)
+        constraints = (models.UniqueConstraint(fields=["market", "account"], name="decision_state_unique_market_account"),)
 
     def __str__(self) -> str:
-        return f"{self.market} {self.mode}"
+        return f"{self.market} {self.account}"

@@ -14,6 +14,8 @@ from django.db.models import Exists, Prefetch, Subquery
 from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
+from trading.accounts import account_current, account_label
+from trading.liveness import owner_is_dead
 from trading.models import (
     BalanceSnapshot,
     EngineEvent,
@@ -39,8 +41,11 @@ def heartbeat_age_sec(state: EngineState) -> float | None:
 
 
 def engine_online(state: EngineState) -> bool:
+    """An engine process holds the claim, its heartbeat is fresh, and it still exists (a process killed on
+    this machine counts as offline at once, before its last heartbeat goes stale)."""
     age = heartbeat_age_sec(state)
-    return bool(state.owner) and age is not None and age <= settings.ENGINE_STALE_AFTER_SEC
+    fresh = bool(state.owner) and age is not None and age <= settings.ENGINE_STALE_AFTER_SEC
+    return fresh and not owner_is_dead(state.owner)
 
 
 def engine_health() -> dict[str, Any]:
@@ -72,6 +77,11 @@ def mode_current() -> str:
     return "paper" if settings.PAPER_MODE else "live"
 
 
+def account_current_label() -> str:
+    """The account the dashboard's ledger belongs to, as a person reads it (never the key itself)."""
+    return account_label(account_current())
+
+
 def heartbeat_age_bucket(state: EngineState) -> tuple[str, int] | None:
     """The heartbeat's age, coarse enough that the dashboard does not change every second.
 
@@ -94,13 +104,16 @@ def heartbeat_age_bucket(state: EngineState) -> tuple[str, int] | None:
 def engine_status(state: EngineState | None = None) -> dict[str, Any]:
     """Everything a person or a script needs to know about the engine right now."""
     state = state or engine_state_get()
+    online = engine_online(state)
     return {
         "state": state.state,
         "state_since": state.state_since,
         "state_reason": masked(state.state_reason),
         "state_changed_by": state.state_changed_by,
         "mode": mode_current(),
-        "engine_online": engine_online(state),
+        "account": account_current(),
+        "account_label": account_current_label(),
+        "engine_online": online,
         "heartbeat_at": state.heartbeat_at,
         "heartbeat_age_sec": heartbeat_age_sec(state),
         "owner": state.owner,
@@ -114,7 +127,7 @@ def engine_status(state: EngineState | None = None) -> dict[str, Any]:
         "kill_switch": state.kill_switch,
         "kill_switch_reason": masked(state.kill_switch_reason),
         "kill_switch_at": state.kill_switch_at,
-        "allowed_actions": allowed_actions(state.state),
+        "allowed_actions": allowed_actions(state.state, engine_online=online),
     }
 
 
@@ -188,6 +201,7 @@ class BalanceView:
 
     ts: datetime
     mode: str
+    account: str
     krw: Decimal
     coin_symbol: str
     coin_volume: Decimal
@@ -203,7 +217,7 @@ class BalanceView:
 
 
 def balance_current(state: EngineState | None = None) -> BalanceView | None:
-    snapshot = BalanceSnapshot.objects.filter(mode=mode_current()).order_by("-ts", "-id").first()
+    snapshot = BalanceSnapshot.objects.filter(account=account_current()).order_by("-ts", "-id").first()
     if snapshot is None:
         return None
     state = state or engine_state_get()
@@ -213,6 +227,7 @@ def balance_current(state: EngineState | None = None) -> BalanceView | None:
     return BalanceView(
         ts=snapshot.ts,
         mode=snapshot.mode,
+        account=snapshot.account,
         krw=snapshot.krw,
         coin_symbol=snapshot.coin_symbol,
         coin_volume=snapshot.coin_volume,
@@ -225,12 +240,14 @@ def balance_current(state: EngineState | None = None) -> BalanceView | None:
 
 
 def pnl_today() -> PnlDaily | None:
-    return PnlDaily.objects.filter(date=timezone.localdate(), market=settings.TRADING_MARKET, mode=mode_current()).first()
+    return PnlDaily.objects.filter(date=timezone.localdate(), market=settings.TRADING_MARKET, account=account_current()).first()
 
 
 def pnl_daily_list(*, days: int) -> list[PnlDaily]:
     since = timezone.localdate() - timedelta(days=days - 1)
-    return list(PnlDaily.objects.filter(market=settings.TRADING_MARKET, mode=mode_current(), date__gte=since).order_by("-date"))
+    return list(
+        PnlDaily.objects.filter(market=settings.TRADING_MARKET, account=account_current(), date__gte=since).order_by("-date")
+    )
 
 
 @dataclass(frozen=True)
@@ -249,7 +266,7 @@ class LimitUse:
 
 def _order_last_ts(side: str) -> datetime | None:
     return (
-        Order.objects.filter(market=settings.TRADING_MARKET, side=side)
+        Order.objects.filter(market=settings.TRADING_MARKET, account=account_current(), side=side)
         .exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT))
         .order_by("-ts")
         .values_list("ts", flat=True)
@@ -281,7 +298,7 @@ def daily_loss(pnl: PnlDaily | None) -> Decimal:
 def order_largest_today_krw() -> Decimal:
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     funds = (
-        Order.objects.filter(market=settings.TRADING_MARKET, ts__gte=start, status=Order.Status.DONE)
+        Order.objects.filter(market=settings.TRADING_MARKET, account=account_current(), ts__gte=start, status=Order.Status.DONE)
         .order_by("-executed_funds")
         .values_list("executed_funds", flat=True)
         .first()
@@ -303,6 +320,8 @@ def risk_overview(state: EngineState, balance: BalanceView | None, pnl: PnlDaily
         "kill_switch": state.kill_switch,
         "kill_switch_reason": masked(state.kill_switch_reason),
         "kill_switch_at": state.kill_switch_at,
+        # Set while a position held over midnight has no midnight value: the engine refuses new entries.
+        "day_start_unknown_since": pnl.start_unknown_since if pnl else None,
     }
 
 
@@ -327,9 +346,9 @@ class _EquityCache:
         with self.lock:
             self.entries.clear()
 
-    def rows_since(self, mode: str, since: datetime) -> list[Row]:
-        window = BalanceSnapshot.objects.filter(mode=mode, ts__gte=since)
-        key = (mode, since)
+    def rows_since(self, account: str, since: datetime) -> list[Row]:
+        window = BalanceSnapshot.objects.filter(account=account, ts__gte=since)
+        key = (account, since)
         with self.lock:
             cached = self.entries.pop(key, None)
             rows = self._refresh(window, *cached) if cached else self._read(window)
@@ -370,7 +389,7 @@ def equity_series(*, since: datetime, max_points: int = EQUITY_CHART_MAX_POINTS)
 
     The first and the last snapshot are always kept, so the chart ends at the current equity.
     """
-    rows = _equity_cache.rows_since(mode_current(), since)
+    rows = _equity_cache.rows_since(account_current(), since)
     if len(rows) > max_points:
         step = (len(rows) - 1) / (max_points - 1)
         rows = [rows[round(index * step)] for index in range(max_points)]
@@ -395,9 +414,11 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
     Built from the shown values themselves, never from `updated_at`: the services change rows with
     conditional UPDATEs, which do not touch auto_now fields.
     """
-    if name not in ("engine", "market", "balance", "risk"):
+    if name not in ("engine", "market", "balance", "risk", "manualgate"):
         return _table_version(name)
     state = state or engine_state_get()
+    if name == "manualgate":
+        return f"{state.state}|{engine_online(state)}"
     if name == "engine":
         return "|".join(
             str(value)
@@ -414,6 +435,7 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
                 engine_online(state),
                 heartbeat_age_bucket(state),
                 settings.PAPER_MODE,
+                account_current(),
             )
         )
     if name == "market":
@@ -428,7 +450,7 @@ def _table_version(name: str) -> str:
     """The version of a panel that shows table rows only (no engine state)."""
     if name == "pnl":
         pnl = pnl_today()
-        shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades) if pnl else None
+        shown = (pnl.realized, pnl.unrealized, pnl.max_drawdown, pnl.fees, pnl.trades, pnl.start_unknown_since) if pnl else None
         return f"{timezone.localdate()}|{shown}"
     if name == "chart":
         return f"{timezone.localdate()}|{_latest_id(BalanceSnapshot)}"
@@ -549,14 +571,15 @@ class CycleInputs:
 
     state: EngineState
     manual_pending: bool
-    """A manual order request for this market waits to be carried out."""
+    """A manual order request for this market waits to be carried out (or to be settled from its order)."""
     strategy_params: dict[str, Any] | None
     """The stored parameters of the strategy (None: none stored, the defaults apply)."""
 
 
 def engine_cycle_inputs(*, market: str, strategy: str) -> CycleInputs:
     """The engine's state row, whether a manual request waits, and the strategy's stored parameters."""
-    pending = ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING, market=market)
+    waiting = (ManualOrderRequest.Status.PENDING, ManualOrderRequest.Status.PROCESSING)
+    pending = ManualOrderRequest.objects.filter(status__in=waiting, market=market)
     params = StrategyConfig.objects.filter(strategy=strategy).values("params")[:1]
     row = (
         EngineState.objects.filter(pk=EngineState.SINGLETON_PK)

@@ -10,34 +10,26 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
+from exchange.account import mode_of
 from exchange.redact import mask_configured_secrets as masked
 from exchange.redact import mask_configured_value
 from exchange.rules import fee_for
 from exchange.types import OrderInfo, Trade
-from trading import events, selectors
+from trading import events
 
 # The refusals are part of this module's interface: callers catch services.InvalidInput and friends.
 from trading.errors import EngineOffline as EngineOffline
 from trading.errors import InvalidInput as InvalidInput
 from trading.errors import TransitionNotAllowed as TransitionNotAllowed
-from trading.models import (
-    DecisionState,
-    EngineState,
-    Fill,
-    ManualOrderRequest,
-    Order,
-    Signal,
-    StrategyConfig,
-)
+from trading.models import DecisionState, EngineState, Fill, ManualOrderRequest, Order, Signal, StrategyConfig
 from trading.strategies import registry
 from trading.transitions import ALLOWED_FROM
 
@@ -130,106 +122,6 @@ def engine_reset(*, actor: str, reason: str = "") -> Transition:
     return _transition("reset", State.IDLE, actor=actor, reason=reason or "reset requested", extra=extra)
 
 
-@dataclass(frozen=True)
-class EngineCommandResult:
-    transition: Transition
-    completed_offline: bool = False
-    """A Stop that completed at once because no engine process was running."""
-
-    @property
-    def note(self) -> str:
-        return STOP_OFFLINE_NOTE if self.completed_offline else ""
-
-
-STOP_OFFLINE_NOTE = gettext_noop("The engine process is offline, so the stop completed at once.")
-
-
-def engine_command(*, action: str, actor: str, reason: str = "") -> EngineCommandResult:
-    """Carry out Start, Stop or Reset for a person (dashboard, API, admin, enginectl).
-
-    Start needs a live engine process: pressing it while nothing would trade is refused (EngineOffline)
-    rather than leaving a RUNNING state that no process acts on. Stop is never refused for that reason:
-    when the engine process is offline no cycle is running, so the stop completes at once (RUNNING →
-    STOPPING → IDLE) and the engine will not resume trading when it comes back. Reset only clears an
-    error, so it works with or without the engine process.
-    """
-    state = EngineState.load()
-    online = selectors.engine_online(state)
-    if action == "start":
-        if state.state == State.IDLE and not online and not _live_keys_missing():
-            raise EngineOffline(current=state.state)
-        return EngineCommandResult(engine_start(actor=actor, reason=reason))
-    if action == "stop":
-        transition = engine_stop(actor=actor, reason=reason)
-        if online:
-            return EngineCommandResult(transition)
-        try:
-            transition = engine_stop_complete(actor=actor, reason="engine process offline: no cycle was running")
-        except TransitionNotAllowed:
-            pass  # the engine came back and finished the stop itself
-        return EngineCommandResult(transition, completed_offline=True)
-    if action == "reset":
-        return EngineCommandResult(engine_reset(actor=actor, reason=reason))
-    raise ValueError(f"unknown engine action {action!r}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Manual orders
-# ---------------------------------------------------------------------------------------------------
-def _positive_decimal(field: str, value: object) -> Decimal:
-    if isinstance(value, float):
-        raise InvalidInput(field, "float_amount")
-    text = str(value).strip()
-    # Decimal() also reads "1_000" and full-width digits, which a person never means as an amount.
-    if "_" in text or not text.isascii():
-        raise InvalidInput(field, "not_a_number", value=value)
-    try:
-        number = Decimal(text.replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(field, "not_a_number", value=value) from None
-    if not number.is_finite() or number <= 0:
-        raise InvalidInput(field, "not_positive", value=value)
-    if number.as_tuple().exponent < -8:  # type: ignore[operator]
-        raise InvalidInput(field, "too_many_decimals", value=value)
-    if number >= Decimal("1e15"):
-        raise InvalidInput(field, "too_large", value=value)
-    return number
-
-
-def _sells_all(kind: str, volume: object) -> bool:
-    return kind == ManualOrderRequest.Kind.SELL and isinstance(volume, str) and volume.strip().lower() == "all"
-
-
-def manual_order_request_create(
-    *, kind: str, actor: str, krw: object = None, volume: object = None, market: str | None = None
-) -> ManualOrderRequest:
-    """Queue a manual order for the engine's next cycle. Validates the amounts; the risk gate runs later.
-
-    A sell of volume "all" (any case) is a sell-all; the amount an order does not use is ignored."""
-    market = market or settings.TRADING_MARKET
-    if kind not in ManualOrderRequest.Kind.values:
-        raise InvalidInput("kind", "unknown_kind", value=kind, choices=", ".join(ManualOrderRequest.Kind.values))
-    if _sells_all(kind, volume):
-        kind = ManualOrderRequest.Kind.SELL_ALL
-    krw_amount = volume_amount = None
-    if kind == ManualOrderRequest.Kind.BUY:
-        if krw is None:
-            raise InvalidInput("krw", "buy_needs_krw")
-        krw_amount = _positive_decimal("krw", krw)
-        if krw_amount < Decimal("5000"):
-            raise InvalidInput("krw", "below_minimum", value=krw_amount)
-    elif kind == ManualOrderRequest.Kind.SELL:
-        if volume is None:
-            raise InvalidInput("volume", "sell_needs_volume")
-        volume_amount = _positive_decimal("volume", volume)
-    with transaction.atomic():
-        request = ManualOrderRequest.objects.create(
-            market=market, kind=kind, krw=krw_amount, volume=volume_amount, requested_by=actor[:150]
-        )
-        events.manual_order_queued(request=request, actor=actor)
-    return request
-
-
 # ---------------------------------------------------------------------------------------------------
 # The engine process: one claim on the singleton row (owner + heartbeat), taken with a conditional
 # UPDATE so two processes can never both believe they own the engine.
@@ -254,7 +146,10 @@ def engine_claim(
     free = Q(owner="") | Q(owner=owner) | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=stale))
     if before.owner and before.owner != owner and owner_is_dead is not None and owner_is_dead(before.owner):
         free |= Q(owner=before.owner)
-    claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(owner=owner[:255], heartbeat_at=now)
+    bump = F("claim_generation") + 1  # every claim a new generation: a process that lost its claim can tell
+    claimed = EngineState.objects.filter(Q(pk=EngineState.SINGLETON_PK) & free).update(
+        owner=owner[:255], heartbeat_at=now, claim_generation=bump
+    )
     if claimed:
         takeover = bool(before.owner) and before.owner != owner
         events.engine_claimed(owner=owner, previous_owner=before.owner, takeover=takeover)
@@ -330,21 +225,24 @@ def order_intent_create(
     market: str,
     side: str,
     ord_type: str,
-    mode: str,
+    account: str,
     price: Decimal | None = None,
     volume: Decimal | None = None,
     reason: str = "",
     signal: Signal | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> Order:
     """Write-ahead intent: the NEW row (with the identifier the exchange will see) is committed here,
-    before anything is sent, so a crash at any later moment leaves a row to look up."""
+    before anything is sent, so a crash at any later moment leaves a row to look up. `fence` runs in the
+    same transaction before the row is written; whatever it raises leaves nothing written."""
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_intent_create must commit on its own, outside atomic()")
     order = Order(
         market=market,
         side=side,
         ord_type=ord_type,
-        mode=mode,
+        mode=mode_of(account),
+        account=account,
         price=price,
         volume=volume,
         reason=masked(reason)[:255],
@@ -352,8 +250,11 @@ def order_intent_create(
         identifier=order_identifier_new(),
         status=Order.Status.NEW,
     )
-    order.full_clean()
-    order.save()
+    with transaction.atomic():
+        if fence is not None:
+            fence()
+        order.full_clean()
+        order.save()
     return order
 
 
@@ -579,15 +480,15 @@ def engine_failures_increment(*, orders: bool = False) -> int:
         return int(EngineState.objects.values_list(field, flat=True).get(pk=EngineState.SINGLETON_PK))
 
 
-def decision_state_load(*, market: str, mode: str) -> DecisionState:
-    """The decision memory of `market` in `mode` (created empty on first use)."""
-    state, _ = DecisionState.objects.get_or_create(market=market, mode=mode)
+def decision_state_load(*, market: str, account: str) -> DecisionState:
+    """The decision memory of `market` in `account` (created empty on first use)."""
+    state, _ = DecisionState.objects.get_or_create(market=market, account=account, defaults={"mode": mode_of(account)})
     return state
 
 
-def decision_state_clear(*, market: str, mode: str) -> None:
-    """Forget the decision memory of `market` in `mode` (a replay starts from a clean slate)."""
-    DecisionState.objects.filter(market=market, mode=mode).delete()
+def decision_state_clear(*, market: str, account: str) -> None:
+    """Forget the decision memory of `market` in `account` (a replay starts from a clean slate)."""
+    DecisionState.objects.filter(market=market, account=account).delete()
 
 
 def decision_state_save(*, state: DecisionState, fields: dict[str, Any]) -> None:

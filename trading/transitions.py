@@ -19,6 +19,13 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 }
 
 
-def allowed_actions(state: str) -> dict[str, bool]:
+STOP_OFFLINE_FROM: tuple[str, ...] = (State.RUNNING, State.STOPPING)
+"""With no engine process alive, Stop completes at once from these (no cycle is running to finish first)."""
+
+
+def allowed_actions(state: str, *, engine_online: bool = True) -> dict[str, bool]:
     """Which of Start, Stop and Reset a person may press in `state`."""
-    return {action: state in ALLOWED_FROM[action] for action in ("start", "stop", "reset")}
+    allowed = {action: state in ALLOWED_FROM[action] for action in ("start", "stop", "reset")}
+    if not engine_online:
+        allowed["stop"] = state in STOP_OFFLINE_FROM
+    return allowed

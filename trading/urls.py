@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from trading import api, views
+from trading import api, api_manual, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("panels/<slug:name>", views.panel, name="panel"),
     path("engine/<slug:action>", views.engine_action, name="engine_action"),
     path("orders/manual", views.manual_order, name="manual_order"),
+    path("live/check", views.live_check, name="live_check"),
+    path("orders/manual/<int:request_id>/cancel", views.manual_order_cancel, name="manual_order_cancel"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
@@ -19,7 +21,8 @@ urlpatterns = [
     re_path(r"^api/engine/(?P<action>start|stop|reset)$", api.engine_control, name="api_engine_control"),
     path("api/account/balance", api.account_balance, name="api_account_balance"),
     path("api/orders/recent", api.orders_recent, name="api_orders_recent"),
-    path("api/orders/manual", api.orders_manual, name="api_orders_manual"),
+    path("api/orders/manual", api_manual.orders_manual, name="api_orders_manual"),
+    path("api/orders/manual/<int:request_id>/cancel", api_manual.orders_manual_cancel, name="api_orders_manual_cancel"),
     path("api/logs/recent", api.logs_recent, name="api_logs_recent"),
     path("api/signals/recent", api.signals_recent, name="api_signals_recent"),
     path("api/pnl/daily", api.pnl_daily, name="api_pnl_daily"),

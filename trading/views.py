@@ -30,7 +30,8 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from trading import selectors, services
+from exchange.preflight import run_live_preflight
+from trading import control, events, manual_requests, selectors, services
 from trading.auth import (
     CONTROL_ENGINE,
     PLACE_MANUAL_ORDER,
@@ -44,6 +45,7 @@ from trading.auth import (
     token_user,
     user_can,
 )
+from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
 from trading.forms import AMOUNT_MAX_CHARS
 from trading.models import EngineState, ManualOrderRequest
 
@@ -144,6 +146,17 @@ def _manual_context(state: EngineState | None) -> dict[str, Any]:
     return {"manual_requests": selectors.manual_requests_recent(limit=5)}
 
 
+def _manualgate_context(state: EngineState) -> dict[str, Any]:
+    """Whether the manual order form may be sent now; the reason shown beside its disabled button if not."""
+    refusal = manual_requests.manual_order_refusal(state)
+    return {"manual_refusal": refusal.text() if refusal else ""}
+
+
+def _expire_manual_requests() -> None:
+    """What the web lists is never shown PENDING past its time, even while no engine runs to expire it."""
+    manual_requests.manual_order_requests_expire(now=timezone.now(), actor="web")
+
+
 def _log_context(state: EngineState | None) -> dict[str, Any]:
     return {"events": selectors.events_recent(limit=30)}
 
@@ -159,6 +172,7 @@ PANELS: dict[str, tuple[Callable[[Any], dict[str, Any]], bool, int]] = {
     "signals": (_signals_context, False, 1),
     "orders": (_orders_context, False, 1),
     "manual": (_manual_context, False, 1),
+    "manualgate": (_manualgate_context, True, 1),
     "log": (_log_context, False, 1),
 }
 
@@ -166,6 +180,8 @@ PANELS: dict[str, tuple[Callable[[Any], dict[str, Any]], bool, int]] = {
 def panel_etag(name: str, version: str, request: HttpRequest) -> str:
     # The engine panel's buttons depend on who asks: a change of permission must re-render it.
     controls = "controls" if name == "engine" and user_can(request.user, CONTROL_ENGINE) else ""
+    if name == "manual" and user_can(request.user, PLACE_MANUAL_ORDER):
+        controls = "cancel"  # the cancel buttons on pending rows
     raw = f"{name}|{translation.get_language()}|{controls}|{version}".encode()
     return '"' + hashlib.blake2s(raw, digest_size=10).hexdigest() + '"'
 
@@ -205,10 +221,12 @@ def _if_none_match(request: HttpRequest) -> set[str]:
 @require_safe
 @permission_required(VIEW_DASHBOARD)
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    state = EngineState.load()
+    _expire_manual_requests()
+    state = control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB, state=EngineState.load())
     context: dict[str, Any] = {
         "poll_sec": settings.DASHBOARD_POLL_SEC,
         "mode": selectors.mode_current(),
+        "account_label": selectors.account_current_label(),
         "market": settings.TRADING_MARKET,
         "manual_kinds": ManualOrderRequest.Kind.choices,
     }
@@ -224,7 +242,9 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if name not in PANELS:
         raise Http404("no such panel")
     _builder, needs_state, _every = PANELS[name]
-    state = EngineState.load() if needs_state else None
+    if name == "manual":
+        _expire_manual_requests()
+    state = control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB, state=EngineState.load()) if needs_state else None
     if name == "risk":
         # Its version is its own content (see selectors.panel_version): read it once, use it for both.
         context = _risk_context(state)
@@ -250,7 +270,7 @@ def engine_action(request: HtmxHttpRequest, action: str) -> HttpResponse:
         raise Http404("no such action")
     notice, problem = "", ""
     try:
-        done = services.engine_command(action=action, actor=actor_of(request))
+        done = control.engine_command(action=action, actor=actor_of(request))
         moved = _("%(old)s → %(new)s.") % {"old": done.transition.old, "new": done.transition.new}
         notice = " ".join(filter(None, [moved, _(done.note) if done.note else ""]))
     except services.TransitionNotAllowed as refused:
@@ -267,6 +287,7 @@ MANUAL_FIELD_LABELS = {
     "kind": gettext_lazy("Order"),
     "krw": gettext_lazy("KRW amount (buy)"),
     "volume": gettext_lazy("Volume (sell)"),
+    "engine": gettext_lazy("Engine"),
 }
 
 
@@ -292,7 +313,7 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
         context.update(field_error=_field_error(too_long, message))
     else:
         try:
-            queued = services.manual_order_request_create(
+            queued = manual_requests.manual_order_request_create(
                 kind=kind,
                 actor=actor_of(request),
                 krw=krw if kind == ManualOrderRequest.Kind.BUY else None,
@@ -300,10 +321,15 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
             )
         except services.InvalidInput as invalid:
             context.update(field_error=_field_error(invalid.field, invalid.text()))
+        except ManualOrderRefused as refusal:
+            context.update(field_error=_field_error("engine", refusal.text()))
         else:
-            context.update(queued=queued, form={})
-            if not selectors.engine_online(EngineState.load()):
-                context.update(offline_note=True)
+            context.update(queued=queued, form={}, manual_ttl=settings.MANUAL_ORDER_TTL_SEC)
+    state = EngineState.load()
+    context.update(
+        _manualgate_context(state),
+        manualgate_panel=_panel_meta("manualgate", selectors.panel_version("manualgate", state), request),
+    )
     if not request.htmx:
         if "queued" in context:
             messages.success(request, _("Manual order #%(id)s queued.") % {"id": context["queued"].pk})
@@ -314,6 +340,22 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
     if "queued" in context:
         trigger_client_event(response, "manualQueued", {"id": context["queued"].pk})
     return response
+
+
+@require_POST
+@permission_required(PLACE_MANUAL_ORDER)
+def manual_order_cancel(request: HtmxHttpRequest, request_id: int) -> HttpResponse:
+    notice, problem = "", ""
+    try:
+        manual_requests.manual_order_request_cancel(request_id=request_id, actor=actor_of(request))
+        notice = _("Manual order #%(id)s cancelled.") % {"id": request_id}
+    except ManualRequestNotCancellable as refusal:
+        problem = refusal.text()
+    if not request.htmx:
+        (messages.error if problem else messages.success)(request, problem or notice)
+        return redirect("dashboard")
+    response = _panel_render(request, "manual", None, {**_manual_context(None), "notice": notice, "problem": problem})
+    return trigger_client_event(response, "manualCancelled", {"id": request_id, "ok": not problem})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -402,3 +444,20 @@ def metrics(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# Live pre-flight
+# ---------------------------------------------------------------------------------------------------
+@require_POST
+@permission_required(CONTROL_ENGINE)
+def live_check(request: HtmxHttpRequest) -> HttpResponse:
+    """The one door of the web process that reaches Upbit: a person asks, before live trading, whether it would work.
+    It reads and sends a test order only (docs/ARCHITECTURE.md); the engine's process is not involved, so the check
+    also works while the engine is stopped."""
+    checks = run_live_preflight()
+    passed = all(check.ok for check in checks)
+    if not passed:
+        events.live_preflight_failed(actor=f"web:{request.user.get_username()}", market=settings.TRADING_MARKET, checks=checks)
+    template = "trading/preflight.html#preflight-panel" if request.htmx else "trading/preflight.html"
+    return render(request, template, {"checks": checks, "passed": passed})

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from exchange.account import PAPER_ACCOUNT
 from exchange.exceptions import InvalidRequest, OrderNotFound, OrderRejected
 from exchange.matching import take_volume, validate_order
 from exchange.models import PaperIdentifier, PaperOrder, PaperTrade
@@ -26,11 +27,12 @@ from exchange.paper.account import (
     validated_initial_krw,
 )
 from exchange.paper.fills import finish, match_open_orders, place_limit, place_market_buy, place_market_sell
-from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL
+from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL, KRW_MIN_ORDER_TOTAL, krw_tick_size
 from exchange.types import (
     ZERO,
     Balance,
     Candle,
+    Instrument,
     OrderBook,
     OrderBookLevel,
     OrderChance,
@@ -125,6 +127,7 @@ class PaperExchange:
     """Trades on paper: the `Exchange` interface over real market data and a simulated, persisted account."""
 
     is_paper = True
+    account = PAPER_ACCOUNT
 
     def __init__(
         self,
@@ -161,6 +164,15 @@ class PaperExchange:
 
     def get_orderbook(self, market: str) -> OrderBook:
         return self.market_data.get_orderbook(market)
+
+    def get_instrument(self, market: str) -> Instrument:
+        """The source's tick size when it states one (Upbit does); otherwise the built-in table's at the last price."""
+        source = getattr(self.market_data, "get_instrument", None)
+        if callable(source):
+            instrument: Instrument = source(market)
+            return instrument
+        price = self.market_data.get_ticker(market).trade_price
+        return Instrument(market=market, quote_currency=market.partition("-")[0], tick_size=krw_tick_size(price))
 
     # --- account ------------------------------------------------------------------------------------
 

@@ -39,6 +39,15 @@ UNKNOWN_KEY = (401, "invalid_access_key", "잘못된 엑세스 키입니다. (In
 NONCE_USED = (401, "nonce_used", "이미 요청한 nonce값이 다시 사용되었습니다. (Nonce already used)")
 BAD_QUERY = (401, "invalid_query_payload", "Failed to verify the query of Jwt.")
 
+# What `reject_keys` can make every authenticated call answer: the refusals a person must fix at Upbit.
+KEY_REFUSALS = {
+    "invalid_access_key": UNKNOWN_KEY,
+    "jwt_verification": BAD_SIGNATURE,
+    "expired_access_key": (401, "expired_access_key", "API 키가 만료되었습니다. (The API key has expired)"),
+    "no_authorization_ip": (401, "no_authorization_ip", "This is not a verified IP."),
+    "out_of_scope": (401, "out_of_scope", "권한이 부족합니다. (The key lacks the permission for this call)"),
+}
+
 
 def _b64decode(segment: str) -> bytes:
     padded = segment + "=" * (-len(segment) % 4)
@@ -90,6 +99,7 @@ class Verifier:
         self._nonces: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self.reject_all = False
+        self.reject_name = "invalid_access_key"
 
     @staticmethod
     def claimed_access_key(header: str | None) -> str | None:
@@ -129,7 +139,9 @@ class Verifier:
         if digest is None:
             raise AuthError(*BAD_SIGNATURE)
         access_key = payload.get("access_key")
-        if self.reject_all or not isinstance(access_key, str) or not hmac.compare_digest(access_key, self.access_key):
+        if self.reject_all:
+            raise AuthError(*KEY_REFUSALS.get(self.reject_name, UNKNOWN_KEY))
+        if not isinstance(access_key, str) or not hmac.compare_digest(access_key, self.access_key):
             raise AuthError(*UNKNOWN_KEY)
         expected = hmac.new(self._secret, f"{parts[0]}.{parts[1]}".encode("ascii"), digest).digest()
         if not hmac.compare_digest(expected, signature):

@@ -12,15 +12,16 @@ import hmac
 import json
 import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from exchange.sandbox.auth import KEY_REFUSALS
 from exchange.sandbox.faults import FaultSpecError, fault_from_json
 from exchange.sandbox.feed import seconds_of
 from exchange.sandbox.http import Answer, HttpError, Request, dumps, error_body
-from exchange.sandbox.ledger import dec
+from exchange.sandbox.ledger import dec, kst
 from exchange.sandbox.state import SandboxState
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
@@ -82,7 +83,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 
 class ControlEndpoints(SandboxState):
-    """GET and POST /_sandbox/<action>: fail, stall, drop, reject_keys, reset_faults, price, clock, balance, state."""
+    """GET and POST /_sandbox/<action>: fail, stall, drop, reject_keys, reset_faults, instrument, api_key, price, clock,
+    balance, state."""
 
     def _control_refusal(self, request: Request) -> Answer | None:
         """Why this request may not use the control endpoint, or None."""
@@ -130,6 +132,20 @@ class ControlEndpoints(SandboxState):
             raise FaultSpecError(f"market {market!r} is not served; served: {', '.join(self.markets)}")
         return str(market)
 
+    def _control_instrument(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Set (or with `tick_size: null` clear) a pair's tick, as Upbit does when it changes its table."""
+        market = self._control_market(data)
+        raw = data.get("tick_size")
+        with self.lock:
+            if raw is None:
+                self.tick_overrides.pop(market, None)
+            else:
+                tick = _control_decimal(raw, "tick_size", maximum=MAX_CONTROL_PRICE)
+                if tick <= 0:
+                    raise FaultSpecError(f"tick_size {raw!r} must be a positive number")
+                self.tick_overrides[market] = tick
+        return {"market": market, "tick_size": dec(self.tick_size(market, seconds_of(self.now())))}
+
     def _control_action(self, method: str, action: str, data: dict[str, Any], query: dict[str, str]) -> Any:
         if action in ("fail", "stall", "drop") and method == "POST":
             fault = self.faults.add(fault_from_json(action, data))
@@ -138,8 +154,23 @@ class ControlEndpoints(SandboxState):
             on = data.get("on", True)
             if not isinstance(on, bool):
                 raise FaultSpecError(f"on {on!r} must be true or false")
+            name = data.get("name") or "invalid_access_key"
+            if name not in KEY_REFUSALS:
+                raise FaultSpecError(f"name {name!r} must be one of {', '.join(KEY_REFUSALS)}")
             self.verifier.reject_all = on
-            return {"reject_keys": self.verifier.reject_all}
+            self.verifier.reject_name = str(name)
+            return {"reject_keys": self.verifier.reject_all, "name": self.verifier.reject_name}
+        if action == "instrument" and method == "POST":
+            return self._control_instrument(data)
+        if action == "api_key" and method == "POST":
+            raw_expiry = data.get("expire_at")
+            if not isinstance(raw_expiry, str):
+                raise FaultSpecError("expire_at must be an ISO-8601 time with a zone, e.g. 2027-01-01T00:00:00+09:00")
+            expiry = datetime.fromisoformat(raw_expiry.replace("Z", "+00:00"))
+            if expiry.tzinfo is None:
+                raise FaultSpecError("expire_at needs a time zone, e.g. +09:00")
+            self.key_expire_at = expiry
+            return {"expire_at": kst(expiry)}
         if action == "reset_faults" and method == "POST":
             self.faults.reset()
             self.verifier.reject_all = False
@@ -213,6 +244,8 @@ class ControlEndpoints(SandboxState):
             state["prices"] = {m: dec(self.current_price(m, seconds)) for m in self.markets}
             state["faults"] = self.faults.describe()
             state["reject_keys"] = self.verifier.reject_all
+            with self.lock:
+                state["received"] = dict(sorted(self.received.items()))
             state["now"] = self.now().isoformat()
             return state
         return None

@@ -133,6 +133,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/orderbook/instruments"): Route("orderbook", False, "orderbook_instruments"),
     ("GET", "/v1/trades/ticks"): Route("trade", False, "trades_ticks"),
     ("GET", "/v1/accounts"): Route("default", True, "accounts"),
+    ("GET", "/v1/api_keys"): Route("default", True, "api_keys"),
     ("GET", "/v1/orders/chance"): Route("default", True, "orders_chance"),
     ("POST", "/v1/orders"): Route("order", True, "orders_create"),
     ("POST", "/v1/orders/test"): Route("order-test", True, "orders_test"),

@@ -7,14 +7,16 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from exchange.rules import is_on_tick
 from exchange.sandbox.feed import seconds_of
 from exchange.sandbox.http import Request
-from exchange.sandbox.ledger import CLOSED_STATES, OPEN_STATES, Order, Rejected
+from exchange.sandbox.ledger import CLOSED_STATES, OPEN_STATES, Order, Rejected, dec, kst
 from exchange.sandbox.state import SandboxState
+from exchange.types import OrderRequest
 
 
 class OrderEndpoints(SandboxState):
-    """/v1/accounts, /v1/orders/chance, /v1/orders (place, test), /v1/order (get, cancel), the order lists."""
+    """/v1/accounts, /v1/api_keys, /v1/orders/chance, /v1/orders (place, test), /v1/order (get, cancel), the order lists."""
 
     def h_accounts(self, request: Request) -> tuple[int, Any]:
         self.sweep()
@@ -43,6 +45,7 @@ class OrderEndpoints(SandboxState):
         with self.lock:
             order_request, smp_type = self.ledger.parse_request(request.params.as_dict(), self.markets)
             levels = self.book(order_request.market, seconds)
+            self._check_tick(order_request)
             if test:
                 self.ledger.check(order_request, levels)
                 side = "bid" if order_request.side == "buy" else "ask"
@@ -62,6 +65,20 @@ class OrderEndpoints(SandboxState):
                 return 201, preview.as_json()
             order = self.ledger.place(order_request, smp_type=smp_type, levels=levels, now=now, now_seconds=seconds)
             return 201, order.as_json()
+
+    def _check_tick(self, order_request: OrderRequest) -> None:
+        """A tick set through the control endpoint is enforced like Upbit's own (the table's is `validate_order`'s)."""
+        tick = self.tick_overrides.get(order_request.market)
+        price = order_request.price
+        if tick is None or order_request.ord_type != "limit" or price is None or is_on_tick(price, tick=tick):
+            return
+        suffix = "bid" if order_request.side == "buy" else "ask"
+        raise Rejected(
+            400, f"invalid_price_{suffix}", f"price {price} is not on {order_request.market}'s tick grid ({dec(tick)})"
+        )
+
+    def h_api_keys(self, request: Request) -> tuple[int, Any]:
+        return 200, [{"access_key": self.access_key, "expire_at": kst(self.key_expire_at)}]
 
     def h_orders_create(self, request: Request) -> tuple[int, Any]:
         return self._place(request, test=False)

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from exchange.rules import krw_tick_size
 from exchange.sandbox.feed import moment_of, seconds_of
 from exchange.sandbox.http import MINUTE_CANDLES, HttpError, Request
 from exchange.sandbox.ledger import KST, dec
@@ -346,7 +345,7 @@ class QuotationEndpoints(SandboxState):
             {
                 "market": m,
                 "quote_currency": "KRW",
-                "tick_size": dec(krw_tick_size(self.current_price(m, seconds))),
+                "tick_size": dec(self.tick_size(m, seconds)),
                 "supported_levels": ["0"],
             }
             for m in markets

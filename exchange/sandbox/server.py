@@ -99,6 +99,8 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
             if exists:
                 return Answer(405, error_body(405, f"{request.method} is not allowed on {request.path}"))
             return Answer(404, error_body(404, f"Not found: {request.path}"))
+        with self.lock:
+            self.received[f"{request.method} {request.path}"] += 1
         principal = request.client
         if found.group not in QUOTATION_GROUPS:
             principal = Verifier.claimed_access_key(request.headers.get("authorization")) or request.client

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -107,12 +108,23 @@ class SandboxState:
         self.faults = Faults()
         for fault in faults or ():
             self.faults.add(fault)
+        # Every Upbit call that arrived, counted before the quota and the faults ("POST /v1/orders": 3), so a
+        # test can say how many requests a client sent, whatever they were answered.
+        self.received: Counter[str] = Counter()
         self._swept_at = seconds_of(now)
         self._cache: dict[Any, Any] = {}
+        # A pair's tick as set through the control endpoint (Upbit changes its table now and then); otherwise the table's.
+        self.tick_overrides: dict[str, Decimal] = {}
+        # When the sandbox's one API key expires (`GET /v1/api_keys`); Upbit keys last a year.
+        self.key_expire_at = now + timedelta(days=365)
 
     # --- time and market state -------------------------------------------------------------------------
     def now(self) -> datetime:
         return self._clock() + timedelta(seconds=self.clock_offset)
+
+    def tick_size(self, market: str, seconds: float) -> Decimal:
+        """The pair's tick: the one set through the control endpoint, or the KRW table's at the current price."""
+        return self.tick_overrides.get(market) or krw_tick_size(self.current_price(market, seconds))
 
     def feed(self, market: str) -> MarketFeed:
         return self.feeds[market]

@@ -8,7 +8,9 @@ How failures map (each becomes exactly one exception, raised `from` the original
 - network errors, timeouts, 5xx → RetryLater; but once an order request may have reached Upbit (read
   timeout, connection dropped after sending, 5xx, unreadable 2xx) → OutcomeUnknown(identifier). A
   connect timeout or refused connection sent nothing → RetryLater;
-- 429 → pause the group, back off with jitter and resend (a few times), then RateLimited;
+- 429 → pause the whole group for at least a full window (`throttle.REFUSED_PAUSE_SEC`), then resend: reads
+  up to `max_retries` times, an order once (`ORDER_RETRIES_AFTER_429`: at most two POSTs per `place_order`),
+  then RateLimited;
 - 418 → IpBanned (with the ban's length when Upbit says), never resent;
 - key, IP, permission and consent problems → StopTrading with what to fix; `nonce_used` → RetryLater
   (the request was refused before it did anything);

@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 
+from exchange.account import account_for
 from exchange.exceptions import (
     ExchangeError,
     InvalidRequest,
@@ -31,10 +32,12 @@ from exchange.exceptions import (
     RetryLater,
     StopTrading,
 )
-from exchange.throttle import RemainingReq, Throttle, parse_remaining_req
+from exchange.throttle import REFUSED_PAUSE_SEC, RemainingReq, Throttle, parse_remaining_req
 from exchange.types import (
+    ApiKeyInfo,
     Balance,
     Candle,
+    Instrument,
     OrderBook,
     OrderChance,
     OrderInfo,
@@ -53,8 +56,10 @@ from exchange.upbit.errors import (
 from exchange.upbit.orders import order_body
 from exchange.upbit.parsing import (
     format_to,
+    parse_api_key,
     parse_balance,
     parse_candles,
+    parse_instrument,
     parse_order,
     parse_order_chance,
     parse_orderbook,
@@ -70,6 +75,10 @@ DAY_MINUTES = 1440
 MAX_IDS_PER_CALL = 100
 MAX_OPEN_ORDER_PAGES = 10
 OPEN_ORDERS_PAGE_SIZE = 100
+
+ORDER_RETRIES_AFTER_429 = 1
+"""Resends of one order after a 429 (same identifier, after the group's full-window pause): at most two POSTs per
+`place_order`. Reads get `max_retries`; an order is not worth a ban, and the engine decides about the next try."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -134,6 +143,7 @@ class UpbitClient:
         read_timeout: float | Decimal = 10,
         session: requests.Session | None = None,
         max_retries: int = 3,
+        order_retries_after_429: int = ORDER_RETRIES_AFTER_429,
         backoff_base_sec: float = 0.25,
         backoff_cap_sec: float = 2.0,
         throttle: Throttle | None = None,
@@ -158,6 +168,7 @@ class UpbitClient:
         session.headers.update({"Accept": "application/json", "User-Agent": "autocoin"})
         self._session = session
         self._max_retries = max(0, max_retries)
+        self._order_retries = max(0, min(order_retries_after_429, self._max_retries))
         self._backoff_base = backoff_base_sec
         self._backoff_cap = backoff_cap_sec
         self.throttle = throttle or Throttle()
@@ -183,6 +194,11 @@ class UpbitClient:
 
     def __repr__(self) -> str:
         return f"UpbitClient({self.base_url!r}, keys={'set' if self.has_keys else 'none'})"
+
+    @property
+    def account(self) -> str:
+        """The ledger this client trades for: its API host and a fingerprint of its access key."""
+        return account_for(paper=False, base_url=self.base_url, access_key=self._access_key)
 
     @property
     def has_keys(self) -> bool:
@@ -290,11 +306,11 @@ class UpbitClient:
 
             if status == 429:
                 self._count("http_429")
-                if attempt >= self._max_retries:
+                # Upbit refused the call for its quota (nothing was done). Pause the whole group, not just this
+                # thread, for at least a full window: another call in the spent second would risk a 418 ban.
+                self.throttle.block(group, max(REFUSED_PAUSE_SEC, self._backoff(attempt)))
+                if attempt >= (self._order_retries if placing is not None else self._max_retries):
                     raise rate_limit_error(group, attempt + 1, parse_error_body(response.content), self._secrets)
-                pause = self._backoff(attempt)
-                # Pause the whole group, not just this thread: another call now would risk a 418 ban.
-                self.throttle.block(group, pause)
                 self._count("retries")
                 attempt += 1
                 continue
@@ -385,6 +401,14 @@ class UpbitClient:
             raise InvalidRequest(f"Upbit has no order book for market {market}", name="notfoundmarket")
         return self._parsed(lambda: parse_orderbook(data[0]), f"the order book of {market}")
 
+    @_counts_errors
+    def get_instrument(self, market: str) -> Instrument:
+        """The pair's tick size from `GET /v1/orderbook/instruments` (no keys needed)."""
+        data = self._send("GET", "/v1/orderbook/instruments", params=[("markets", market)])
+        if isinstance(data, list) and not data:
+            raise InvalidRequest(f"Upbit has no order-book rules for market {market}", name="notfoundmarket")
+        return self._parsed(lambda: parse_instrument(data[0]), f"the tick size of {market}")
+
     # --- account ----------------------------------------------------------------------------------
 
     @_counts_errors
@@ -396,6 +420,12 @@ class UpbitClient:
     def get_order_chance(self, market: str) -> OrderChance:
         data = self._send("GET", "/v1/orders/chance", params=[("market", market)], auth=True)
         return self._parsed(lambda: parse_order_chance(data, market=market), f"order rules of {market}")
+
+    @_counts_errors
+    def get_api_keys(self) -> list[ApiKeyInfo]:
+        """The account's API keys and when each expires (`GET /v1/api_keys`); the keys themselves are not kept."""
+        data = self._send("GET", "/v1/api_keys", auth=True)
+        return self._parsed(lambda: [parse_api_key(item, access_key=self._access_key) for item in data], "API keys")
 
     # --- orders -----------------------------------------------------------------------------------
 
@@ -431,6 +461,12 @@ class UpbitClient:
             order.state,
         )
         return order
+
+    @_counts_errors
+    def place_test_order(self, request: OrderRequest) -> OrderInfo:
+        """Send `request` to `POST /v1/orders/test`: Upbit checks it like a real order and places nothing."""
+        data = self._send("POST", "/v1/orders/test", body=self.order_body(request), auth=True)
+        return self._parsed(lambda: parse_order(data, secrets=self._secrets), "the test order")
 
     @staticmethod
     def _order_ref(uuid: str | None, identifier: str | None) -> list[tuple[str, str]]:

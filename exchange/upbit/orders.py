@@ -47,7 +47,7 @@ def order_body(request: OrderRequest) -> dict[str, str]:
             raise reject("a limit order needs both price and volume")
         if request.market.startswith("KRW-"):
             # Off-grid prices are refused (invalid_price_*): snap in the direction that never worsens the deal.
-            price = round_to_tick(price, "down" if request.side == "buy" else "up")
+            price = round_to_tick(price, "down" if request.side == "buy" else "up", tick=request.tick_size)
     elif ord_type == "price":
         if request.side != "buy":
             raise reject("ord_type 'price' (market buy by total) is for buys only; sell with ord_type 'market'")

@@ -15,8 +15,10 @@ from exchange.exceptions import InvalidRequest
 from exchange.redact import mask_secrets
 from exchange.types import (
     ZERO,
+    ApiKeyInfo,
     Balance,
     Candle,
+    Instrument,
     OrderBook,
     OrderBookLevel,
     OrderChance,
@@ -123,6 +125,25 @@ def parse_orderbook(item: dict[str, Any]) -> OrderBook:
     )
 
 
+def parse_instrument(item: dict[str, Any]) -> Instrument:
+    tick = _dec(item["tick_size"])
+    if tick <= 0:
+        raise ValueError(f"tick_size must be positive: {item['tick_size']!r}")
+    return Instrument(
+        market=item["market"],
+        quote_currency=item.get("quote_currency") or item["market"].partition("-")[0],
+        tick_size=tick,
+        supported_levels=tuple(_dec(level) for level in item.get("supported_levels") or ()),
+    )
+
+
+def parse_api_key(item: dict[str, Any], *, access_key: str) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        expire_at=_parse_time(item["expire_at"], naive_zone=KST),
+        matches_configured_key=bool(access_key) and item.get("access_key") == access_key,
+    )
+
+
 def parse_balance(item: dict[str, Any]) -> Balance:
     return Balance(
         currency=item["currency"],
@@ -152,6 +173,7 @@ def parse_order_chance(data: Any, *, market: str) -> OrderChance:
         max_total=_dec_or_zero(info.get("max_total")),
         bid_account=parse_balance(data.get("bid_account") or {"currency": bid_rules.get("currency") or quote}),
         ask_account=parse_balance(data.get("ask_account") or {"currency": ask_rules.get("currency") or base}),
+        state=str(info.get("state") or "active"),
     )
 
 

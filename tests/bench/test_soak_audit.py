@@ -35,7 +35,7 @@ def books() -> dict:
         order = OrderFactory(mode=Mode.LIVE, side=side, executed_volume=volume, signal=SignalFactory())
         FillFactory(order=order, volume=volume, price=D("100000000") if side == "buy" else D("101000000"))
         orders.append(order)
-    pnl_rebuild(mode=Mode.LIVE)
+    pnl_rebuild()
     BalanceSnapshotFactory(mode=Mode.LIVE, krw=D("990000"), coin_volume=D("0.0001"))
     return {
         "orders": [exchange_order(order) for order in orders],

@@ -107,6 +107,7 @@ def test_unchanged_panels_are_left_alone_and_a_hidden_tab_stops_polling(page):
 
 
 def test_manual_order_asks_first_and_is_queued_only_when_confirmed(page):
+    heartbeat(state="RUNNING")  # manual orders are accepted only while the engine runs
     login(page)
     answers = iter([False, True])
     dialogs: list[str] = []
@@ -132,6 +133,7 @@ def test_manual_order_asks_first_and_is_queued_only_when_confirmed(page):
 
 
 def test_a_bad_manual_amount_is_explained(page):
+    heartbeat(state="RUNNING")
     login(page)
     page.on("dialog", lambda dialog: dialog.accept())
     page.fill("input[name=krw]", "4000")
@@ -139,6 +141,18 @@ def test_a_bad_manual_amount_is_explained(page):
     page.wait_for_selector("#panel-manual-form .problem", timeout=5_000)
     assert "minimum" in page.inner_text("#panel-manual-form .problem")
     assert not ManualOrderRequest.objects.exists()
+
+
+def test_the_manual_form_says_why_it_cannot_be_sent_until_the_engine_runs(page):
+    login(page)
+    button = page.locator("#panel-manual-form button[type=submit]")
+    assert button.is_disabled()
+    assert "the engine is IDLE; manual orders are only accepted while it runs" in page.inner_text("#manual-refusal")
+    page.fill("input[name=krw]", "10000")
+    heartbeat(state="RUNNING")
+    page.wait_for_selector("#panel-manual-form button[type=submit]:not([disabled])", timeout=10_000)
+    assert page.input_value("input[name=krw]") == "10000"  # the poll left the typing alone
+    assert not page.is_visible("#manual-refusal")
 
 
 def test_korean_switch_phone_width_and_admin_in_korean(page):

@@ -63,6 +63,9 @@ def test_double_clicks_send_one_request(page):
     [("abc", "“abc” is not a number"), ("10000.123456789", "more than 8 decimal places"), ("-5", "must be a positive number")],
 )
 def test_a_bad_amount_is_explained_next_to_the_form_and_kept(page, krw, says):
+    EngineState.load()
+    # Manual orders are accepted (and the form's button enabled) only while the engine runs.
+    EngineState.objects.update(state="RUNNING", owner="browser-test:1", heartbeat_at=timezone.now())
     login(page)
     page.on("dialog", lambda dialog: dialog.accept())
     page.fill("input[name=krw]", krw)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 # ---------------------------------------------------------------------------------------------------
 # Manual orders
 # ---------------------------------------------------------------------------------------------------
-def test_manual_order_add_form_queues_a_buy(admin_client, settings):
+def test_manual_order_add_form_queues_a_buy(engine_running, admin_client, settings):
     settings.TRADING_MARKET = "KRW-BTC"
     form = admin_client.get(admin_url(ManualOrderRequest, "add"))
     assert form.status_code == 200
@@ -43,7 +43,7 @@ def test_manual_order_add_form_queues_a_buy(admin_client, settings):
     assert EngineEvent.objects.filter(kind=EngineEvent.Kind.MANUAL_ORDER, actor="admin:admin").exists()
 
 
-def test_manual_order_add_form_queues_sell_all_without_amounts(admin_client):
+def test_manual_order_add_form_queues_sell_all_without_amounts(engine_running, admin_client):
     admin_client.post(admin_url(ManualOrderRequest, "add"), {"kind": "sell_all"})
 
     assert ManualOrderRequest.objects.get().kind == "sell_all"
@@ -72,7 +72,7 @@ def test_manual_order_add_form_shows_errors_and_queues_nothing(admin_client, dat
     assert not ManualOrderRequest.objects.exists()
 
 
-def test_manual_order_add_form_reads_sell_all_as_sell_all(admin_client):
+def test_manual_order_add_form_reads_sell_all_as_sell_all(engine_running, admin_client):
     admin_client.post(admin_url(ManualOrderRequest, "add"), {"kind": "sell", "volume": "ALL"})
 
     request = ManualOrderRequest.objects.get()

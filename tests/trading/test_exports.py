@@ -63,6 +63,7 @@ def _snapshots() -> tuple[BalanceSnapshot, BalanceSnapshot]:
     older = BalanceSnapshotFactory(
         ts=T1,
         mode="paper",
+        account="paper",
         krw=Decimal("1234567.12345678"),
         coin_symbol="BTC",
         coin_volume=Decimal("0.00000001"),
@@ -73,6 +74,7 @@ def _snapshots() -> tuple[BalanceSnapshot, BalanceSnapshot]:
     newer = BalanceSnapshotFactory(
         ts=T2,
         mode="live",
+        account="live:127.0.0.1:8765:3fa9c1d2e4b5",
         krw=Decimal("990000"),
         coin_symbol="BTC",
         coin_volume=Decimal("0.0001"),
@@ -93,9 +95,9 @@ def test_csv_export_exact_content(admin_client):
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert _body(response) == (
-        "id,ts,mode,krw,coin_symbol,coin_volume,avg_buy_price,price,total_krw\r\n"
-        f"{newer.pk},2026-11-21T04:05:07+00:00,live,990000.00000000,BTC,0.00010000,0.00000000,0.00009073,1000000.00000001\r\n"
-        f"{older.pk},2026-11-21T04:05:06.123456+00:00,paper,1234567.12345678,BTC,0.00000001,99950000.00000000,"
+        "id,ts,mode,account,krw,coin_symbol,coin_volume,avg_buy_price,price,total_krw\r\n"
+        f"{newer.pk},2026-11-21T04:05:07+00:00,live,live:127.0.0.1:8765:3fa9c1d2e4b5,990000.00000000,BTC,0.00010000,0.00000000,0.00009073,1000000.00000001\r\n"
+        f"{older.pk},2026-11-21T04:05:06.123456+00:00,paper,paper,1234567.12345678,BTC,0.00000001,99950000.00000000,"
         "100000000.50000000,0.00000000\r\n"
     )
 
@@ -108,9 +110,11 @@ def test_json_export_exact_content(admin_client):
     assert response["Content-Type"] == "application/json"
     assert _body(response) == (
         "[\n"
-        f'{{"id":{newer.pk},"ts":"2026-11-21T04:05:07+00:00","mode":"live","krw":"990000.00000000","coin_symbol":"BTC",'
+        f'{{"id":{newer.pk},"ts":"2026-11-21T04:05:07+00:00","mode":"live","account":"live:127.0.0.1:8765:3fa9c1d2e4b5",'
+        '"krw":"990000.00000000","coin_symbol":"BTC",'
         '"coin_volume":"0.00010000","avg_buy_price":"0.00000000","price":"0.00009073","total_krw":"1000000.00000001"},\n'
-        f'{{"id":{older.pk},"ts":"2026-11-21T04:05:06.123456+00:00","mode":"paper","krw":"1234567.12345678",'
+        f'{{"id":{older.pk},"ts":"2026-11-21T04:05:06.123456+00:00","mode":"paper","account":"paper",'
+        '"krw":"1234567.12345678",'
         '"coin_symbol":"BTC","coin_volume":"0.00000001","avg_buy_price":"99950000.00000000","price":"100000000.50000000",'
         '"total_krw":"0.00000000"}\n'
         "]\n"
@@ -118,7 +122,7 @@ def test_json_export_exact_content(admin_client):
 
 
 def test_fill_export_carries_its_order_exactly(admin_client):
-    order = OrderFactory(identifier="ac-1", market="KRW-BTC", side="sell", mode="live")
+    order = OrderFactory(identifier="ac-1", market="KRW-BTC", side="sell", mode="live", account="live:api.upbit.com:3fa9c1d2e4b5")
     fill = FillFactory(
         order=order,
         ts=T1,
@@ -133,9 +137,9 @@ def test_fill_export_carries_its_order_exactly(admin_client):
     body = _body(admin_client.get(_export_url(Fill, "csv")))
 
     assert body == (
-        "id,ts,order_id,price,volume,funds,fee,trade_id,raw,order_identifier,order_market,order_side,order_mode\r\n"
+        "id,ts,order_id,price,volume,funds,fee,trade_id,raw,order_identifier,order_market,order_side,order_mode,order_account\r\n"
         f"{fill.pk},2026-11-21T04:05:06.123456+00:00,{order.pk},99950000.00000000,0.00010000,9995.00000000,4.99750000,t-1,"
-        '"{""uuid"": ""t-1""}",ac-1,KRW-BTC,sell,live\r\n'
+        '"{""uuid"": ""t-1""}",ac-1,KRW-BTC,sell,live,live:api.upbit.com:3fa9c1d2e4b5\r\n'
     )
     rows = json.loads(_body(admin_client.get(_export_url(Fill, "json"))))
     assert rows == [
@@ -153,6 +157,7 @@ def test_fill_export_carries_its_order_exactly(admin_client):
             "order_market": "KRW-BTC",
             "order_side": "sell",
             "order_mode": "live",
+            "order_account": "live:api.upbit.com:3fa9c1d2e4b5",
         }
     ]
 

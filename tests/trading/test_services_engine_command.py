@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone, translation
 
 from tests.web.conftest import engine_heartbeat
-from trading import services
+from trading import control, services
 from trading.models import EngineEvent, EngineState
 
 State = EngineState.State
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def test_start_is_refused_while_the_engine_process_is_offline():
     with pytest.raises(services.EngineOffline) as refusal:
-        services.engine_command(action="start", actor="user:alice")
+        control.engine_command(action="start", actor="user:alice")
     assert refusal.value.code == "engine_offline"
     assert refusal.value.current == State.IDLE
     assert refusal.value.message == (
@@ -32,12 +32,12 @@ def test_start_is_refused_while_the_engine_process_is_offline():
 def test_a_stale_heartbeat_counts_as_offline(settings):
     engine_heartbeat(heartbeat_at=timezone.now() - timedelta(seconds=settings.ENGINE_STALE_AFTER_SEC + 5))
     with pytest.raises(services.EngineOffline):
-        services.engine_command(action="start", actor="user:alice")
+        control.engine_command(action="start", actor="user:alice")
 
 
 def test_start_with_the_engine_process_online_runs():
     engine_heartbeat()
-    done = services.engine_command(action="start", actor="user:alice", reason="morning")
+    done = control.engine_command(action="start", actor="user:alice", reason="morning")
     assert (done.transition.old, done.transition.new) == (State.IDLE, State.RUNNING)
     assert done.note == ""
     assert EngineState.load().state_reason == "morning"
@@ -48,7 +48,7 @@ def test_live_mode_without_keys_names_the_missing_key_rather_than_the_offline_en
     settings.UPBIT_ACCESS_KEY = "a"
     settings.UPBIT_SECRET_KEY = ""
     with pytest.raises(services.TransitionNotAllowed) as refusal:
-        services.engine_command(action="start", actor="user:alice")
+        control.engine_command(action="start", actor="user:alice")
     assert not isinstance(refusal.value, services.EngineOffline)
     assert refusal.value.code == "live_keys_missing"
     assert refusal.value.params["missing"] == "UPBIT_SECRET_KEY"
@@ -57,7 +57,7 @@ def test_live_mode_without_keys_names_the_missing_key_rather_than_the_offline_en
 
 def test_stop_with_the_engine_process_online_waits_for_the_cycle():
     engine_heartbeat(state=State.RUNNING)
-    done = services.engine_command(action="stop", actor="user:alice")
+    done = control.engine_command(action="stop", actor="user:alice")
     assert done.transition.new == State.STOPPING
     assert done.note == ""
     assert EngineState.load().state == State.STOPPING
@@ -66,7 +66,7 @@ def test_stop_with_the_engine_process_online_waits_for_the_cycle():
 def test_stop_with_the_engine_process_offline_completes_at_once():
     EngineState.load()
     EngineState.objects.filter(pk=1).update(state=State.RUNNING)
-    done = services.engine_command(action="stop", actor="user:alice")
+    done = control.engine_command(action="stop", actor="user:alice")
     assert (done.transition.old, done.transition.new) == (State.STOPPING, State.IDLE)
     assert done.completed_offline
     assert done.note == "The engine process is offline, so the stop completed at once."
@@ -79,14 +79,14 @@ def test_stop_with_the_engine_process_offline_completes_at_once():
 def test_reset_works_without_the_engine_process():
     EngineState.load()
     EngineState.objects.filter(pk=1).update(state=State.ERROR, kill_switch=True)
-    done = services.engine_command(action="reset", actor="admin:root")
+    done = control.engine_command(action="reset", actor="admin:root")
     assert done.transition.new == State.IDLE
     assert EngineState.load().kill_switch is False
 
 
 def test_an_unknown_command_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown engine action 'launch'"):
-        services.engine_command(action="launch", actor="user:alice")
+        control.engine_command(action="launch", actor="user:alice")
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_an_unknown_command_is_a_programming_error():
 def test_a_refused_command_has_a_code_and_says_why(state, action, code, sentence):
     engine_heartbeat(state=state)
     with pytest.raises(services.TransitionNotAllowed) as refusal:
-        services.engine_command(action=action, actor="user:alice")
+        control.engine_command(action=action, actor="user:alice")
     assert (refusal.value.code, refusal.value.current) == (code, state)
     assert refusal.value.message == sentence == str(refusal.value)
     # The Korean sentence names the same state; the English one stays the message (logs, the API).

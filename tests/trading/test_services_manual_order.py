@@ -8,15 +8,15 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from trading import services
+from trading import manual_requests, services
 from trading.models import EngineEvent, ManualOrderRequest
 
 Kind = ManualOrderRequest.Kind
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine_running")]
 
 
 def queue(**kwargs: object) -> ManualOrderRequest:
-    return services.manual_order_request_create(actor="user:alice", **kwargs)
+    return manual_requests.manual_order_request_create(actor="user:alice", **kwargs)
 
 
 @pytest.mark.parametrize("volume", ["all", "ALL", " All "])
@@ -100,4 +100,4 @@ def test_a_float_amount_is_refused_with_a_hint():
 @pytest.mark.parametrize("amount", ["1_000_000", "\uff11\uff10\uff10\uff10\uff10", "10000\u0661"])
 def test_a_manual_amount_must_be_written_with_plain_digits(amount):
     with pytest.raises(services.InvalidInput, match="is not a number"):
-        services.manual_order_request_create(kind="buy", krw=amount, actor="user:alice")
+        manual_requests.manual_order_request_create(kind="buy", krw=amount, actor="user:alice")

@@ -428,7 +428,7 @@ def test_wrong_method_is_405_with_allow(token_client, method, path, allow):
         ({"side": "close"}, "close", None, None),
     ],
 )
-def test_manual_order_is_queued_with_202(token_client, payload, kind, krw, volume):
+def test_manual_order_is_queued_with_202(engine_running, token_client, payload, kind, krw, volume):
     response = post_json(token_client, "/api/orders/manual", payload)
     assert response.status_code == 202, response.content
     data = envelope(response)["data"]
@@ -437,7 +437,8 @@ def test_manual_order_is_queued_with_202(token_client, payload, kind, krw, volum
     assert queued.status == "PENDING"
     assert queued.requested_by == "api-token"
     assert data["status"] == "PENDING"
-    assert data["engine_online"] is False
+    assert data["engine_online"] is True
+    assert data["expires_in_sec"] == 120
 
 
 @pytest.mark.parametrize(

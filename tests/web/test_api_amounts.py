@@ -72,7 +72,7 @@ def test_a_sell_volume_not_written_as_documented_is_refused_and_all_is_named(tok
 
 
 @pytest.mark.parametrize(("text", "stored"), ACCEPTED)
-def test_documented_amounts_are_queued(token_client, text, stored):
+def test_documented_amounts_are_queued(engine_running, token_client, text, stored):
     response = post_raw(token_client, MANUAL, json.dumps({"side": "buy", "krw": text}).encode())
 
     assert response.status_code == 202, response.content
@@ -80,7 +80,7 @@ def test_documented_amounts_are_queued(token_client, text, stored):
 
 
 @pytest.mark.parametrize("text", ["all", "ALL"])
-def test_selling_all_is_still_written_all(token_client, text):
+def test_selling_all_is_still_written_all(engine_running, token_client, text):
     response = post_raw(token_client, MANUAL, json.dumps({"side": "sell", "volume": text}).encode())
 
     assert response.status_code == 202, response.content

@@ -165,7 +165,7 @@ def test_bad_amounts_and_sides_name_the_field(token_client, payload, field, says
         ('{"side": "sell", "volume": 0.1}', None, "0.1"),
     ],
 )
-def test_json_numbers_are_read_exactly(token_client, payload, krw, volume):
+def test_json_numbers_are_read_exactly(engine_running, token_client, payload, krw, volume):
     response = post_raw(token_client, MANUAL, payload.encode())
     assert response.status_code == 202, response.content
     data = envelope(response)["data"]

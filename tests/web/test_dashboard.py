@@ -335,7 +335,7 @@ def test_log_rows_are_coloured_by_level(session_client):
 # ---------------------------------------------------------------------------------------------------
 # Manual order form
 # ---------------------------------------------------------------------------------------------------
-def test_manual_buy_from_the_form_is_queued(session_client):
+def test_manual_buy_from_the_form_is_queued(engine_running, session_client):
     response = session_client.post("/orders/manual", {"kind": "buy", "krw": "10,000"}, headers=HTMX)
     queued = ManualOrderRequest.objects.get()
     assert (queued.kind, queued.krw, queued.requested_by) == ("buy", Decimal("10000"), "user:operator")
@@ -344,7 +344,7 @@ def test_manual_buy_from_the_form_is_queued(session_client):
     assert "manualQueued" in response["HX-Trigger"]
 
 
-def test_manual_sell_all_from_the_form(session_client):
+def test_manual_sell_all_from_the_form(engine_running, session_client):
     session_client.post("/orders/manual", {"kind": "sell", "volume": "all"}, headers=HTMX)
     assert ManualOrderRequest.objects.get().kind == "sell_all"
 

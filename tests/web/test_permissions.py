@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests import factories
+from tests.conftest import engine_running_online
 from tests.web.conftest import API_TOKEN, API_USER
 from trading import urls as trading_urls
 from trading.models import (
@@ -130,6 +131,7 @@ class Door:
     gate: str | None = None  # admin actions: the changelist's own permission, checked before the action's
     refused: int = 403  # admin actions: an action the user may not run is not offered; the list is shown (200)
     htmx: bool = False
+    running: bool = False  # the engine RUNNING and online first: manual orders are accepted only then
 
     def url(self, rows: dict[str, Any]) -> str:
         return self.path(rows) if callable(self.path) else self.path
@@ -177,6 +179,11 @@ API_READS = [
     "api_pnl_daily",
 ]
 BUY = {"kind": "buy", "krw": "10000"}
+API_BUY = {"side": "buy", "krw": "10000"}
+
+
+def _manual_cancel_url(name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda rows: reverse(name, args=[rows["ManualOrderRequest"].pk])
 
 
 def _page_doors() -> list[Door]:
@@ -191,8 +198,15 @@ def _page_doors() -> list[Door]:
         Door("engine_action", PAGE, "POST", engine, CONTROL, 302, writes=True),
         Door("engine_action", PAGE, "POST", engine, CONTROL, 200, writes=True, htmx=True),
         Door("manual_order", PAGE, "GET", manual, PLACE, 405),
-        Door("manual_order", PAGE, "POST", manual, PLACE, 302, data=BUY, writes=True),
-        Door("manual_order", PAGE, "POST", manual, PLACE, 200, data=BUY, writes=True, htmx=True),
+        Door("manual_order", PAGE, "POST", manual, PLACE, 302, data=BUY, writes=True, running=True),
+        Door("manual_order", PAGE, "POST", manual, PLACE, 200, data=BUY, writes=True, htmx=True, running=True),
+        Door("manual_order_cancel", PAGE, "GET", _manual_cancel_url("manual_order_cancel"), PLACE, 405),
+        Door("manual_order_cancel", PAGE, "POST", _manual_cancel_url("manual_order_cancel"), PLACE, 302, writes=True),
+        Door("manual_order_cancel", PAGE, "POST", _manual_cancel_url("manual_order_cancel"), PLACE, 200, writes=True, htmx=True),
+        # The live pre-flight asks Upbit (here: a closed local port) and records the failed check.
+        Door("live_check", PAGE, "GET", reverse("live_check"), CONTROL, 405),
+        Door("live_check", PAGE, "POST", reverse("live_check"), CONTROL, 200, writes=True),
+        Door("live_check", PAGE, "POST", reverse("live_check"), CONTROL, 200, writes=True, htmx=True),
         # The test client calls from 127.0.0.1: /metrics serves loopback callers (and checks a token's user).
         Door("metrics", PUBLIC, "GET", reverse("metrics"), None, 200),
         Door("set_language", PUBLIC, "POST", reverse("set_language"), None, 302, data={"language": "en", "next": "/"}),
@@ -214,7 +228,9 @@ def _api_doors() -> list[Door]:
         Door("api_engine_control", API, "GET", control, VIEW, 405),
         Door("api_engine_control", API, "POST", control, CONTROL, 200, data={}, writes=True),
         Door("api_orders_manual", API, "GET", manual, VIEW, 405),
-        Door("api_orders_manual", API, "POST", manual, PLACE, 202, data={"side": "buy", "krw": "10000"}, writes=True),
+        Door("api_orders_manual", API, "POST", manual, PLACE, 202, data=API_BUY, writes=True, running=True),
+        Door("api_orders_manual_cancel", API, "GET", _manual_cancel_url("api_orders_manual_cancel"), VIEW, 405),
+        Door("api_orders_manual_cancel", API, "POST", _manual_cancel_url("api_orders_manual_cancel"), PLACE, 200, writes=True),
         Door("api_not_found", PUBLIC, "GET", "/api/nothing-here", None, 404),
         Door("api_not_found", PUBLIC, "POST", "/api/nothing-here", None, 404),
     ]
@@ -294,6 +310,19 @@ def _admin_doors() -> list[Door]:
             302,
             data=BUY,
             writes=True,
+            running=True,
+        ),
+        Door(
+            "trading_manualorderrequest:cancel_pending_requests",
+            ADMIN,
+            "POST",
+            _admin_url(ManualOrderRequest, "changelist"),
+            PLACE,
+            302,
+            data=_action(ManualOrderRequest, "cancel_pending_requests"),
+            writes=True,
+            gate="trading.view_manualorderrequest",
+            refused=200,
         ),
         Door(
             "trading_strategyconfig_change",
@@ -314,6 +343,12 @@ DOORS = _page_doors() + _api_doors() + _admin_doors()
 # ---------------------------------------------------------------------------------------------------
 # The matrix
 # ---------------------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_real_exchange(settings):
+    settings.UPBIT_API_BASE = "http://127.0.0.1:9"  # the discard port: refused at once, never api.upbit.com
+    settings.UPBIT_CONNECT_TIMEOUT_SEC = 1
+
+
 @pytest.fixture
 def rows() -> dict[str, Any]:
     """One row in every table, an open order to cancel, and the engine in ERROR so that Reset has an effect."""
@@ -359,6 +394,8 @@ def send(client: Client, door: Door, rows: dict[str, Any]):
 
 def _check(door: Door, role: Role, rows: dict[str, Any]) -> list[str]:
     client = client_for(role)
+    if door.running:
+        engine_running_online()
     before = snapshot()
     response = send(client, door, rows)
     expected = door.expected(role)

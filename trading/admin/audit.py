@@ -13,11 +13,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from trading.admin.console import AuditAdmin, local_time, money_column, pretty_json, shorten, time_column
+from trading.admin.console import AuditAdmin, account_column, local_time, money_column, pretty_json, shorten, time_column
 from trading.admin_filters import (
+    AccountFilter,
     BacktestStrategyFilter,
     CandleUnitFilter,
     DateRangeFilter,
+    FillAccountFilter,
     FillModeFilter,
     FillSideFilter,
     MarketFilter,
@@ -73,14 +75,14 @@ class SignalAdmin(AuditAdmin):
 
 @admin.register(Fill)
 class FillAdmin(AuditAdmin):
-    list_display = ("time", "order_link", "side", "price_fmt", "volume_fmt", "funds_fmt", "fee_fmt", "trade_id")
-    list_filter = (DateRangeFilter, FillSideFilter, FillModeFilter)
+    list_display = ("time", "order_link", "side", "account_name", "price_fmt", "volume_fmt", "funds_fmt", "fee_fmt", "trade_id")
+    list_filter = (DateRangeFilter, FillSideFilter, FillModeFilter, FillAccountFilter)
     list_select_related = ("order",)
     search_fields = ("trade_id", "order__identifier")
     search_help_text = "An exact trade id or order identifier."
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
-    export_extra = ("order__identifier", "order__market", "order__side", "order__mode")
+    export_extra = ("order__identifier", "order__market", "order__side", "order__mode", "order__account")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[QuerySet[Any], bool]:
         """Exact matches on unique columns (index lookups): a substring search would scan every fill."""
@@ -92,6 +94,7 @@ class FillAdmin(AuditAdmin):
         return queryset.filter(Q(trade_id=term) | Q(order_id__in=orders)), False
 
     time = time_column("ts", _("time"), ordering="ts")
+    account_name = account_column("order__account")
 
     @admin.display(description=_("order"))
     def order_link(self, obj: Fill) -> str:
@@ -110,12 +113,13 @@ class FillAdmin(AuditAdmin):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(AuditAdmin):
-    list_display = ("time", "mode", "krw_fmt", "coin_symbol", "coin_volume_fmt", "price_fmt", "total_fmt")
-    list_filter = (DateRangeFilter, "mode")
+    list_display = ("time", "mode", "account_name", "krw_fmt", "coin_symbol", "coin_volume_fmt", "price_fmt", "total_fmt")
+    list_filter = (DateRangeFilter, "mode", AccountFilter)
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
 
     time = time_column("ts", _("time"), ordering="ts")
+    account_name = account_column()
     krw_fmt = money_column("krw", _("KRW"))
     coin_volume_fmt = money_column("coin_volume", _("coin"))
     price_fmt = money_column("price", _("price"))
@@ -128,6 +132,7 @@ class PnlDailyAdmin(AuditAdmin):
         "date",
         "market",
         "mode",
+        "account_name",
         "realized_fmt",
         "unrealized_fmt",
         "total_fmt",
@@ -136,14 +141,15 @@ class PnlDailyAdmin(AuditAdmin):
         "equity_last_fmt",
         "trades",
     )
-    list_filter = (date_range_filter("date"), MarketFilter, "mode")
-    ordering = ("-date", "market", "mode")
+    list_filter = (date_range_filter("date"), MarketFilter, "mode", AccountFilter)
+    ordering = ("-date", "market", "account")
     sortable_by = ("date",)
 
     @property
     def export_basename(self) -> str:
         return "pnl-daily"
 
+    account_name = account_column()
     realized_fmt = money_column("realized", _("realized"))
     unrealized_fmt = money_column("unrealized", _("unrealized"))
     total_fmt = money_column("total", _("total"))

@@ -26,6 +26,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from trading import exports
+from trading.accounts import account_label
 from trading.auth import EXPORT_DATA, user_can
 
 if TYPE_CHECKING:
@@ -78,6 +79,18 @@ def money_column(field: str, description: StrOrPromise) -> Column:
     @admin.display(description=description)
     def column(model_admin: Any, obj: Any) -> str:
         return money(getattr(obj, field))
+
+    return column
+
+
+def account_column(path: str = "account") -> Column:
+    """A list column naming the exchange account of the row (`path` may cross a relation: "order__account")."""
+
+    @admin.display(description=_("account"))
+    def column(model_admin: Any, obj: Any) -> str:
+        for part in path.split("__"):
+            obj = getattr(obj, part)
+        return format_html('<span title="{}">{}</span>', obj, account_label(obj))
 
     return column
 

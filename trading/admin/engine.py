@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from trading import housekeeping, selectors, services
+from trading import control, housekeeping, selectors, services
 from trading.admin.console import ConsoleAdmin, admin_actor, money, pretty_json, shorten, time_column
 from trading.auth import CONTROL_ENGINE, user_can
 from trading.forms import StrategyConfigForm
@@ -90,7 +90,7 @@ class EngineStateAdmin(ConsoleAdmin):
             else:
                 # The same rules as the dashboard and the API: Start needs a live engine process, and a Stop
                 # while it is offline completes at once.
-                result = services.engine_command(action=name, actor=actor, reason=f"{name.capitalize()} pressed in the admin")
+                result = control.engine_command(action=name, actor=actor, reason=f"{name.capitalize()} pressed in the admin")
                 done = {
                     "start": gettext("Engine started: RUNNING. The engine process trades from its next cycle."),
                     "stop": gettext("Stop requested: STOPPING until the engine finishes its current cycle."),
@@ -108,17 +108,19 @@ class EngineStateAdmin(ConsoleAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        state = EngineState.load()
-        allowed = selectors.allowed_actions(state.state)
+        state = control.engine_stopping_settle(actor=control.LOOKED_AT_BY_WEB, state=EngineState.load())
+        online = selectors.engine_online(state)
+        allowed = selectors.allowed_actions(state.state, engine_online=online)
         extra = {
             "engine": state,
-            "engine_online": selectors.engine_online(state),
+            "engine_online": online,
             "heartbeat_age": selectors.heartbeat_age_sec(state),
             "allowed": allowed,
             "may_control": self.may_control(request),
             "may_export": self.has_export_permission(request),
             "paper_reset_allowed": state.state not in (EngineState.State.RUNNING, EngineState.State.STOPPING),
             "paper_mode": settings.PAPER_MODE,
+            "account_label": selectors.account_current_label(),
             "live_problem": services.live_mode_problem(),
             "title": gettext("Engine: %(state)s") % {"state": state.state},
         }

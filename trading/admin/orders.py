@@ -1,5 +1,6 @@
 """Orders (read-only, plus "Cancel selected open orders": a request the engine carries out) and manual
-orders (the add form queues a request through the service; requests are read-only afterwards)."""
+orders (the add form queues a request through the service; requests are read-only afterwards, but those still
+pending can be cancelled)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from trading import services
-from trading.admin.console import AuditAdmin, admin_actor, money_column, pretty_json, time_column
-from trading.admin_filters import CancelRequestedFilter, DateRangeFilter, MarketFilter
+from trading import manual_requests, services
+from trading.admin.console import AuditAdmin, account_column, admin_actor, money_column, pretty_json, time_column
+from trading.admin_filters import AccountFilter, CancelRequestedFilter, DateRangeFilter, MarketFilter
 from trading.auth import CANCEL_ORDER, PLACE_MANUAL_ORDER, user_can
+from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
 from trading.forms import ManualOrderForm
 from trading.models import EngineState, ManualOrderRequest, Order
 
@@ -38,6 +41,7 @@ class OrderAdmin(AuditAdmin):
         "market",
         "status",
         "mode",
+        "account_name",
         "price_fmt",
         "volume_fmt",
         "executed_volume_fmt",
@@ -46,7 +50,7 @@ class OrderAdmin(AuditAdmin):
         "identifier",
         "cancel_requested",
     )
-    list_filter = (DateRangeFilter, "status", "side", "mode", MarketFilter, "ord_type", CancelRequestedFilter)
+    list_filter = (DateRangeFilter, "status", "side", "mode", AccountFilter, MarketFilter, "ord_type", CancelRequestedFilter)
     search_fields = ("identifier", "exchange_uuid")
     search_help_text = "An exact order identifier or exchange UUID."
     ordering = ("-ts", "-id")
@@ -63,6 +67,7 @@ class OrderAdmin(AuditAdmin):
         return queryset.filter(Q(identifier=term) | Q(exchange_uuid=term)), False
 
     time = time_column("ts", _("time"), ordering="ts")
+    account_name = account_column()
     price_fmt = money_column("price", _("price"))
     volume_fmt = money_column("volume", _("volume"))
     executed_volume_fmt = money_column("executed_volume", _("executed volume"))
@@ -146,6 +151,7 @@ class ManualOrderRequestAdmin(AuditAdmin):
     search_fields = ("requested_by", "result")
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
+    actions = ("cancel_pending_requests", "export_selected_csv", "export_selected_json")
 
     @property
     def export_basename(self) -> str:
@@ -153,6 +159,31 @@ class ManualOrderRequestAdmin(AuditAdmin):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return user_can(request.user, PLACE_MANUAL_ORDER)
+
+    def has_cancel_manual_permission(self, request: HttpRequest) -> bool:
+        return user_can(request.user, PLACE_MANUAL_ORDER)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # The list never shows a request PENDING past its time, even while no engine runs to expire it.
+        manual_requests.manual_order_requests_expire(now=timezone.now(), actor="web")
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Cancel selected pending requests"), permissions=["cancel_manual"])
+    def cancel_pending_requests(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """Each selected request still PENDING is cancelled (the engine will not carry it out); the rest are
+        named with the reason they were left alone."""
+        actor = admin_actor(request)
+        cancelled, refused = 0, []
+        for request_id in queryset.order_by("ts", "id").values_list("pk", flat=True)[:1000]:
+            try:
+                manual_requests.manual_order_request_cancel(request_id=request_id, actor=actor)
+                cancelled += 1
+            except ManualRequestNotCancellable as refusal:
+                refused.append(refusal.text())
+        if cancelled:
+            self.message_user(request, gettext("%(count)s manual request(s) cancelled.") % {"count": cancelled})
+        for text in refused[:10]:
+            self.message_user(request, text, level=messages.WARNING)
 
     time = time_column("ts", _("time"), ordering="ts")
     processed = time_column("processed_at", _("processed"))
@@ -168,14 +199,14 @@ class ManualOrderRequestAdmin(AuditAdmin):
         return format_html('<a href="{}">{}</a>', url, order.identifier)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        """Queue a manual order via `services.manual_order_request_create`; its errors land on the form."""
+        """Queue a manual order via `manual_requests.manual_order_request_create`; its errors land on the form."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = ManualOrderForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                created = services.manual_order_request_create(
+                created = manual_requests.manual_order_request_create(
                     kind=data["kind"],
                     actor=admin_actor(request),
                     krw=data["krw"] or None,
@@ -183,6 +214,8 @@ class ManualOrderRequestAdmin(AuditAdmin):
                 )
             except services.InvalidInput as error:
                 form.add_error(error.field if error.field in form.fields else None, error.text())
+            except ManualOrderRefused as refusal:
+                form.add_error(None, refusal.text())
             else:
                 self.log_addition(request, created, [{"added": {}}])
                 self.message_user(
@@ -190,6 +223,9 @@ class ManualOrderRequestAdmin(AuditAdmin):
                     gettext(MANUAL_QUEUED) % {"kind": created.get_kind_display(), "market": created.market},
                 )
                 return HttpResponseRedirect(reverse("admin:trading_manualorderrequest_changelist"))
+        not_now = manual_requests.manual_order_refusal() if request.method != "POST" else None
+        if not_now is not None:
+            self.message_user(request, not_now.text(), level=messages.WARNING)  # before the form is filled in
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Queue a manual order"),

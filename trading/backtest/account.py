@@ -23,7 +23,7 @@ from exchange.types import OrderBookLevel, OrderRequest, SideName
 from trading.backtest.records import BacktestConfig, BlockedOrder, TradeRecord
 from trading.engine import risk
 from trading.engine.days import trading_day
-from trading.engine.pnl import Book, FillRecord, mark_to_market
+from trading.engine.pnl import Book, FillRecord, day_baseline
 from trading.strategies.base import Position
 from trading.strategies.indicators import CandleArrays
 from trading.strategies.market_model import one_level_book
@@ -54,8 +54,9 @@ def book_at(price_f: float) -> tuple[Decimal, tuple[OrderBookLevel, ...]]:
 
 
 class DayBaseline:
-    """The unrealized PnL carried into each local day, valued as the engine values it: at the close of the
-    last candle that started before local midnight, else at the first price seen that day."""
+    """The unrealized PnL carried into each local day, valued as the engine values it (`pnl.day_baseline`): at the
+    close of the last candle that started before local midnight. A position is carried only after a fill at a
+    candle before midnight, so that close is always in the history and the backtest never meets an unknown start."""
 
     def __init__(self, account: BacktestAccount, starts: list[int], closes: list[float]) -> None:
         self.account = account
@@ -63,19 +64,17 @@ class DayBaseline:
         self.closes = closes
         self.cache: dict[date, Decimal] = {}
 
-    def of(self, day: date, price_now: Decimal) -> Decimal:
+    def of(self, day: date) -> Decimal:
         cached = self.cache.get(day)
         if cached is not None:
             return cached
-        book = self.account.book
-        volume, cost = book.carried_into(day)
-        if volume <= 0:
-            value = Decimal(0)
-        else:
-            midnight = datetime(day.year, day.month, day.day, tzinfo=self.account.zone).astimezone(UTC)
-            before = int(np.searchsorted(self.starts, int(midnight.timestamp()), side="left")) - 1
-            price = decimal_price(self.closes[before]) if before >= 0 else price_now
-            value = mark_to_market(volume, cost, price, self.account.fee_rate)
+        volume, cost = self.account.book.carried_into(day)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=self.account.zone).astimezone(UTC)
+        before = int(np.searchsorted(self.starts, int(midnight.timestamp()), side="left")) - 1
+        close = decimal_price(self.closes[before]) if before >= 0 else None
+        value = day_baseline(volume, cost, close, self.account.fee_rate)
+        if value is None:
+            raise ValueError(f"a position was carried into {day} but the history has no candle before its midnight")
         self.cache[day] = value
         return value
 
@@ -126,16 +125,15 @@ class BacktestAccount:
             coin_volume=self.coin,
             limits=self.limits,
             realized_today=totals.realized if totals else ZERO,
-            unrealized_now=self.book.unrealized(price, self.fee_rate)
-            - (self.baseline.of(today, price) if self.baseline else ZERO),
+            unrealized_now=self.book.unrealized(price, self.fee_rate) - (self.baseline.of(today) if self.baseline else ZERO),
             loss_limit_day=self.loss_limit_day,
             last_buy_at=self.last_buy_at,
             last_sell_at=self.last_sell_at,
         )
 
-    def carried(self, day: date, price: Decimal) -> Decimal:
+    def carried(self, day: date) -> Decimal:
         """The unrealized PnL carried into `day` (the engine's daily PnL counts from it)."""
-        return self.baseline.of(day, price) if self.baseline is not None else ZERO
+        return self.baseline.of(day) if self.baseline is not None else ZERO
 
     def gate(self, intent: risk.OrderIntent, index: int, now: datetime, price: Decimal) -> risk.RiskResult:
         """Put an intent decided at candle `index` (at `now`, the engine's moment) through the risk gate."""

@@ -56,7 +56,7 @@ def _daily_total(account: BacktestAccount, baseline: DayBaseline, day: date, pri
     """Today's realized + unrealized PnL as the engine's PnL book states it (8 decimals each)."""
     totals = account.book.days.get(day)
     realized = totals.realized if totals else Decimal(0)
-    unrealized = account.book.unrealized(price, account.fee_rate) - baseline.of(day, price)
+    unrealized = account.book.unrealized(price, account.fee_rate) - baseline.of(day)
     return realized.quantize(KRW_QUANTUM) + unrealized.quantize(KRW_QUANTUM)
 
 
@@ -152,7 +152,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 every_point = True  # the candle spans local midnight: each point on its own day
             elif day is not None and account.loss_limit_day != day:
                 if carried_f is None:
-                    carried_f = float(baseline.of(day, decimal_price(path[0])))
+                    carried_f = float(baseline.of(day))
                 # The low is the lowest point: if today's PnL is clear of the limit there, it is at every point.
                 lowest = realized_today_f + volume_f * path[1] * keep_f - cost_f - carried_f
                 every_point = -lowest >= limit_f * (1 - NEAR) * 0.999
@@ -224,7 +224,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 if day is None or account.loss_limit_day == day:
                     continue
                 if carried_f is None:
-                    carried_f = float(baseline.of(day, decimal_price(price)))
+                    carried_f = float(baseline.of(day))
                 # A float estimate first (cheap); the exact figure, as the engine's PnL book states it, only near the limit.
                 estimate = realized_today_f + volume_f * price * keep_f - cost_f - carried_f
                 if -estimate >= limit_f * (1 - NEAR) and -_daily_total(account, baseline, day, decimal_price(price)) >= limit:

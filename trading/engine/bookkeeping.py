@@ -27,7 +27,7 @@ class Bookkeeper:
         self,
         *,
         market: str,
-        mode: str,
+        account: str,
         metrics: Metrics,
         notifier: Notifier,
         orders: OrderPath,
@@ -35,7 +35,7 @@ class Bookkeeper:
         clock: Callable[[], datetime],
     ) -> None:
         self.market = market
-        self.mode = mode
+        self.account = account
         self.metrics = metrics
         self.notifier = notifier
         self.orders = orders
@@ -46,7 +46,7 @@ class Bookkeeper:
     def record(self, holdings: Holdings, price: Decimal, pnl: PnlTracker) -> None:
         """Snapshot, daily PnL and the daily loss check after a cycle (raises EngineStopped when the limit trips)."""
         if self._snapshots is None:
-            self._snapshots = SnapshotKeeper(mode=self.mode, market=self.market)
+            self._snapshots = SnapshotKeeper(account=self.account, market=self.market)
         now = self.clock()
         self._snapshots.maybe_store(holdings, price, now)
         equity = holdings.equity(price)
@@ -56,6 +56,9 @@ class Bookkeeper:
         services.engine_cycle_record(last_price=price)
         if update.new_day and update.previous_day is not None:
             self.daily_summary(update.previous_day)
+        if not update.day_start_known:
+            # Today's loss cannot be judged without the midnight value; meanwhile the gate refuses new entries.
+            return
         if -update.total >= settings.MAX_DAILY_LOSS_KRW and self.orders.loss_limit_day() != update.day:
             # Tripped once per trading day: after a Reset the same day, the risk gate still blocks
             # entries until midnight, but exits and manual sells work again.
@@ -67,6 +70,7 @@ class Bookkeeper:
                 "trading stays stopped until Reset, and new entries stay blocked until local midnight",
                 meta={
                     "rule": "daily_loss",
+                    "account": self.account,
                     "trading_day": update.day.isoformat(),
                     "pnl_today": update.total,
                     "realized": update.realized,
@@ -76,11 +80,11 @@ class Bookkeeper:
             raise EngineStopped("kill-switch: daily loss limit")
 
     def daily_summary(self, day: date) -> None:
-        row = PnlDaily.objects.filter(date=day, market=self.market, mode=self.mode).first()
+        row = PnlDaily.objects.filter(date=day, market=self.market, account=self.account).first()
         if row is None:
             return
         text = (
-            f"autocoin daily summary {day} ({self.mode}, {self.market}): realized {events.krw_text(row.realized)} KRW, "
+            f"autocoin daily summary {day} ({row.mode}, {self.market}): realized {events.krw_text(row.realized)} KRW, "
             f"unrealized {events.krw_text(row.unrealized)} KRW, fees {events.krw_text(row.fees)} KRW, {row.trades} fill(s), "
             f"max drawdown {events.krw_text(row.max_drawdown)} KRW"
         )

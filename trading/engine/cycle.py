@@ -2,7 +2,7 @@
 
 Order of work, each step leaving an EngineEvent or Signal behind:
 
-1. reconcile every non-final order of this mode (NEW, WAIT, UNKNOWN) and record its fills;
+1. reconcile every non-final order of this account (NEW, WAIT, UNKNOWN) and record its fills;
 2. the ticker: its trade price and time are the cycle's price and clock (time comes from the exchange);
    the closed candles the strategy needs; the balances;
 3. manual requests queued from the web, through the risk gate and order path;
@@ -28,19 +28,24 @@ from django.conf import settings
 from django.db import close_old_connections, reset_queries, transaction
 from django.utils import timezone
 
+from exchange.account import PAPER_ACCOUNT
 from exchange.base import Exchange
 from exchange.exceptions import ExchangeError, InvalidRequest, RetryLater, StopTrading
+from exchange.factory import account_current
 from exchange.types import Candle
 from trading import events, selectors, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
 from trading.engine.bookkeeping import Bookkeeper
+from trading.engine.candles import DAY_UNIT
+from trading.engine.claim import Claim
 from trading.engine.decisions import DecisionStep, age_seconds, latest_atr
 from trading.engine.failures import FailurePolicy
 from trading.engine.gate import GateInput, OrderPath
 from trading.engine.manual import ManualQueue
 from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
+from trading.engine.outage import DATABASE_ERRORS
 from trading.engine.outcome import CycleOutcome, EngineStopped, StaleMarketData
 from trading.engine.pnl import Holdings, PnlTracker, holdings_from_balances
 from trading.models import EngineState, Fill, Mode
@@ -72,27 +77,36 @@ class TradingEngine:
     ) -> None:
         self.exchange = exchange
         self.owner = owner
-        """The engine process's claim ("host:pid"); when set, no order is sent once another process owns the row."""
+        self.claim = Claim.of(owner) if owner else None
+        """The engine process's claim ("host:pid" and its generation); when set, no order is sent once another
+        claim holds the row (checked in the transaction that writes the order's intent)."""
         self.market = market or settings.TRADING_MARKET
         self.mode = Mode.PAPER if getattr(exchange, "is_paper", False) else Mode.LIVE
+        # The ledger (orders, fills, snapshots, PnL, decision memory) is the exchange's own account: a sandbox
+        # rehearsal and Upbit, or two keys, never share a position, a loss limit or a trailing peak.
+        self.account: str = getattr(exchange, "account", "") or (
+            PAPER_ACCOUNT if self.mode == Mode.PAPER else account_current(paper=False)
+        )
         self.notifier = notifier or Notifier(channels=[])
         self.metrics = metrics or Metrics()
         self.clock = clock
-        self.failures = FailurePolicy(exchange, mode=self.mode, notifier=self.notifier, metrics=self.metrics, jitter=sleep_jitter)
+        self.failures = FailurePolicy(
+            exchange, account=self.account, notifier=self.notifier, metrics=self.metrics, jitter=sleep_jitter
+        )
         self.orders = OrderPath(
             exchange,
             market=self.market,
-            mode=self.mode,
+            account=self.account,
             metrics=self.metrics,
             failures=self.failures,
             on_fill=self._on_fill,
-            owner=owner,
+            claim=self.claim,
         )
         self.manual = ManualQueue(self.orders)
-        self.decisions = DecisionStep(exchange, market=self.market, mode=self.mode, clock=clock)
+        self.decisions = DecisionStep(exchange, market=self.market, account=self.account, clock=clock)
         self.books = Bookkeeper(
             market=self.market,
-            mode=self.mode,
+            account=self.account,
             metrics=self.metrics,
             notifier=self.notifier,
             orders=self.orders,
@@ -104,13 +118,19 @@ class TradingEngine:
         self._fills_unread = True
         self._failures_at_start = 0
         self.metrics.extra["mode"] = self.mode
+        self.metrics.extra["account"] = self.account
 
     # --- public ----------------------------------------------------------------------------------
     def startup_reconcile(self) -> order_ops.ReconcileResult:
-        """Look up every non-final order before anything else (crash recovery). Exchange errors propagate."""
+        """Look up every non-final order before anything else (crash recovery). Exchange errors propagate.
+
+        Manual requests that waited past MANUAL_ORDER_TTL_SEC while no engine ran expire first."""
+        self.manual.expire(self.clock())
         if self.failures.ban_remaining():
             return order_ops.ReconcileResult()  # the first cycle after the ban does it, before anything else
-        result = order_ops.orders_reconcile(self.exchange, mode=self.mode, fee_rates=self.orders.fee_rates, on_fill=self._on_fill)
+        result = order_ops.orders_reconcile(
+            self.exchange, account=self.account, fee_rates=self.orders.fee_rates, on_fill=self._on_fill
+        )
         self._reconciled_at_start = True
         self.orders.fills_pending = result.fills_pending
         if result.checked:
@@ -143,6 +163,8 @@ class TradingEngine:
             outcome = CycleOutcome(ok=False, error=str(stopped), stopped=True)
         except (RetryLater, ExchangeError) as error:
             outcome = self.failures.temporary(error)
+        except DATABASE_ERRORS:
+            raise  # an outage, not a bug: the runner waits for the database and nothing is recorded meanwhile
         except Exception as error:  # noqa: BLE001 - anything unexpected stops trading with its traceback
             outcome = self.failures.unexpected(error)
         finally:
@@ -177,8 +199,12 @@ class TradingEngine:
         candles = self.decisions.closed_candles(strategy, params, now)
         pnl = self._pnl_tracker()
         moment = self._moment(price, now, pnl)
+        # Until the position carried over midnight has its midnight value, the gate refuses new entries.
+        pnl.establish_day_start(now)
 
         acted = may_trade and inputs.manual_pending and self.manual.process(moment, outcome)
+        if inputs.manual_pending and not may_trade:
+            self.manual.expire(now)  # what waits through a kill-switch must not fire after Reset and Start
         if acted:
             moment = self._moment(price, now, pnl)
         prepared = self.decisions.prepared(strategy, params, candles)
@@ -204,15 +230,15 @@ class TradingEngine:
     def _reconcile(self) -> None:
         if not self._reconciled_at_start:
             self.startup_reconcile()
-            pending = order_ops.open_orders(mode=self.mode)
+            pending = order_ops.open_orders(account=self.account)
         else:
             # One read of the open orders serves the reconcile and the requested cancels; with none open and
             # no fills known to be missing (the usual cycle), nothing else is asked.
-            pending = order_ops.open_orders(mode=self.mode)
+            pending = order_ops.open_orders(account=self.account)
             if pending or self.orders.fills_pending:
                 result = order_ops.orders_reconcile(
                     self.exchange,
-                    mode=self.mode,
+                    account=self.account,
                     fee_rates=self.orders.fee_rates,
                     on_fill=self._on_fill,
                     check_fills=self.orders.fills_pending,
@@ -221,7 +247,7 @@ class TradingEngine:
                 self.orders.fills_pending = result.fills_pending
         if any(order.cancel_requested_at is not None for order in pending):
             for problem in order_ops.orders_cancel_requested(
-                self.exchange, mode=self.mode, fee_rates=self.orders.fee_rates, on_fill=self._on_fill
+                self.exchange, account=self.account, fee_rates=self.orders.fee_rates, on_fill=self._on_fill
             ):
                 logger.warning("requested cancel not carried out yet: %s", problem)
 
@@ -237,13 +263,19 @@ class TradingEngine:
     def _pnl_tracker(self) -> PnlTracker:
         if self._pnl is None:
             self._pnl = PnlTracker(
-                market=self.market, mode=self.mode, fee_rate=self.orders.fee_rates["sell"], price_at=self._price_at
+                market=self.market, account=self.account, fee_rate=self.orders.fee_rates["sell"], price_at=self._price_at
             )
         return self._pnl
 
     def _price_at(self, moment: datetime) -> Decimal | None:
-        candles = self.exchange.get_minute_candles(self.market, unit=1, count=1, to=moment)
-        return candles[-1].close if candles else None
+        """The close of the last candle that started before `moment` (local midnight), read in the strategy's
+        unit when that unit's candles end exactly at `moment` (the same close as the 1-minute candle's, and what a
+        replay over that unit can answer), else in 1-minute candles."""
+        unit = self.decisions.unit
+        if unit >= DAY_UNIT or int(moment.timestamp()) % (unit * 60):
+            unit = 1
+        candles = self.exchange.get_minute_candles(self.market, unit=unit, count=1, to=moment)
+        return candles[-1].close if candles and candles[-1].start < moment else None
 
     def _holding(self, holdings: Holdings, price: Decimal) -> bool:
         """A position worth at least the minimum order: less is dust, which can be neither protected nor sold."""

@@ -53,9 +53,9 @@ def floor_to_unit(moment: datetime, unit: int) -> datetime:
 class DecisionStep:
     """Per cycle: the strategy and its parameters, the closed candles, the protective check and the candle decision."""
 
-    def __init__(self, exchange: Exchange, *, market: str, mode: str, clock: Callable[[], datetime]) -> None:
+    def __init__(self, exchange: Exchange, *, market: str, account: str, clock: Callable[[], datetime]) -> None:
         self.market = market
-        self.mode = mode
+        self.account = account
         self.candles = CandleCache(exchange, market, clock)
         self._state: DecisionState | None = None
         self._params_seen: Any = None
@@ -71,7 +71,7 @@ class DecisionStep:
     @property
     def state(self) -> DecisionState:
         if self._state is None:
-            self._state = services.decision_state_load(market=self.market, mode=self.mode)
+            self._state = services.decision_state_load(market=self.market, account=self.account)
         return self._state
 
     def remember(self, **fields: Any) -> None:

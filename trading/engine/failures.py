@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from exchange.base import Exchange
-from exchange.exceptions import ExchangeError, InvalidRequest, OrderRejected
+from exchange.exceptions import ExchangeError, InvalidRequest, OrderRejected, RateLimited
 from exchange.redact import mask_configured_secrets as masked
 from trading import events, services
 from trading.engine import orders as order_ops
@@ -36,10 +36,10 @@ class FailurePolicy:
     """Counts failures, decides between backing off and stopping, and remembers Upbit's ban across restarts."""
 
     def __init__(
-        self, exchange: Exchange, *, mode: str, notifier: Notifier, metrics: Metrics, jitter: Callable[[], float]
+        self, exchange: Exchange, *, account: str, notifier: Notifier, metrics: Metrics, jitter: Callable[[], float]
     ) -> None:
         self.exchange = exchange
-        self.mode = mode
+        self.account = account
         self.notifier = notifier
         self.metrics = metrics
         self.jitter = jitter
@@ -148,6 +148,20 @@ class FailurePolicy:
             )
             raise EngineStopped("kill-switch: consecutive order rejections")
 
+    def order_rate_limited(self, error: RateLimited) -> None:
+        """Count an order Upbit refused for its rate limit (nothing was placed) with the failed orders;
+        MAX_CONSECUTIVE_FAILURES in a row trip the kill-switch (raises EngineStopped), so a burst of 429s
+        costs a bounded number of POSTs instead of one order after another until Upbit bans the key."""
+        failures = services.engine_failures_increment(orders=True)
+        if failures >= settings.MAX_CONSECUTIVE_FAILURES:
+            self.metrics.count_error(error)
+            self.trip(
+                f"{failures} orders in a row were refused by Upbit's rate limit (HTTP 429), so none was placed; "
+                "another program may be using this API key or IP address: stop it, then press Reset",
+                meta={"consecutive_order_failures": failures, "error_class": type(error).__name__},
+            )
+            raise EngineStopped("kill-switch: consecutive rate-limited orders")
+
     # --- stopping --------------------------------------------------------------------------------------
     def fail(self, message: str, *, meta: dict[str, Any]) -> None:
         events.engine_error(message=message, meta=meta)
@@ -161,7 +175,7 @@ class FailurePolicy:
         services.engine_kill_switch_trip(reason=reason, meta=meta)
         problems: list[str] = []
         try:
-            problems = order_ops.orders_cancel_open(self.exchange, mode=self.mode, reason="kill-switch")
+            problems = order_ops.orders_cancel_open(self.exchange, account=self.account, reason="kill-switch")
         except Exception as error:  # noqa: BLE001 - the switch stays tripped even if cancelling fails
             problems = [f"{type(error).__name__}: {error}"]
         if problems:

@@ -11,20 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 
 from exchange.base import Exchange
-from exchange.exceptions import InvalidRequest
+from exchange.exceptions import InvalidRequest, RateLimited
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
-from trading import events, services
+from exchange.ticks import TickSizes
+from trading import event_texts, events, services
 from trading.engine import orders as order_ops
 from trading.engine import risk
+from trading.engine.claim import Claim
 from trading.engine.failures import FailurePolicy
 from trading.engine.metrics import Metrics
-from trading.engine.outcome import CycleOutcome, EngineStopped
+from trading.engine.outcome import CycleOutcome
 from trading.engine.pnl import Holdings, PnlTracker
+from trading.engine.risk_text import number_text
 from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, Signal
 from trading.strategies.slippage import slippage_check
 
@@ -41,27 +44,37 @@ class GateInput:
     pnl: PnlTracker
 
 
+def locked_text(blocked: risk.RiskCheck, holdings: Holdings) -> dict[str, Any] | None:
+    """The person's sentence for a buy the position cap blocked because KRW is locked in open buys (else None)."""
+    locked = holdings.krw - holdings.krw_free
+    if locked <= 0:
+        return None
+    if blocked.rule != risk.Rule.POSITION_CAP and "position cap" not in blocked.numbers.get("bound_by", ""):
+        return None
+    return event_texts.meta("position_locked", krw_locked=number_text(locked), ratio=settings.MAX_POSITION_RATIO)
+
+
 class OrderPath:
-    """Sizes, blocks and sends orders for one market and mode; remembers what the cooldown and the loss limit need."""
+    """Sizes, blocks and sends orders for one market and account; remembers what the cooldown and the loss limit need."""
 
     def __init__(
         self,
         exchange: Exchange,
         *,
         market: str,
-        mode: str,
+        account: str,
         metrics: Metrics,
         failures: FailurePolicy,
         on_fill: Callable[[Fill], None],
-        owner: str | None,
+        claim: Claim | None,
     ) -> None:
         self.exchange = exchange
         self.market = market
-        self.mode = mode
+        self.account = account
         self.metrics = metrics
         self.failures = failures
         self.on_fill = on_fill
-        self.owner = owner
+        self.claim = claim
         self.fee_rates: dict[str, Decimal] = {"buy": DEFAULT_FEE_RATE, "sell": DEFAULT_FEE_RATE}
         self.min_total = KRW_MIN_ORDER_TOTAL
         self.fills_pending = True
@@ -69,6 +82,11 @@ class OrderPath:
         self._fees_at: float | None = None
         self._last_strategy: dict[str, datetime] | None = None
         self._loss_limit_day: date | Literal[False] | None = None
+        # Read through a lambda: an exchange is asked for its tick only when a limit price needs one.
+        self.ticks = TickSizes(
+            lambda market: exchange.get_instrument(market),
+            on_fallback=lambda market, error, kept: events.tick_size_unavailable(market=market, error=error, kept=kept),
+        )
 
     # --- the exchange's order rules ----------------------------------------------------------------
     def refresh_fees(self) -> None:
@@ -95,7 +113,7 @@ class OrderPath:
         (any order not made by a person counts then: a longer wait, never a shorter one)."""
         if self._last_strategy is None:
             qs = (
-                Order.objects.filter(market=self.market, mode=self.mode)
+                Order.objects.filter(market=self.market, account=self.account)
                 .exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT))
                 .exclude(signal__source=Signal.MANUAL_SOURCE)
             )
@@ -110,7 +128,7 @@ class OrderPath:
         """The trading day the daily loss limit was last hit (from the kill-switch events), or None."""
         if self._loss_limit_day is None:
             meta = (
-                EngineEvent.objects.filter(kind=EngineEvent.Kind.KILL_SWITCH, meta__rule="daily_loss")
+                EngineEvent.objects.filter(kind=EngineEvent.Kind.KILL_SWITCH, meta__rule="daily_loss", meta__account=self.account)
                 .order_by("-ts", "-id")
                 .values_list("meta", flat=True)
                 .first()
@@ -141,7 +159,8 @@ class OrderPath:
             coin_locked=holdings.coin - holdings.coin_free,
             limits=limits,
             realized_today=realized,
-            unrealized_now=unrealized,
+            unrealized_now=unrealized if unrealized is not None else Decimal(0),
+            day_start_known=unrealized is not None,
             loss_limit_day=self.loss_limit_day(),
             last_buy_at=last.get("buy"),
             last_sell_at=last.get("sell"),
@@ -164,16 +183,21 @@ class OrderPath:
     ) -> order_ops.SubmitResult | None:
         """Gate `intent` and send it; None when a rule (or an unsettled order) blocked it."""
         self.check_claim()
-        blockers = order_ops.blocking_orders(self.market, self.mode)
+        blockers = order_ops.blocking_orders(self.market, self.account)
         verdict: risk.RiskResult | None = None
+        shown: dict[str, Any] | None = None
         if blockers:
-            reasons = [f"order {blockers[0].identifier} is still {blockers[0].status}: its outcome must be known first"]
+            reason, shown = order_ops.blocking_text(blockers[0])
+            reasons = [reason]
         else:
             verdict = self.evaluate(intent, moment)
             blocked = verdict.blocked_by
             reasons = [] if verdict.allowed else [blocked.message if blocked else verdict.message]
+            shown = locked_text(blocked, moment.holdings) if blocked is not None else None
         if verdict is None or not verdict.allowed:
             meta = {"reason": intent.reason, **(verdict.as_meta() if verdict is not None else {})}
+            if shown is not None:
+                meta["text"] = shown
             events.risk_blocked(action=intent.side, reasons=reasons, source=str(intent.source), meta=meta)
             if manual is not None:
                 services.manual_order_request_finish(request=manual, done=False, result="blocked: " + "; ".join(reasons))
@@ -190,7 +214,7 @@ class OrderPath:
             market=self.market,
             side=verdict.side,
             ord_type=ord_type,
-            mode=self.mode,
+            account=self.account,
             price=order_price,
             volume=volume,
             reason=intent.reason,
@@ -198,6 +222,9 @@ class OrderPath:
             fee_rates=self.fee_rates,
             on_fill=self.on_fill,
             on_intent=(lambda order: services.manual_order_request_link(request=manual, order=order)) if manual else None,
+            tick_sizes=self.ticks,
+            now=moment.now,
+            claim=self.claim,
         )
         outcome.orders.append(result.order)
         self.fills_pending = self.fills_pending or result.fills_pending
@@ -214,6 +241,8 @@ class OrderPath:
             text = f"order {result.order.identifier}: {result.order.status}"
             if result.rejected is not None:
                 text += f" ({result.rejected})"
+            elif isinstance(result.error, RateLimited):
+                text += " (refused by Upbit's rate limit, so not placed; queue it again later)"
             services.manual_order_request_finish(request=manual, done=result.placed, result=text, order=result.order)
         if result.rejected is not None:
             self.last_rejection = {
@@ -223,6 +252,11 @@ class OrderPath:
                 "side": result.order.side,
             }
             self.failures.order_rejected(result.order, result.rejected)
+        elif isinstance(result.error, RateLimited):
+            # Nothing was placed. Counted with the failed orders (the kill-switch trips after
+            # MAX_CONSECUTIVE_FAILURES of them), and the cycle ends here and backs off: the next order waits.
+            self.failures.order_rate_limited(result.error)
+            raise result.error
         elif result.error is not None:
             self.metrics.count_error(result.error)
         return result
@@ -259,9 +293,8 @@ class OrderPath:
         return check.size
 
     def check_claim(self) -> None:
-        """A process frozen past the stale limit (and taken over) must not send an order when it wakes."""
-        if not self.owner:
-            return
-        current = EngineState.objects.values_list("owner", flat=True).get(pk=EngineState.SINGLETON_PK)
-        if current != self.owner:
-            raise EngineStopped(f"another engine process ({current or 'none'}) owns the engine now; no order sent")
+        """A process frozen past the stale limit (and taken over) must not send an order when it wakes. This early
+        look spares the gate's work; the fence that counts is in the intent's own transaction (`order_submit`)."""
+        lost = self.claim.lost_to() if self.claim is not None else None
+        if lost is not None:
+            raise lost

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from exchange.rules import quantize_volume
-from trading import events, services
+from trading import events, manual_requests, services
 from trading.engine import risk
+from trading.engine.claim import ClaimLost
 from trading.engine.gate import GateInput, OrderPath
 from trading.engine.outcome import CycleOutcome
 from trading.models import ManualOrderRequest, Order, Signal
+
+Status = ManualOrderRequest.Status
 
 MANUAL_BATCH = 20
 """Manual requests read per cycle (oldest first): a burst of thousands is worked through in order without
@@ -33,17 +37,37 @@ class ManualQueue:
     def __init__(self, path: OrderPath) -> None:
         self.path = path
 
-    def process(self, moment: GateInput, outcome: CycleOutcome) -> bool:
-        """Carry out pending requests until one order is placed; True when one was."""
-        pending = list(
-            ManualOrderRequest.objects.filter(status=ManualOrderRequest.Status.PENDING, market=self.path.market).order_by(
+    def _waiting(self) -> list[ManualOrderRequest]:
+        """PENDING requests, and PROCESSING ones this engine claimed but did not finish (an unknown order, or a
+        crash between the claim and the order)."""
+        return list(
+            ManualOrderRequest.objects.filter(status__in=(Status.PENDING, Status.PROCESSING), market=self.path.market).order_by(
                 "ts", "id"
             )[:MANUAL_BATCH]
         )
-        for request in pending:
+
+    def expire(self, now: datetime) -> int:
+        """Expire what waited longer than MANUAL_ORDER_TTL_SEC by `now` (the engine's clock), without trading:
+        a cycle that may not trade, and the engine's start, still end old requests."""
+        expired = 0
+        for request in self._waiting():
+            if request.order_id is None and manual_requests.manual_order_request_is_expired(request, now=now):
+                expired += manual_requests.manual_order_request_expire(request=request, now=now, actor="engine", claimed=True)
+        return expired
+
+    def process(self, moment: GateInput, outcome: CycleOutcome) -> bool:
+        """Carry out waiting requests until one order is placed; True when one was. A request older than
+        MANUAL_ORDER_TTL_SEC by the exchange's time expires instead; one cancelled since it was read is skipped."""
+        for request in self._waiting():
             if request.order_id is not None:
                 self._settle_interrupted(request)
                 continue
+            if manual_requests.manual_order_request_is_expired(request, now=moment.now):
+                manual_requests.manual_order_request_expire(request=request, now=moment.now, actor="engine", claimed=True)
+                continue
+            self.path.check_claim()  # a process that lost the engine leaves the request to the one that owns it
+            if request.status == Status.PENDING and not manual_requests.manual_order_request_claim(request=request):
+                continue  # cancelled (or expired by the web) after this batch was read: the person's call wins
             intent = manual_intent(request)
             signal = services.signal_record(
                 market=self.path.market,
@@ -53,7 +77,11 @@ class ManualQueue:
                 explanation=f"Manual {request.get_kind_display().lower()} requested by {request.requested_by}",
                 meta={"request_id": request.pk, "requested_by": request.requested_by, "price": moment.price},
             )
-            result = self.path.execute(intent, moment, outcome, signal=signal, manual=request)
+            try:
+                result = self.path.execute(intent, moment, outcome, signal=signal, manual=request)
+            except ClaimLost:
+                manual_requests.manual_order_request_release(request=request)
+                raise
             if result is not None and result.placed:
                 return True  # the rest wait for fresh balances in the next cycle
         return False

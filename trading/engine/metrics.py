@@ -28,7 +28,7 @@ class Metrics:
     - ``equity_krw`` (str decimal or null): KRW + coin × last price after the last cycle.
     - ``pnl_today_krw`` (str decimal or null): today's realized + unrealized PnL (docs/ENGINE.md).
     - ``last_cycle_at`` (ISO time or null), ``last_cycle_duration_seconds`` (float),
-      ``started_at`` (ISO time): when this engine process started, ``owner`` ("host:pid"), ``mode``.
+      ``started_at`` (ISO time): when this engine process started, ``owner`` ("host:pid"), ``mode``, ``account``.
     Counters restart from 0 with each engine process (Prometheus handles counter resets).
     """
 

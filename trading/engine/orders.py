@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import DecimalField, F, QuerySet, Sum, Value
@@ -34,9 +35,11 @@ from exchange.exceptions import (
     RetryLater,
     StopTrading,
 )
-from exchange.rules import DEFAULT_FEE_RATE
+from exchange.rules import DEFAULT_FEE_RATE, Rounding
+from exchange.ticks import TickSizes
 from exchange.types import OrderInfo, OrderRequest, SideName
-from trading import events, services
+from trading import event_texts, events, services
+from trading.engine.claim import Claim, ClaimLost
 from trading.models import Fill, Order, Signal
 
 logger = logging.getLogger("autocoin.engine.orders")
@@ -78,9 +81,13 @@ class ReconcileResult:
     fills_pending: bool = False
 
 
-def blocking_orders(market: str, mode: str | None = None) -> list[Order]:
-    """Orders on `market` whose outcome is not settled: while any exist, no new order is sent there."""
-    return [order for order in open_orders(market, mode) if order.status != Order.Status.WAIT]
+def blocking_orders(market: str, account: str | None = None) -> list[Order]:
+    """Orders on `market` that are not final: while any exist, no new order is sent there.
+
+    An UNKNOWN or NEW order's outcome must be known first; a WAIT order (Upbit's `wait` or `watch`) still holds
+    funds that the balances already show as locked, and a second order beside it would be sized on a position
+    that is about to change (two buys that each fit the position cap alone can exceed it together)."""
+    return open_orders(market, account)
 
 
 def open_order_rows() -> QuerySet[Order]:
@@ -90,13 +97,26 @@ def open_order_rows() -> QuerySet[Order]:
     return Order.objects.filter(status__literal_in=Order.OPEN_STATUSES)
 
 
-def open_orders(market: str | None = None, mode: str | None = None) -> list[Order]:
-    """Non-final orders (NEW, WAIT, UNKNOWN). Only orders of the exchange's own mode can be looked up there."""
+def blocking_text(order: Order) -> tuple[str, dict[str, Any]]:
+    """Why `order` holds up a new order on its market: the English sentence and its `meta["text"]`."""
+    if order.status == Order.Status.WAIT:
+        code, params = "open_order", {"identifier": order.identifier, "market": order.market}
+    else:
+        code, params = "unsettled_order", {"identifier": order.identifier, "status": order.status}
+    return event_texts.english(code, **params), event_texts.meta(code, **params)
+
+
+def blocking_reason(order: Order) -> str:
+    return blocking_text(order)[0]
+
+
+def open_orders(market: str | None = None, account: str | None = None) -> list[Order]:
+    """Non-final orders (NEW, WAIT, UNKNOWN). Only orders of the exchange's own account can be looked up there."""
     qs = open_order_rows()
     if market:
         qs = qs.filter(market=market)
-    if mode:
-        qs = qs.filter(mode=mode)
+    if account:
+        qs = qs.filter(account=account)
     return sorted(qs.order_by(), key=lambda order: (order.ts, order.id))
 
 
@@ -109,15 +129,15 @@ def missing_fills(order: Order) -> bool:
     return bool(order.executed_volume > recorded)
 
 
-def orders_missing_fills(mode: str | None = None) -> list[Order]:
+def orders_missing_fills(account: str | None = None) -> list[Order]:
     """Recent final orders whose fills are not all recorded yet (their trades are still to be read)."""
     qs = (
         Order.objects.filter(status__in=(Order.Status.DONE, Order.Status.CANCEL), ts__gte=timezone.now() - FILL_CHECK_WINDOW)
         .annotate(recorded=Coalesce(Sum("fills__volume"), Value(Decimal("0")), output_field=DecimalField()))
         .filter(executed_volume__gt=F("recorded"))
     )
-    if mode:
-        qs = qs.filter(mode=mode)
+    if account:
+        qs = qs.filter(account=account)
     return list(qs.order_by("ts", "id"))
 
 
@@ -133,7 +153,7 @@ def order_submit(
     market: str,
     side: SideName,
     ord_type: str,
-    mode: str,
+    account: str,
     price: Decimal | None = None,
     volume: Decimal | None = None,
     reason: str = "",
@@ -141,17 +161,50 @@ def order_submit(
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
     on_intent: Callable[[Order], None] | None = None,
+    tick_sizes: TickSizes | None = None,
+    now: datetime | None = None,
+    claim: Claim | None = None,
 ) -> SubmitResult:
     """Place one order crash-safely. Raises StopTrading (after recording the order) and re-raises
-    anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent)."""
-    blockers = blocking_orders(market, mode)
+    anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent).
+
+    A limit price is snapped onto the pair's grid by the tick the exchange states (`tick_sizes`, read again
+    once a day by `now`, the exchange's time), so the price recorded is the price sent.
+    With `claim`, the intent row is written only while that claim still holds; otherwise ClaimLost
+    is raised (after an event) and nothing is written or sent."""
+    blockers = blocking_orders(market, account)
     if blockers:
-        raise RuntimeError(
-            f"refusing to place an order on {market}: order {blockers[0].identifier} is still {blockers[0].status}"
+        raise RuntimeError(f"refusing to place an order on {market}: {blocking_reason(blockers[0])}")
+    tick_size = None
+    if ord_type == Order.OrdType.LIMIT and price is not None and tick_sizes is not None:
+        rounding: Rounding = "down" if side == "buy" else "up"
+        price, tick_size = tick_sizes.round(market, price, rounding, now=now or timezone.now())
+    try:
+        order = services.order_intent_create(
+            market=market,
+            side=side,
+            ord_type=ord_type,
+            account=account,
+            price=price,
+            volume=volume,
+            reason=reason,
+            signal=signal,
+            fence=claim.fence() if claim is not None else None,
         )
-    order = services.order_intent_create(
-        market=market, side=side, ord_type=ord_type, mode=mode, price=price, volume=volume, reason=reason, signal=signal
-    )
+    except ClaimLost as lost:
+        params = {"market": market, "owner": lost.owner or "none"}
+        events.engine_error(
+            message=event_texts.english("claim_lost", **params),
+            meta={
+                "owner": lost.claim.owner,
+                "claim_generation": lost.claim.generation,
+                "now_owned_by": lost.owner,
+                "now_claim_generation": lost.generation,
+                "text": event_texts.meta("claim_lost", **params),
+            },
+            level=events.Level.WARNING,
+        )
+        raise
     events.order_intent(order=order, reason=reason, decision=signal.meta if signal is not None else None)
     if on_intent is not None:
         on_intent(order)  # e.g. link a manual request to its order before anything is sent
@@ -162,10 +215,13 @@ def order_submit(
         identifier=order.identifier,
         price=price,
         volume=volume,
+        tick_size=tick_size,
     )
     try:
         info = exchange.place_order(request)
     except OrderRejected as error:
+        if tick_sizes is not None and error.name.startswith("invalid_price_"):
+            tick_sizes.forget(market)  # the exchange's grid moved: read it again before the next order
         services.order_mark(order=order, status=Order.Status.REJECTED, error_name=error.name, error_message=str(error))
         events.order_rejected(
             order=order,
@@ -174,14 +230,20 @@ def order_submit(
         )
         return SubmitResult(order=order, placed=False, rejected=error)
     except RateLimited as error:
-        # A 429 means Upbit did not take the request: nothing was placed.
+        # Every attempt was answered 429: Upbit's quota check refused it before the order was processed, so
+        # nothing was placed and the intent ends here (ABSENT). A later order is a new intent with a new identifier.
         services.order_mark(
             order=order, status=Order.Status.ABSENT, error_name=error.name or "rate_limited", error_message=str(error)
         )
+        described = events.order_described(order)
         events.order_rejected(
             order=order,
-            message=f"Order not placed (rate limited): {events.order_described(order)}",
-            extra={"error": str(error)},
+            message=event_texts.english("order_rate_limited", order=described),
+            extra={
+                "error": str(error),
+                "error_name": "rate_limited",
+                "text": event_texts.meta("order_rate_limited", order=described),
+            },
         )
         return SubmitResult(order=order, placed=False, error=error)
     except StopTrading as error:
@@ -278,7 +340,7 @@ def orders_reconcile(
     exchange: Exchange,
     *,
     market: str | None = None,
-    mode: str | None = None,
+    account: str | None = None,
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
     check_fills: bool = True,
@@ -288,8 +350,8 @@ def orders_reconcile(
     recent final orders whose fills are not all recorded (`result.fills_pending` says if any remain).
     `known_open`: the non-final orders, when the caller has just read them."""
     result = ReconcileResult()
-    pending = open_orders(market, mode) if known_open is None else known_open
-    candidates = pending + (orders_missing_fills(mode) if check_fills else [])
+    pending = open_orders(market, account) if known_open is None else known_open
+    candidates = pending + (orders_missing_fills(account) if check_fills else [])
     for order in candidates:
         result.checked += 1
         fills = order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill)
@@ -306,7 +368,7 @@ def orders_reconcile(
 def orders_cancel_requested(
     exchange: Exchange,
     *,
-    mode: str,
+    account: str,
     fee_rates: dict[str, Decimal] | None = None,
     on_fill: Callable[[Fill], None] | None = None,
 ) -> list[str]:
@@ -314,7 +376,7 @@ def orders_cancel_requested(
     the exchange and reconciled. NEW and UNKNOWN orders are reconciled first by the normal pass; once
     found open they are cancelled here in a later cycle. Returns problems, if any."""
     problems: list[str] = []
-    requested = open_order_rows().filter(status=Order.Status.WAIT, mode=mode, cancel_requested_at__isnull=False)
+    requested = open_order_rows().filter(status=Order.Status.WAIT, account=account, cancel_requested_at__isnull=False)
     for order in requested.order_by("ts"):
         try:
             if order.exchange_uuid:
@@ -338,10 +400,10 @@ def orders_cancel_requested(
     return problems
 
 
-def orders_cancel_open(exchange: Exchange, *, mode: str, market: str | None = None, reason: str) -> list[str]:
-    """Cancel every order of `mode` that is open on the exchange (kill-switch). Returns problems, if any."""
+def orders_cancel_open(exchange: Exchange, *, account: str, market: str | None = None, reason: str) -> list[str]:
+    """Cancel every order of `account` that is open on the exchange (kill-switch). Returns problems, if any."""
     problems: list[str] = []
-    qs = open_order_rows().filter(status=Order.Status.WAIT, mode=mode)
+    qs = open_order_rows().filter(status=Order.Status.WAIT, account=account)
     if market:
         qs = qs.filter(market=market)
     for order in qs.order_by("ts"):

@@ -11,7 +11,9 @@ Definitions (also in docs/ENGINE.md):
 - Unrealized PnL of a day: how much the open position's mark-to-market value (at the last price, net
   of the fee a sell would pay, minus its remaining cost basis) changed since the day began. For a
   position held at local midnight the day's baseline is its value at the close of the last candle
-  before midnight; for a position opened today the baseline is 0 (so it is the gain since entry).
+  before midnight (`day_baseline`); for a position opened today the baseline is 0 (so it is the gain
+  since entry). The engine stores that close with the day's row; while it cannot be read, the day's
+  unrealized PnL is unknown (never guessed from the current price) and new entries are blocked.
 - Daily PnL (for the loss limit and /metrics) = realized + unrealized of the day. Days add up: the sum
   of every day's PnL is the total PnL, and a sale today of a coin bought yesterday counts in today's
   PnL only the price move since midnight (realized at cost minus the carried-in unrealized part).
@@ -34,9 +36,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from exchange.account import mode_of
+from exchange.exceptions import ExchangeError, RateLimited, StopTrading
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from exchange.types import Balance, SideName, side_name
+from trading import events
 from trading.models import BalanceSnapshot, Fill, Order, PnlDaily
+from trading.strategies.market_model import CANDLE_CLOSE_MARGIN_SEC
 
 logger = logging.getLogger("autocoin.engine.pnl")
 
@@ -144,23 +150,36 @@ def mark_to_market(volume: Decimal, cost: Decimal, price: Decimal, fee_rate: Dec
     return volume * price * (1 - fee_rate) - cost
 
 
-def fill_records(*, market: str, mode: str, min_id: int = 0) -> Iterable[FillRecord]:
-    """Fills of one market and mode, oldest first; with `min_id`, only fills with a larger id.
+def day_baseline(volume: Decimal, cost: Decimal, start_price: Decimal | None, fee_rate: Decimal) -> Decimal | None:
+    """The unrealized PnL carried into a day: the position held at local midnight (`volume` bought for `cost`)
+    valued at `start_price`, the close of the last candle before midnight. 0 when nothing was carried; None
+    when something was but that close is not known — the day's PnL is then unknown, never valued at another price.
 
-    The incremental read walks the primary key (new fills only) and filters market and mode here:
+    The engine and the backtest both value the day's start with this function (docs/DECISIONS.md)."""
+    if volume <= 0:
+        return ZERO
+    if start_price is None or start_price <= 0:
+        return None
+    return mark_to_market(volume, cost, start_price, fee_rate)
+
+
+def fill_records(*, market: str, account: str, min_id: int = 0) -> Iterable[FillRecord]:
+    """Fills of one market and account, oldest first; with `min_id`, only fills with a larger id.
+
+    The incremental read walks the primary key (new fills only) and filters market and account here:
     asking the database to join first would scan every order on a large history."""
     if min_id:
         rows = (
             Fill.objects.filter(id__gt=min_id)
             .order_by("id")
-            .values_list("id", "ts", "order__side", "volume", "funds", "fee", "order__market", "order__mode")
+            .values_list("id", "ts", "order__side", "volume", "funds", "fee", "order__market", "order__account")
         )
-        picked = [row[:6] for row in rows if row[6] == market and row[7] == mode]
+        picked = [row[:6] for row in rows if row[6] == market and row[7] == account]
         picked.sort(key=lambda row: (row[1], row[0]))
         for pk, ts, side, volume, funds, fee in picked:
             yield FillRecord(id=pk, ts=ts, side=side_name(side), volume=volume, funds=funds, fee=fee)
         return
-    ordered = Fill.objects.filter(order__market=market, order__mode=mode).order_by("ts", "id")
+    ordered = Fill.objects.filter(order__market=market, order__account=account).order_by("ts", "id")
     for pk, ts, side, volume, funds, fee in ordered.values_list("id", "ts", "order__side", "volume", "funds", "fee").iterator(
         chunk_size=5000
     ):
@@ -178,27 +197,29 @@ def replay_fills(fills: Iterable[FillRecord], book: Book | None = None) -> Book:
 # ---------------------------------------------------------------------------------------------------
 # rebuildpnl
 # ---------------------------------------------------------------------------------------------------
-def pnl_rebuild(*, market: str | None = None, mode: str | None = None) -> list[PnlDaily]:
-    """Recompute realized PnL, fees and trade counts of every day from the fills.
+def pnl_rebuild(*, market: str | None = None, account: str | None = None) -> list[PnlDaily]:
+    """Recompute realized PnL, fees and trade counts of every day from the fills, account by account.
 
     Unrealized PnL, equity and drawdown are observations of the market made by the engine at the time;
     they cannot be derived from fills and are left as recorded."""
-    pairs = Order.objects.filter(fills__isnull=False).values_list("market", "mode").distinct()
+    pairs = Order.objects.filter(fills__isnull=False).values_list("market", "account").distinct()
     if market:
         pairs = pairs.filter(market=market)
-    if mode:
-        pairs = pairs.filter(mode=mode)
+    if account:
+        pairs = pairs.filter(account=account)
     rows: list[PnlDaily] = []
-    for pair_market, pair_mode in sorted(set(pairs)):
-        book = replay_fills(fill_records(market=pair_market, mode=pair_mode))
+    for pair_market, pair_account in sorted(set(pairs)):
+        book = replay_fills(fill_records(market=pair_market, account=pair_account))
         with transaction.atomic():
             for day, totals in sorted(book.days.items()):
-                row, _ = PnlDaily.objects.get_or_create(date=day, market=pair_market, mode=pair_mode)
+                row, _ = PnlDaily.objects.get_or_create(
+                    date=day, market=pair_market, account=pair_account, defaults={"mode": mode_of(pair_account)}
+                )
                 row.realized, row.fees, row.trades = q8(totals.realized), q8(totals.fees), totals.trades
                 row.save(update_fields=["realized", "fees", "trades", "updated_at"])
                 rows.append(row)
             # Days that have a row but (no longer) any fill realized nothing.
-            PnlDaily.objects.filter(market=pair_market, mode=pair_mode).exclude(date__in=list(book.days)).update(
+            PnlDaily.objects.filter(market=pair_market, account=pair_account).exclude(date__in=list(book.days)).update(
                 realized=ZERO, fees=ZERO, trades=0
             )
     return rows
@@ -242,82 +263,158 @@ class PnlUpdate:
     max_drawdown: Decimal
     new_day: bool
     previous_day: date | None
+    day_start_known: bool = True
+    """False while the position carried into the day has no midnight value: `unrealized` is then the last
+    figure stored (not today's) and the daily loss limit cannot be judged."""
+
+
+CLOSE_MARGIN = timedelta(seconds=CANDLE_CLOSE_MARGIN_SEC)
+DAY_START_BACKOFF_CAP_SEC = 60.0
+"""The longest pause between two requests for the midnight price after Upbit answered 429."""
 
 
 class PnlTracker:
     """Keeps the fill book in memory (replayed once at start), folds in new fills, and maintains the
-    day's PnlDaily row. Its realized numbers equal `pnl_rebuild`'s because both call `Book.apply`."""
+    day's PnlDaily row. Its realized numbers equal `pnl_rebuild`'s because both call `Book.apply`.
+
+    The price that values the position carried into a day is read once (`establish_day_start`, called every
+    cycle until it succeeds) and stored with the day's row, so a restart reuses it without asking again."""
 
     def __init__(
         self,
         *,
         market: str,
-        mode: str,
+        account: str,
         fee_rate: Decimal = DEFAULT_FEE_RATE,
         price_at: Callable[[datetime], Decimal | None] | None = None,
     ) -> None:
         self.market = market
-        self.mode = mode
+        self.account = account
         self.fee_rate = fee_rate
         self.price_at = price_at
-        """Gives the market price at a moment (the close of the candle before it); used for day baselines."""
-        self.book = replay_fills(fill_records(market=market, mode=mode))
+        """Gives the market price at a moment (the close of the candle before it), or None when there is none;
+        raises the exchange's errors. Used for day baselines."""
+        self.book = replay_fills(fill_records(market=market, account=account))
         self._row: PnlDaily | None = None
         self._day: date | None = None
         self._last_written: tuple[object, ...] | None = None
-        self._baselines: dict[date, Decimal] = {}
+        self._start_prices: dict[date, Decimal] = {}
+        self._retry_at: datetime | None = None
+        self._rate_limited = 0
 
-    def carried_unrealized(self, day: date, price_now: Decimal) -> Decimal:
-        """The unrealized PnL of the position carried into `day`, valued at local midnight."""
-        if day in self._baselines:
-            return self._baselines[day]
+    # --- the day's starting value ----------------------------------------------------------------------
+    def start_price(self, day: date) -> Decimal | None:
+        """The stored close before local midnight that values the position carried into `day` (None: not known)."""
+        price = self._start_prices.get(day)
+        if price is None:
+            price = (
+                PnlDaily.objects.filter(date=day, market=self.market, account=self.account)
+                .values_list("start_price", flat=True)
+                .first()
+            )
+            if price is not None:
+                self._start_prices[day] = price
+        return price
+
+    def carried_unrealized(self, day: date) -> Decimal | None:
+        """The unrealized PnL of the position carried into `day`, valued at local midnight (None: not known yet)."""
         volume, cost = self.book.carried_into(day)
         if volume <= 0:
-            # Flat at midnight: nothing was carried in.
-            self._baselines[day] = ZERO
-            return ZERO
-        price = None
-        if self.price_at is not None:
-            try:
-                price = self.price_at(day_start_utc(day))
-            except Exception as error:  # noqa: BLE001 - fall back to the current price, say so
-                logger.warning("price at the start of %s unavailable (%s): using the current price as the baseline", day, error)
-        baseline = mark_to_market(volume, cost, price or price_now, self.fee_rate)
-        self._baselines[day] = baseline
-        return baseline
+            return ZERO  # flat at midnight: no price needed
+        return day_baseline(volume, cost, self.start_price(day), self.fee_rate)
 
-    def today(self, price: Decimal, now: datetime | None = None) -> tuple[Decimal, Decimal]:
-        """(realized, unrealized) of the current trading day."""
+    def establish_day_start(self, now: datetime) -> bool:
+        """Make sure the day of `now` has its midnight value when a position was carried into it; True when it has.
+
+        One request at most, and none while Upbit's 429 pause lasts (doubling up to DAY_START_BACKOFF_CAP_SEC).
+        A failure, or an answer without a candle, leaves the day unknown: recorded on the day's row and in one
+        event per episode (also across restarts), and asked again next cycle. A ban or refused keys propagate:
+        the engine stops on them as on any call."""
+        day = local_day(now)
+        volume, cost = self.book.carried_into(day)
+        if volume <= 0 or self.start_price(day) is not None:
+            return True
+        midnight = day_start_utc(day)
+        if now < midnight + CLOSE_MARGIN:
+            return False  # the candle before midnight may still take its last trades
+        if self.price_at is None or (self._retry_at is not None and now < self._retry_at):
+            return False
+        try:
+            price = self.price_at(midnight)
+        except StopTrading:
+            raise
+        except ExchangeError as error:
+            if isinstance(error, RateLimited):
+                self._rate_limited += 1
+                pause = min(DAY_START_BACKOFF_CAP_SEC, float(settings.LOOP_INTERVAL_SEC) * 2 ** (self._rate_limited - 1))
+                self._retry_at = now + timedelta(seconds=pause)
+            logger.warning("price at the start of %s unavailable (%s): new entries are blocked", day, error)
+            self._start_unknown(day, midnight, now, f"{type(error).__name__}: {error}")
+            return False
+        self._rate_limited, self._retry_at = 0, None
+        if price is None or price <= 0:
+            self._start_unknown(day, midnight, now, "the exchange returned no candle before midnight")
+            return False
+        self._start_known(day, price, mark_to_market(volume, cost, price, self.fee_rate))
+        return True
+
+    def _start_unknown(self, day: date, midnight: datetime, now: datetime, error: str) -> None:
+        row, _ = PnlDaily.objects.get_or_create(
+            date=day, market=self.market, account=self.account, defaults={"mode": mode_of(self.account)}
+        )
+        if row.start_unknown_since is None:
+            # Once per episode: a restarted process finds the mark and stays quiet.
+            PnlDaily.objects.filter(pk=row.pk).update(start_unknown_since=now)
+            events.day_start_unknown(day=day, midnight=midnight, error=error)
+
+    def _start_known(self, day: date, price: Decimal, carried: Decimal) -> None:
+        row, _ = PnlDaily.objects.get_or_create(
+            date=day, market=self.market, account=self.account, defaults={"mode": mode_of(self.account)}
+        )
+        PnlDaily.objects.filter(pk=row.pk).update(start_price=q8(price), start_unknown_since=None)
+        self._start_prices[day] = q8(price)
+        if row.start_unknown_since is not None:
+            events.day_start_established(day=day, price=q8(price), carried=q8(carried))
+
+    # --- the day's figures -----------------------------------------------------------------------------
+    def _unrealized(self, day: date, price: Decimal) -> Decimal | None:
+        carried = self.carried_unrealized(day)
+        return None if carried is None else self.book.unrealized(price, self.fee_rate) - carried
+
+    def today(self, price: Decimal, now: datetime | None = None) -> tuple[Decimal, Decimal | None]:
+        """(realized, unrealized) of the current trading day; unrealized is None while the day's start is unknown."""
         day = local_day(now or timezone.now())
         totals = self.book.days.get(day, DayTotals())
-        return totals.realized, self.book.unrealized(price, self.fee_rate) - self.carried_unrealized(day, price)
+        return totals.realized, self._unrealized(day, price)
 
     def absorb_new_fills(self) -> int:
         """Fold fills recorded since the last call into the book (fills are found by id, which only grows).
 
         A new fill dated before the newest one already applied (an adopted order's late report) forces a
         full replay, so fills are always applied in time order, exactly as `pnl_rebuild` does."""
-        new = list(fill_records(market=self.market, mode=self.mode, min_id=self.book.max_id))
+        new = list(fill_records(market=self.market, account=self.account, min_id=self.book.max_id))
         if not new:
             return 0
         new.sort(key=lambda record: (record.ts, record.id))
         if self.book.last_key is not None and (new[0].ts, new[0].id) < self.book.last_key:
-            logger.info("a fill dated before the last applied one arrived: replaying the %s %s book", self.market, self.mode)
-            self.book = replay_fills(fill_records(market=self.market, mode=self.mode))
+            logger.info("a fill dated before the last applied one arrived: replaying the %s %s book", self.market, self.account)
+            self.book = replay_fills(fill_records(market=self.market, account=self.account))
         else:
             self.book = replay_fills(new, self.book)
         return len(new)
 
     def _load_row(self, day: date) -> PnlDaily:
         if self._row is None or self._day != day:
-            self._row, _ = PnlDaily.objects.get_or_create(date=day, market=self.market, mode=self.mode)
+            self._row, _ = PnlDaily.objects.get_or_create(
+                date=day, market=self.market, account=self.account, defaults={"mode": mode_of(self.account)}
+            )
             self._day = day
             self._last_written = None
         return self._row
 
-    def today_total(self, price: Decimal, now: datetime | None = None) -> Decimal:
+    def today_total(self, price: Decimal, now: datetime | None = None) -> Decimal | None:
         realized, unrealized = self.today(price, now)
-        return realized + unrealized
+        return None if unrealized is None else realized + unrealized
 
     def update(self, *, price: Decimal, equity: Decimal | None, now: datetime | None = None) -> PnlUpdate:
         now = now or timezone.now()
@@ -326,9 +423,10 @@ class PnlTracker:
         new_day = previous is not None and previous != day
         row = self._load_row(day)
         totals = self.book.days.get(day, DayTotals())
-        unrealized = self.book.unrealized(price, self.fee_rate) - self.carried_unrealized(day, price)
+        unrealized = self._unrealized(day, price)
         row.realized, row.fees, row.trades = q8(totals.realized), q8(totals.fees), totals.trades
-        row.unrealized = q8(unrealized)
+        if unrealized is not None:
+            row.unrealized = q8(unrealized)
         if equity is not None:
             equity = q8(equity)
             if row.equity_start is None:
@@ -338,7 +436,8 @@ class PnlTracker:
             row.max_drawdown = max(row.max_drawdown or ZERO, row.equity_peak - equity)
         key = (row.realized, row.fees, row.trades, row.unrealized, row.equity_start, row.equity_peak, row.equity_last)
         if key != self._last_written:
-            row.save()
+            # The day's start fields are written by establish_day_start alone.
+            row.save(update_fields=[*_PNL_FIGURES, "updated_at"])
             self._last_written = key
         return PnlUpdate(
             day=day,
@@ -349,16 +448,20 @@ class PnlTracker:
             max_drawdown=row.max_drawdown,
             new_day=new_day,
             previous_day=previous if new_day else None,
+            day_start_known=unrealized is not None,
         )
+
+
+_PNL_FIGURES = ("realized", "fees", "trades", "unrealized", "equity_start", "equity_peak", "equity_last", "max_drawdown")
 
 
 class SnapshotKeeper:
     """Stores a BalanceSnapshot when holdings change and at least every BALANCE_SNAPSHOT_INTERVAL_SEC."""
 
-    def __init__(self, *, mode: str, market: str) -> None:
-        self.mode = mode
+    def __init__(self, *, account: str, market: str) -> None:
+        self.account = account
         self.symbol = market.split("-", 1)[1]
-        last = BalanceSnapshot.objects.filter(mode=mode).order_by("-ts", "-id").first()
+        last = BalanceSnapshot.objects.filter(account=account).order_by("-ts", "-id").first()
         self._last_key = (last.krw, last.coin_volume) if last else None
         self._last_at = last.ts if last else None
 
@@ -370,7 +473,8 @@ class SnapshotKeeper:
             return None
         snapshot = BalanceSnapshot.objects.create(
             ts=now,
-            mode=self.mode,
+            mode=mode_of(self.account),
+            account=self.account,
             krw=key[0],
             coin_symbol=self.symbol,
             coin_volume=key[1],

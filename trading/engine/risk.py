@@ -6,8 +6,8 @@ runs the rules that apply to an order in a fixed order and sizes it. Everything 
 backtester get the same answers from the same numbers. All money is Decimal; `numbers` holds strings
 so it can go straight into an event's JSON meta.
 
-What is never blocked: selling. Exits (SELL) pass the kill switch, the daily loss limit and the
-position cap, because those limit *new risk*, and an exit only reduces it. The cooldown between
+What is never blocked: selling. Exits (SELL) pass the kill switch, the daily loss limit (and its unknown
+starting value) and the position cap, because those limit *new risk*, and an exit only reduces it. The cooldown between
 orders of the same side applies to the strategy's own orders only: a stop-loss / take-profit /
 trailing-stop exit, a manual order and the kill switch's flattening sell are never held back by it.
 What can stop a sell is Upbit's minimum: a sell worth less than 5,000 KRW would be rejected, so it is
@@ -33,6 +33,7 @@ from trading.engine.days import trading_day
 from trading.engine.risk_text import (
     cooldown_text,
     daily_loss_text,
+    day_start_text,
     figure,
     krw_figure,
     max_order_text,
@@ -56,6 +57,7 @@ class Rule(StrEnum):
 
     KILL_SWITCH = "kill_switch"
     DAILY_LOSS = "daily_loss"
+    DAY_START_UNKNOWN = "day_start_unknown"
     COOLDOWN = "cooldown"
     PRICE = "price"
     MAX_ORDER_SIZE = "max_order_size"
@@ -207,6 +209,8 @@ class RiskContext:
       that moment (or since its entry, if bought today). Losses are negative.
     - `loss_limit_day`: the trading day on which the daily loss limit was last hit, kept by the engine so
       that entries stay blocked for the rest of that day even if prices recover.
+    - `day_start_known`: False while a position was carried into the day and its value at local midnight is
+      not known: `unrealized_now` is then meaningless and new entries are blocked (`day_start_unknown`).
     - `last_buy_at` / `last_sell_at`: the latest strategy order of each side, for the cooldown.
     """
 
@@ -220,6 +224,7 @@ class RiskContext:
     realized_today: Decimal = ZERO
     unrealized_now: Decimal = ZERO
     loss_limit_day: date | None = None
+    day_start_known: bool = True
     last_buy_at: datetime | None = None
     last_sell_at: datetime | None = None
     consecutive_order_failures: int = 0
@@ -333,6 +338,11 @@ def daily_loss_limit(
     )
 
 
+def day_start_unknown(today: date) -> RiskCheck:
+    """Block new entries while today's starting value is unknown: the daily loss limit cannot be judged without it."""
+    return _lazy(False, Rule.DAY_START_UNKNOWN, partial(day_start_text, today))
+
+
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -365,11 +375,13 @@ _HUNDRED = Decimal("100")
 _CENT = Decimal("0.01")
 
 
-def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal) -> RiskCheck:
-    """The coin's value after a buy must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
+def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, *, krw_locked: Decimal = ZERO) -> RiskCheck:
+    """The coin's value after a buy (with the KRW `krw_locked` in open buy orders, which `coin_value_after`
+    includes) must not exceed `ratio` of total equity (MAX_POSITION_RATIO)."""
     cap = ratio * total_equity
     over = total_equity <= 0 or coin_value_after > cap
-    return _lazy(not over, Rule.POSITION_CAP, partial(position_cap_text, coin_value_after, total_equity, ratio, cap, over))
+    text = partial(position_cap_text, coin_value_after, total_equity, ratio, cap, over, krw_locked)
+    return _lazy(not over, Rule.POSITION_CAP, text)
 
 
 _BOUND_MAX_ORDER = "MAX_ORDER_KRW"
@@ -385,6 +397,7 @@ def max_order_size(
     requested_krw: Decimal | None = None,
     fee_rate: Decimal = DEFAULT_FEE_RATE,
     min_order_krw: Decimal = KRW_MIN_ORDER_TOTAL,
+    krw_locked: Decimal = ZERO,
 ) -> RiskCheck:
     """Size a market buy: min(MAX_ORDER_KRW, the position cap's room, what KRW can pay including the fee).
 
@@ -403,6 +416,8 @@ def max_order_size(
         room = max(position_room_krw.to_integral_value(ROUND_FLOOR), ZERO)
         if room < most:
             most, binding_name = room, _BOUND_POSITION_CAP
+            if krw_locked > 0:
+                binding_name = f"{_BOUND_POSITION_CAP} ({krw_figure(krw_locked)} of it already locked in open buy orders)"
     figures = (krw_free, max_order_krw, spendable, position_room_krw, most, binding_name, min_order_krw, requested_krw, fee_rate)
     if requested_krw is not None:
         if requested_krw > most:
@@ -494,8 +509,9 @@ def _all_allowed(checks: list[RiskCheck]) -> bool:
 def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     """Run the rules that apply to `intent` and size it.
 
-    BUY: kill switch, daily loss limit, cooldown (strategy buys only), a usable price, size
-    (`max_order_size` with the position cap's room), then `position_cap` on the sized order.
+    BUY: kill switch, daily loss limit (or `day_start_unknown` while today's starting value is unknown), cooldown
+    (strategy buys only), a usable price, size (`max_order_size` with the position cap's room), then `position_cap`
+    on the sized order.
     SELL: cooldown (strategy sells only, never exit rules, manual or kill-switch sells), then `sell_size`.
     Every check is reported; the order is allowed when all pass.
     """
@@ -523,15 +539,18 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     if intent.side != "buy":
         raise ValueError(f"order side must be buy or sell, got {intent.side!r}")
     checks.append(kill_switch_active(context.kill_switch, context.kill_switch_reason))
-    checks.append(
-        daily_loss_limit(
-            context.realized_today,
-            context.unrealized_now,
-            limits.max_daily_loss_krw,
-            today=context.trading_day,
-            hit_on=context.loss_limit_day,
+    if context.day_start_known:
+        checks.append(
+            daily_loss_limit(
+                context.realized_today,
+                context.unrealized_now,
+                limits.max_daily_loss_krw,
+                today=context.trading_day,
+                hit_on=context.loss_limit_day,
+            )
         )
-    )
+    else:
+        checks.append(day_start_unknown(context.trading_day))
     if strategy_order:
         checks.append(cooldown(context.last_buy_at, context.now, limits.cooldown_sec, side="buy"))
     if context.price <= 0:
@@ -539,7 +558,10 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
         return RiskResult(False, "buy", intent.source, tuple(checks))
     coin_value = context.coin_value
     equity = context.krw_free + context.krw_locked + coin_value
-    room = position_room(equity, coin_value, limits.max_position_ratio, limits.fee_rate)
+    # KRW locked by open buy orders becomes coin when they fill: it is position already, or two buys that each
+    # fit the cap alone would together exceed it.
+    committed = coin_value + context.krw_locked
+    room = position_room(equity, committed, limits.max_position_ratio, limits.fee_rate)
     size = max_order_size(
         krw_free=context.krw_free,
         max_order_krw=limits.max_order_krw,
@@ -547,11 +569,17 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
         requested_krw=intent.krw_total,
         fee_rate=limits.fee_rate,
         min_order_krw=limits.min_order_krw,
+        krw_locked=context.krw_locked,
     )
     checks.append(size)
     if size.allowed and size.size is not None:
         checks.append(
-            position_cap(coin_value + size.size, equity - fee_for(size.size, limits.fee_rate), limits.max_position_ratio)
+            position_cap(
+                committed + size.size,
+                equity - fee_for(size.size, limits.fee_rate),
+                limits.max_position_ratio,
+                krw_locked=context.krw_locked,
+            )
         )
     allowed = _all_allowed(checks)
     return RiskResult(allowed, "buy", intent.source, tuple(checks), krw_total=size.size if allowed else None)

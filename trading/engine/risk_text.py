@@ -73,6 +73,15 @@ def daily_loss_text(
     return f"today's PnL {krw_figure(pnl)} is within the {krw_figure(limit)} daily loss limit", numbers
 
 
+def day_start_text(today: date) -> tuple[str, dict[str, str]]:
+    return (
+        f"today's starting value is unknown: the price at local midnight ({today}) of the position held since before "
+        "midnight could not be read yet, so the daily loss limit cannot be judged; no new entries until it is "
+        "(exits and sells still work)",
+        {"trading_day": today.isoformat()},
+    )
+
+
 def cooldown_text(
     last: datetime | None, now: datetime, cooldown_sec: int, side: Side, micros: int | None, waiting: bool
 ) -> tuple[str, dict[str, str]]:
@@ -92,7 +101,7 @@ def cooldown_text(
 
 
 def position_cap_text(
-    coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, cap: Decimal, over: bool
+    coin_value_after: Decimal, total_equity: Decimal, ratio: Decimal, cap: Decimal, over: bool, krw_locked: Decimal = ZERO
 ) -> tuple[str, dict[str, str]]:
     numbers = {
         "coin_value_after": figure(coin_value_after),
@@ -102,9 +111,13 @@ def position_cap_text(
     }
     share = (coin_value_after / total_equity * 100) if total_equity > 0 else _HUNDRED
     numbers["share_pct"] = figure(share.quantize(_CENT))
+    locked = ""
+    if krw_locked > 0:
+        numbers["krw_locked"] = figure(krw_locked)
+        locked = f" (with {krw_figure(krw_locked)} locked in open buy orders)"
     if over:
         return (
-            f"position cap: the coin would be worth {krw_figure(coin_value_after)}, {share:.2f}% of equity "
+            f"position cap: the coin would be worth {krw_figure(coin_value_after)}{locked}, {share:.2f}% of equity "
             f"{krw_figure(total_equity)}; MAX_POSITION_RATIO={ratio} allows {krw_figure(cap.quantize(_CENT))}",
             numbers,
         )

@@ -36,6 +36,8 @@ from trading import events, selectors, services
 from trading.engine.cycle import TradingEngine
 from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
+from trading.engine.outage import DATABASE_ERRORS, DatabaseOutage
+from trading.liveness import owner_is_dead as owner_is_dead  # the claim's takeover test, kept importable here
 from trading.models import EngineState
 
 logger = logging.getLogger("autocoin.engine")
@@ -64,20 +66,6 @@ def keep_engine_connections() -> None:
             continue  # a pooled connection is handed back to the pool, not reopened, so nothing to keep
         if not settings_dict.get("CONN_MAX_AGE"):
             settings_dict["CONN_MAX_AGE"] = ENGINE_CONN_MAX_AGE_SEC
-
-
-def owner_is_dead(owner: str) -> bool:
-    """True when `owner` ("host:pid") names a process on this machine that no longer exists."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _build_exchange() -> Exchange:
@@ -117,6 +105,9 @@ class EngineRunner:
         self._thread_error: BaseException | None = None
         self._busy = threading.Event()
         self.engine: TradingEngine | None = None
+        self.database = DatabaseOutage(max_sec=float(settings.DB_OUTAGE_MAX_SEC))
+        self.restart_note = ""
+        """Set by the launcher's restart: recorded as an event once this process holds the claim."""
 
     # --- called from signal handlers (main thread) -----------------------------------------------
     def request_shutdown(self, reason: str) -> None:
@@ -157,8 +148,9 @@ class EngineRunner:
             if self._thread is not None and self._thread.is_alive():
                 self._thread.join(timeout=30)
             try:
-                services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot())
-                services.engine_release(owner=self.owner, reason=reason)
+                if not self.database.away():  # else each write could wait out the busy timeout again
+                    services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot())
+                    services.engine_release(owner=self.owner, reason=reason)
             except Exception:
                 logger.exception("could not release the engine claim")
             self.notifier.close(timeout=3)
@@ -193,10 +185,28 @@ class EngineRunner:
         return RunResult(0, "one cycle done")
 
     def _control_loop(self) -> RunResult:
-        self._thread = threading.Thread(target=self._trading_loop, name="engine", daemon=True)
-        self._thread.start()
+        thread = self._thread = threading.Thread(target=self._trading_loop, name="engine", daemon=True)
+        thread.start()
+        while True:
+            try:
+                return self._control_until_exit(thread)
+            except DATABASE_ERRORS as error:
+                delay = self.database.failed(error)
+                if self.shutdown.is_set():
+                    if not self._busy.is_set():
+                        reason = f"stopped on {self.shutdown_reason} while the database did not answer (state unchanged)"
+                        return RunResult(1, reason)
+                    time.sleep(delay)  # the cycle in progress ends first
+                else:
+                    self.shutdown.wait(delay)
+
+    def _control_until_exit(self, thread: threading.Thread) -> RunResult:
+        """The control loop proper; a database error leaves it (and `_control_loop` comes back in)."""
         last_state = ""
         stop_requested = False
+        if self.restart_note:
+            events.engine_restarted(owner=self.owner, note=self.restart_note)
+            self.restart_note = ""
         while True:
             if not services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot()):
                 self._thread_exit.set()
@@ -205,6 +215,7 @@ class EngineRunner:
                 message = f"Another engine process ({current.owner or 'unknown'}) took over this engine; this one stops now"
                 events.engine_error(message=message, meta={"owner": self.owner}, level=events.Level.WARNING)
                 return RunResult(1, message)
+            self._record_outage_end()
             state = selectors.engine_state_get().state
             if state != last_state:
                 last_state = state
@@ -219,7 +230,7 @@ class EngineRunner:
                     self._wake.set()
                 elif state in (State.IDLE, State.ERROR) and not self._busy.is_set():
                     return RunResult(0, f"stopped on {self.shutdown_reason}")
-            if not self._thread.is_alive():
+            if not thread.is_alive():
                 error = self._thread_error
                 message = f"the trading thread stopped unexpectedly: {type(error).__name__ if error else 'unknown'}: {error}"
                 events.engine_error(message=message, meta={"owner": self.owner})
@@ -230,14 +241,31 @@ class EngineRunner:
                 self.shutdown.wait(self.poll_sec)
 
     def _trading_loop(self) -> None:
+        while not self._thread_exit.is_set():
+            try:
+                self._trading_until_exit()
+            except DATABASE_ERRORS as error:
+                delay = self.database.failed(error)
+                self._wake.clear()
+                self._wake.wait(delay)
+            else:
+                return
+
+    def _trading_until_exit(self) -> None:
+        """The trading loop proper; a database error leaves it (and `_trading_loop` comes back in)."""
         engine = self._built_engine()
         next_due = 0.0
         try:
             while not self._thread_exit.is_set():
                 self._wake.clear()
+                if self.database.blocks_trading():
+                    self._wake.wait(self.poll_sec)  # the control thread records ERROR first
+                    continue
                 close_old_connections()
-                state, owner = EngineState.objects.values_list("state", "owner").get(pk=EngineState.SINGLETON_PK)
-                if owner != self.owner:
+                state, owner, generation = EngineState.objects.values_list("state", "owner", "claim_generation").get(
+                    pk=EngineState.SINGLETON_PK
+                )
+                if owner != self.owner or (engine.claim is not None and generation != engine.claim.generation):
                     # Frozen past the stale limit and taken over: the control loop exits; never start a cycle.
                     logger.warning("the engine claim belongs to %s now: the trading thread stops", owner or "nobody")
                     return
@@ -255,8 +283,10 @@ class EngineRunner:
                         continue
                     timeout = next_due - now
                 elif state == State.STOPPING:
+                    # next_due is 0 until this process has run a cycle: a stop left unfinished by a dead engine.
+                    finished = "the current cycle finished" if next_due else "no cycle was running"
                     try:
-                        services.engine_stop_complete(actor=ENGINE_ACTOR, reason="the current cycle finished")
+                        services.engine_stop_complete(actor=ENGINE_ACTOR, reason=finished)
                     except services.TransitionNotAllowed:
                         pass
                     next_due = 0.0
@@ -265,12 +295,35 @@ class EngineRunner:
                     next_due = 0.0  # a Start runs the first cycle at once
                     timeout = self.poll_sec
                 self._wake.wait(timeout)
+        except DATABASE_ERRORS:
+            raise  # not a death: `_trading_loop` waits for the database and comes back in
         except BaseException as error:
             self._thread_error = error
             logger.exception("the trading thread died")
             raise
         finally:
             connection.close()
+
+    # --- a database that stopped answering -------------------------------------------------------
+    def _record_outage_end(self) -> None:
+        """After the control thread's first successful write: how the outage went, once. Past DB_OUTAGE_MAX_SEC
+        it is ERROR (RUNNING/STOPPING → ERROR, or the event alone when nothing was trading)."""
+        outage = self.database.answered()
+        if outage is None:
+            return
+        message = outage.describe(self.database.max_sec)
+        meta = {"outage_sec": outage.seconds, "failed_queries": outage.failures, "error": outage.error}
+        if outage.too_long:
+            events.engine_error(message=message, meta={**meta, "db_outage_max_sec": self.database.max_sec})
+            try:
+                services.engine_fail(actor=ENGINE_ACTOR, error=message)
+            except services.TransitionNotAllowed:
+                pass  # IDLE or ERROR already: nothing was trading, the event is the record
+            self.notifier.send(f"autocoin ERROR: {message}")
+        else:
+            events.engine_error(message=message, meta=meta, level=events.Level.WARNING)
+        self.database.recorded(outage)
+        self._wake.set()
 
 
 def status_line(state: EngineState) -> str:

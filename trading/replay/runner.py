@@ -33,6 +33,7 @@ import numpy.typing as npt
 from django.db import connection
 from django.test import override_settings
 
+from exchange.account import PAPER_ACCOUNT
 from exchange.paper import PaperExchange
 from exchange.rules import DEFAULT_FEE_RATE
 from exchange.types import side_name
@@ -43,7 +44,7 @@ from trading.candles import candle_arrays
 from trading.engine.cycle import TradingEngine
 from trading.engine.pnl import Book, FillRecord
 from trading.engine.risk import RiskLimits
-from trading.models import EngineEvent, EngineState, Fill, Mode, Order
+from trading.models import EngineEvent, EngineState, Fill, Order
 from trading.replay.clock import simulated_time
 from trading.replay.market import ReplayMarket, decimal_price
 from trading.strategies.indicators import CandleArrays
@@ -186,7 +187,7 @@ def _prepare_database(config: ReplayConfig) -> None:
         raise ReplayError(f"the engine is {state.state} in this database; a replay needs it IDLE")
     if PaperAccount.objects.exists():
         housekeeping.paper_account_reset(actor=ACTOR, initial_krw=config.initial_krw)
-    services.decision_state_clear(market=config.market, mode=Mode.PAPER)
+    services.decision_state_clear(market=config.market, account=PAPER_ACCOUNT)
     services.strategy_config_update(strategy=config.strategy, params=config.params, actor=ACTOR)
     services.engine_start(actor=ACTOR, reason="replay")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -12,7 +13,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from trading.event_texts import shown
+
 register = template.Library()
+
+
+@register.filter
+def event_text(event: Any) -> str:
+    """An event's sentence in the active language (`trading.event_texts`), or its stored English message."""
+    return shown(str(event.message), event.meta)
+
 
 _PLACES = {0: Decimal("1"), 2: Decimal("0.01"), 4: Decimal("0.0001"), 8: Decimal("0.00000001")}
 

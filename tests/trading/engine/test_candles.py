@@ -116,7 +116,7 @@ def test_volatility_breakout_sells_a_position_bought_before_the_day_change(live,
     sandbox.advance(to_2340)
     sandbox.set_price("100000000")
     running()
-    ManualOrderRequestFactory(kind="buy", krw=D("10000"))
+    ManualOrderRequestFactory(kind="buy", krw=D("10000"), ts=sandbox.server.now())
     engine = TradingEngine(live, clock=sandbox.server.now)
     assert engine.run_cycle().ok
     bought = Fill.objects.get()

@@ -143,17 +143,17 @@ def test_daily_pnl_across_local_midnight_adds_up_and_rebuilds_the_same(live, san
     running()
     engine = engine_for(live, sandbox)
     sandbox.set_price("100000000")
-    ManualOrderRequestFactory(kind="buy", krw=D("10000"))
+    ManualOrderRequestFactory(kind="buy", krw=D("10000"), ts=sandbox.server.now())
     assert engine.run_cycle().ok
     sandbox.set_price("101000000")
     sandbox.advance(90)
-    ManualOrderRequestFactory(kind="sell", krw=None, volume=D("0.00005"))
+    ManualOrderRequestFactory(kind="sell", krw=None, volume=D("0.00005"), ts=sandbox.server.now())
     assert engine.run_cycle().ok
     day1 = local_day(sandbox.server.now())
 
     sandbox.advance(300)  # 00:03 the next day in Seoul
     sandbox.set_price("102000000")
-    ManualOrderRequestFactory(kind="close", krw=None)
+    ManualOrderRequestFactory(kind="close", krw=None, ts=sandbox.server.now())
     assert engine.run_cycle().ok
     day2 = local_day(sandbox.server.now())
     assert day2 == day1 + timedelta(days=1)

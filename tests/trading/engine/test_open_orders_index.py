@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from exchange.factory import account_current
 from tests.factories import OrderFactory
 from trading.engine import orders as order_ops
 from trading.models import Mode, Order
 
-INDEX = "order_open_status_market_mode"
+INDEX = "order_open_market_account"
 CLOSED = 4000
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,7 @@ def long_history() -> list[Order]:
             price=Decimal("10000"),
             status=(Order.Status.DONE, Order.Status.CANCEL, Order.Status.REJECTED)[i % 3],
             mode=(Mode.LIVE, Mode.PAPER)[i % 2],
+            account=account_current(paper=bool(i % 2)),
             identifier=f"old-{uuid.uuid4()}",
         )
         for i in range(CLOSED)
@@ -47,12 +49,13 @@ def plan(queryset) -> str:
     return queryset.order_by().explain()
 
 
-def test_the_open_orders_of_a_mode_are_read_through_the_partial_index(long_history):
-    assert INDEX in plan(order_ops.open_order_rows().filter(mode=Mode.LIVE))
-    assert INDEX in plan(order_ops.open_order_rows().filter(market="KRW-BTC", mode=Mode.LIVE))
-    assert INDEX in plan(order_ops.open_order_rows().filter(status=Order.Status.WAIT, mode=Mode.LIVE))
-    assert {order.status for order in order_ops.open_orders(mode=Mode.LIVE)} == {"WAIT", "UNKNOWN"}
-    assert [order.status for order in order_ops.open_orders("KRW-BTC", Mode.PAPER)] == ["NEW"]
+def test_the_open_orders_of_an_account_are_read_through_the_partial_index(long_history):
+    live = account_current(paper=False)
+    assert INDEX in plan(order_ops.open_order_rows().filter(account=live))
+    assert INDEX in plan(order_ops.open_order_rows().filter(market="KRW-BTC", account=live))
+    assert INDEX in plan(order_ops.open_order_rows().filter(status=Order.Status.WAIT, account=live))
+    assert {order.status for order in order_ops.open_orders(account=live)} == {"WAIT", "UNKNOWN"}
+    assert [order.status for order in order_ops.open_orders("KRW-BTC", account_current(paper=True))] == ["NEW"]
 
 
 def test_a_status_filter_with_bound_values_is_not_what_the_engine_uses(long_history):

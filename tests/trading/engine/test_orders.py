@@ -44,7 +44,9 @@ def test_intent_is_committed_before_the_exchange_is_called(live, sandbox):
             return getattr(self.inner, name)
 
     sandbox.set_price("100000000")
-    result = order_ops.order_submit(Watching(live), market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    result = order_ops.order_submit(
+        Watching(live), market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000")
+    )
 
     assert seen == [("NEW", result.order.identifier)]
     assert result.placed
@@ -64,7 +66,7 @@ def test_accept_then_drop_is_adopted_next_cycle_without_a_second_order(live, san
     assert order.status == Order.Status.UNKNOWN
     assert EngineEvent.objects.filter(kind="order_unknown").exists()
     request.refresh_from_db()
-    assert request.status == ManualOrderRequest.Status.PENDING
+    assert request.status == ManualOrderRequest.Status.PROCESSING  # taken, settled once the order is found
     assert request.order == order
 
     ManualOrderRequestFactory(kind="buy", krw=D("10000"))  # a second request must wait for the first
@@ -85,18 +87,18 @@ def test_a_timeout_marks_the_order_unknown_and_blocks_the_market_until_found(san
     running()
     slow = live_client(sandbox, read_timeout=0.5)
     sandbox.control("POST", "stall", {"path": "/v1/orders", "method": "POST", "seconds": 1.5, "after": True})
-    result = order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    result = order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
     assert result.order.status == Order.Status.UNKNOWN
 
     with pytest.raises(RuntimeError, match="still UNKNOWN"):
-        order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+        order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
 
     wait_until(lambda: sandbox_orders(sandbox), timeout=5, message="the sandbox never placed the order")
-    order_ops.orders_reconcile(live, mode="live")
+    order_ops.orders_reconcile(live, account=live.account)
     result.order.refresh_from_db()
     assert result.order.status == Order.Status.DONE
     assert len(sandbox_orders(sandbox)) == 1
-    assert order_ops.blocking_orders("KRW-BTC", "live") == []
+    assert order_ops.blocking_orders("KRW-BTC", live.account) == []
     slow.close()
 
 
@@ -108,22 +110,23 @@ def test_an_intent_that_never_reached_the_exchange_becomes_absent_after_repeated
         ord_type="price",
         price=D("6000"),
         mode="live",
+        account=live.account,
         identifier="ac-neverSent",
         status="NEW",
         ts=timezone.now() - order_ops.absent_min_age(),
     )
     for attempt in range(1, order_ops.ABSENT_AFTER_LOOKUPS):
-        order_ops.orders_reconcile(live, mode="live")
+        order_ops.orders_reconcile(live, account=live.account)
         order.refresh_from_db()
         assert order.status == Order.Status.NEW
         assert order.lookup_attempts == attempt
-        assert order_ops.blocking_orders("KRW-BTC", "live") == [order]
+        assert order_ops.blocking_orders("KRW-BTC", live.account) == [order]
 
-    order_ops.orders_reconcile(live, mode="live")
+    order_ops.orders_reconcile(live, account=live.account)
 
     order.refresh_from_db()
     assert order.status == Order.Status.ABSENT
-    assert order_ops.blocking_orders("KRW-BTC", "live") == []
+    assert order_ops.blocking_orders("KRW-BTC", live.account) == []
     assert sandbox_orders(sandbox) == []
 
 
@@ -133,19 +136,19 @@ def test_an_order_placed_after_its_client_gave_up_is_adopted_not_declared_absent
     sandbox.set_price("100000000")
     slow = live_client(sandbox, read_timeout=0.5)
     sandbox.stall("/v1/orders", method="POST", seconds=2.5)  # placed only after the stall, long after the timeout
-    result = order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    result = order_ops.order_submit(slow, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
     order = result.order
     assert order.status == Order.Status.UNKNOWN
 
     for _ in range(order_ops.ABSENT_AFTER_LOOKUPS + 1):
-        order_ops.orders_reconcile(live, mode="live")
+        order_ops.orders_reconcile(live, account=live.account)
     order.refresh_from_db()
     assert order.status == Order.Status.UNKNOWN
     assert order.lookup_attempts == order_ops.ABSENT_AFTER_LOOKUPS + 1
-    assert order_ops.blocking_orders("KRW-BTC", "live") == [order]
+    assert order_ops.blocking_orders("KRW-BTC", live.account) == [order]
 
     wait_until(lambda: sandbox_orders(sandbox), timeout=5, message="the stalled order was never placed")
-    order_ops.orders_reconcile(live, mode="live")
+    order_ops.orders_reconcile(live, account=live.account)
 
     order.refresh_from_db()
     assert order.status == Order.Status.DONE
@@ -156,7 +159,7 @@ def test_an_order_placed_after_its_client_gave_up_is_adopted_not_declared_absent
 
 def test_fills_are_never_counted_twice(live, sandbox):
     sandbox.set_price("100000000")
-    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
     count = Fill.objects.count()
     assert count >= 1
     info = live.get_order(uuid=result.order.exchange_uuid)
@@ -169,7 +172,7 @@ def test_fills_are_never_counted_twice(live, sandbox):
 
 def test_a_rate_limited_order_was_not_placed(live, sandbox):
     sandbox.fail_next("/v1/orders", method="POST", status=429, name="too_many_requests", count=10)
-    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", mode="live", price=D("6000"))
+    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
     assert not result.placed
     assert result.order.status in (Order.Status.ABSENT, Order.Status.UNKNOWN)
     assert sandbox_orders(sandbox) == []
@@ -180,7 +183,7 @@ def test_kill_switch_cancels_open_limit_orders(live, sandbox):
     running()
     # a limit buy far below the market rests on the book
     result = order_ops.order_submit(
-        live, market="KRW-BTC", side="buy", ord_type="limit", mode="live", price=D("50000000"), volume=D("0.0002")
+        live, market="KRW-BTC", side="buy", ord_type="limit", account=live.account, price=D("50000000"), volume=D("0.0002")
     )
     assert result.order.status == Order.Status.WAIT
     engine = TradingEngine(live)
@@ -202,7 +205,7 @@ def test_a_cancel_requested_in_the_admin_is_carried_out_in_the_next_cycle(live, 
     sandbox.set_price("100000000")
     running()
     result = order_ops.order_submit(
-        live, market="KRW-BTC", side="buy", ord_type="limit", mode="live", price=D("50000000"), volume=D("0.0002")
+        live, market="KRW-BTC", side="buy", ord_type="limit", account=live.account, price=D("50000000"), volume=D("0.0002")
     )
     assert result.order.status == Order.Status.WAIT
     services.order_cancel_request(order_ids=[result.order.pk], actor="admin:operator")

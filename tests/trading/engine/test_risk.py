@@ -120,6 +120,18 @@ def test_daily_loss_blocks_buys_until_kst_midnight_never_sells():
     assert evaluate(OrderIntent("sell"), losing).allowed
 
 
+def test_an_unknown_day_start_blocks_every_buy_and_no_sell():
+    unknown = context(day_start_known=False, coin_volume=D("0.001"), realized_today=D("1000"))
+    for source in IntentSource:
+        result = evaluate(OrderIntent("buy", source=source), unknown)
+        assert result.blocked_by.rule == Rule.DAY_START_UNKNOWN
+        assert "today's starting value is unknown" in result.message
+        assert result.as_meta()["blocked_by"] == "day_start_unknown"
+        assert dict(result.blocked_by.numbers) == {"trading_day": "2025-03-10"}
+        assert evaluate(OrderIntent("sell", source=source), unknown).allowed
+    assert evaluate(OrderIntent("buy"), replace(unknown, day_start_known=True)).allowed
+
+
 # ---------------------------------------------------------------------------------------------------
 # Cooldown
 # ---------------------------------------------------------------------------------------------------

@@ -150,7 +150,9 @@ def test_start_trade_stop_and_sigterm_in_live_mode(engine_env, sandbox):
 
     services.engine_start(actor="user:alice")
     request = ManualOrderRequestFactory(kind="buy", krw=D("10000"))
-    wait_until(lambda: ManualOrderRequest.objects.get(pk=request.pk).status != "PENDING", 15, engine.output_if_dead)
+    wait_until(
+        lambda: ManualOrderRequest.objects.get(pk=request.pk).status not in ("PENDING", "PROCESSING"), 15, engine.output_if_dead
+    )
     request.refresh_from_db()
     assert request.status == "DONE", request.result
     order = Order.objects.get()

@@ -6,14 +6,18 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trading import selectors, services
+from trading import control, manual_requests, selectors, services
+from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
 
 
 class Command(BaseCommand):
-    help = "Start, stop or reset the engine, queue a manual order, or show the engine's status."
+    help = "Start, stop or reset the engine, queue or cancel a manual order, or show the engine's status."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["status", "start", "stop", "reset", "buy", "sell", "sell-all", "close"])
+        parser.add_argument(
+            "action", choices=["status", "start", "stop", "reset", "buy", "sell", "sell-all", "close", "cancel-manual"]
+        )
+        parser.add_argument("request_id", nargs="?", type=int, help="cancel-manual: the manual request's number")
         parser.add_argument("--krw", help="buy: the KRW amount to spend")
         parser.add_argument("--volume", help="sell: the volume to sell")
         parser.add_argument("--reason", default="", help="why (recorded with the event)")
@@ -26,15 +30,23 @@ class Command(BaseCommand):
             if action == "start":
                 services.engine_start(actor=actor, reason=reason)
             elif action == "stop":
-                services.engine_stop(actor=actor, reason=reason)
+                # With no engine process alive the stop completes at once, as on the dashboard.
+                done = control.engine_command(action="stop", actor=actor, reason=reason)
+                if done.note:
+                    self.stdout.write(done.note)
             elif action == "reset":
                 services.engine_reset(actor=actor, reason=reason)
             elif action in ("buy", "sell", "sell-all", "close"):
-                request = services.manual_order_request_create(
+                request = manual_requests.manual_order_request_create(
                     kind=action.replace("-", "_"), krw=options["krw"], volume=options["volume"], actor=actor
                 )
                 self.stdout.write(f"queued manual order #{request.pk}; the engine carries it out in its next cycle")
-        except services.TransitionNotAllowed as refusal:
+            elif action == "cancel-manual":
+                if options["request_id"] is None:
+                    raise CommandError("cancel-manual needs the request's number, e.g. enginectl cancel-manual 12")
+                manual_requests.manual_order_request_cancel(request_id=int(str(options["request_id"])), actor=actor)
+                self.stdout.write(f"cancelled manual order #{options['request_id']}")
+        except (services.TransitionNotAllowed, ManualOrderRefused, ManualRequestNotCancellable) as refusal:
             raise CommandError(refusal.message) from None
         except services.InvalidInput as error:
             raise CommandError(f"--{error.field}: {error.message}") from None

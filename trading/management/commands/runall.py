@@ -1,7 +1,9 @@
 """Run the web server and the engine process together (`make run`), or with the sandbox (`make demo`).
 
 Each runs as its own process, exactly as a person would start them by hand; Ctrl-C stops all of them
-cleanly (the engine finishes its cycle first).
+cleanly (the engine finishes its cycle first). An engine process that dies (killed, crashed, or gave up
+on a database that did not answer) is started again after 1, 2, 4 … up to 60 s, while the web server
+keeps running; each restart is said on the terminal and recorded as an event by the new engine.
 
 The children run in their own process group, so the terminal's Ctrl-C reaches only this launcher,
 which stops them in order: the engine first (it may be in the middle of an order), then the web
@@ -22,6 +24,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 DEMO_PORT = 8765
+RESTART_FIRST_SEC = 1.0
+RESTART_MAX_SEC = 60.0
 PR_SET_PDEATHSIG = 1
 DEMO_ACCESS_KEY = "sandbox-demo-access-key"
 DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"  # noqa: S105 - the local sandbox's demo key, no real secret
@@ -64,6 +68,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         exit_code = 0
+        engine_started = time.monotonic()
         try:
             if options["demo"]:
                 env.update(self._demo_environment(python, manage, port, str(options["demo_database"] or "")))
@@ -74,18 +79,38 @@ class Command(BaseCommand):
             if not stopping:
                 children.append(("web", self._spawn([python, manage, "runserver", str(options["addr"]), "--noreload"], env)))
                 children.append(("engine", self._spawn([python, manage, "runengine"], env)))
+                engine_started = time.monotonic()
             if options["demo"] and not stopping:
                 self._start_demo_trading(python, manage, env)
             if not stopping:
                 self._say(f"autocoin: dashboard at http://{options['addr']}/ (admin at /admin/); press Ctrl-C to stop everything")
+            backoff = RestartBackoff()
+            restart_at: float | None = None
+            restart_note = ""
             while not stopping:
                 for name, child in children:
                     code = child.poll()
-                    if code is not None:
-                        self.stderr.write(f"autocoin: the {name} process exited with code {code}; stopping the others")
-                        exit_code = code or 1
-                        stopping = True
+                    if code is None:
+                        continue
+                    if name == "engine":
+                        # The web server stays up: the dashboard is where a person sees what happened.
+                        children.remove((name, child))
+                        ran_for = time.monotonic() - engine_started
+                        delay = backoff.next_delay(ran_for)
+                        restart_note = f"restart {backoff.restarts}; the previous one {_exit_text(code)} after {ran_for:.1f} s"
+                        self._say(f"autocoin: the engine process {_exit_text(code)}; starting it again in {delay:g} s")
+                        restart_at = time.monotonic() + delay
                         break
+                    self.stderr.write(f"autocoin: the {name} process exited with code {code}; stopping the others")
+                    exit_code = code or 1
+                    stopping = True
+                    break
+                if restart_at is not None and not stopping and time.monotonic() >= restart_at:
+                    restart_at = None
+                    engine = self._spawn([python, manage, "runengine", "--launcher-restart", restart_note], env)
+                    children.append(("engine", engine))
+                    engine_started = time.monotonic()
+                    self._say(f"autocoin: engine process started again (pid {engine.pid}, {restart_note})")
                 time.sleep(0.3)
         finally:
             # The engine first, so it can finish its cycle; the sandbox last, so the engine can still reach it.
@@ -148,11 +173,20 @@ class Command(BaseCommand):
         after that the strategy trades on its own."""
         subprocess.run([python, manage, "enginectl", "reset", "--reason", "demo start"], env=env, capture_output=True)
         subprocess.run([python, manage, "enginectl", "start", "--reason", "demo start"], env=env, check=False)
-        subprocess.run(
-            [python, manage, "enginectl", "buy", "--krw", "10000", "--reason", "demo: a first trade to watch"],
-            env=env,
-            check=False,
-        )
+        # Manual orders are refused until the engine process is online (its first heartbeat): retry until then.
+        deadline = time.monotonic() + 30
+        while True:
+            queued = subprocess.run(
+                [python, manage, "enginectl", "buy", "--krw", "10000", "--reason", "demo: a first trade to watch"],
+                env=env,
+                check=False,
+                capture_output=True,
+                text=True,
+            )
+            if queued.returncode == 0 or time.monotonic() > deadline:
+                self._say((queued.stdout or queued.stderr).strip())
+                return
+            time.sleep(0.5)
 
     def _wait_for_port(self, port: int, child: subprocess.Popen[bytes]) -> None:
         import socket
@@ -167,6 +201,34 @@ class Command(BaseCommand):
                     return
             time.sleep(0.2)
         raise CommandError(f"the sandbox exchange did not open port {port} within 30 s")
+
+
+class RestartBackoff:
+    """1, 2, 4 … RESTART_MAX_SEC seconds between restarts; an engine that ran longer than that starts the
+    sequence again (it was not crash-looping)."""
+
+    def __init__(self, first_sec: float = RESTART_FIRST_SEC, max_sec: float = RESTART_MAX_SEC) -> None:
+        self.first_sec = first_sec
+        self.max_sec = max_sec
+        self.restarts = 0
+        self._streak = 0
+
+    def next_delay(self, ran_for_sec: float) -> float:
+        if ran_for_sec >= self.max_sec:
+            self._streak = 0
+        self.restarts += 1
+        delay = min(self.max_sec, self.first_sec * float(2**self._streak))
+        self._streak += 1
+        return delay
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _stop_with_parent() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 from typing import Any
@@ -21,10 +22,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="run one cycle and exit")
         parser.add_argument("--log-format", choices=("text", "json"), default="text", help="text (default) or JSON lines")
+        # Set by `runall` when it restarts a dead engine: recorded as an event once this process holds the claim.
+        parser.add_argument("--launcher-restart", default="", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure_logging(options["log_format"])
         runner = EngineRunner(out=lambda text: self.stdout.write(text))
+        runner.restart_note = options["launcher_restart"]
 
         # Signal handlers live in the main thread only; they just ask for a graceful stop.
         def on_signal(signum: int, _frame: Any) -> None:

@@ -1,0 +1,51 @@
+"""Event sentences a person reads in their own language: why an order was held up, refused or not sent.
+
+An event's `message` is stored in English (logs, the API, the admin). Events written with one of these
+sentences also carry `meta["text"] = {"code": …, "params": {…}}`; the dashboard shows `shown(event)`, the
+same sentence in the active language. The person's sentences are marked with `gettext_noop` so
+`makemessages` finds them; those the Korean catalog has no entry for stay English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext, gettext_noop
+
+SENTENCES: dict[str, str] = {
+    "open_order": gettext_noop(
+        "order %(identifier)s is still open on the exchange (WAIT): no new order on %(market)s until it is filled or cancelled"
+    ),
+    "unsettled_order": gettext_noop("order %(identifier)s is still %(status)s: its outcome must be known first"),
+    "position_locked": gettext_noop(
+        "position cap: %(krw_locked)s KRW locked in open buy orders already counts as position, so this buy would "
+        "exceed MAX_POSITION_RATIO=%(ratio)s"
+    ),
+    "order_rate_limited": gettext_noop(
+        "Order not placed: Upbit refused it for its rate limit (HTTP 429): %(order)s; the engine waits before the next order"
+    ),
+    "claim_lost": gettext_noop(
+        "Order on %(market)s not sent: another engine process (%(owner)s) owns the engine now; this process stops trading"
+    ),
+}
+
+
+def english(code: str, **params: Any) -> str:
+    return SENTENCES[code] % params
+
+
+def meta(code: str, **params: Any) -> dict[str, Any]:
+    """The `meta["text"]` entry for an event written with sentence `code`."""
+    return {"code": code, "params": {name: str(value) for name, value in params.items()}}
+
+
+def shown(message: str, event_meta: Mapping[str, Any] | None) -> str:
+    """The event's sentence in the active language, or its stored `message` when it has none (or it cannot be read)."""
+    text = (event_meta or {}).get("text")
+    if not isinstance(text, Mapping) or text.get("code") not in SENTENCES or not isinstance(text.get("params"), Mapping):
+        return message
+    try:
+        return str(gettext(SENTENCES[text["code"]]) % text["params"])
+    except (KeyError, TypeError, ValueError):
+        return message

@@ -1,4 +1,5 @@
-"""The engine's open-order lookups use the partial index of open orders, whatever the planner's statistics say."""
+"""The engine's open-order lookups use the partial index of open orders, whatever the planner's statistics say,
+however long the account's history."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from tests.factories import OrderFactory
 from trading.engine import orders as order_ops
 from trading.models import Mode, Order
 
-INDEX = "order_open_market_account"
+INDEX = "order_open_account_status"
 CLOSED = 4000
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def long_history() -> list[Order]:
-    """Thousands of closed orders and a few open ones, with the planner's statistics gathered."""
+@pytest.fixture(params=[True, False], ids=["with statistics", "without statistics"])
+def long_history(request) -> list[Order]:
+    """Thousands of closed orders of the live account (its whole history) and a few open ones."""
     closed = [
         Order(
             market="KRW-BTC",
@@ -28,8 +29,8 @@ def long_history() -> list[Order]:
             ord_type=Order.OrdType.PRICE,
             price=Decimal("10000"),
             status=(Order.Status.DONE, Order.Status.CANCEL, Order.Status.REJECTED)[i % 3],
-            mode=(Mode.LIVE, Mode.PAPER)[i % 2],
-            account=account_current(paper=bool(i % 2)),
+            mode=Mode.LIVE,
+            account=account_current(paper=False),
             identifier=f"old-{uuid.uuid4()}",
         )
         for i in range(CLOSED)
@@ -40,8 +41,9 @@ def long_history() -> list[Order]:
         OrderFactory(status=Order.Status.UNKNOWN, mode=Mode.LIVE),
         OrderFactory(status=Order.Status.NEW, mode=Mode.PAPER),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    if request.param:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return open_rows
 
 

@@ -35,14 +35,11 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,6 +50,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.soak_processes import Child, SoakError, free_port, wait_for  # noqa: E402
 
 FAULT_KINDS = ("manual", "stopstart", "drop", "stall", "5xx", "429", "kill", "freeze", "dbkill")
 WEIGHTS = {"manual": 4, "stopstart": 1, "drop": 2, "stall": 2, "5xx": 1, "429": 1, "kill": 1, "freeze": 1, "dbkill": 1}
@@ -65,77 +64,6 @@ SETTLE_SEC = 100
 """Longest wait for the books to settle after the faults stop: an order whose answer was lost is declared
 never placed only after 60 s and three lookups."""
 API_USER = "soak"
-
-
-class SoakError(Exception):
-    """The soak could not run (a process did not start); not a finding about the engine."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Child:
-    """A child process in its own process group, its output in a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.log = log_dir / f"{name}.log"
-        self._handle = self.log.open("w", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=self._handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.frozen = False
-        self.expected_exit = False
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def signal(self, sig: int) -> None:
-        if self.alive():
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def stop(self, grace: float = 15) -> int | None:
-        if self.frozen:
-            self.signal(signal.SIGCONT)
-        self.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        self._handle.close()
-        return self.proc.returncode
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SoakError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Soak:
@@ -490,8 +418,7 @@ class Soak:
     def kill_children(self) -> None:
         for child in reversed(self.children):
             child.expected_exit = True
-            if child.alive() or not child._handle.closed:
-                child.stop(grace=5)
+            child.stop(grace=5)  # a child that already ended is only reaped
 
 
 def parse_faults(text: str) -> tuple[str, ...]:

@@ -389,7 +389,10 @@ class Soak:
         deadline = time.monotonic() + SETTLE_SEC
         settled_at: int | None = None
         while time.monotonic() < deadline:
-            self.tend()
+            try:
+                self.tend()
+            except requests.RequestException:
+                self.events["unanswered_calls"] += 1
             try:
                 unsettled = Order.objects.filter(status__in=Order.OPEN_STATUSES).exists()
                 iteration = EngineState.objects.values_list("iteration", flat=True).get(pk=EngineState.SINGLETON_PK)

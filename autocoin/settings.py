@@ -207,6 +207,9 @@ def _database(url: str) -> dict[str, Any]:
         options = config.setdefault("OPTIONS", {})
         options["connect_timeout"] = 5
         options["pool"] = {"min_size": 1, "max_size": POSTGRES_POOL_SIZE, "timeout": 5}
+        # The pool checks a connection as it hands it out: one the server ended while it sat there (a restart,
+        # a failover, pg_terminate_backend) is replaced, not given to a request to fail with.
+        config["CONN_HEALTH_CHECKS"] = True
     else:
         raise SettingError(f"DATABASE_URL={_url_shown(url)} uses an unsupported database; use sqlite:// or postgres://")
     return config

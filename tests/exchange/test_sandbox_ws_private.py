@@ -146,3 +146,15 @@ def test_list_subscriptions_on_the_private_stream(private: ClientConnection) -> 
     private.send(json.dumps([{"ticket": "q"}, {"method": "LIST_SUBSCRIPTIONS"}, {"format": "SIMPLE"}]))
     reply = receive_until(private, lambda m: m.get("mthd") == "LIST_SUBSCRIPTIONS")
     assert [r["ty"] for r in reply["rslt"]] == ["myOrder", "myAsset"]
+
+
+def test_my_order_reports_a_cancel_and_my_asset_the_released_funds(pinned: Any, private: ClientConnection) -> None:
+    placed = place_limit_buy(pinned, "99000000")
+    subscribe(private, {"type": "myOrder"}, {"type": "myAsset"})
+    answer = pinned.call("DELETE", "/v1/order", params={"uuid": placed["uuid"]})
+    assert answer.status_code == 200, answer.text
+    messages = [receive(private), receive(private)]
+    cancel = next(m for m in messages if m["type"] == "myOrder")
+    assert (cancel["uuid"], cancel["state"]) == (placed["uuid"], "cancel")
+    asset = next(m for m in messages if m["type"] == "myAsset")
+    assert asset["assets"] == [{"currency": "KRW", "balance": 1000000.0, "locked": 0.0}]

@@ -26,6 +26,7 @@ from typing import Any
 
 from exchange.sandbox.auth import AuthError, Verifier
 from exchange.sandbox.feed import seconds_of
+from exchange.sandbox.prices import DAY_MINUTES
 from exchange.sandbox.ws import PRIVATE_PATH, PUBLIC_PATH, WsConnection, open_connection
 from exchange.sandbox.ws_messages import (
     CANDLE_UNITS,
@@ -61,6 +62,7 @@ class WsHub:
         self.last_price: dict[str, Decimal] = {}
         self.last_trade: dict[str, dict[str, Any]] = {}
         self.sequence = 0
+        self.prev_closes: dict[tuple[str, int, int], Decimal] = {}
         self.second_bars: dict[str, tuple[int, list[Decimal]]] = {}
         self.candle_sent: dict[tuple[str, str], float] = {}
         self.candle_due: set[tuple[str, str]] = set()
@@ -227,20 +229,32 @@ class WsHub:
         self, market: str, price: Decimal, volume: Decimal | None, ask_bid: str, now: datetime, stream_type: str
     ) -> dict[str, Any]:
         self.sequence += 1
-        sequential_id = int(seconds_of(now) * 1000) * 1000 + self.sequence % 1000
-        row = self.x.ticker_row(market, now)
-        levels = self.x.book(market, seconds_of(now))
+        seconds = seconds_of(now)
+        sequential_id = int(seconds * 1000) * 1000 + self.sequence % 1000
+        levels = self.x.book(market, seconds)
         return trade(
             market,
             price=price,
             volume=volume if volume is not None else tape_volume(self.x.seed, market, sequential_id),
             ask_bid=ask_bid,
-            prev_close=row["prev_closing_price"],
+            prev_close=self._prev_close(market, seconds, price),
             moment=now,
             sequential_id=sequential_id,
             top=levels[0] if levels else None,
             stream_type=stream_type,
         )
+
+    def _prev_close(self, market: str, seconds: float, price: Decimal) -> Decimal:
+        """Yesterday's close (UTC days, like the ticker's), remembered per day and price overrides."""
+        feed = self.x.feeds[market]
+        day = int(seconds // 60) // DAY_MINUTES
+        key = (market, day, feed.version)
+        if key not in self.prev_closes:
+            yesterday = feed.bucket(DAY_MINUTES, day - 1, seconds)
+            if len(self.prev_closes) > 64:
+                self.prev_closes.clear()
+            self.prev_closes[key] = yesterday.close if yesterday else price
+        return self.prev_closes[key]
 
     def _candle(self, kind: str, market: str, now: datetime, stream_type: str) -> dict[str, Any] | None:
         seconds = seconds_of(now)

@@ -25,6 +25,7 @@ from websockets.http11 import Request as WsHttpRequest
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from exchange.sandbox.ratelimit import remaining_req
 from exchange.sandbox.ws_messages import Subscription
 
 logger = logging.getLogger("exchange.sandbox")
@@ -170,6 +171,7 @@ def open_connection(
     headers: list[tuple[str, str]],
     client: str,
     refusal: tuple[int, str] | None,
+    remaining: int,
 ) -> WsConnection | None:
     """Answer the upgrade request: refuse it with `refusal` (status, text), or accept it. None when refused."""
     protocol = ServerProtocol(extensions=enable_server_permessage_deflate(None), max_size=MAX_MESSAGE)
@@ -183,7 +185,7 @@ def open_connection(
         request = next((e for e in protocol.events_received() if isinstance(e, WsHttpRequest)), None)
         response = protocol.accept(request) if request is not None else protocol.reject(400, "Bad upgrade request")
         if response.status_code == 101:
-            response.headers["Remaining-Req"] = "group=websocket; min=300; sec=4"
+            response.headers["Remaining-Req"] = remaining_req("websocket", remaining)
     protocol.send_response(response)
     sock.settimeout(SEND_TIMEOUT)
     try:

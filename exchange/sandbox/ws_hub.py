@@ -7,17 +7,18 @@ background thread, running while connections are open, watches the walk, sends `
 every 10 s to clients that sent PING, flushes candles and closes idle connections.
 
 Limits as Upbit states them: 5 connects a second (per IP, per account on the private endpoint;
-answered with HTTP 429), 5 messages a second and 100 a minute per connection (answered with a
-TOO_MANY_REQUESTS error frame, the message ignored). Faults for drills: drop, stall, malformed
-frame, refused handshake."""
+the rate limiter's `websocket` group: HTTP 429, and 418 once its `ban_after` is passed), 5 messages
+a second and 100 a minute per connection (answered with a TOO_MANY_REQUESTS error frame, the message
+ignored). Faults for drills: drop, stall, malformed frame, refused handshake."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -40,7 +41,6 @@ from exchange.sandbox.ws_messages import (
 )
 from exchange.sandbox.ws_streams import Exchange, candle, my_asset, my_order, orderbook, tape_volume, ticker, trade
 
-CONNECTS_PER_SECOND = 5
 MESSAGES_PER_SECOND = 5
 MESSAGES_PER_MINUTE = 100
 UP_INTERVAL = 10.0
@@ -58,7 +58,6 @@ class WsHub:
         self.connections: dict[int, WsConnection] = {}
         self.counts: Counter[str] = Counter()
         self.refusals: list[list[int]] = []  # [status, remaining]
-        self.connect_times: dict[str, deque[float]] = {}
         self.last_price: dict[str, Decimal] = {}
         self.last_trade: dict[str, dict[str, Any]] = {}
         self.sequence = 0
@@ -73,40 +72,31 @@ class WsHub:
         self._thread: threading.Thread | None = None
 
     # --- connections ---------------------------------------------------------------------------------------
-    def _connect_allowed(self, principal: str) -> bool:
-        if not self.x.limiter.enabled:
-            return True
-        now = time.monotonic()
-        with self.lock:
-            times = self.connect_times.setdefault(principal, deque())
-            while times and times[0] <= now - 1.0:
-                times.popleft()
-            if len(times) >= CONNECTS_PER_SECOND:
-                return False
-            times.append(now)
-            return True
-
-    def _refusal(self, path: str, authorization: str | None, client: str) -> tuple[int, str] | None:
+    def _refusal(self, path: str, authorization: str | None, client: str) -> tuple[tuple[int, str] | None, int]:
+        """(HTTP status and text the handshake is refused with, or None; connects left this second)."""
         if path not in (PUBLIC_PATH, PRIVATE_PATH):
-            return 404, f"Not found: {path}"
+            return (404, f"Not found: {path}"), 0
         with self.lock:
             for refusal in self.refusals:
                 if refusal[1] > 0:
                     refusal[1] -= 1
                     self.refusals = [r for r in self.refusals if r[1] > 0]
-                    return refusal[0], "sandbox: injected handshake refusal"
+                    return (refusal[0], "sandbox: injected handshake refusal"), 0
         principal = client
         if path == PRIVATE_PATH:
             principal = Verifier.claimed_access_key(authorization) or client
-        if not self._connect_allowed(principal):
-            return 429, "Too Many Requests"
-        return None
+        verdict = self.x.limiter.check("websocket", principal)
+        if verdict.banned_for:
+            return (418, f"Too many API requests. Blocked for {math.ceil(verdict.banned_for)} seconds."), 0
+        if not verdict.allowed:
+            return (429, "Too Many Requests"), 0
+        return None, verdict.remaining
 
     def serve(self, sock: Any, rfile: BufferedIOBase, path: str, headers: list[tuple[str, str]], client: str) -> None:
         """Serve one upgrade request on the calling thread until the connection ends."""
         authorization = next((v for k, v in headers if k.lower() == "authorization"), None)
-        refusal = self._refusal(path, authorization, client)
-        connection = open_connection(sock, rfile, path, headers, client, refusal)
+        refusal, remaining = self._refusal(path, authorization, client)
+        connection = open_connection(sock, rfile, path, headers, client, refusal, remaining)
         if connection is None:
             with self.lock:
                 self.counts["refused"] += 1

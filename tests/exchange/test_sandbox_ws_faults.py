@@ -99,12 +99,29 @@ def test_reset_faults_clears_an_armed_refusal(pinned: Any) -> None:
 
 
 def test_a_sixth_connect_within_a_second_is_refused_with_429(pinned: Any) -> None:
+    pinned.hold_quota_clock()
     with contextlib.ExitStack() as opened:
-        for _ in range(5):
+        first = opened.enter_context(connect(ws_url(pinned), open_timeout=2))
+        assert first.response.headers["Remaining-Req"] == "group=websocket; min=300; sec=4"
+        for _ in range(4):
             opened.enter_context(connect(ws_url(pinned), open_timeout=2))
         with pytest.raises(InvalidStatus) as refused, connect(ws_url(pinned), open_timeout=2):
             pass
         assert refused.value.response.status_code == 429
+
+
+def test_connects_refused_again_and_again_earn_a_418_ban(sandbox_factory: Any) -> None:
+    box = sandbox_factory(ban_after=1, ban_seconds=30)
+    box.hold_quota_clock()
+    statuses = []
+    with contextlib.ExitStack() as opened:
+        for _ in range(5):
+            opened.enter_context(connect(ws_url(box), open_timeout=2))
+        for _ in range(3):
+            with pytest.raises(InvalidStatus) as refused, connect(ws_url(box), open_timeout=2):
+                pass
+            statuses.append(refused.value.response.status_code)
+    assert statuses == [429, 418, 418]
 
 
 def test_a_sixth_message_within_a_second_gets_too_many_requests(stream: ClientConnection) -> None:

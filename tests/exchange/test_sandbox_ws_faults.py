@@ -37,7 +37,7 @@ def open_ids(sandbox: Any) -> list[int]:
 def test_drop_all_cuts_every_connection_without_a_close_frame(pinned: Any, stream: ClientConnection) -> None:
     with connect(ws_url(pinned), open_timeout=2) as other:
         wait_until(lambda: len(open_ids(pinned)) == 2)
-        assert pinned.control("POST", "ws_drop", {}) == {"dropped": 2}
+        assert pinned.ws_drop() == {"dropped": 2}
         for ws in (stream, other):
             with pytest.raises(ConnectionClosedError) as closed:
                 ws.recv(timeout=2)
@@ -50,7 +50,7 @@ def test_drop_one_leaves_the_others_streaming(pinned: Any, stream: ClientConnect
     first = open_ids(pinned)[0]
     with connect(ws_url(pinned), open_timeout=2) as other:
         wait_until(lambda: len(open_ids(pinned)) == 2)
-        assert pinned.control("POST", "ws_drop", {"connection": first}) == {"dropped": 1}
+        assert pinned.ws_drop(first) == {"dropped": 1}
         with pytest.raises(ConnectionClosed):
             stream.recv(timeout=2)
         other.send(request({"type": "ticker", "codes": [BTC]}))
@@ -60,18 +60,18 @@ def test_drop_one_leaves_the_others_streaming(pinned: Any, stream: ClientConnect
 def test_stall_keeps_the_connection_but_sends_no_data_until_it_ends(pinned: Any, stream: ClientConnection) -> None:
     stream.send(request({"type": "ticker", "codes": [BTC]}))
     receive(stream)
-    assert pinned.control("POST", "ws_stall", {"seconds": 60}) == {"stalled": 1}
+    assert pinned.ws_stall(60) == {"stalled": 1}
     pinned.set_price("101000000")
     stream.send("PING")
     assert receive(stream) == {"status": "UP"}  # alive, but the price move was never sent
-    pinned.control("POST", "ws_stall", {"seconds": 0})
+    pinned.ws_stall(0)
     pinned.set_price("102000000")
     assert receive(stream)["trade_price"] == 102000000.0
 
 
 def test_malformed_frame_is_binary_but_not_json(pinned: Any, stream: ClientConnection) -> None:
     wait_until(lambda: len(open_ids(pinned)) == 1)
-    assert pinned.control("POST", "ws_malformed", {}) == {"sent": 1}
+    assert pinned.ws_malformed() == {"sent": 1}
     frame = stream.recv(timeout=2)
     assert isinstance(frame, bytes)
     with pytest.raises(ValueError, match=r"Unterminated|Expecting"):
@@ -81,7 +81,7 @@ def test_malformed_frame_is_binary_but_not_json(pinned: Any, stream: ClientConne
 
 
 def test_refused_handshake_answers_the_armed_status_then_accepts_again(pinned: Any) -> None:
-    pinned.control("POST", "ws_refuse", {"status": 503, "count": 1})
+    pinned.ws_refuse(503, 1)
     with pytest.raises(InvalidStatus) as refused:
         connect(ws_url(pinned), open_timeout=2)
     assert refused.value.response.status_code == 503
@@ -92,7 +92,7 @@ def test_refused_handshake_answers_the_armed_status_then_accepts_again(pinned: A
 
 
 def test_reset_faults_clears_an_armed_refusal(pinned: Any) -> None:
-    pinned.control("POST", "ws_refuse", {"status": 401, "count": 5})
+    pinned.ws_refuse(401, 5)
     pinned.reset_faults()
     with connect(ws_url(pinned), open_timeout=2):
         pass

@@ -110,10 +110,10 @@ class WsHub:
             except AuthError:
                 self._fail(connection, "INVALID_AUTH", ERROR_MESSAGES["INVALID_AUTH"])
                 return
-        with self.lock:
+        with self.x.lock, self.lock:  # the ledger's lock first, as in ledger_changed
             self.connections[connection.id] = connection
-            if connection.private:
-                self.ledger_seen = self._ledger_view()
+            if connection.private and self.ledger_seen is None:
+                self.ledger_seen = self._ledger_view()  # events from here on are pushed
             self._ensure_thread()
         try:
             connection.run(self.on_message)
@@ -288,6 +288,8 @@ class WsHub:
             if not self.connections:
                 return
             watched = self.watched_markets()
+            for market in set(self.last_price) - watched:
+                del self.last_price[market]  # a later subscriber starts from the price it subscribed at
             for market in markets if markets is not None else self.x.markets:
                 if market not in watched:
                     continue

@@ -1,8 +1,10 @@
 """An Upbit-compatible exchange on 127.0.0.1: Upbit's REST dialect, no money at risk.
 
 `SandboxServer` serves `/v1/...` like api.upbit.com (JWT auth, Remaining-Req, rate limits, Upbit's
-error names, JSON numbers for quotation and decimal strings for exchange data) and a small control
-endpoint under `/_sandbox/...` (loopback only) for tests and drills. Standard library only.
+error names, JSON numbers for quotation and decimal strings for exchange data), Upbit's WebSocket
+streams on the same port (`/websocket/v1` and `/websocket/v1/private`) and a small control endpoint
+under `/_sandbox/...` (loopback only) for tests and drills. The standard library's HTTP server, plus
+the `websockets` library's sans-I/O protocol for the streams.
 
     server = SandboxServer(port=0)
     server.start()          # serves in a daemon thread
@@ -10,16 +12,20 @@ endpoint under `/_sandbox/...` (loopback only) for tests and drills. Standard li
     server.stop()
 
 Modules: `state` (markets, clock, ledger, book), `http` (handler, routes, JSON), `quotation`,
-`orders` and `control` (the endpoints); this module puts them together. See docs/SANDBOX.md for every
-endpoint, control call and `runsandbox` flag.
+`orders` and `control` (the endpoints), `ws_hub`, `ws`, `ws_messages` and `ws_streams` (the
+WebSocket side); this module puts them together. See docs/SANDBOX.md for every endpoint, control call
+and `runsandbox` flag.
 """
 
 from __future__ import annotations
 
 import math
+import socket
 import threading
 import time
 from http.server import ThreadingHTTPServer
+from io import BufferedIOBase
+from typing import Any
 
 from exchange.sandbox.auth import AuthError, Verifier
 from exchange.sandbox.control import ControlEndpoints
@@ -29,6 +35,7 @@ from exchange.sandbox.orders import OrderEndpoints
 from exchange.sandbox.quotation import QuotationEndpoints
 from exchange.sandbox.ratelimit import QUOTATION_GROUPS, TOO_MANY
 from exchange.sandbox.state import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
+from exchange.sandbox.ws_hub import WsHub
 
 __all__ = ["SANDBOX_ACCESS_KEY", "SANDBOX_SECRET_KEY", "Answer", "Request", "SandboxServer", "dumps"]
 
@@ -41,6 +48,10 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
 
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ws = WsHub(self)
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> SandboxServer:
@@ -62,6 +73,7 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
             self._httpd.server_close()
 
     def stop(self) -> None:
+        self.ws.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -84,6 +96,11 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
+    @property
+    def ws_url(self) -> str:
+        """Like wss://api.upbit.com/websocket/v1 (add /private for the private stream)."""
+        return "ws://" + self.base_url.removeprefix("http://") + "/websocket/v1"
+
     def __enter__(self) -> SandboxServer:
         return self.start()
 
@@ -91,7 +108,20 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
         self.stop()
 
     # --- dispatch ---------------------------------------------------------------------------------------
+    def upgrade(self, sock: socket.socket, rfile: BufferedIOBase, path: str, headers: list[tuple[str, str]], client: str) -> None:
+        self.ws.serve(sock, rfile, path, headers, client)
+
     def handle(self, request: Request) -> Answer:
+        answer = self._answer(request)
+        if request.method != "GET" or request.path.startswith("/v1/order") or request.path == "/v1/accounts":
+            # What the call changed (a pinned price, an order, a fill, a balance) is pushed to the streams at once.
+            self.ws.price_changed()
+            if self.ws.connections:
+                self.sweep()
+            self.ws.ledger_changed()
+        return answer
+
+    def _answer(self, request: Request) -> Answer:
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
         found, exists = route(request.method, request.path)

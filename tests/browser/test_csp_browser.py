@@ -150,7 +150,10 @@ def test_the_login_page_and_the_admin_have_no_violation(watched, admin_user):
     watched.page.click("button[name=index]")
     watched.page.wait_for_selector("text=Cancel open orders: are you sure?")
     watched.page.click("a.cancel-link")  # admin/js/cancel.js goes back
-    watched.page.wait_for_url(f"**{reverse('admin:trading_order_changelist')}")
+    # Going back may restore the list from the back/forward cache, which fires no new "load": wait for the
+    # navigation itself, or a slow machine that clicks before the cache restore hangs here.
+    watched.page.wait_for_url(f"**{reverse('admin:trading_order_changelist')}", wait_until="commit")
+    watched.page.wait_for_selector("select[name=action]")
 
     assert watched.violations == [], "\n".join(watched.violations)
     assert len(watched.policies) >= 10

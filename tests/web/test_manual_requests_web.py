@@ -171,6 +171,16 @@ def test_the_dashboard_form_is_enabled_while_the_engine_runs_and_its_reason_is_i
     assert "수동 주문 거부: 엔진이 STOPPING 상태입니다" in korean
 
 
+def test_the_offline_reason_reads_wholly_in_korean_and_the_api_keeps_the_english(session_client, token_client):
+    engine_heartbeat(state="RUNNING", heartbeat_at=timezone.now() - timedelta(minutes=5))
+    session_client.cookies["django_language"] = "ko"
+    korean = session_client.get("/panels/manualgate", headers={"Accept-Language": "ko"}).content.decode()
+    assert "`python manage.py runengine`(또는 `make run`)으로 엔진을 시작하세요" in korean
+    assert "start it with" not in korean
+    answer = post_json(token_client, "/api/orders/manual", {"side": "close"}, **{"Accept-Language": "ko"})
+    assert "start it with `python manage.py runengine`" in envelope(answer)["error"]["message"]
+
+
 def test_the_dashboard_refuses_a_manual_order_sent_anyway(session_client):
     engine_heartbeat(state="ERROR")
     html = session_client.post("/orders/manual", {"kind": "close"}, headers=HTMX).content.decode()

@@ -295,6 +295,18 @@ def test_pnl_bar_shows_the_loss_against_the_daily_limit(session_client, settings
 
 
 @pytest.mark.usefixtures("frozen_now")
+def test_pnl_panel_does_not_count_the_loss_while_the_days_start_is_unknown(session_client, settings):
+    settings.MAX_DAILY_LOSS_KRW = Decimal("50000")
+    PnlDailyFactory(date=timezone.localdate(), realized=Decimal("-16"), unrealized=0, start_unknown_since=timezone.now())
+    html = session_client.get("/panels/pnl").content.decode()
+    assert "Loss today unknown, limit 50,000 KRW" in html
+    assert "Loss today 16" not in html
+    session_client.cookies["django_language"] = "ko"
+    korean = session_client.get("/panels/pnl", headers={"Accept-Language": "ko"}).content.decode()
+    assert "오늘 손실 알 수 없음 / 한도 50,000 KRW" in korean
+
+
+@pytest.mark.usefixtures("frozen_now")
 def test_risk_panel_shows_cooldown_failures_and_kill_switch(session_client, settings):
     settings.ORDER_COOLDOWN_SEC = 60
     OrderFactory(side="buy", ts=timezone.now() - timedelta(seconds=15))

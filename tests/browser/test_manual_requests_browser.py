@@ -1,5 +1,6 @@
-"""The manual requests' list in a real Chromium: every row reads on one line per word at desktop and phone
-width, in English and Korean, however long an earlier request's result."""
+"""Narrow tables in a real Chromium: the manual requests' list reads on one line per word at desktop and phone
+width, in English and Korean, however long an earlier request's result; the orders table scrolls sideways
+on a phone instead of stacking its words letter by letter."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from tests.browser.conftest import SCREENSHOTS, login
 from tests.browser.test_dashboard_browser import heartbeat
-from tests.factories import ManualOrderRequestFactory
+from tests.factories import ManualOrderRequestFactory, OrderFactory
 from trading.models import ManualOrderRequest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,3 +49,18 @@ def test_status_order_and_cancel_read_whole_beside_a_long_result(page, language,
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#panel-manual").screenshot(path=str(SCREENSHOTS / f"manual-requests-{language}-{width}.png"))
+
+
+def test_the_orders_table_keeps_its_words_whole_on_a_phone(page):
+    heartbeat(state="RUNNING")
+    OrderFactory(status="DONE")
+    page.set_viewport_size({"width": 375, "height": 900})
+    login(page)
+    page.click("button[lang=ko]")
+    page.wait_for_selector("html[lang=ko]")
+
+    row = page.locator("#panel-orders tr.order").first
+    for cell in ("td:nth-child(1)", "td:nth-child(2)", "td:nth-child(3)", ".badge"):
+        words = len(row.locator(cell).inner_text().split())
+        assert row.locator(cell).evaluate(LINES) <= words, f"{cell} is broken inside a word"
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1

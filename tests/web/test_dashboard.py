@@ -236,6 +236,10 @@ def test_start_refused_offline_in_the_dashboard_too(session_client):
     response = session_client.post("/engine/start", headers=HTMX)
     assert "engine process is offline" in response.content.decode()
     assert EngineState.load().state == "IDLE"
+    session_client.cookies["django_language"] = "ko"
+    korean = session_client.post("/engine/start", headers={**HTMX, "Accept-Language": "ko"}).content.decode()
+    assert "엔진 프로세스가 오프라인입니다. `python manage.py runengine`(또는 `make run`)으로 엔진을 시작하세요." in korean
+    assert "start it with" not in korean
 
 
 def test_controls_work_without_javascript(session_client):

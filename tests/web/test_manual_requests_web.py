@@ -72,6 +72,14 @@ def test_the_api_answers_409_with_the_reason_when_it_is_no_longer_pending(token_
     assert cancel_events() == []
 
 
+def test_the_api_cancel_takes_no_fields_and_says_so(token_client):
+    request = ManualOrderRequestFactory()
+    response = post_json(token_client, cancel_url(request.pk), {"reason": "changed my mind"})
+    assert response.status_code == 400
+    assert envelope(response)["error"]["message"] == "Unknown field 'reason'; accepted: none"
+    assert ManualOrderRequest.objects.get(pk=request.pk).status == Status.PENDING
+
+
 def test_a_viewer_may_not_cancel(db):
     request = ManualOrderRequestFactory()
     client = Client()

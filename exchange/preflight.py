@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.utils import timezone
@@ -137,7 +137,9 @@ def _balance(free_krw: Decimal, chance: OrderChance | None) -> tuple[Check, Deci
     fee_rate = chance.bid_fee if chance is not None else DEFAULT_FEE_RATE
     minimum = max(chance.min_total, KRW_MIN_ORDER_TOTAL) if chance is not None and chance.min_total else KRW_MIN_ORDER_TOTAL
     needed = minimum + fee_for(minimum, fee_rate)
-    figures = {"free": f"{free_krw.normalize():,f}", "needed": f"{needed.normalize():,f}", "minimum": f"{minimum:,.0f}"}
+    # Whole won and cents, rounded down: the line never claims more than is free (Upbit keeps 8 decimals).
+    free = free_krw.quantize(Decimal("0.01"), rounding=ROUND_DOWN).normalize()
+    figures = {"free": f"{free:,f}", "needed": f"{needed.normalize():,f}", "minimum": f"{minimum:,.0f}"}
     if free_krw >= needed:
         text = _("%(free)s KRW is free: enough for the minimum order (%(needed)s KRW with the fee).")
         return Check("balance", True, text % figures), minimum

@@ -254,7 +254,8 @@ def _json_body(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, Any]
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         name = unknown[0]
-        raise ApiError(400, "unknown_field", f"Unknown field {shown(name)}; accepted: {', '.join(allowed)}", field=name[:100])
+        accepted = ", ".join(allowed) or "none"
+        raise ApiError(400, "unknown_field", f"Unknown field {shown(name)}; accepted: {accepted}", field=name[:100])
     return body
 
 

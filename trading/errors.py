@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext, gettext_noop
 
-ENGINE_OFFLINE_HINT = "start it with `python manage.py runengine` (or `make run`)"
+# Translated where a person reads it (`text()`); the English stays in `message` for logs and the API.
+ENGINE_OFFLINE_HINT = gettext_noop("start it with `python manage.py runengine` (or `make run`)")
 
 
 class ServiceError(Exception):
@@ -32,7 +33,8 @@ class ServiceError(Exception):
         """The refusal in the active language (the English `message` where no translation exists)."""
         english, shown = self.SENTENCES[self.code]
         if shown is None:
-            return gettext(english).format(**self.params)
+            params = {name: gettext(value) if name == "hint" else value for name, value in self.params.items()}
+            return gettext(english).format(**params)
         return gettext(shown) % {name: str(value) for name, value in self.params.items()}
 
 

@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from exchange.account import ACCOUNT_MAX_LENGTH
 
@@ -421,10 +422,10 @@ class PnlDaily(models.Model):
 # ---------------------------------------------------------------------------------------------------
 class ManualOrderRequest(models.Model):
     class Kind(models.TextChoices):
-        BUY = "buy", "Buy (KRW amount)"
-        SELL = "sell", "Sell (volume)"
-        SELL_ALL = "sell_all", "Sell all"
-        CLOSE = "close", "Close position"
+        BUY = "buy", gettext_lazy("Buy (KRW amount)")
+        SELL = "sell", gettext_lazy("Sell (volume)")
+        SELL_ALL = "sell_all", gettext_lazy("Sell all")
+        CLOSE = "close", gettext_lazy("Close position")
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -191,3 +192,11 @@ def test_the_standard_password_validators_are_on(monkeypatch):
         "CommonPasswordValidator",
         "NumericPasswordValidator",
     ]
+
+
+def test_every_setting_the_readme_lists_is_in_the_example_environment_file():
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    listed = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", readme, re.M)
+    assert "MANUAL_ORDER_TTL_SEC" in listed
+    assert [name for name in listed if not re.search(rf"^#? ?{name}=", example, re.M)] == []

@@ -117,6 +117,15 @@ def test_not_enough_krw_for_the_minimum_order_with_its_fee(live_settings, sandbo
     )
 
 
+def test_the_free_krw_reads_in_won_and_cents_rounded_down(live_settings, sandbox):
+    sandbox.set_balance("KRW", "999984.15733113")
+
+    code, lines = checklive()
+
+    assert code == 0
+    assert lines[4].startswith("✓ 999,984.15 KRW is free: enough for the minimum order"), lines[4]
+
+
 def test_a_refused_test_order(live_settings, sandbox):
     sandbox.fail_next("/v1/orders/test", method="POST", status=401, name="out_of_scope")
 

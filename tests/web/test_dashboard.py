@@ -236,6 +236,10 @@ def test_start_refused_offline_in_the_dashboard_too(session_client):
     response = session_client.post("/engine/start", headers=HTMX)
     assert "engine process is offline" in response.content.decode()
     assert EngineState.load().state == "IDLE"
+    session_client.cookies["django_language"] = "ko"
+    korean = session_client.post("/engine/start", headers={**HTMX, "Accept-Language": "ko"}).content.decode()
+    assert "엔진 프로세스가 오프라인입니다. `python manage.py runengine`(또는 `make run`)으로 엔진을 시작하세요." in korean
+    assert "start it with" not in korean
 
 
 def test_controls_work_without_javascript(session_client):
@@ -292,6 +296,18 @@ def test_pnl_bar_shows_the_loss_against_the_daily_limit(session_client, settings
     assert 'aria-valuenow="80"' in html
     assert "Loss today 40,000 of 50,000 KRW" in html
     assert "-40,000" in html
+
+
+@pytest.mark.usefixtures("frozen_now")
+def test_pnl_panel_does_not_count_the_loss_while_the_days_start_is_unknown(session_client, settings):
+    settings.MAX_DAILY_LOSS_KRW = Decimal("50000")
+    PnlDailyFactory(date=timezone.localdate(), realized=Decimal("-16"), unrealized=0, start_unknown_since=timezone.now())
+    html = session_client.get("/panels/pnl").content.decode()
+    assert "Loss today unknown, limit 50,000 KRW" in html
+    assert "Loss today 16" not in html
+    session_client.cookies["django_language"] = "ko"
+    korean = session_client.get("/panels/pnl", headers={"Accept-Language": "ko"}).content.decode()
+    assert "오늘 손실 알 수 없음 / 한도 50,000 KRW" in korean
 
 
 @pytest.mark.usefixtures("frozen_now")

@@ -72,6 +72,14 @@ def test_the_api_answers_409_with_the_reason_when_it_is_no_longer_pending(token_
     assert cancel_events() == []
 
 
+def test_the_api_cancel_takes_no_fields_and_says_so(token_client):
+    request = ManualOrderRequestFactory()
+    response = post_json(token_client, cancel_url(request.pk), {"reason": "changed my mind"})
+    assert response.status_code == 400
+    assert envelope(response)["error"]["message"] == "Unknown field 'reason'; accepted: none"
+    assert ManualOrderRequest.objects.get(pk=request.pk).status == Status.PENDING
+
+
 def test_a_viewer_may_not_cancel(db):
     request = ManualOrderRequestFactory()
     client = Client()
@@ -169,6 +177,16 @@ def test_the_dashboard_form_is_enabled_while_the_engine_runs_and_its_reason_is_i
         session_client.cookies["django_language"] = "ko"
         korean = session_client.get("/panels/manualgate").content.decode()
     assert "수동 주문 거부: 엔진이 STOPPING 상태입니다" in korean
+
+
+def test_the_offline_reason_reads_wholly_in_korean_and_the_api_keeps_the_english(session_client, token_client):
+    engine_heartbeat(state="RUNNING", heartbeat_at=timezone.now() - timedelta(minutes=5))
+    session_client.cookies["django_language"] = "ko"
+    korean = session_client.get("/panels/manualgate", headers={"Accept-Language": "ko"}).content.decode()
+    assert "`python manage.py runengine`(또는 `make run`)으로 엔진을 시작하세요" in korean
+    assert "start it with" not in korean
+    answer = post_json(token_client, "/api/orders/manual", {"side": "close"}, **{"Accept-Language": "ko"})
+    assert "start it with `python manage.py runengine`" in envelope(answer)["error"]["message"]
 
 
 def test_the_dashboard_refuses_a_manual_order_sent_anyway(session_client):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.commands.runserver import naiveip_re
 
 DEMO_PORT = 8765
 RESTART_FIRST_SEC = 1.0
@@ -51,6 +52,10 @@ class Command(BaseCommand):
         python = sys.executable
         env = dict(os.environ)
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        address = naiveip_re.match(str(options["addr"]))
+        if address is None or not 1 <= int(address["port"]) <= 65535:
+            # Checked before anything starts: runserver would fail only after the engine and sandbox are up.
+            raise CommandError(f"--addr {options['addr']!r} is not an address and port such as 127.0.0.1:8000 (port 1-65535)")
         port = int(str(options["sandbox_port"]))
         if options["demo"]:
             if not 1 <= port <= 65535:

@@ -411,6 +411,18 @@ def live_preflight_failed(*, actor: str, market: str, checks: list[Any]) -> Engi
     )
 
 
+def market_data_source_changed(*, source: str, reason: str, meta: dict[str, Any] | None = None) -> EngineEvent:
+    """The engine's prices now come from `source` ("stream": Upbit's WebSocket; "rest": polling)."""
+    level = Level.INFO if source == "stream" else Level.WARNING
+    where = "the WebSocket stream" if source == "stream" else "REST polling"
+    return event_record(
+        kind=Kind.MARKET_STREAM,
+        level=level,
+        message=f"Market data from {where}: {reason}",
+        meta={"source": source, "reason": reason, **(meta or {})},
+    )
+
+
 def engine_error(*, message: str, meta: dict[str, Any] | None = None, level: str = Level.ERROR) -> EngineEvent:
     return event_record(kind=Kind.ERROR, level=level, actor="engine", message=message, meta=meta or {})
 

@@ -116,9 +116,10 @@ class Verifier:
         key = payload.get("access_key") if isinstance(payload, dict) else None
         return key if isinstance(key, str) else None
 
-    def verify(self, header: str | None, *, hash_strings: set[str] | None) -> str:
+    def verify(self, header: str | None, *, hash_strings: set[str] | None, single_use_nonce: bool = True) -> str:
         """Return the access key, or raise AuthError. `hash_strings` is None when the request has no
-        parameters; otherwise the set of strings whose SHA-512 the token's query_hash may be."""
+        parameters; otherwise the set of strings whose SHA-512 the token's query_hash may be.
+        `single_use_nonce=False` accepts a nonce seen before (a WebSocket handshake)."""
         if not header or not header.strip():
             raise AuthError(*NO_TOKEN)
         if not header.startswith("Bearer "):
@@ -150,7 +151,7 @@ class Verifier:
         if not isinstance(nonce, str) or not nonce:
             raise AuthError(401, "invalid_query_payload", "Failed to verify the query of Jwt. (nonce is missing)")
         with self._lock:
-            if nonce in self._nonces:
+            if nonce in self._nonces and single_use_nonce:
                 raise AuthError(*NONCE_USED)
             self._nonces[nonce] = None
             if len(self._nonces) > NONCE_MEMORY:

@@ -18,11 +18,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from exchange.sandbox.auth import KEY_REFUSALS
-from exchange.sandbox.faults import FaultSpecError, fault_from_json
+from exchange.sandbox.faults import FaultSpecError, fault_from_json, whole_number
 from exchange.sandbox.feed import seconds_of
 from exchange.sandbox.http import Answer, HttpError, Request, dumps, error_body
 from exchange.sandbox.ledger import dec, kst
 from exchange.sandbox.state import SandboxState
+from exchange.sandbox.ws_hub import WsHub
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -84,7 +85,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 class ControlEndpoints(SandboxState):
     """GET and POST /_sandbox/<action>: fail, stall, drop, reject_keys, reset_faults, instrument, api_key, price, clock,
-    balance, state."""
+    balance, state, and the WebSocket faults ws_drop, ws_stall, ws_malformed, ws_refuse."""
+
+    ws: WsHub
 
     def _control_refusal(self, request: Request) -> Answer | None:
         """Why this request may not use the control endpoint, or None."""
@@ -147,6 +150,8 @@ class ControlEndpoints(SandboxState):
         return {"market": market, "tick_size": dec(self.tick_size(market, seconds_of(self.now())))}
 
     def _control_action(self, method: str, action: str, data: dict[str, Any], query: dict[str, str]) -> Any:
+        if action.startswith("ws_") and method == "POST":
+            return ws_control(self.ws, action, data)
         if action in ("fail", "stall", "drop") and method == "POST":
             fault = self.faults.add(fault_from_json(action, data))
             return {"armed": fault.as_dict()}
@@ -173,6 +178,7 @@ class ControlEndpoints(SandboxState):
             return {"expire_at": kst(expiry)}
         if action == "reset_faults" and method == "POST":
             self.faults.reset()
+            self.ws.reset()
             self.verifier.reject_all = False
             return {"faults": []}
         if action == "price" and method == "GET":
@@ -247,5 +253,27 @@ class ControlEndpoints(SandboxState):
             with self.lock:
                 state["received"] = dict(sorted(self.received.items()))
             state["now"] = self.now().isoformat()
+            state["websocket"] = self.ws.describe()
             return state
         return None
+
+
+def ws_control(hub: WsHub, action: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The WebSocket faults: drop (all, or `connection`), stall for `seconds`, a malformed frame, a refused handshake."""
+    raw_id = data.get("connection")
+    connection = None if raw_id is None else whole_number(raw_id, "connection", low=1, high=10**9)
+    if action == "ws_drop":
+        return {"dropped": hub.drop(connection)}
+    if action == "ws_stall":
+        raw = data.get("seconds")
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 3600:
+            raise FaultSpecError(f"seconds {raw!r} must be a number from 0 to 3600")
+        return {"stalled": hub.stall(float(raw), connection)}
+    if action == "ws_malformed":
+        return {"sent": hub.malformed(connection)}
+    if action == "ws_refuse":
+        status = whole_number(data.get("status", 503), "status", low=400, high=599)
+        count = whole_number(data.get("count", 1), "count", low=1, high=1_000_000)
+        hub.refuse(status, count)
+        return {"refuse": {"status": status, "remaining": count}}
+    return None

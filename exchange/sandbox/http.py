@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -206,6 +207,9 @@ def read_params(request: Request, route: Route) -> None:
 class App(Protocol):
     def handle(self, request: Request) -> Answer: ...
 
+    def upgrade(self, sock: socket.socket, rfile: BufferedIOBase, path: str, headers: list[tuple[str, str]], client: str) -> None:
+        """Serve a WebSocket upgrade request on this connection until it ends."""
+
 
 class Handler(BaseHTTPRequestHandler):
     app: App
@@ -223,6 +227,12 @@ class Handler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
     def _serve(self) -> None:
+        if self.command == "GET" and self.headers.get("Upgrade", "").strip().lower() == "websocket":
+            self.close_connection = True
+            self.app.upgrade(
+                self.connection, self.rfile, urlsplit(self.path).path, list(self.headers.items()), self.client_address[0]
+            )
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         parts = urlsplit(self.path)

@@ -116,6 +116,10 @@ class QuotationEndpoints(SandboxState):
         self._remember(key, bar)
         return bar
 
+    def ticker_row(self, market: str, now: datetime) -> dict[str, Any]:
+        """The REST ticker of one market (the WebSocket ticker is built from it)."""
+        return self._ticker(market, now)
+
     def _ticker(self, market: str, now: datetime) -> dict[str, Any]:
         feed = self.feeds[market]
         seconds = seconds_of(now)

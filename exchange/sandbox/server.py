@@ -17,9 +17,12 @@ endpoint, control call and `runsandbox` flag.
 from __future__ import annotations
 
 import math
+import socket
 import threading
 import time
 from http.server import ThreadingHTTPServer
+from io import BufferedIOBase
+from typing import Any
 
 from exchange.sandbox.auth import AuthError, Verifier
 from exchange.sandbox.control import ControlEndpoints
@@ -29,6 +32,7 @@ from exchange.sandbox.orders import OrderEndpoints
 from exchange.sandbox.quotation import QuotationEndpoints
 from exchange.sandbox.ratelimit import QUOTATION_GROUPS, TOO_MANY
 from exchange.sandbox.state import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
+from exchange.sandbox.ws_hub import WsHub
 
 __all__ = ["SANDBOX_ACCESS_KEY", "SANDBOX_SECRET_KEY", "Answer", "Request", "SandboxServer", "dumps"]
 
@@ -41,6 +45,10 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
 
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ws = WsHub(self)
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> SandboxServer:
@@ -62,6 +70,7 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
             self._httpd.server_close()
 
     def stop(self) -> None:
+        self.ws.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -91,7 +100,20 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
         self.stop()
 
     # --- dispatch ---------------------------------------------------------------------------------------
+    def upgrade(self, sock: socket.socket, rfile: BufferedIOBase, path: str, headers: list[tuple[str, str]], client: str) -> None:
+        self.ws.serve(sock, rfile, path, headers, client)
+
     def handle(self, request: Request) -> Answer:
+        answer = self._answer(request)
+        if request.method != "GET" or request.path.startswith("/v1/order") or request.path == "/v1/accounts":
+            # What the call changed (a pinned price, an order, a fill, a balance) is pushed to the streams at once.
+            self.ws.price_changed()
+            if self.ws.connections:
+                self.sweep()
+            self.ws.ledger_changed()
+        return answer
+
+    def _answer(self, request: Request) -> Answer:
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
         found, exists = route(request.method, request.path)

@@ -6,9 +6,10 @@ send the complete subscription → read frames and hand each parsed message to `
 wait a jittered exponential backoff and start over (the subscription is sent again on every new connection).
 
 Keep-alive is RFC 6455 ping frames every PING_INTERVAL_SEC (Upbit answers them with pong; its idle timeout is
-about 120 s and was seen at 60 s), well under both. A public stream that stays silent past `stale_sec` is
-closed and dialled again: a healthy ticker stream never goes that long without a frame. Private streams are
-silent until an order or balance changes, so they are not held to it.
+about 120 s and was seen at 60 s), well under both. A public stream that stays silent past `silence_sec` is
+closed and dialled again (a stalled connection that still answers pings); the engine stops trusting it much
+sooner (STREAM_STALE_SEC, trading/engine/stream.py) without dropping it, since a quiet market is silent too.
+Private streams are silent until an order or balance changes, so they are not held to it.
 
 `status()` is safe to read from any thread. `on_message` runs on the stream thread and must be quick.
 """
@@ -74,7 +75,7 @@ class StreamClient:
         name: str = "stream",
         access_key: str = "",
         secret_key: str = "",
-        stale_sec: float | None = None,
+        silence_sec: float | None = None,
         backoff: Backoff | None = None,
         connect_window: RateWindow = CONNECT_WINDOW,
         ping_interval_sec: float = PING_INTERVAL_SEC,
@@ -86,7 +87,7 @@ class StreamClient:
         self.name = name
         self._access_key = access_key
         self._secret_key = secret_key
-        self.stale_sec = stale_sec
+        self.silence_sec = silence_sec
         self.backoff = backoff or Backoff()
         self.connect_window = connect_window
         self.ping_interval_sec = ping_interval_sec
@@ -184,14 +185,14 @@ class StreamClient:
         sock.send(text)
 
     def _read(self, sock: ClientConnection) -> None:
-        tick = min(1.0, self.stale_sec / 4) if self.stale_sec else 1.0
+        tick = min(1.0, self.silence_sec / 4) if self.silence_sec else 1.0
         last_frame = self.clock()
         while not self._stop.is_set():
             try:
                 data = sock.recv(timeout=tick)
             except TimeoutError:
-                if self.stale_sec is not None and self.clock() - last_frame > self.stale_sec:
-                    raise TimeoutError(f"no frame for {self.stale_sec:g} s") from None
+                if self.silence_sec is not None and self.clock() - last_frame > self.silence_sec:
+                    raise TimeoutError(f"no frame for {self.silence_sec:g} s") from None
                 continue
             last_frame = self.clock()
             with self._lock:

@@ -57,6 +57,9 @@ WAKE_MIN_GAP_SEC = 1.0
 """A level that stays crossed (a sell the gate refused, an order still open) wakes the trading thread at most
 this often, not on every ticker."""
 RATE_WINDOW_SEC = 10.0
+RECONNECT_AFTER_SILENCE_SEC = 30.0
+"""Stale is not dead: a public connection is dialled again only after this much silence (or 6 × STREAM_STALE_SEC),
+long enough to live past the client's healthy mark, so a quiet market never grows the backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,12 @@ class MarketFeed:
         self._source: Source = "rest"
         self.wakes = 0
         self.public = client_factory(
-            url, public_subscriptions(market), self.on_public, name="public", stale_sec=stale_sec, clock=clock
+            url,
+            public_subscriptions(market),
+            self.on_public,
+            name="public",
+            silence_sec=max(RECONNECT_AFTER_SILENCE_SEC, 6 * stale_sec),
+            clock=clock,
         )
         self.private: StreamClient | None = None
         if access_key and secret_key:

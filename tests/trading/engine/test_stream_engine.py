@@ -1,0 +1,108 @@
+"""The engine on the market stream, for real: `runengine` subprocesses against the sandbox's WebSocket and REST.
+
+Loop intervals are long (30 s) so that anything that happens within a second was caused by the stream."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from tests.trading.engine.conftest import HOLDING_PARAMS, HOLDING_STRATEGY
+from tests.trading.engine.test_runner import (  # noqa: F401 - the autouse fixture kills a leftover engine
+    EngineProcess,
+    _no_engine_outlives_its_test,
+    iteration,
+    wait_until,
+)
+from tests.trading.engine.test_runner import engine_env as runner_env
+from trading import services
+from trading.models import EngineEvent, EngineState, StrategyConfig
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+LONG_LOOP_SEC = 30
+STALE_SEC = 1
+
+
+engine_env = runner_env
+
+
+@pytest.fixture
+def stream_env(engine_env):
+    return {**engine_env, "MARKET_STREAM": "on", "STREAM_STALE_SEC": str(STALE_SEC), "LOOP_INTERVAL_SEC": str(LONG_LOOP_SEC)}
+
+
+def stream_metrics() -> dict:
+    metrics = EngineState.load().metrics
+    return metrics.get("stream", {}) if isinstance(metrics, dict) else {}
+
+
+def source_events() -> list[str]:
+    return list(EngineEvent.objects.filter(kind="market_stream").order_by("ts", "id").values_list("meta__source", flat=True))
+
+
+def sandbox_sells(sandbox) -> list[dict]:
+    return [order for order in sandbox.state()["orders"] if order.get("side") == "ask"]
+
+
+def test_a_stop_loss_sells_within_a_second_of_the_streamed_drop(stream_env, sandbox):
+    sandbox.set_price("100000000")
+    StrategyConfig.objects.filter(strategy=HOLDING_STRATEGY).update(params={**HOLDING_PARAMS, "stop_loss_pct": "3"})
+    sandbox.set_balance("BTC", "0.001", avg_buy_price="100000000")
+    engine = EngineProcess(stream_env)
+    engine.wait_claimed()
+    wait_until(lambda: stream_metrics().get("state") == "connected", 10, engine.output_if_dead)
+    services.engine_start(actor="user:alice")
+    wait_until(lambda: iteration() >= 1, 10, engine.output_if_dead)  # the cycle loaded the position: the stream watches it
+    cycles = iteration()
+    assert sandbox_sells(sandbox) == []
+
+    sandbox.set_price("96000000")  # 4 % under the entry: past the 3 % stop
+    dropped = time.monotonic()
+    wait_until(lambda: sandbox_sells(sandbox), 1.0, engine.output_if_dead)
+    elapsed = time.monotonic() - dropped
+
+    assert elapsed < 1.0
+    assert iteration() > cycles  # a woken cycle: the 30 s schedule was far off
+    (sell,) = sandbox_sells(sandbox)
+    assert Decimal(sell["volume"]) == Decimal("0.001")
+    code, out = engine.stop()
+    assert code == 0, out
+    assert EngineState.load().metrics["stream"]["wakes"] >= 1
+
+
+def test_a_dropped_stream_falls_back_to_rest_and_comes_back(stream_env, sandbox):
+    engine = EngineProcess(stream_env)
+    engine.wait_claimed()
+    wait_until(lambda: source_events() == ["stream"], 10, engine.output_if_dead)
+
+    sandbox.control("POST", "ws_refuse", {"status": 503, "count": 1000})
+    sandbox.control("POST", "ws_drop", {})
+    wait_until(lambda: source_events() == ["stream", "rest"], 3, engine.output_if_dead)
+    fallback = EngineEvent.objects.filter(kind="market_stream").latest("id")
+    assert fallback.level == "WARNING"
+    assert "disconnected" in fallback.message
+    assert stream_metrics()["state"] == "disconnected"
+
+    sandbox.control("POST", "reset_faults", {})
+    wait_until(lambda: source_events() == ["stream", "rest", "stream"], 15, engine.output_if_dead)
+    assert stream_metrics()["reconnects"] >= 1
+    code, out = engine.stop()
+    assert code == 0, out
+
+
+def test_a_stalled_stream_is_called_stale_within_its_limit_and_trusted_again_when_it_speaks(stream_env, sandbox):
+    engine = EngineProcess(stream_env)
+    engine.wait_claimed()
+    wait_until(lambda: source_events() == ["stream"], 10, engine.output_if_dead)
+
+    sandbox.control("POST", "ws_stall", {"seconds": 4})
+    stalled = time.monotonic()
+    wait_until(lambda: source_events() == ["stream", "rest"], STALE_SEC + 1.5, engine.output_if_dead)
+    assert time.monotonic() - stalled >= STALE_SEC * 0.5  # not before the stream had been silent
+    assert "silent" in EngineEvent.objects.filter(kind="market_stream").latest("id").message
+
+    wait_until(lambda: source_events() == ["stream", "rest", "stream"], 10, engine.output_if_dead)
+    code, out = engine.stop()
+    assert code == 0, out

@@ -183,18 +183,21 @@ class WsHub:
                 self._count(connection.send(encode([reply], "LIST_SUBSCRIPTIONS", connection.format), urgent=True))
                 return
             connection.subscriptions = request.subscriptions
+            seconds = seconds_of(self.x.now())
             for subscription in request.subscriptions:
+                for market in subscription.codes:
+                    if market in self.x.feeds and market not in self.last_price:
+                        # The price a realtime push is measured from.
+                        self.last_price[market] = self.x.current_price(market, seconds)
                 if subscription.snapshot:
                     self._snapshot(connection, subscription)
 
     def _snapshot(self, connection: WsConnection, subscription: Subscription) -> None:
         now = self.x.now()
-        seconds = seconds_of(now)
         messages: list[dict[str, Any]] = []
         for market in subscription.codes:
             if market not in self.x.feeds:
                 continue  # unknown or lower-case codes get nothing, as on Upbit
-            self.last_price.setdefault(market, self.x.current_price(market, seconds))
             message = self._market_message(subscription, market, now, "SNAPSHOT", "BID")
             if message is not None:
                 messages.append(message)
@@ -243,13 +246,13 @@ class WsHub:
         seconds = seconds_of(now)
         unit = CANDLE_UNITS[kind]
         if unit == 0:
-            second = int(seconds)
             held = self.second_bars.get(market)
-            if held is None or held[0] != second:
+            if held is None:  # no trade seen yet: the second now, at the current price
                 price = self.x.current_price(market, seconds)
-                return candle(kind, market, float(second), (price, price, price, price), Decimal(0), Decimal(0), now, stream_type)
-            o, h, low, c, volume, value = held[1]
-            return candle(kind, market, float(second), (o, h, low, c), volume, value, now, stream_type)
+                zero = Decimal(0)
+                return candle(kind, market, float(int(seconds)), (price, price, price, price), zero, zero, now, stream_type)
+            o, h, low, c, volume, value = held[1]  # the latest second that had a trade
+            return candle(kind, market, float(held[0]), (o, h, low, c), volume, value, now, stream_type)
         candles = self.x.feeds[market].candles(unit, count=1, to=None, now=seconds)
         if not candles:
             return None

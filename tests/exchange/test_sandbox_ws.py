@@ -3,15 +3,14 @@ realtime pushes on every price change, binary frames, PING, and REST still serve
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from websockets.sync.client import ClientConnection, connect
 
-BTC = "KRW-BTC"
+from tests.exchange.ws_helpers import BTC, receive, request, ws_url
 
 
 @pytest.fixture
@@ -21,36 +20,10 @@ def pinned(sandbox: Any) -> Any:
     return sandbox
 
 
-def ws_url(sandbox: Any, private: bool = False) -> str:
-    return f"ws://127.0.0.1:{sandbox.server.port}/websocket/v1" + ("/private" if private else "")
-
-
 @pytest.fixture
 def stream(pinned: Any) -> Iterator[ClientConnection]:
     with connect(ws_url(pinned), open_timeout=2) as ws:
         yield ws
-
-
-def request(*types: dict[str, Any], fmt: str | None = None) -> str:
-    body: list[dict[str, Any]] = [{"ticket": "test"}, *types]
-    if fmt:
-        body.append({"format": fmt})
-    return json.dumps(body)
-
-
-def receive(ws: ClientConnection) -> Any:
-    frame = ws.recv(timeout=2)
-    assert isinstance(frame, bytes), f"Upbit sends binary frames; got text {frame!r}"
-    return json.loads(frame.decode("utf-8"))
-
-
-def receive_until(ws: ClientConnection, wanted: Callable[[Any], bool]) -> Any:
-    """The first message `wanted` accepts (others, e.g. a snapshot of another type, are skipped)."""
-    for _ in range(50):
-        message = receive(ws)
-        if wanted(message):
-            return message
-    raise AssertionError("the wanted message never came")
 
 
 def test_ticker_sends_a_snapshot_then_realtime_on_every_price_change(pinned: Any, stream: ClientConnection) -> None:

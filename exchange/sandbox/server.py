@@ -1,8 +1,10 @@
 """An Upbit-compatible exchange on 127.0.0.1: Upbit's REST dialect, no money at risk.
 
 `SandboxServer` serves `/v1/...` like api.upbit.com (JWT auth, Remaining-Req, rate limits, Upbit's
-error names, JSON numbers for quotation and decimal strings for exchange data) and a small control
-endpoint under `/_sandbox/...` (loopback only) for tests and drills. Standard library only.
+error names, JSON numbers for quotation and decimal strings for exchange data), Upbit's WebSocket
+streams on the same port (`/websocket/v1` and `/websocket/v1/private`) and a small control endpoint
+under `/_sandbox/...` (loopback only) for tests and drills. The standard library's HTTP server, plus
+the `websockets` library's sans-I/O protocol for the streams.
 
     server = SandboxServer(port=0)
     server.start()          # serves in a daemon thread
@@ -10,8 +12,9 @@ endpoint under `/_sandbox/...` (loopback only) for tests and drills. Standard li
     server.stop()
 
 Modules: `state` (markets, clock, ledger, book), `http` (handler, routes, JSON), `quotation`,
-`orders` and `control` (the endpoints); this module puts them together. See docs/SANDBOX.md for every
-endpoint, control call and `runsandbox` flag.
+`orders` and `control` (the endpoints), `ws_hub`, `ws`, `ws_messages` and `ws_streams` (the
+WebSocket side); this module puts them together. See docs/SANDBOX.md for every endpoint, control call
+and `runsandbox` flag.
 """
 
 from __future__ import annotations
@@ -92,6 +95,11 @@ class SandboxServer(QuotationEndpoints, OrderEndpoints, ControlEndpoints):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Like wss://api.upbit.com/websocket/v1 (add /private for the private stream)."""
+        return "ws://" + self.base_url.removeprefix("http://") + "/websocket/v1"
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -410,7 +410,7 @@ class WsHub:
 
     def _keepalive(self) -> None:
         now = time.monotonic()
-        for connection in list(self.connections.values()):
+        for connection in self._targets(None):
             if connection.up_at is not None and now - connection.up_at >= self.up_interval:
                 connection.up_at = now
                 self._count(connection.send([STATUS_UP], urgent=True))

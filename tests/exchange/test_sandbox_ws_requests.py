@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import ClientConnection, connect
 
-from tests.exchange.ws_helpers import BTC, receive, receive_until, request, ws_url
+from tests.exchange.ws_helpers import BTC, receive, receive_until, request, subscribe, ws_url
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_is_only_snapshot_sends_no_realtime(pinned: Any, stream: ClientConnectio
 
 @pytest.mark.parametrize("flag", ["is_only_realtime", "isOnlyRealtime"])
 def test_is_only_realtime_skips_the_snapshot(pinned: Any, stream: ClientConnection, flag: str) -> None:
-    stream.send(request({"type": "ticker", "codes": [BTC], flag: True}))
+    subscribe(stream, {"type": "ticker", "codes": [BTC], flag: True})
     pinned.set_price("101000000")
     first = receive(stream)
     assert (first["stream_type"], first["trade_price"]) == ("REALTIME", 101000000.0)

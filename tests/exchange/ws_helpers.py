@@ -35,3 +35,11 @@ def receive_until(ws: ClientConnection, wanted: Callable[[Any], bool], *, limit:
         if wanted(message):
             return message
     raise AssertionError("the wanted message never came")
+
+
+def subscribe(ws: ClientConnection, *types: dict[str, Any], fmt: str | None = None) -> None:
+    """Send a request that has no snapshot and return once the server has taken it: PING's answer comes
+    after the request is handled."""
+    ws.send(request(*types, fmt=fmt))
+    ws.send("PING")
+    assert receive(ws) == {"status": "UP"}

@@ -104,7 +104,8 @@ class Command(BaseCommand):
         keys = "the sandbox key pair (see docs/SANDBOX.md)" if server.access_key == SANDBOX_ACCESS_KEY else "the keys given"
         self.stdout.write(
             f"autocoin sandbox exchange on {server.base_url} (markets {', '.join(markets)}, prices {prices}, "
-            f"{options['krw']} KRW, accepting {keys}). Set UPBIT_API_BASE={server.base_url}. Ctrl-C stops it."
+            f"{options['krw']} KRW, accepting {keys}), WebSocket on {server.ws_url}. "
+            f"Set UPBIT_API_BASE={server.base_url}. Ctrl-C stops it."
         )
         self.stdout.flush()
         stop = threading.Event()

@@ -8,7 +8,9 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
+from tests.factories import UserFactory
 from tests.trading.engine.conftest import HOLDING_PARAMS, HOLDING_STRATEGY
 from tests.trading.engine.test_runner import (  # noqa: F401 - the autouse fixture kills a leftover engine
     EngineProcess,
@@ -18,7 +20,8 @@ from tests.trading.engine.test_runner import (  # noqa: F401 - the autouse fixtu
 )
 from tests.trading.engine.test_runner import engine_env as runner_env
 from trading import services
-from trading.models import EngineEvent, EngineState, StrategyConfig
+from trading.engine import orders as order_ops
+from trading.models import EngineEvent, EngineState, Fill, Order, StrategyConfig
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LONG_LOOP_SEC = 30
@@ -31,6 +34,11 @@ engine_env = runner_env
 @pytest.fixture
 def stream_env(engine_env):
     return {**engine_env, "MARKET_STREAM": "on", "STREAM_STALE_SEC": str(STALE_SEC), "LOOP_INTERVAL_SEC": str(LONG_LOOP_SEC)}
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(username="operator", groups=["Operators"])
 
 
 def stream_metrics() -> dict:
@@ -122,5 +130,43 @@ def test_a_stalled_stream_is_called_stale_within_its_limit_and_trusted_again_whe
     sandbox.control("POST", "reset_faults", {})  # the stall ends: the held frames and new pushes flow
     sandbox.set_price("100002000")
     wait_until(lambda: switch_after(fallback.id, "stream"), 10, engine.output_if_dead)
+    code, out = engine.stop()
+    assert code == 0, out
+
+
+def test_a_fill_on_my_order_reaches_the_dashboard_within_a_second_and_is_booked_once(stream_env, sandbox, live, operator):
+    sandbox.set_price("100000000")
+    engine = EngineProcess(stream_env)
+    engine.wait_claimed()
+    wait_until(lambda: stream_metrics().get("private") == "connected", 10, engine.output_if_dead)
+    services.engine_start(actor="user:alice")
+    wait_until(lambda: iteration() >= 1, 10, engine.output_if_dead)
+    resting = order_ops.order_submit(
+        live,
+        market="KRW-BTC",
+        side="buy",
+        ord_type=Order.OrdType.LIMIT,
+        account=live.account,
+        price=Decimal("99000000"),
+        volume=Decimal("0.0001"),
+        reason="a resting order the engine did not place",
+    )
+    order = resting.order
+    assert order.status == Order.Status.WAIT
+    browser = Client()
+    browser.force_login(operator)
+
+    sandbox.set_price("98500000")  # the walk reaches the bid: the sandbox fills it and tells myOrder
+    moved = time.monotonic()
+
+    def shown() -> bool:
+        html = browser.get("/panels/orders").content.decode()
+        row = html.split(f'data-identifier="{order.identifier}"', 1)[-1]
+        return "status-DONE" in row.split("</tr>", 1)[0] and "↳" in row
+
+    wait_until(shown, 1.0, engine.output_if_dead)
+    assert time.monotonic() - moved < 1.0
+    (traded,) = [o for o in sandbox.state()["orders"] if o["uuid"] == order.exchange_uuid]
+    assert Fill.objects.filter(order=order).count() == int(traded.get("trades_count", 1)) == 1
     code, out = engine.stop()
     assert code == 0, out

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from trading.models import EngineState
 
 STATES = ("connected", "stale", "disconnected", "off")
+AGE_SHOWN_AFTER_SEC = 2.0
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,14 @@ class LiveQuote:
     """Seconds since the engine's last frame, as of its last heartbeat plus the heartbeat's own age."""
 
     @property
+    def shows_age(self) -> bool:
+        """A fresh stream speaks for itself; the age is shown (and re-rendered each second) once it lags."""
+        return self.age_sec is not None and (self.state != "connected" or self.age_sec >= AGE_SHOWN_AFTER_SEC)
+
+    @property
     def version(self) -> str:
         """Changes whenever what the live quote shows changes (the ETag of its partial)."""
-        age = None if self.age_sec is None else int(self.age_sec)
+        age = int(self.age_sec) if self.age_sec is not None and self.shows_age else None
         return "|".join(
             str(value)
             for value in (

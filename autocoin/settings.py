@@ -269,8 +269,8 @@ try:
     # Prices, the order book and order updates from Upbit's WebSocket; REST polling whenever the stream is off,
     # down or silent for STREAM_STALE_SEC. Default: on when trading live or against a non-Upbit REST base (the
     # sandbox); off for paper trading on Upbit's own prices, which a cycle every LOOP_INTERVAL_SEC serves.
-    MARKET_STREAM = env_choice("MARKET_STREAM", "", ("", "on", "off")) or (
-        "on" if not PAPER_MODE or urlparse(UPBIT_API_BASE).hostname != "api.upbit.com" else "off"
+    MARKET_STREAM = env_choice(
+        "MARKET_STREAM", "on" if not PAPER_MODE or urlparse(UPBIT_API_BASE).hostname != "api.upbit.com" else "off", ("on", "off")
     )
     STREAM_STALE_SEC = env_int("STREAM_STALE_SEC", 5, minimum=1, maximum=300)
     ENGINE_STALE_AFTER_SEC = env_int("ENGINE_STALE_AFTER_SEC", 10, minimum=3, maximum=600)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from exchange.upbit.stream import StreamClient, StreamStatus
 from exchange.upbit.stream_messages import MyOrderMessage, OrderbookTop, TickerMessage, TradeMessage
 from tests.waiting import ManualClock
-from trading.engine.stream import MarketFeed, Watch
+from trading.engine.stream import MarketFeed, Watch, feed_from_settings
 from trading.strategies.protective import ProtectiveRules
 
 AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -173,3 +173,33 @@ def test_the_snapshot_carries_price_book_rate_and_age_as_text():
     assert snapshot["book"]["bid_size"] == "1.2"
     assert snapshot["last_message_age_seconds"] == 0.25
     assert snapshot["messages_per_sec"] == 0.2  # two frames in the 10 s window
+
+
+class Owner:
+    """What feed_from_settings reads of the engine: its market and whether its exchange is paper."""
+
+    def __init__(self, *, paper: bool) -> None:
+        self.market = "KRW-ETH"
+        self.exchange = type("Exchange", (), {"is_paper": paper})()
+
+
+def test_the_settings_turn_the_stream_off_or_point_it_beside_the_rest_base(settings):
+    settings.MARKET_STREAM = "off"
+    assert feed_from_settings(Owner(paper=False), wake=lambda: None) is None
+    settings.MARKET_STREAM = "on"
+    settings.UPBIT_WS_URL = ""
+    settings.UPBIT_API_BASE = "http://127.0.0.1:8123"
+    settings.UPBIT_ACCESS_KEY, settings.UPBIT_SECRET_KEY = "access", "secret" * 7
+    settings.STREAM_STALE_SEC = 3
+    live = feed_from_settings(Owner(paper=False), wake=lambda: None)
+    assert live is not None
+    assert live.public.url == "ws://127.0.0.1:8123/websocket/v1"
+    assert live.private is not None
+    assert live.private.url == "ws://127.0.0.1:8123/websocket/v1/private"
+    assert [s.codes for s in live.public.subscriptions] == [("KRW-ETH",)] * 3
+    assert live.stale_sec == 3
+    settings.UPBIT_WS_URL = "wss://sg-api.upbit.com/websocket/v1"
+    paper = feed_from_settings(Owner(paper=True), wake=lambda: None)
+    assert paper is not None
+    assert paper.public.url == "wss://sg-api.upbit.com/websocket/v1"
+    assert paper.private is None  # paper orders never reach Upbit: nothing of ours to hear about

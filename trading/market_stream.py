@@ -33,6 +33,8 @@ class LiveQuote:
     spread: Decimal | None
     age_sec: float | None
     """Seconds since the engine's last frame, as of its last heartbeat plus the heartbeat's own age."""
+    fills: int = 0
+    """Fills the engine process recorded: a change tells the page to refresh its panels now."""
 
     @property
     def shows_age(self) -> bool:
@@ -46,6 +48,7 @@ class LiveQuote:
         return "|".join(
             str(value)
             for value in (
+                self.fills,
                 self.state,
                 self.price,
                 self.price_at,
@@ -99,6 +102,7 @@ def live_quote_get() -> LiveQuote:
         bid_size=_decimal(book.get("bid_size")),
         spread=_decimal(book.get("spread")),
         age_sec=age,
+        fills=int(metrics.get("fills_total") or 0) if isinstance(metrics, dict) and owner else 0,
     )
 
 

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.http import require_safe
+from django_htmx.http import trigger_client_event
 
 from trading.auth import VIEW_DASHBOARD
 from trading.market_stream import live_quote_get
@@ -29,6 +30,10 @@ def live_quote(request: HtmxHttpRequest) -> HttpResponse:
         response = HttpResponse(status=204)  # htmx leaves the quote as it is
     else:
         response = render(request, "trading/live.html", {"quote": quote, "poll_sec": LIVE_POLL_SEC, "etag": etag})
+        seen = request.GET.get("fills", "")
+        if seen and seen != str(quote.fills):
+            # A fill since the page's last look: every panel (orders, balance, PnL) refreshes now, not at its next poll.
+            trigger_client_event(response, "engineChanged")
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache, private"
     return response

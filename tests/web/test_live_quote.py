@@ -85,3 +85,13 @@ def test_metrics_say_off_without_a_stream():
     lines = metrics_lines(Client().get("/metrics"))
     assert 'autocoin_market_stream_state{state="off"} 1' in lines
     assert not [line for line in lines if line.startswith("autocoin_market_stream_last_message_age_seconds ")]
+
+
+def test_a_new_fill_makes_every_panel_refresh_at_once(session_client):
+    engine_heartbeat(state="RUNNING", metrics={**ENGINE_METRICS, "stream": STREAM, "fills_total": 3})
+    first = session_client.get("/live/quote", {"fills": "2"}, headers={"HX-Request": "true"})
+    assert first.status_code == 200
+    assert "engineChanged" in first.get("HX-Trigger", "")
+    assert "&quot;fills&quot;: &quot;3&quot;" in first.content.decode() or '"fills": "3"' in first.content.decode()
+    same = session_client.get("/live/quote", {"fills": "3"}, headers={"HX-Request": "true"})
+    assert "HX-Trigger" not in same

@@ -394,6 +394,7 @@ class TradingEngine:
 
     def _on_fill(self, fill: Fill) -> None:
         self._fills_unread = True
+        self.metrics.add("fills_total")
         order = fill.order
         self.notifier.send(
             f"autocoin fill ({order.mode}): {order.side} {events.volume_text(fill.volume)} {order.market} "

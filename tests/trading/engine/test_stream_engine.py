@@ -155,6 +155,7 @@ def test_a_fill_on_my_order_reaches_the_dashboard_within_a_second_and_is_booked_
     assert order.status == Order.Status.WAIT
     browser = Client()
     browser.force_login(operator)
+    fills_before = EngineState.load().metrics.get("fills_total", 0)
 
     sandbox.set_price("98500000")  # the walk reaches the bid: the sandbox fills it and tells myOrder
     moved = time.monotonic()
@@ -164,7 +165,11 @@ def test_a_fill_on_my_order_reaches_the_dashboard_within_a_second_and_is_booked_
         row = html.split(f'data-identifier="{order.identifier}"', 1)[-1]
         return "status-DONE" in row.split("</tr>", 1)[0] and "↳" in row
 
+    def page_told() -> bool:  # the live quote (polled every second) tells the page to refresh its panels
+        return "engineChanged" in browser.get("/live/quote", {"fills": str(fills_before)}).get("HX-Trigger", "")
+
     wait_until(shown, 1.0, engine.output_if_dead)
+    wait_until(page_told, max(0.01, 1.0 - (time.monotonic() - moved)), engine.output_if_dead)
     assert time.monotonic() - moved < 1.0
     (traded,) = [o for o in sandbox.state()["orders"] if o["uuid"] == order.exchange_uuid]
     assert Fill.objects.filter(order=order).count() == int(traded.get("trades_count", 1)) == 1

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exchange.redact import mask_configured_secrets, mask_configured_value
+from trading import event_texts
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
 
 logger = logging.getLogger("autocoin.events")
@@ -411,15 +412,14 @@ def live_preflight_failed(*, actor: str, market: str, checks: list[Any]) -> Engi
     )
 
 
-def market_data_source_changed(*, source: str, reason: str, meta: dict[str, Any] | None = None) -> EngineEvent:
-    """The engine's prices now come from `source` ("stream": Upbit's WebSocket; "rest": polling)."""
-    level = Level.INFO if source == "stream" else Level.WARNING
-    where = "the WebSocket stream" if source == "stream" else "REST polling"
+def market_data_source_changed(*, source: str, code: str, params: dict[str, Any], market: str) -> EngineEvent:
+    """The engine's prices now come from `source` ("stream": Upbit's WebSocket; "rest": polling), for the reason
+    sentence `code` of trading/event_texts.py (shown in the reader's language)."""
     return event_record(
         kind=Kind.MARKET_STREAM,
-        level=level,
-        message=f"Market data from {where}: {reason}",
-        meta={"source": source, "reason": reason, **(meta or {})},
+        level=Level.INFO if source == "stream" else Level.WARNING,
+        message=event_texts.english(code, **params),
+        meta={"source": source, "market": market, "text": event_texts.meta(code, **params)},
     )
 
 

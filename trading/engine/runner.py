@@ -263,10 +263,9 @@ class EngineRunner:
         """The stream's state and top of book for the heartbeat; an event when the price source switches."""
         feed = self.feed
         self.metrics.extra["stream"] = feed.snapshot() if feed is not None else off_snapshot()
-        changed = feed.source_changed() if feed is not None else None
-        if changed is not None:
-            source, reason = changed
-            events.market_data_source_changed(source=source, reason=reason, meta={"market": feed.market if feed else ""})
+        switch = feed.source_changed() if feed is not None else None
+        if feed is not None and switch is not None:
+            events.market_data_source_changed(source=switch.source, code=switch.code, params=switch.params, market=feed.market)
 
     def _trading_loop(self) -> None:
         while not self._thread_exit.is_set():

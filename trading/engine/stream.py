@@ -48,6 +48,13 @@ from trading.strategies.protective import ProtectiveRules
 Source = Literal["stream", "rest"]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceSwitch:
+    source: Source
+    code: str
+    params: dict[str, str]
+
+
 class FeedOwner(Protocol):
     market: str
     exchange: Any
@@ -206,21 +213,21 @@ class MarketFeed:
             self._watch = watch
 
     # --- the control thread ---------------------------------------------------------------------------
-    def source_changed(self) -> tuple[Source, str] | None:
-        """The new price source and why, once per switch (None: unchanged)."""
+    def source_changed(self) -> SourceSwitch | None:
+        """The new price source and why (a sentence code of trading/event_texts.py), once per switch."""
         source: Source = "stream" if self.ticker() is not None else "rest"
         if source == self._source:
             return None
         self._source = source
         if source == "stream":
-            return source, "the stream is connected and fresh"
+            return SourceSwitch(source, "stream_fresh", {})
         status = self.public.status()
         age = self.last_frame_age()
         if not status.connected:
-            why = f"the stream is disconnected ({status.last_error or 'connecting'})"
-        else:
-            why = f"the stream has been silent for {age:.1f} s (STREAM_STALE_SEC={self.stale_sec:g})" if age else "no ticker yet"
-        return source, why
+            return SourceSwitch(source, "stream_disconnected", {"error": status.last_error or "connecting"})
+        if age is None or self._ticker is None:
+            return SourceSwitch(source, "stream_no_ticker", {})
+        return SourceSwitch(source, "stream_silent", {"seconds": f"{age:.1f}", "limit": f"{self.stale_sec:g}"})
 
     def last_frame_age(self) -> float | None:
         with self._lock:

@@ -8,11 +8,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from django.utils import translation
+
 from exchange.upbit.stream import StreamClient, StreamStatus
 from exchange.upbit.stream_messages import MyOrderMessage, OrderbookTop, TickerMessage, TradeMessage
 from tests.waiting import ManualClock
-from trading.engine.stream import MarketFeed, Watch, feed_from_settings
+from trading import events
+from trading.engine.stream import MarketFeed, SourceSwitch, Watch, feed_from_settings
 from trading.strategies.protective import ProtectiveRules
+from trading.templatetags.dashboard import event_text
 
 AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
@@ -68,17 +73,17 @@ def test_a_stream_silent_past_its_limit_is_stale_and_the_cycle_uses_rest_until_i
     clock, wakes = ManualClock(), []
     feed = make_feed(clock, wakes, stale_sec=5)
     feed.on_public(ticker("100"))
-    assert feed.source_changed() == ("stream", "the stream is connected and fresh")
+    assert feed.source_changed() == SourceSwitch("stream", "stream_fresh", {})
     clock.advance(5.0)
     assert feed.ticker() is not None
     assert feed.source_changed() is None
     clock.advance(0.01)
     assert feed.ticker() is None
     assert feed.state() == "stale"
-    assert feed.source_changed() == ("rest", "the stream has been silent for 5.0 s (STREAM_STALE_SEC=5)")
+    assert feed.source_changed() == SourceSwitch("rest", "stream_silent", {"seconds": "5.0", "limit": "5"})
     assert feed.source_changed() is None  # one event per switch
     feed.on_public(TradeMessage("KRW-BTC", Decimal(101), Decimal(1), "BID", 1, AT))  # any frame is a sign of life
-    assert feed.source_changed() == ("stream", "the stream is connected and fresh")
+    assert feed.source_changed() == SourceSwitch("stream", "stream_fresh", {})
 
 
 def test_a_disconnected_stream_falls_back_at_once():
@@ -89,7 +94,7 @@ def test_a_disconnected_stream_falls_back_at_once():
     feed.public.connected = False  # type: ignore[attr-defined] - the stand-in's switch
     assert feed.ticker() is None
     assert feed.state() == "disconnected"
-    assert feed.source_changed() == ("rest", "the stream is disconnected (ConnectionClosed)")
+    assert feed.source_changed() == SourceSwitch("rest", "stream_disconnected", {"error": "ConnectionClosed"})
 
 
 def test_a_ticker_below_the_stop_loss_wakes_the_trading_thread_once_a_second():
@@ -203,3 +208,20 @@ def test_the_settings_turn_the_stream_off_or_point_it_beside_the_rest_base(setti
     assert paper is not None
     assert paper.public.url == "wss://sg-api.upbit.com/websocket/v1"
     assert paper.private is None  # paper orders never reach Upbit: nothing of ours to hear about
+
+
+@pytest.mark.django_db
+def test_a_switch_is_one_event_in_english_and_shown_in_korean():
+    clock, wakes = ManualClock(), []
+    feed = make_feed(clock, wakes, stale_sec=5)
+    feed.on_public(ticker("100"))
+    feed.source_changed()
+    clock.advance(6.25)
+    switch = feed.source_changed()
+    assert switch is not None
+    event = events.market_data_source_changed(source=switch.source, code=switch.code, params=switch.params, market="KRW-BTC")
+    assert event.level == "WARNING"
+    assert event.message == "Market data from REST polling: the stream has been silent for 6.2 s (STREAM_STALE_SEC=5)"
+    assert event.meta["source"] == "rest"
+    with translation.override("ko"):
+        assert event_text(event) == "시세를 REST 조회로 받습니다: 스트림이 6.2초 동안 조용합니다 (STREAM_STALE_SEC=5)"

@@ -148,6 +148,9 @@ class StreamClient:
                     self._read(sock)
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, StreamProtocolError) as error:
                 self._failed(error)
+            except Exception as error:  # a bug in a handler must not end the stream for good
+                logger.exception("%s: unexpected error; reconnecting", self.name)
+                self._failed(error)
             finally:
                 self._closed()
             if self._stop.is_set():

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run setup test lint demo sandbox engine web backup bench clean browser-deps
+.PHONY: run setup test lint demo sandbox engine web backup bench soak clean browser-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,7 +57,15 @@ bench: setup
 	$(PY) bench/bench_sandbox.py
 	$(PY) bench/bench_client.py
 	$(PY) bench/bench_backtest.py
+	$(PY) bench/bench_optimize.py --reuse-db
 	$(PY) bench/bench_replay.py
+
+# The chaos soak (docs/SOAK.md): the live engine, web server and sandbox under random faults, then an audit
+# against the exchange; exits non-zero on any discrepancy. `make soak SOAK_ARGS="--db postgres://..."`.
+SOAK_MINUTES ?= 2
+soak: $(STAMP)
+	$(PY) scripts/bootstrap.py
+	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 backup: $(STAMP)
 	$(PY) manage.py backup

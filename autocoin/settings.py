@@ -207,6 +207,9 @@ def _database(url: str) -> dict[str, Any]:
         options = config.setdefault("OPTIONS", {})
         options["connect_timeout"] = 5
         options["pool"] = {"min_size": 1, "max_size": POSTGRES_POOL_SIZE, "timeout": 5}
+        # The pool checks a connection as it hands it out: one the server ended while it sat there (a restart,
+        # a failover, pg_terminate_backend) is replaced, not given to a request to fail with.
+        config["CONN_HEALTH_CHECKS"] = True
     else:
         raise SettingError(f"DATABASE_URL={_url_shown(url)} uses an unsupported database; use sqlite:// or postgres://")
     return config
@@ -319,6 +322,9 @@ LIVE_KEYS_CONFIGURED = bool(UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY)
 # Files kept readable by their owner only (trading/files.py), besides the SQLite database.
 ENV_FILE_PATH = _DOT_ENV
 BACKUP_DIR = BASE_DIR / "backups"
+# The columnar copy of stored candles that backtests read (trading/candle_cache.py); empty turns it off.
+_CANDLE_CACHE = _raw("CANDLE_CACHE_DIR", str(BASE_DIR / "var" / "candle-cache"))
+CANDLE_CACHE_DIR: Path | None = Path(_CANDLE_CACHE) if _CANDLE_CACHE else None
 
 # --- Django wiring ----------------------------------------------------------------------------------
 INSTALLED_APPS = [

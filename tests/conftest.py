@@ -15,7 +15,9 @@ pytest_plugins = ["tests.sandbox_fixtures"]
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
-    """The small test override: fast password hashing, and static files without a collected manifest."""
+    """The small test override: fast password hashing, static files without a collected manifest, and no columnar
+    candle copy (factories write candles past `candles_store`; the copy's own tests turn it on in a temporary folder)."""
+    settings.CANDLE_CACHE_DIR = None
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,

@@ -21,6 +21,8 @@ from trading.models import (
     Fill,
     ManualOrderRequest,
     Mode,
+    OptimizationStudy,
+    OptimizationTrial,
     Order,
     PnlDaily,
     Signal,
@@ -163,11 +165,51 @@ class BacktestRunFactory(DjangoModelFactory[BacktestRun]):
     metrics = factory.LazyFunction(lambda: {"total_return": "0.01", "trades": 4})
 
 
+class OptimizationStudyFactory(DjangoModelFactory[OptimizationStudy]):
+    class Meta:
+        model = OptimizationStudy
+
+    name = factory.Sequence(lambda n: f"study-{n}")
+    strategy = "macd"
+    market = "KRW-BTC"
+    unit = 60
+    objective = "sharpe"
+    space = factory.LazyFunction(lambda: {"fast": {"kind": "int", "low": 5, "high": 20}})
+    fixed_params = factory.LazyFunction(lambda: {"slow": 40, "signal": 9, "candle_unit": 60})
+    train_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=60))
+    train_to = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    test_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    test_to = factory.LazyFunction(timezone.now)
+    n_trials = 10
+    trials_done = 10
+    state = OptimizationStudy.State.FINISHED
+    best_trial_number = 3
+    best_value = 1.25
+    best_params = factory.LazyFunction(lambda: {"fast": 8, "slow": 40, "signal": 9, "candle_unit": 60})
+    importance = factory.LazyFunction(lambda: {"fast": 1.0})
+    chart_svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"></svg>'
+
+
+class OptimizationTrialFactory(DjangoModelFactory[OptimizationTrial]):
+    class Meta:
+        model = OptimizationTrial
+
+    study = factory.SubFactory(OptimizationStudyFactory)
+    number = factory.Sequence(lambda n: n)
+    state = OptimizationTrial.State.COMPLETE
+    params = factory.LazyFunction(lambda: {"fast": 8})
+    value = 1.25
+    test_value = 0.9
+    train_metrics = factory.LazyFunction(lambda: {"objective": 1.25, "return": 0.05, "round_trips": 12})
+    test_metrics = factory.LazyFunction(lambda: {"objective": 0.9, "return": 0.02, "round_trips": 6})
+
+
 # ---------------------------------------------------------------------------------------------------
 # People: accounts in the console's groups (created by migration 0007)
 # ---------------------------------------------------------------------------------------------------
 USER_PASSWORD = "operator-password-1"
 _GROUPS_MIGRATION = "trading.migrations.0007_permissions_and_groups"
+LATER_VIEWS = ("view_optimizationstudy", "view_optimizationtrial")
 
 
 def console_group(name: str) -> Group:
@@ -175,7 +217,8 @@ def console_group(name: str) -> Group:
     flush has emptied the table (a flush recreates permissions, not groups)."""
     group, created = Group.objects.get_or_create(name=name)
     if created:
-        codenames = importlib.import_module(_GROUPS_MIGRATION).GROUPS[name]
+        # 0007's groups, and the view permissions a later migration added to both (the parameter searches).
+        codenames = [*importlib.import_module(_GROUPS_MIGRATION).GROUPS[name], *LATER_VIEWS]
         group.permissions.set(Permission.objects.filter(content_type__app_label="trading", codename__in=codenames))
     return group
 

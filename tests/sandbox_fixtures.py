@@ -42,6 +42,9 @@ in docs/SANDBOX.md):
 - ``state()``: balances (decimal strings), orders, faults, clock, for assertions.
 - ``received(method, path)``: how many such calls reached the sandbox (429s and faulted ones included).
 - ``hold_quota_clock()``: stop the rate limiter's clock (every call then lands in one one-second window).
+- ``ws_url`` (``ws://127.0.0.1:<port>/websocket/v1``), ``ws_state()``, and the WebSocket faults
+  ``ws_drop(connection=None)``, ``ws_stall(seconds, connection=None)``, ``ws_malformed(connection=None)``,
+  ``ws_refuse(status=503, count=1)``.
 
 ``call(method, path, *, params=None, body=None, ...)`` sends a request signed the way Upbit's docs
 sign it (HS512, query_hash over the unquoted query string or the JSON body in order), for tests that
@@ -198,6 +201,31 @@ class SandboxHandle:
     def received(self, method: str, path: str) -> int:
         """How many `method path` calls reached the sandbox, however they were answered (429s and faults too)."""
         return int(self.state()["received"].get(f"{method} {path}", 0))
+
+    # --- WebSocket ----------------------------------------------------------------------------------
+    @property
+    def ws_url(self) -> str:
+        """`ws://127.0.0.1:<port>/websocket/v1`; add `/private` for myOrder and myAsset."""
+        return str(self.server.ws_url)
+
+    def ws_state(self) -> dict[str, Any]:
+        """Open connections (ids, subscriptions) and the counts of connects, refusals and messages."""
+        return dict(self.state()["websocket"])
+
+    def ws_drop(self, connection: int | None = None) -> Any:
+        """Cut one connection (or all) without a close frame."""
+        return self.control("POST", "ws_drop", {"connection": connection})
+
+    def ws_stall(self, seconds: float, connection: int | None = None) -> Any:
+        """No data pushes for `seconds` while the connection stays up (0 ends a stall)."""
+        return self.control("POST", "ws_stall", {"seconds": seconds, "connection": connection})
+
+    def ws_malformed(self, connection: int | None = None) -> Any:
+        return self.control("POST", "ws_malformed", {"connection": connection})
+
+    def ws_refuse(self, status: int = 503, count: int = 1) -> Any:
+        """The next `count` WebSocket handshakes are answered with HTTP `status`."""
+        return self.control("POST", "ws_refuse", {"status": status, "count": count})
 
     # --- quotas -------------------------------------------------------------------------------------
     def hold_quota_clock(self) -> ManualClock:

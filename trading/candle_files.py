@@ -13,11 +13,14 @@ from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
+
 from trading.candles import (
     OHLCV_DEFAULT_TZ,
     UNITS,
     CandleDataError,
     Row,
+    candle_cache_refresh,
     candles_store,
     parse_unit,
     unit_label,
@@ -274,6 +277,9 @@ def candles_import(
     rows: list[Row] = [(ts, *values) for ts, (_line, values) in sorted(by_time.items())]  # type: ignore[misc]
 
     inserted = candles_store(market=market, unit=unit, rows=rows)
+    if inserted:
+        # Once the rows are committed (the importer's transaction may still roll back), the next backtest finds a fresh copy.
+        transaction.on_commit(lambda: candle_cache_refresh(market=market, unit=unit))
     return ImportResult(
         path=str(source),
         layout=layout.name,

@@ -19,8 +19,10 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 from django.db import connection, transaction
 
+from trading.candle_cache import cache_dir, cache_drop, cache_read, cache_write, stored_stamp
 from trading.models import Candle
 from trading.strategies.indicators import CandleArrays
 
@@ -138,7 +140,11 @@ def candles_store(*, market: str, unit: int, rows: Sequence[Row]) -> int:
                         for ts, o, h, lo, c, v, val in rows[offset : offset + _BATCH]
                     ],
                 )
-        return _stored_count(market, unit, first, last) - before
+        inserted = _stored_count(market, unit, first, last) - before
+    if inserted:
+        # The columnar copy no longer holds every stored candle (candle_cache.py).
+        cache_drop(market, unit)
+    return inserted
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -268,6 +274,8 @@ def candles_fetch(
             if page_oldest <= segment_start or page_oldest >= to:
                 break
             to = page_oldest
+    if result.inserted:
+        transaction.on_commit(lambda: candle_cache_refresh(market=market, unit=unit))
     return result
 
 
@@ -275,11 +283,48 @@ def candles_fetch(
 # Reading for the backtest
 # ---------------------------------------------------------------------------------------------------
 def candle_arrays(*, market: str, unit: int, start: datetime, end: datetime) -> CandleArrays:
-    """Stored candles with start in [start, end) as the strategies' float columns, read with one query.
+    """Stored candles with start in [start, end) as the strategies' float columns.
+
+    Read from the columnar copy of the market and unit (candle_cache.py) when it holds exactly what is
+    stored, else from the table with one query, keeping a new copy of all of it for the next run. Both give
+    the same floats: the copy is the table's own query written to a file."""
+    if cache_dir() is None:
+        return _columns(_table_block(market=market, unit=unit, start=start, end=end), unit)
+    table = cache_read(market, unit, stored_stamp(market, unit))
+    if table is None:
+        table = _table_block(market=market, unit=unit, start=None, end=None)
+        cache_write(market, unit, table)
+    starts = table[0]
+    first = int(np.searchsorted(starts, start.timestamp(), side="left"))
+    last = int(np.searchsorted(starts, end.timestamp(), side="left"))
+    return _columns(table[:, first:last], unit)
+
+
+def candle_cache_refresh(*, market: str, unit: int) -> None:
+    """Write the columnar copy of `market`/`unit` now (after an import or a fetch), so the next backtest finds it."""
+    if cache_dir() is not None and cache_read(market, unit, stored_stamp(market, unit)) is None:
+        cache_write(market, unit, _table_block(market=market, unit=unit, start=None, end=None))
+
+
+def _columns(table: npt.NDArray[np.float64], unit: int) -> CandleArrays:
+    """A 6 × n block (start, open, high, low, close, volume) as CandleArrays; each row is contiguous already."""
+    return CandleArrays(
+        open=np.ascontiguousarray(table[1]),
+        high=np.ascontiguousarray(table[2]),
+        low=np.ascontiguousarray(table[3]),
+        close=np.ascontiguousarray(table[4]),
+        volume=np.ascontiguousarray(table[5]),
+        start=table[0].astype(np.int64),
+        unit_sec=unit * 60,
+    )
+
+
+def _table_block(*, market: str, unit: int, start: datetime | None, end: datetime | None) -> npt.NDArray[np.float64]:
+    """Stored candles (all of them, or those with start in [start, end)) as a 6 × n float64 block, with one query.
 
     The database does the conversions (epoch seconds, double precision) so no Decimal or datetime
     object is built per row, and the rows stream straight into one float64 block (no list of row
-    tuples in between): a year of minute candles loads in about half a second and little memory."""
+    tuples in between)."""
     table = connection.ops.quote_name(Candle._meta.db_table)
     columns = ("open", "high", "low", "close", "volume")
     if connection.vendor == "postgresql":
@@ -289,22 +334,17 @@ def candle_arrays(*, market: str, unit: int, start: datetime, end: datetime) -> 
         # unixepoch() (SQLite 3.38+) is the same whole seconds as strftime('%s') at a third of the cost.
         epoch = "unixepoch(ts)" if _sqlite_version() >= (3, 38) else "CAST(strftime('%%s', ts) AS INTEGER)"
         select = ", ".join([epoch, *(f"CAST({name} AS REAL)" for name in columns)])
-    sql = f"SELECT {select} FROM {table} WHERE market = %s AND unit = %s AND ts >= %s AND ts < %s ORDER BY ts"  # noqa: S608 - quoted model names only; values are parameters
-    adapt = connection.ops.adapt_datetimefield_value
+    sql = f"SELECT {select} FROM {table} WHERE market = %s AND unit = %s"  # noqa: S608 - quoted model names only; values are parameters
+    values: list[Any] = [market, unit]
+    if start is not None and end is not None:
+        adapt = connection.ops.adapt_datetimefield_value
+        sql += " AND ts >= %s AND ts < %s"
+        values += [adapt(start), adapt(end)]
     width = 1 + len(columns)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [market, unit, adapt(start), adapt(end)])
+        cursor.execute(sql + " ORDER BY ts", values)
         flat = np.fromiter(chain.from_iterable(cursor), dtype=np.float64)
-    table_f = flat.reshape(-1, width)
-    return CandleArrays(
-        open=np.ascontiguousarray(table_f[:, 1]),
-        high=np.ascontiguousarray(table_f[:, 2]),
-        low=np.ascontiguousarray(table_f[:, 3]),
-        close=np.ascontiguousarray(table_f[:, 4]),
-        volume=np.ascontiguousarray(table_f[:, 5]),
-        start=table_f[:, 0].astype(np.int64),
-        unit_sec=unit * 60,
-    )
+    return np.ascontiguousarray(flat.reshape(-1, width).T)
 
 
 def _sqlite_version() -> tuple[int, ...]:

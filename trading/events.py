@@ -465,3 +465,13 @@ def volume_text(value: Any) -> str:
         return str(value)
     volume = volume.normalize()
     return "0" if volume == 0 else f"{volume:f}"
+
+
+def study_params_applied(*, actor: str, study: str, trial: int | None, strategy: str, params: dict[str, Any]) -> EngineEvent:
+    """The best parameters of a parameter search written to the live strategy (after `config_changed` for the change itself)."""
+    return event_record(
+        kind=Kind.CONFIG_CHANGED,
+        actor=actor,
+        message=f"best parameters of study {study} (trial #{trial}) applied to {strategy} by {actor}",
+        meta={"study": study, "trial": trial, "strategy": strategy, "params": params},
+    )

@@ -262,9 +262,17 @@ class Order(models.Model):
         indexes = (
             models.Index(fields=["-ts", "-id"], name="order_ts_desc"),
             models.Index(fields=["status", "-ts"], name="order_status_ts"),
-            # The engine asks for the few open orders of one market and account every cycle; without all three
-            # columns SQLite's planner walks the market index over the whole history instead.
-            models.Index(fields=["status", "market", "account"], name="order_status_market_account"),
+            # The engine asks for the few open orders every cycle. Only they are in this index, so its cost
+            # follows the open orders, never the history, whatever the planner's statistics say; a lookup
+            # uses it when its filter repeats the condition exactly (`status__literal_in=OPEN_STATUSES`, the same
+            # values in the same order; Meta cannot see the class's own names, so they are spelled out).
+            # Account first: a planner weighing it against the account's whole history (order_account_market_ts)
+            # always finds this one smaller.
+            models.Index(
+                fields=["account", "status", "market"],
+                condition=Q(status__in=["NEW", "WAIT", "UNKNOWN"]),
+                name="order_open_account_status",
+            ),
             models.Index(fields=["account", "market", "-ts"], name="order_account_market_ts"),
             models.Index(fields=["market", "-ts"], name="order_market_ts"),
             models.Index(fields=["market", "side", "-ts"], name="order_market_side_ts"),
@@ -286,6 +294,25 @@ class Order(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+
+class LiteralIn(models.lookups.In):
+    """`status__literal_in=(...)`: `IN` with the values written into the SQL text rather than bound.
+
+    SQLite decides whether a partial index applies when it prepares a statement, before any parameter is
+    bound, so a lookup that must use the open-orders index has to spell its condition out. Only plain
+    codes (letters, digits, underscores) are accepted, so nothing can be smuggled into the SQL."""
+
+    lookup_name = "literal_in"
+
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
+        codes = [str(value) for value in self.rhs]
+        if not codes or not all(code.isascii() and code.replace("_", "").isalnum() for code in codes):
+            raise ValueError(f"literal_in takes plain codes only, not {codes!r}")
+        return "(" + ", ".join(f"'{code}'" for code in codes) + ")", ()
+
+
+Order._meta.get_field("status").register_lookup(LiteralIn)
 
 
 class Fill(models.Model):
@@ -501,3 +528,75 @@ class DecisionState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market} {self.account}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameter searches (`manage.py optimize`): the study and each of its trials, mirrored from Optuna's storage.
+# ---------------------------------------------------------------------------------------------------
+class OptimizationStudy(models.Model):
+    class State(models.TextChoices):
+        RUNNING = "RUNNING", "running"
+        INTERRUPTED = "INTERRUPTED", "interrupted"
+        FINISHED = "FINISHED", "finished"
+
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    strategy = models.CharField(max_length=64)
+    market = models.CharField(max_length=32)
+    unit = models.PositiveIntegerField()
+    objective = models.CharField(max_length=32)
+    space = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    fixed_params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    train_from = models.DateTimeField()
+    train_to = models.DateTimeField()
+    test_from = models.DateTimeField()
+    test_to = models.DateTimeField()
+    folds = models.PositiveSmallIntegerField(default=0, help_text="0: one train/test split; K: rolling walk-forward")
+    options = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True, help_text="money, fees, limits, seed")
+    n_trials = models.PositiveIntegerField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
+    storage = models.CharField(max_length=300, blank=True, default="", help_text="where Optuna keeps the study")
+    trials_done = models.PositiveIntegerField(default=0)
+    best_trial_number = models.IntegerField(null=True, blank=True)
+    best_value = models.FloatField(null=True, blank=True)
+    best_params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    importance = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    chart_svg = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "optimization studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OptimizationTrial(models.Model):
+    class State(models.TextChoices):
+        COMPLETE = "COMPLETE", "complete"
+        PRUNED = "PRUNED", "invalid parameters"
+        FAIL = "FAIL", "failed"
+        RUNNING = "RUNNING", "running"
+        WAITING = "WAITING", "waiting"
+
+    study = models.ForeignKey(OptimizationStudy, on_delete=models.CASCADE, related_name="trials")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    value = models.FloatField(null=True, blank=True, help_text="the objective on the training period")
+    test_value = models.FloatField(null=True, blank=True, help_text="the objective on the test period")
+    train_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    test_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    folds = models.JSONField(default=list, encoder=DjangoJSONEncoder, blank=True)
+    collapsed = models.BooleanField(default=False, help_text="the test result collapses against the training result")
+    note = models.CharField(max_length=300, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("study", "number")
+        constraints = (models.UniqueConstraint(fields=["study", "number"], name="optimization_trial_unique_number"),)
+
+    def __str__(self) -> str:
+        return f"{self.study.name} #{self.number}"

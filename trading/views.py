@@ -31,8 +31,9 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from exchange.preflight import run_live_preflight
-from trading import control, events, manual_requests, selectors, services
+from trading import control, events, manual_requests, selectors, services, study_selectors, study_services
 from trading.auth import (
+    CHANGE_STRATEGY,
     CONTROL_ENGINE,
     PLACE_MANUAL_ORDER,
     VIEW_DASHBOARD,
@@ -45,9 +46,9 @@ from trading.auth import (
     token_user,
     user_can,
 )
-from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
+from trading.errors import InvalidInput, ManualOrderRefused, ManualRequestNotCancellable
 from trading.forms import AMOUNT_MAX_CHARS
-from trading.models import EngineState, ManualOrderRequest
+from trading.models import EngineState, ManualOrderRequest, OptimizationStudy
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -461,3 +462,62 @@ def live_check(request: HtmxHttpRequest) -> HttpResponse:
         events.live_preflight_failed(actor=f"web:{request.user.get_username()}", market=settings.TRADING_MARKET, checks=checks)
     template = "trading/preflight.html#preflight-panel" if request.htmx else "trading/preflight.html"
     return render(request, template, {"checks": checks, "passed": passed})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameter searches (`manage.py optimize`)
+# ---------------------------------------------------------------------------------------------------
+def _study_or_404(pk: int) -> OptimizationStudy:
+    study = study_selectors.study_get(pk=pk)
+    if study is None:
+        raise Http404
+    return study
+
+
+@require_safe
+@permission_required(VIEW_DASHBOARD)
+def studies(request: HttpRequest) -> HttpResponse:
+    return render(request, "trading/studies.html", {"studies": study_selectors.studies_recent()})
+
+
+@require_safe
+@permission_required(VIEW_DASHBOARD)
+def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    context = {
+        "study": study,
+        "best": study_selectors.study_best_trials(study=study),
+        "importance": sorted(study.importance.items(), key=lambda item: -item[1]),
+        "can_apply": user_can(request.user, CHANGE_STRATEGY),
+    }
+    return render(request, "trading/study.html", context)
+
+
+@require_safe
+@permission_required(VIEW_DASHBOARD)
+def study_chart(request: HttpRequest, pk: int) -> HttpResponse:
+    """The stored chart as its own same-origin image (the page's CSP allows no data: images)."""
+    study = _study_or_404(pk)
+    if not study.chart_svg:
+        raise Http404
+    response = HttpResponse(study.chart_svg, content_type="image/svg+xml")
+    # Shown through <img> only; opened on its own it still may not run anything.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@require_POST
+@permission_required(CHANGE_STRATEGY)
+def study_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    try:
+        study_services.study_best_params_apply(study=study, actor=actor_of(request))
+    except InvalidInput as error:
+        messages.error(request, error.text())
+    else:
+        messages.success(
+            request,
+            _("The best parameters of study %(study)s (trial #%(trial)s) now drive %(strategy)s from the engine's next cycle.")
+            % {"study": study.name, "trial": study.best_trial_number, "strategy": study.strategy},
+        )
+    return redirect("study_detail", pk=study.pk)

@@ -106,9 +106,10 @@ class QuotationEndpoints(SandboxState):
         return 200, rows
 
     def _completed(self, market: str, start_minute: int, end_minute: int, now: float) -> Bar | None:
-        """Aggregate of the finished minutes in [start, end), cached until the price overrides change."""
+        """Aggregate of the finished minutes in [start, end), cached: a price override is made at the current
+        moment (the clock only moves forward), so it never changes a minute that has already finished."""
         feed = self.feeds[market]
-        key = ("agg", market, start_minute, end_minute, feed.version)
+        key = ("agg", market, start_minute, end_minute)
         if key in self._cache:
             known: Bar | None = self._cache[key]
             return known
@@ -133,7 +134,7 @@ class QuotationEndpoints(SandboxState):
         price = self.current_price(market, seconds)
         yesterday = feed.bucket(DAY_MINUTES, day_start // DAY_MINUTES - 1, seconds)
         prev_close = yesterday.close if yesterday else (today.open if today else price)
-        year_key = ("52w", market, day_start, feed.version)
+        year_key = ("52w", market, day_start)  # finished days only: no later override changes them
         if year_key not in self._cache:
             days = feed.candles(DAY_MINUTES, count=365, to=day_start * 60.0, now=seconds)
             self._cache[year_key] = (

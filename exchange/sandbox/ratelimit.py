@@ -22,6 +22,7 @@ GROUP_LIMITS: dict[str, float] = {
     "order": 8,
     "order-test": 8,
     "order-cancel-all": 0.5,
+    "websocket": 5,  # WebSocket connects (websocket-connect); messages are limited per connection instead
 }
 QUOTATION_GROUPS = frozenset({"market", "candle", "trade", "ticker", "orderbook"})
 TOO_MANY = "Too many API requests."

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from io import BufferedIOBase
+from typing import Any
 
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.frames import Frame, Opcode
@@ -25,15 +26,24 @@ from websockets.http11 import Request as WsHttpRequest
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from exchange.sandbox.ratelimit import remaining_req
 from exchange.sandbox.ws_messages import Subscription
-
-logger = logging.getLogger("exchange.sandbox")
 
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
 MAX_MESSAGE = 1 << 20
 SEND_TIMEOUT = 10.0  # a client that reads nothing for this long is cut off
 _ids = itertools.count(1)
+
+
+class _QuietOpen(logging.LoggerAdapter[logging.Logger]):
+    """websockets logs every opened connection at INFO; for the sandbox that is debug detail."""
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
+PROTOCOL_LOGGER = _QuietOpen(logging.getLogger("exchange.sandbox.websocket"), {})
 
 
 class WsConnection:
@@ -170,9 +180,10 @@ def open_connection(
     headers: list[tuple[str, str]],
     client: str,
     refusal: tuple[int, str] | None,
+    remaining: int,
 ) -> WsConnection | None:
     """Answer the upgrade request: refuse it with `refusal` (status, text), or accept it. None when refused."""
-    protocol = ServerProtocol(extensions=enable_server_permessage_deflate(None), max_size=MAX_MESSAGE)
+    protocol = ServerProtocol(extensions=enable_server_permessage_deflate(None), max_size=MAX_MESSAGE, logger=PROTOCOL_LOGGER)
     if refusal is not None:
         response = protocol.reject(refusal[0], refusal[1])
     else:
@@ -183,7 +194,7 @@ def open_connection(
         request = next((e for e in protocol.events_received() if isinstance(e, WsHttpRequest)), None)
         response = protocol.accept(request) if request is not None else protocol.reject(400, "Bad upgrade request")
         if response.status_code == 101:
-            response.headers["Remaining-Req"] = "group=websocket; min=300; sec=4"
+            response.headers["Remaining-Req"] = remaining_req("websocket", remaining)
     protocol.send_response(response)
     sock.settimeout(SEND_TIMEOUT)
     try:

@@ -7,17 +7,18 @@ background thread, running while connections are open, watches the walk, sends `
 every 10 s to clients that sent PING, flushes candles and closes idle connections.
 
 Limits as Upbit states them: 5 connects a second (per IP, per account on the private endpoint;
-answered with HTTP 429), 5 messages a second and 100 a minute per connection (answered with a
-TOO_MANY_REQUESTS error frame, the message ignored). Faults for drills: drop, stall, malformed
-frame, refused handshake."""
+the rate limiter's `websocket` group: HTTP 429, and 418 once its `ban_after` is passed), 5 messages
+a second and 100 a minute per connection (answered with a TOO_MANY_REQUESTS error frame, the message
+ignored). Faults for drills: drop, stall, malformed frame, refused handshake."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ from typing import Any
 
 from exchange.sandbox.auth import AuthError, Verifier
 from exchange.sandbox.feed import seconds_of
+from exchange.sandbox.prices import DAY_MINUTES
 from exchange.sandbox.ws import PRIVATE_PATH, PUBLIC_PATH, WsConnection, open_connection
 from exchange.sandbox.ws_messages import (
     CANDLE_UNITS,
@@ -39,7 +41,6 @@ from exchange.sandbox.ws_messages import (
 )
 from exchange.sandbox.ws_streams import Exchange, candle, my_asset, my_order, orderbook, tape_volume, ticker, trade
 
-CONNECTS_PER_SECOND = 5
 MESSAGES_PER_SECOND = 5
 MESSAGES_PER_MINUTE = 100
 UP_INTERVAL = 10.0
@@ -57,10 +58,10 @@ class WsHub:
         self.connections: dict[int, WsConnection] = {}
         self.counts: Counter[str] = Counter()
         self.refusals: list[list[int]] = []  # [status, remaining]
-        self.connect_times: dict[str, deque[float]] = {}
         self.last_price: dict[str, Decimal] = {}
         self.last_trade: dict[str, dict[str, Any]] = {}
         self.sequence = 0
+        self.prev_closes: dict[tuple[str, int, int], Decimal] = {}
         self.second_bars: dict[str, tuple[int, list[Decimal]]] = {}
         self.candle_sent: dict[tuple[str, str], float] = {}
         self.candle_due: set[tuple[str, str]] = set()
@@ -71,40 +72,31 @@ class WsHub:
         self._thread: threading.Thread | None = None
 
     # --- connections ---------------------------------------------------------------------------------------
-    def _connect_allowed(self, principal: str) -> bool:
-        if not self.x.limiter.enabled:
-            return True
-        now = time.monotonic()
-        with self.lock:
-            times = self.connect_times.setdefault(principal, deque())
-            while times and times[0] <= now - 1.0:
-                times.popleft()
-            if len(times) >= CONNECTS_PER_SECOND:
-                return False
-            times.append(now)
-            return True
-
-    def _refusal(self, path: str, authorization: str | None, client: str) -> tuple[int, str] | None:
+    def _refusal(self, path: str, authorization: str | None, client: str) -> tuple[tuple[int, str] | None, int]:
+        """(HTTP status and text the handshake is refused with, or None; connects left this second)."""
         if path not in (PUBLIC_PATH, PRIVATE_PATH):
-            return 404, f"Not found: {path}"
+            return (404, f"Not found: {path}"), 0
         with self.lock:
             for refusal in self.refusals:
                 if refusal[1] > 0:
                     refusal[1] -= 1
                     self.refusals = [r for r in self.refusals if r[1] > 0]
-                    return refusal[0], "sandbox: injected handshake refusal"
+                    return (refusal[0], "sandbox: injected handshake refusal"), 0
         principal = client
         if path == PRIVATE_PATH:
             principal = Verifier.claimed_access_key(authorization) or client
-        if not self._connect_allowed(principal):
-            return 429, "Too Many Requests"
-        return None
+        verdict = self.x.limiter.check("websocket", principal)
+        if verdict.banned_for:
+            return (418, f"Too many API requests. Blocked for {math.ceil(verdict.banned_for)} seconds."), 0
+        if not verdict.allowed:
+            return (429, "Too Many Requests"), 0
+        return None, verdict.remaining
 
     def serve(self, sock: Any, rfile: BufferedIOBase, path: str, headers: list[tuple[str, str]], client: str) -> None:
         """Serve one upgrade request on the calling thread until the connection ends."""
         authorization = next((v for k, v in headers if k.lower() == "authorization"), None)
-        refusal = self._refusal(path, authorization, client)
-        connection = open_connection(sock, rfile, path, headers, client, refusal)
+        refusal, remaining = self._refusal(path, authorization, client)
+        connection = open_connection(sock, rfile, path, headers, client, refusal, remaining)
         if connection is None:
             with self.lock:
                 self.counts["refused"] += 1
@@ -118,10 +110,10 @@ class WsHub:
             except AuthError:
                 self._fail(connection, "INVALID_AUTH", ERROR_MESSAGES["INVALID_AUTH"])
                 return
-        with self.lock:
+        with self.x.lock, self.lock:  # the ledger's lock first, as in ledger_changed
             self.connections[connection.id] = connection
-            if connection.private:
-                self.ledger_seen = self._ledger_view()
+            if connection.private and self.ledger_seen is None:
+                self.ledger_seen = self._ledger_view()  # events from here on are pushed
             self._ensure_thread()
         try:
             connection.run(self.on_message)
@@ -227,20 +219,32 @@ class WsHub:
         self, market: str, price: Decimal, volume: Decimal | None, ask_bid: str, now: datetime, stream_type: str
     ) -> dict[str, Any]:
         self.sequence += 1
-        sequential_id = int(seconds_of(now) * 1000) * 1000 + self.sequence % 1000
-        row = self.x.ticker_row(market, now)
-        levels = self.x.book(market, seconds_of(now))
+        seconds = seconds_of(now)
+        sequential_id = int(seconds * 1000) * 1000 + self.sequence % 1000
+        levels = self.x.book(market, seconds)
         return trade(
             market,
             price=price,
             volume=volume if volume is not None else tape_volume(self.x.seed, market, sequential_id),
             ask_bid=ask_bid,
-            prev_close=row["prev_closing_price"],
+            prev_close=self._prev_close(market, seconds, price),
             moment=now,
             sequential_id=sequential_id,
             top=levels[0] if levels else None,
             stream_type=stream_type,
         )
+
+    def _prev_close(self, market: str, seconds: float, price: Decimal) -> Decimal:
+        """Yesterday's close (UTC days, like the ticker's), remembered per day and price overrides."""
+        feed = self.x.feeds[market]
+        day = int(seconds // 60) // DAY_MINUTES
+        key = (market, day, feed.version)
+        if key not in self.prev_closes:
+            yesterday = feed.bucket(DAY_MINUTES, day - 1, seconds)
+            if len(self.prev_closes) > 64:
+                self.prev_closes.clear()
+            self.prev_closes[key] = yesterday.close if yesterday else price
+        return self.prev_closes[key]
 
     def _candle(self, kind: str, market: str, now: datetime, stream_type: str) -> dict[str, Any] | None:
         seconds = seconds_of(now)
@@ -284,6 +288,8 @@ class WsHub:
             if not self.connections:
                 return
             watched = self.watched_markets()
+            for market in set(self.last_price) - watched:
+                del self.last_price[market]  # a later subscriber starts from the price it subscribed at
             for market in markets if markets is not None else self.x.markets:
                 if market not in watched:
                     continue

@@ -37,7 +37,7 @@ def open_ids(sandbox: Any) -> list[int]:
 def test_drop_all_cuts_every_connection_without_a_close_frame(pinned: Any, stream: ClientConnection) -> None:
     with connect(ws_url(pinned), open_timeout=2) as other:
         wait_until(lambda: len(open_ids(pinned)) == 2)
-        assert pinned.control("POST", "ws_drop", {}) == {"dropped": 2}
+        assert pinned.ws_drop() == {"dropped": 2}
         for ws in (stream, other):
             with pytest.raises(ConnectionClosedError) as closed:
                 ws.recv(timeout=2)
@@ -50,7 +50,7 @@ def test_drop_one_leaves_the_others_streaming(pinned: Any, stream: ClientConnect
     first = open_ids(pinned)[0]
     with connect(ws_url(pinned), open_timeout=2) as other:
         wait_until(lambda: len(open_ids(pinned)) == 2)
-        assert pinned.control("POST", "ws_drop", {"connection": first}) == {"dropped": 1}
+        assert pinned.ws_drop(first) == {"dropped": 1}
         with pytest.raises(ConnectionClosed):
             stream.recv(timeout=2)
         other.send(request({"type": "ticker", "codes": [BTC]}))
@@ -60,18 +60,18 @@ def test_drop_one_leaves_the_others_streaming(pinned: Any, stream: ClientConnect
 def test_stall_keeps_the_connection_but_sends_no_data_until_it_ends(pinned: Any, stream: ClientConnection) -> None:
     stream.send(request({"type": "ticker", "codes": [BTC]}))
     receive(stream)
-    assert pinned.control("POST", "ws_stall", {"seconds": 60}) == {"stalled": 1}
+    assert pinned.ws_stall(60) == {"stalled": 1}
     pinned.set_price("101000000")
     stream.send("PING")
     assert receive(stream) == {"status": "UP"}  # alive, but the price move was never sent
-    pinned.control("POST", "ws_stall", {"seconds": 0})
+    pinned.ws_stall(0)
     pinned.set_price("102000000")
     assert receive(stream)["trade_price"] == 102000000.0
 
 
 def test_malformed_frame_is_binary_but_not_json(pinned: Any, stream: ClientConnection) -> None:
     wait_until(lambda: len(open_ids(pinned)) == 1)
-    assert pinned.control("POST", "ws_malformed", {}) == {"sent": 1}
+    assert pinned.ws_malformed() == {"sent": 1}
     frame = stream.recv(timeout=2)
     assert isinstance(frame, bytes)
     with pytest.raises(ValueError, match=r"Unterminated|Expecting"):
@@ -81,7 +81,7 @@ def test_malformed_frame_is_binary_but_not_json(pinned: Any, stream: ClientConne
 
 
 def test_refused_handshake_answers_the_armed_status_then_accepts_again(pinned: Any) -> None:
-    pinned.control("POST", "ws_refuse", {"status": 503, "count": 1})
+    pinned.ws_refuse(503, 1)
     with pytest.raises(InvalidStatus) as refused:
         connect(ws_url(pinned), open_timeout=2)
     assert refused.value.response.status_code == 503
@@ -92,19 +92,36 @@ def test_refused_handshake_answers_the_armed_status_then_accepts_again(pinned: A
 
 
 def test_reset_faults_clears_an_armed_refusal(pinned: Any) -> None:
-    pinned.control("POST", "ws_refuse", {"status": 401, "count": 5})
+    pinned.ws_refuse(401, 5)
     pinned.reset_faults()
     with connect(ws_url(pinned), open_timeout=2):
         pass
 
 
 def test_a_sixth_connect_within_a_second_is_refused_with_429(pinned: Any) -> None:
+    pinned.hold_quota_clock()
     with contextlib.ExitStack() as opened:
-        for _ in range(5):
+        first = opened.enter_context(connect(ws_url(pinned), open_timeout=2))
+        assert first.response.headers["Remaining-Req"] == "group=websocket; min=300; sec=4"
+        for _ in range(4):
             opened.enter_context(connect(ws_url(pinned), open_timeout=2))
         with pytest.raises(InvalidStatus) as refused, connect(ws_url(pinned), open_timeout=2):
             pass
         assert refused.value.response.status_code == 429
+
+
+def test_connects_refused_again_and_again_earn_a_418_ban(sandbox_factory: Any) -> None:
+    box = sandbox_factory(ban_after=1, ban_seconds=30)
+    box.hold_quota_clock()
+    statuses = []
+    with contextlib.ExitStack() as opened:
+        for _ in range(5):
+            opened.enter_context(connect(ws_url(box), open_timeout=2))
+        for _ in range(3):
+            with pytest.raises(InvalidStatus) as refused, connect(ws_url(box), open_timeout=2):
+                pass
+            statuses.append(refused.value.response.status_code)
+    assert statuses == [429, 418, 418]
 
 
 def test_a_sixth_message_within_a_second_gets_too_many_requests(stream: ClientConnection) -> None:

@@ -158,3 +158,11 @@ def test_my_order_reports_a_cancel_and_my_asset_the_released_funds(pinned: Any, 
     assert (cancel["uuid"], cancel["state"]) == (placed["uuid"], "cancel")
     asset = next(m for m in messages if m["type"] == "myAsset")
     assert asset["assets"] == [{"currency": "KRW", "balance": 1000000.0, "locked": 0.0}]
+
+
+def test_every_private_connection_gets_the_order_events(pinned: Any, private: ClientConnection) -> None:
+    subscribe(private, {"type": "myOrder"})
+    with connect(ws_url(pinned, private=True), additional_headers=pinned.token(), open_timeout=2) as second:
+        subscribe(second, {"type": "myOrder"})
+        placed = place_limit_buy(pinned, "99000000")
+        assert receive(private)["uuid"] == receive(second)["uuid"] == placed["uuid"]

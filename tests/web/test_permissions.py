@@ -30,6 +30,8 @@ from trading.models import (
     EngineState,
     Fill,
     ManualOrderRequest,
+    OptimizationStudy,
+    OptimizationTrial,
     Order,
     PnlDaily,
     Signal,
@@ -53,6 +55,8 @@ TABLES = [
     ManualOrderRequest,
     Candle,
     BacktestRun,
+    OptimizationStudy,
+    OptimizationTrial,
 ]
 VIEWER_PERMS = {"view_dashboard", *(f"view_{model._meta.model_name}" for model in TABLES)}
 OPERATOR_PERMS = VIEWER_PERMS | {
@@ -207,6 +211,8 @@ def _page_doors() -> list[Door]:
         Door("live_check", PAGE, "GET", reverse("live_check"), CONTROL, 405),
         Door("live_check", PAGE, "POST", reverse("live_check"), CONTROL, 200, writes=True),
         Door("live_check", PAGE, "POST", reverse("live_check"), CONTROL, 200, writes=True, htmx=True),
+        # Parameter searches: read by viewers; applying the best parameters changes the strategy's configuration.
+        *_study_doors(),
         # The test client calls from 127.0.0.1: /metrics serves loopback callers (and checks a token's user).
         Door("metrics", PUBLIC, "GET", reverse("metrics"), None, 200),
         Door("set_language", PUBLIC, "POST", reverse("set_language"), None, 302, data={"language": "en", "next": "/"}),
@@ -216,6 +222,25 @@ def _page_doors() -> list[Door]:
             Door(name, PUBLIC, method, reverse(name), None, status) for method, status in (("GET", ok), ("POST", 405)) if status
         ]
     return doors
+
+
+def _study(view: str) -> Callable[[dict[str, Any]], str]:
+    return lambda rows: reverse(view, args=[rows["OptimizationStudy"].pk])
+
+
+def _study_doors() -> list[Door]:
+    doors = [
+        Door("studies", PAGE, "GET", reverse("studies"), VIEW, 200),
+        Door("studies", PAGE, "POST", reverse("studies"), VIEW, 405),
+    ]
+    for name in ("study_detail", "study_chart"):
+        doors += [Door(name, PAGE, "GET", _study(name), VIEW, 200), Door(name, PAGE, "POST", _study(name), VIEW, 405)]
+    change = "trading.change_strategyconfig"
+    return [
+        *doors,
+        Door("study_apply", PAGE, "GET", _study("study_apply"), change, 405),
+        Door("study_apply", PAGE, "POST", _study("study_apply"), change, 302, writes=True),
+    ]
 
 
 def _api_doors() -> list[Door]:
@@ -367,6 +392,8 @@ def rows() -> dict[str, Any]:
         "ManualOrderRequest": factories.ManualOrderRequestFactory(),
         "Candle": factories.CandleFactory(),
         "BacktestRun": factories.BacktestRunFactory(),
+        "OptimizationStudy": (study := factories.OptimizationStudyFactory()),
+        "OptimizationTrial": factories.OptimizationTrialFactory(study=study),
     }
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from exchange.exceptions import OrderRejected
 from exchange.matching import market_buy_fill, market_sell_fill, validate_order
@@ -58,7 +59,7 @@ class DayBaseline:
     close of the last candle that started before local midnight. A position is carried only after a fill at a
     candle before midnight, so that close is always in the history and the backtest never meets an unknown start."""
 
-    def __init__(self, account: BacktestAccount, starts: list[int], closes: list[float]) -> None:
+    def __init__(self, account: BacktestAccount, starts: npt.NDArray[np.int64], closes: list[float]) -> None:
         self.account = account
         self.starts = np.asarray(starts)
         self.closes = closes

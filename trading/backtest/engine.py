@@ -24,11 +24,12 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,9 +38,9 @@ from trading.backtest.account import BacktestAccount, decimal_price
 from trading.backtest.metrics import Metrics, compute_metrics
 from trading.backtest.records import BacktestConfig, BacktestError, BlockedOrder, TradeRecord, backtest_limits
 from trading.backtest.walk import walk
-from trading.strategies.base import Strategy
+from trading.strategies.base import InvalidParams, Strategy
 from trading.strategies.indicators import CandleArrays
-from trading.strategies.registry import get_strategy
+from trading.strategies.registry import get_strategy, validate_params
 
 ZERO = Decimal("0")
 
@@ -51,6 +52,7 @@ __all__ = [
     "TradeRecord",
     "backtest_limits",
     "run_backtest",
+    "run_on_candles",
 ]
 
 
@@ -157,3 +159,49 @@ def run_backtest(config: BacktestConfig, arrays: CandleArrays, *, exhaustive: bo
         fees=run.fees,
         seconds=timings,
     )
+
+
+def run_on_candles(
+    arrays: CandleArrays,
+    *,
+    strategy: str,
+    params: Mapping[str, Any] | None = None,
+    market: str = "KRW-BTC",
+    initial_krw: Decimal = Decimal("1000000"),
+    fees: bool = True,
+    limits: bool = True,
+    limit_overrides: Mapping[str, Any] | None = None,
+    max_slippage_pct: Decimal | None = None,
+) -> BacktestResult:
+    """A backtest on candles already in memory, with no report files and no row: for a caller that runs many
+    (a parameter search loads the candles once and calls this per trial; `result.metrics` holds the figures).
+
+    The same run as `backtest_run_create` on the same candles, parameters and limits gives (the unit is the
+    candles' own, as `candle_unit`); `params` are validated here and the stored StrategyConfig is not read.
+    `max_slippage_pct` None uses MAX_SLIPPAGE_PCT, as the command does. Raises BacktestError for parameters,
+    limits or candles that cannot run."""
+    from django.conf import settings
+
+    if len(arrays) == 0:
+        raise BacktestError("no candles to replay")
+    unit = arrays.unit_sec // 60
+    try:
+        clean = validate_params(strategy, {**dict(params or {}), "candle_unit": unit})
+        risk_limits = backtest_limits(fees=fees, limits=limits, overrides=dict(limit_overrides or {}))
+    except InvalidParams as error:
+        raise BacktestError(str(error)) from None
+    except (TypeError, ValueError) as error:
+        raise BacktestError(f"bad limit: {error}") from None
+    config = BacktestConfig(
+        market=market,
+        unit=unit,
+        strategy=strategy,
+        params=clean,
+        start=datetime.fromtimestamp(int(arrays.start[0]), tz=UTC),
+        end=datetime.fromtimestamp(int(arrays.start[-1]) + arrays.unit_sec, tz=UTC),
+        initial_krw=initial_krw,
+        limits=risk_limits,
+        fees=fees,
+        max_slippage_pct=max_slippage_pct if max_slippage_pct is not None else settings.MAX_SLIPPAGE_PCT or None,
+    )
+    return run_backtest(config, arrays)

@@ -40,8 +40,13 @@ def add_run_arguments(parser: CommandParser, *, out_help: str) -> None:
         metavar="NAME=VALUE",
         help="strategy parameter, repeatable (default: the engine's stored parameters, else the strategy's defaults)",
     )
-    parser.add_argument("--initial-krw", default="1000000", help="starting KRW (default 1,000,000)")
     parser.add_argument("--out", default=None, help=out_help)
+    add_account_arguments(parser)
+
+
+def add_account_arguments(parser: CommandParser) -> None:
+    """The money, the fees and the limits of a run: the same options wherever stored candles are replayed."""
+    parser.add_argument("--initial-krw", default="1000000", help="starting KRW (default 1,000,000)")
     parser.add_argument("--no-fees", action="store_true", help="trade without Upbit's 0.05%% fee")
     parser.add_argument(
         "--no-limits",
@@ -123,8 +128,7 @@ def parse_run_options(options: Mapping[str, Any]) -> RunOptions:
     if start >= end:
         raise OptionError(f"--from {options['start']} is not before --to {options['end']}")
     params = parse_params(options["param"])
-    overrides = parse_limit_overrides(options)
-    initial = parse_decimal("--initial-krw", str(options["initial_krw"]))
+    account = parse_account_options(options)
     return RunOptions(
         market=market,
         strategy=strategy,
@@ -132,11 +136,26 @@ def parse_run_options(options: Mapping[str, Any]) -> RunOptions:
         start=start,
         end=end,
         params=params,
-        initial_krw=initial,
-        fees=not options["no_fees"],
-        limits=not options["no_limits"],
-        limit_overrides=overrides,
+        initial_krw=account.initial_krw,
+        fees=account.fees,
+        limits=account.limits,
+        limit_overrides=account.limit_overrides,
     )
+
+
+@dataclass(frozen=True)
+class AccountOptions:
+    initial_krw: Decimal
+    fees: bool
+    limits: bool
+    limit_overrides: dict[str, Any]
+
+
+def parse_account_options(options: Mapping[str, Any]) -> AccountOptions:
+    """Read the options `add_account_arguments` declared. Raises OptionError with the line to show."""
+    overrides = parse_limit_overrides(options)
+    initial = parse_decimal("--initial-krw", str(options["initial_krw"]))
+    return AccountOptions(initial, fees=not options["no_fees"], limits=not options["no_limits"], limit_overrides=overrides)
 
 
 def metrics_lines(*, initial_krw: Decimal, final_equity: Decimal, metrics: Metrics, fees: Decimal) -> list[str]:

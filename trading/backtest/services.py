@@ -142,6 +142,7 @@ def backtest_run_create(
     )
     result = run_backtest(config, arrays)
 
+    report_started = time.perf_counter()
     directory = Path(out_dir) if out_dir is not None else default_output_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -175,6 +176,7 @@ def backtest_run_create(
     except OSError as error:
         raise BacktestError(f"cannot write the report to {directory}: {error.strerror}") from None
 
+    report_seconds = time.perf_counter() - report_started
     total_seconds = time.perf_counter() - began
     stored_metrics = {
         **metrics.as_dict(),
@@ -191,7 +193,11 @@ def backtest_run_create(
         },
         "final_krw": str(result.final_krw),
         "final_coin": str(result.final_coin),
-        "seconds": {"load": round(load_seconds, 3), **{k: round(v, 3) for k, v in result.seconds.items()}},
+        "seconds": {
+            "load": round(load_seconds, 3),
+            **{k: round(v, 3) for k, v in result.seconds.items()},
+            "report": round(report_seconds, 3),
+        },
         "equity_svg_path": str(svg_path),
     }
     run = BacktestRun.objects.create(

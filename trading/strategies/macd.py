@@ -52,16 +52,16 @@ class MacdStrategy(Strategy):
         m = macd(arrays.close, params["fast"], params["slow"], params["signal"])
         raw = crossed_above(m.line, m.signal).astype(np.int8) - crossed_below(m.line, m.signal).astype(np.int8)
         series = {"macd": m.line, "signal": m.signal, "histogram": m.histogram}
-        lists = {"macd": m.line.tolist(), "signal": m.signal.tolist()}
-        return series, raw.tolist(), self.min_candles(params) - 1, lists
+        # No per-candle lists: only an explanation reads the lines, for the few candles whose decision is shown.
+        return series, raw.tolist(), self.min_candles(params) - 1, {}
 
     def _score(self, p: Prepared, i: int) -> float:
         close = p.close[i]
-        return (p.lists["macd"][i] - p.lists["signal"][i]) / close * 100 if close else 0.0
+        return (float(p.series["macd"][i]) - float(p.series["signal"][i])) / close * 100 if close else 0.0
 
     def _describe(self, p: Prepared, i: int, action: Action, reason: Reason) -> tuple[str, dict[str, Any]]:
-        line, signal = p.lists["macd"], p.lists["signal"]
-        now_line, now_signal = line[i], signal[i]
+        line, signal = p.series["macd"], p.series["signal"]
+        now_line, now_signal = float(line[i]), float(signal[i])
         histogram = now_line - now_signal
         values: dict[str, Any] = {
             "macd": to_decimal(now_line),
@@ -74,13 +74,14 @@ class MacdStrategy(Strategy):
         periods = f"MACD({p.params['fast']},{p.params['slow']},{p.params['signal']})"
         raw = p.signal[i]
         if raw != 0 and i > 0:
-            values["macd_prev"] = to_decimal(line[i - 1])
-            values["macd_signal_prev"] = to_decimal(signal[i - 1])
+            before_line, before_signal = float(line[i - 1]), float(signal[i - 1])
+            values["macd_prev"] = to_decimal(before_line)
+            values["macd_signal_prev"] = to_decimal(before_signal)
             direction = "above" if raw > 0 else "below"
             sign = "<=" if raw > 0 else ">="
             text = (
                 f"{periods} line {fmt(now_line)} crossed {direction} its signal {fmt(now_signal)} "
-                f"(histogram {histogram:+,.2f}; previous candle: line {fmt(line[i - 1])} {sign} signal {fmt(signal[i - 1])})"
+                f"(histogram {histogram:+,.2f}; previous candle: line {fmt(before_line)} {sign} signal {fmt(before_signal)})"
             )
         else:
             side = "above" if histogram > 0 else "below" if histogram < 0 else "on"

@@ -1,0 +1,1 @@
+"""Parameter search over backtests (`manage.py optimize`): Optuna draws the parameters, trading.backtest scores them."""

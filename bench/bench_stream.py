@@ -10,7 +10,8 @@ thread's CPU per 1,000 messages, and the cost of the dashboard's 1-second live-q
    latency is from just before the driver's move (the sandbox builds and sends the frames synchronously) to
    the end of the feed's decision; CPU is the stream thread's own (time.thread_time), so the sandbox's work,
    in the same process, is not counted.
-2. The wake-up itself: `--crossings` times, a price under the stop level, timed to the wake callback.
+2. The wake-up itself: `--crossings` times, a price under the stop level, timed to the wake callback; then
+   200 prices through the sandbox's own push path (pin → trade, ticker, orderbook), as a test's set_price.
 3. The live-quote partial (`/live/quote`, through the whole Django stack, in-process) full and unchanged
    (204), p50/p95, on a migrated database of its own (`--db`, default sqlite:////tmp/autocoin-bench-stream.sqlite3).
 
@@ -38,6 +39,7 @@ LATENCY_P99_BUDGET_MS = 50.0
 LIVE_P95_BUDGET_MS = 25.0
 FRAMES_PER_MOVE = 3  # trade, ticker, orderbook
 BASE_PRICE = 100_000_000
+SANDBOX_PATH_MOVES = 200
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -170,6 +172,23 @@ def stream_load(rate: int, seconds: float, crossings: int) -> dict[str, Any]:
             move(Decimal(BASE_PRICE * 96 // 100 - index))
             if woke.wait(2):
                 wakes.append((time.perf_counter() - began) * 1000)
+
+        # The sandbox's own path: a pinned price becomes trade, ticker and orderbook pushes (as a test's set_price).
+        own: list[float] = []
+        timed_frames = own
+        feed.watch(
+            Watch(ProtectiveRules(stop_loss_factor=0.5), avg_buy_price=float(BASE_PRICE), peak=float(BASE_PRICE), atr=None)
+        )
+        for index in range(SANDBOX_PATH_MOVES):
+            price = Decimal(BASE_PRICE + 1000 * (index + 1))
+            sent[price] = time.perf_counter()
+            with server.lock:
+                server.feeds["KRW-BTC"].pin(seconds_of(server.now()), price)
+            server.ws.price_changed()
+            time.sleep(0.005)
+        deadline = time.monotonic() + 5
+        while len(own) < SANDBOX_PATH_MOVES and time.monotonic() < deadline:
+            time.sleep(0.01)
         feed.stop()
     finally:
         server.stop()
@@ -186,6 +205,9 @@ def stream_load(rate: int, seconds: float, crossings: int) -> dict[str, Any]:
         "wakes": len(wakes),
         "wake_p50_ms": statistics.median(wakes) if wakes else float("nan"),
         "wake_max_ms": max(wakes) if wakes else float("nan"),
+        "sandbox_path": len(own),
+        "sandbox_p50_ms": statistics.median(own) if own else float("nan"),
+        "sandbox_p99_ms": percentile(own, 0.99) if own else float("nan"),
     }
 
 
@@ -260,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  stop level crossed → wake: {load['wakes']} of {options.crossings}, "
         f"p50 {load['wake_p50_ms']:.2f} ms, max {load['wake_max_ms']:.2f} ms"
+    )
+    print(
+        f"  through the sandbox's own push ({load['sandbox_path']} of {SANDBOX_PATH_MOVES} price pins): "
+        f"p50 {load['sandbox_p50_ms']:.2f} ms, p99 {load['sandbox_p99_ms']:.2f} ms"
     )
     quote = live_quote_cost(options.requests)
     for kind, row in quote.items():

@@ -144,7 +144,10 @@ class StreamClient:
                 with self._connect() as sock:
                     opened_at = self.clock()
                     self._opened(sock)
-                    self._send(sock, subscription_request(self.subscriptions), MessageBudget(clock=self.clock))
+                    try:
+                        self._send(sock, subscription_request(self.subscriptions), MessageBudget(clock=self.clock))
+                    except ConnectionClosed:
+                        pass  # closed right after the handshake: its reason (INVALID_AUTH, …) is read below
                     self._read(sock)
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, StreamProtocolError) as error:
                 self._failed(error)

@@ -321,8 +321,9 @@ class RateWindow:
             return max(0.0, at - now)
 
 
-CONNECT_WINDOW = RateWindow(CONNECTS_PER_SEC, 1.0)
-"""Upbit counts connects per IP (public) or per account (private): one window for the whole process."""
+CONNECT_WINDOW = RateWindow(CONNECTS_PER_SEC, 1.1)
+"""Upbit counts connects per IP (public) or per account (private): one window for the whole process, a little
+longer than Upbit's second so that jitter between the two clocks never lands six connects in one of its seconds."""
 
 
 class MessageBudget:

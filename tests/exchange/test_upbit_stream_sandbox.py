@@ -13,10 +13,14 @@ import pytest
 from exchange.upbit.stream import StreamClient
 from exchange.upbit.stream_messages import (
     Backoff,
+    MyAssetMessage,
+    MyOrderMessage,
     OrderbookTop,
     RateWindow,
     StreamMessage,
     TickerMessage,
+    private_subscriptions,
+    private_url,
     public_subscriptions,
     ws_url_from_rest,
 )
@@ -140,3 +144,57 @@ def test_a_malformed_frame_is_dropped_and_the_stream_goes_on(sandbox, clients):
     sandbox.set_price("97000000")
     wait_until(lambda: inbox.tickers()[-1].trade_price == Decimal(97000000), timeout=3, message="the stream stopped")
     assert client.status().connects == 1
+
+
+def start_private(clients: list[StreamClient], sandbox: Any, inbox: Inbox, *, secret_key: str, **kwargs: Any) -> StreamClient:
+    kwargs.setdefault("connect_window", RateWindow(5, 1.0))
+    client = StreamClient(
+        private_url(ws_url_from_rest(sandbox.base_url)),
+        private_subscriptions("KRW-BTC"),
+        inbox,
+        access_key=sandbox.access_key,
+        secret_key=secret_key,
+        **kwargs,
+    )
+    clients.append(client)
+    client.start()
+    return client
+
+
+def test_the_private_stream_signs_its_handshake_and_reports_our_order_and_its_fill(sandbox, clients):
+    sandbox.set_price("100000000")
+    inbox = Inbox()
+    client = start_private(clients, sandbox, inbox, secret_key=sandbox.secret_key)
+    wait_until(lambda: websocket(sandbox)["connections"] == 1 and client.status().connected, timeout=5, message="no handshake")
+    wait_until(lambda: websocket(sandbox)["open"][0]["subscriptions"], timeout=3, message="never subscribed")
+    placed = sandbox.call(
+        "POST",
+        "/v1/orders",
+        body={"market": "KRW-BTC", "side": "bid", "volume": "0.001", "price": "99000000", "ord_type": "limit"},
+    )
+    assert placed.status_code == 201, placed.text
+    uuid = placed.json()["uuid"]
+
+    def orders() -> list[MyOrderMessage]:
+        with inbox.lock:
+            return [m for m in inbox.messages if isinstance(m, MyOrderMessage) and m.uuid == uuid]
+
+    wait_until(lambda: orders() and orders()[0].state == "wait", timeout=3, message="no myOrder for the placed order")
+    assert not orders()[0].is_fill
+    sandbox.set_price("98000000")
+    wait_until(lambda: any(m.is_fill for m in orders()), timeout=3, message="no myOrder for the fill")
+    with inbox.lock:
+        assert any(isinstance(m, MyAssetMessage) and "KRW" in m.balances for m in inbox.messages)
+
+
+def test_a_refused_private_handshake_backs_off_and_says_why(sandbox, clients):
+    inbox = Inbox()
+    client = start_private(
+        clients, sandbox, inbox, secret_key="wrong" * 8, backoff=Backoff(base_sec=0.25, cap_sec=10.0, rand=lambda: 0.0)
+    )
+    wait_until(lambda: "INVALID_AUTH" in client.status().last_error, timeout=5, message=lambda: client.status().last_error)
+    started = time.monotonic()
+    first = client.status().connects
+    wait_until(lambda: client.status().connects >= first + 2, timeout=5, message="never retried")
+    assert time.monotonic() - started >= 0.25 + 0.125 - 0.05  # the waits grow: no storm of refused handshakes
+    assert not inbox.messages

@@ -35,6 +35,7 @@ from exchange.upbit.stream_messages import (
     StreamMessage,
     StreamProtocolError,
     Subscription,
+    ban_seconds,
     parse_frame,
     subscription_request,
 )
@@ -103,6 +104,7 @@ class StreamClient:
         self._last_message_at: float | None = None
         self._last_error = ""
         self._next_attempt_at = 0.0
+        self._banned_for = 0.0
 
     # --- lifetime -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -160,7 +162,8 @@ class StreamClient:
                 return
             if opened_at is not None and self.clock() - opened_at >= HEALTHY_AFTER_SEC:
                 self.backoff.reset()
-            delay = self.backoff.next_delay()
+            delay = max(self.backoff.next_delay(), self._banned_for)
+            self._banned_for = 0.0
             with self._lock:
                 self._next_attempt_at = self.clock() + delay
             self._stop.wait(delay)
@@ -233,7 +236,9 @@ class StreamClient:
 
     def _failed(self, error: BaseException) -> None:
         if isinstance(error, InvalidStatus):
-            text = f"handshake refused: HTTP {error.response.status_code}"
+            status = error.response.status_code
+            self._banned_for = ban_seconds(status, bytes(error.response.body or b""))
+            text = f"handshake refused: HTTP {status}" + (f" (blocked for {self._banned_for:g} s)" if self._banned_for else "")
         else:
             text = f"{type(error).__name__}: {error}"
         with self._lock:

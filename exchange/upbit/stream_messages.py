@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -275,6 +276,19 @@ def _orderbook_top(body: Mapping[str, Any], sent_at: datetime) -> OrderbookTop:
 
 
 # --- pacing ---------------------------------------------------------------------------------------------
+_BLOCKED_FOR = re.compile(r"Blocked for (\d+) seconds")
+
+
+def ban_seconds(status: int, body: bytes | str | None) -> float:
+    """How long a refused handshake says not to come back: Upbit's 418 ("Blocked for N seconds.") grows with
+    every attempt made during it, so the next dial waits at least that long. 0 when it says nothing."""
+    if status != 418 or not body:
+        return 0.0
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    found = _BLOCKED_FOR.search(text)
+    return float(found.group(1)) if found else 60.0
+
+
 class Backoff:
     """Jittered exponential backoff ("full jitter"): attempt n waits uniformly in [base·2ⁿ/2, base·2ⁿ], capped.
 

@@ -20,6 +20,7 @@ from exchange.upbit.stream_messages import (
     StreamProtocolError,
     TickerMessage,
     TradeMessage,
+    ban_seconds,
     parse_frame,
     private_subscriptions,
     private_url,
@@ -215,3 +216,10 @@ def test_a_connection_sends_at_most_100_messages_a_minute():
         clock.advance(max(wait, 0.2) if wait else 0.2)
     assert max(waits[:100]) <= 1.0
     assert waits[100] > 30  # the 101st waits for the first minute's first message to leave the window
+
+
+def test_a_ban_at_the_handshake_is_waited_out_in_full():
+    assert ban_seconds(418, b"Too many API requests. Blocked for 37 seconds.") == 37
+    assert ban_seconds(418, b"I'm a teapot") == 60  # banned, for how long unsaid: a minute
+    assert ban_seconds(429, b"Too Many Requests") == 0  # the backoff alone spaces those
+    assert ban_seconds(503, None) == 0

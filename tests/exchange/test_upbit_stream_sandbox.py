@@ -198,3 +198,12 @@ def test_a_refused_private_handshake_backs_off_and_says_why(sandbox, clients):
     wait_until(lambda: client.status().connects >= first + 2, timeout=5, message="never retried")
     assert time.monotonic() - started >= 0.25 + 0.125 - 0.05  # the waits grow: no storm of refused handshakes
     assert not inbox.messages
+
+
+def test_a_ban_at_the_handshake_is_not_retried_until_it_ends(sandbox, clients):
+    sandbox.control("POST", "ws_refuse", {"status": 418, "count": 1})
+    client = start(clients, sandbox, Inbox(), backoff=Backoff(base_sec=0.1, cap_sec=1.0))
+    wait_until(lambda: "HTTP 418" in client.status().last_error, timeout=5, message="the ban was never met")
+    assert "blocked for 60 s" in client.status().last_error  # the sandbox's refusal names no time: a minute
+    assert client.status().next_attempt_in_sec > 55
+    assert connects(sandbox) == 1

@@ -5,31 +5,25 @@ Kept apart from the panels (views.py) because it runs on its own clock: one row 
 
 from __future__ import annotations
 
-import hashlib
-
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import translation
 from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
 from trading.auth import VIEW_DASHBOARD
-from trading.market_stream import live_quote_get
+from trading.market_stream import live_quote_context
 from trading.views import HtmxHttpRequest, permission_required
-
-LIVE_POLL_SEC = 1
 
 
 @require_safe
 @permission_required(VIEW_DASHBOARD)
 def live_quote(request: HtmxHttpRequest) -> HttpResponse:
-    quote = live_quote_get()
-    raw = f"live|{translation.get_language()}|{quote.version}".encode()
-    etag = '"' + hashlib.blake2s(raw, digest_size=10).hexdigest() + '"'
+    context = live_quote_context()
+    quote, etag = context["quote"], context["etag"]
     if etag in {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}:
         response = HttpResponse(status=204)  # htmx leaves the quote as it is
     else:
-        response = render(request, "trading/live.html", {"quote": quote, "poll_sec": LIVE_POLL_SEC, "etag": etag})
+        response = render(request, "trading/live.html", context)
         seen = request.GET.get("fills", "")
         if seen and seen != str(quote.fills):
             # A fill since the page's last look: every panel (orders, balance, PnL) refreshes now, not at its next poll.

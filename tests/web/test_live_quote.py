@@ -40,7 +40,7 @@ def test_the_live_quote_shows_the_streamed_price_and_top_of_book(session_client)
     assert 'data-bid="100240000"' in html
     assert 'data-spread="20000"' in html
     assert "1.25" in html
-    assert 'hx-trigger="every 1s"' in html
+    assert 'hx-trigger="every 1s, tabVisible from:body"' in html
 
 
 def test_an_unchanged_quote_is_answered_with_204_and_a_new_price_is_shown(session_client):

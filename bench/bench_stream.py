@@ -12,7 +12,7 @@ thread's CPU per 1,000 messages, and the cost of the dashboard's 1-second live-q
    in the same process, is not counted.
 2. The wake-up itself: `--crossings` times, a price under the stop level, timed to the wake callback; then
    200 prices through the sandbox's own push path (pin → trade, ticker, orderbook), as a test's set_price.
-3. The live-quote partial (`/live/quote`, through the whole Django stack, in-process) full and unchanged
+3. The live-quote partial (`/panels/live-quote`, through the whole Django stack, in-process) full and unchanged
    (204), p50/p95, on a migrated database of its own (`--db`, default sqlite:////tmp/autocoin-bench-stream.sqlite3).
 
 Budgets: p99 latency ≤ 50 ms, live-quote p95 ≤ 25 ms (bench_web's). Exit status 1 when one is missed.
@@ -243,14 +243,14 @@ def live_quote_cost(requests: int) -> dict[str, Any]:
         headers = {"HX-Request": "true"}
         EngineState.objects.filter(pk=1).update(heartbeat_at=timezone.now())  # the engine writes one every 0.5 s
         if kind == "unchanged":
-            headers["If-None-Match"] = client.get("/live/quote", headers=headers)["ETag"]
+            headers["If-None-Match"] = client.get("/panels/live-quote", headers=headers)["ETag"]
         for _ in range(5):
-            client.get("/live/quote", headers=headers)
+            client.get("/panels/live-quote", headers=headers)
         timings, size, status = [], 0, 0
         for _ in range(requests):
             reset_queries()
             began = time.perf_counter()
-            response = client.get("/live/quote", headers=headers)
+            response = client.get("/panels/live-quote", headers=headers)
             timings.append((time.perf_counter() - began) * 1000)
             size, status = len(response.content), response.status_code
         rows[kind] = {

@@ -32,7 +32,7 @@ STREAM = {
 
 def test_the_live_quote_shows_the_streamed_price_and_top_of_book(session_client):
     engine_heartbeat(state="RUNNING", metrics={**ENGINE_METRICS, "stream": STREAM})
-    response = session_client.get("/live/quote", headers={"HX-Request": "true"})
+    response = session_client.get("/panels/live-quote", headers={"HX-Request": "true"})
     assert response.status_code == 200
     html = response.content.decode()
     assert "100,250,000" in html
@@ -45,13 +45,13 @@ def test_the_live_quote_shows_the_streamed_price_and_top_of_book(session_client)
 
 def test_an_unchanged_quote_is_answered_with_204_and_a_new_price_is_shown(session_client):
     engine_heartbeat(state="RUNNING", metrics={**ENGINE_METRICS, "stream": STREAM})
-    first = session_client.get("/live/quote", headers={"HX-Request": "true"})
-    again = session_client.get("/live/quote", headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
+    first = session_client.get("/panels/live-quote", headers={"HX-Request": "true"})
+    again = session_client.get("/panels/live-quote", headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
     assert again.status_code == 204
     engine_heartbeat(
         state="RUNNING", metrics={**ENGINE_METRICS, "stream": {**STREAM, "price": {"value": "99000000", "at": None}}}
     )
-    changed = session_client.get("/live/quote", headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
+    changed = session_client.get("/panels/live-quote", headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
     assert changed.status_code == 200
     assert "99,000,000" in changed.content.decode()
 
@@ -59,13 +59,13 @@ def test_an_unchanged_quote_is_answered_with_204_and_a_new_price_is_shown(sessio
 def test_without_a_stream_the_quote_says_so_in_korean(session_client):
     engine_heartbeat(state="RUNNING", metrics=ENGINE_METRICS)
     with translation.override("ko"):
-        response = session_client.get("/live/quote", headers={"HX-Request": "true", "Accept-Language": "ko"})
+        response = session_client.get("/panels/live-quote", headers={"HX-Request": "true", "Accept-Language": "ko"})
     assert response.status_code == 200
     assert "스트림" in response.content.decode()
 
 
 def test_the_live_quote_needs_a_login():
-    response = Client().get("/live/quote")
+    response = Client().get("/panels/live-quote")
     assert response.status_code == 302
 
 
@@ -89,9 +89,9 @@ def test_metrics_say_off_without_a_stream():
 
 def test_a_new_fill_makes_every_panel_refresh_at_once(session_client):
     engine_heartbeat(state="RUNNING", metrics={**ENGINE_METRICS, "stream": STREAM, "fills_total": 3})
-    first = session_client.get("/live/quote", {"fills": "2"}, headers={"HX-Request": "true"})
+    first = session_client.get("/panels/live-quote", {"fills": "2"}, headers={"HX-Request": "true"})
     assert first.status_code == 200
     assert "engineChanged" in first.get("HX-Trigger", "")
     assert "&quot;fills&quot;: &quot;3&quot;" in first.content.decode() or '"fills": "3"' in first.content.decode()
-    same = session_client.get("/live/quote", {"fills": "3"}, headers={"HX-Request": "true"})
+    same = session_client.get("/panels/live-quote", {"fills": "3"}, headers={"HX-Request": "true"})
     assert "HX-Trigger" not in same

@@ -166,7 +166,7 @@ def test_a_fill_on_my_order_reaches_the_dashboard_within_a_second_and_is_booked_
         return "status-DONE" in row.split("</tr>", 1)[0] and "↳" in row
 
     def page_told() -> bool:  # the live quote (polled every second) tells the page to refresh its panels
-        return "engineChanged" in browser.get("/live/quote", {"fills": str(fills_before)}).get("HX-Trigger", "")
+        return "engineChanged" in browser.get("/panels/live-quote", {"fills": str(fills_before)}).get("HX-Trigger", "")
 
     wait_until(shown, 1.0, engine.output_if_dead)
     wait_until(page_told, max(0.01, 1.0 - (time.monotonic() - moved)), engine.output_if_dead)

@@ -104,7 +104,6 @@ class MarketFeed:
         self.clock = clock
         self._lock = threading.Lock()
         self._ticker: TickerMessage | None = None
-        self._ticker_at: float | None = None
         self._last_frame_at: float | None = None
         self._high: Decimal | None = None
         self._top: OrderbookTop | None = None
@@ -154,7 +153,7 @@ class MarketFeed:
             while self._frames and self._frames[0] < now - RATE_WINDOW_SEC:
                 self._frames.popleft()
             if isinstance(message, TickerMessage) and message.market == self.market:
-                self._ticker, self._ticker_at = message, now
+                self._ticker = message
                 price = message.trade_price
                 self._high = price if self._high is None else max(self._high, price)
                 watch = self._watch

@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/bench_web.py
 	$(PY) bench/bench_sandbox.py
 	$(PY) bench/bench_client.py
+	$(PY) bench/bench_stream.py
 	$(PY) bench/bench_backtest.py
 	$(PY) bench/bench_optimize.py --reuse-db
 	$(PY) bench/bench_replay.py

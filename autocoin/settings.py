@@ -246,6 +246,8 @@ try:
     UPBIT_API_BASE = env_url("UPBIT_API_BASE", "https://api.upbit.com")
     UPBIT_CONNECT_TIMEOUT_SEC = env_decimal("UPBIT_CONNECT_TIMEOUT_SEC", "3", minimum=Decimal("0.1"), maximum=Decimal("60"))
     UPBIT_READ_TIMEOUT_SEC = env_decimal("UPBIT_READ_TIMEOUT_SEC", "10", minimum=Decimal("0.1"), maximum=Decimal("120"))
+    # The WebSocket beside the REST base (wss://api.upbit.com/websocket/v1; the sandbox's ws://host:port/websocket/v1).
+    UPBIT_WS_URL = env_url("UPBIT_WS_URL", "", schemes=("ws", "wss"), allow_empty=True)
 
     # --- Trading ----------------------------------------------------------------------------------
     TRADING_MARKET = env_market("TRADING_MARKET", "KRW-BTC")
@@ -267,6 +269,13 @@ try:
     HOLD_SIGNAL_INTERVAL_SEC = env_int("HOLD_SIGNAL_INTERVAL_SEC", 300, minimum=5, maximum=86400)
     # The exchange's last trade may be at most this old (by this PC's clock) before no new entries are made.
     TICKER_MAX_AGE_SEC = env_int("TICKER_MAX_AGE_SEC", 60, minimum=5, maximum=3600)
+    # Prices, the order book and order updates from Upbit's WebSocket; REST polling whenever the stream is off,
+    # down or silent for STREAM_STALE_SEC. Default: on when trading live or against a non-Upbit REST base (the
+    # sandbox); off for paper trading on Upbit's own prices, which a cycle every LOOP_INTERVAL_SEC serves.
+    MARKET_STREAM = env_choice(
+        "MARKET_STREAM", "on" if not PAPER_MODE or urlparse(UPBIT_API_BASE).hostname != "api.upbit.com" else "off", ("on", "off")
+    )
+    STREAM_STALE_SEC = env_int("STREAM_STALE_SEC", 5, minimum=1, maximum=300)
     ENGINE_STALE_AFTER_SEC = env_int("ENGINE_STALE_AFTER_SEC", 10, minimum=3, maximum=600)
     # A manual request not carried out within this many seconds expires: an old "close" must never fire later.
     MANUAL_ORDER_TTL_SEC = env_int("MANUAL_ORDER_TTL_SEC", 120, minimum=5, maximum=86400)

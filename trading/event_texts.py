@@ -25,6 +25,12 @@ SENTENCES: dict[str, str] = {
     "order_rate_limited": gettext_noop(
         "Order not placed: Upbit refused it for its rate limit (HTTP 429): %(order)s; the engine waits before the next order"
     ),
+    "stream_fresh": gettext_noop("Market data from the WebSocket stream: the stream is connected and fresh"),
+    "stream_disconnected": gettext_noop("Market data from REST polling: the stream is disconnected (%(error)s)"),
+    "stream_silent": gettext_noop(
+        "Market data from REST polling: the stream has been silent for %(seconds)s s (STREAM_STALE_SEC=%(limit)s)"
+    ),
+    "stream_no_ticker": gettext_noop("Market data from REST polling: the stream has sent no ticker yet"),
     "claim_lost": gettext_noop(
         "Order on %(market)s not sent: another engine process (%(owner)s) owns the engine now; this process stops trading"
     ),

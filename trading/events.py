@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exchange.redact import mask_configured_secrets, mask_configured_value
+from trading import event_texts
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
 
 logger = logging.getLogger("autocoin.events")
@@ -408,6 +409,17 @@ def live_preflight_failed(*, actor: str, market: str, checks: list[Any]) -> Engi
         actor=actor,
         message=f"Live pre-flight for {market} failed: {', '.join(failed)}",
         meta={"market": market, "checks": [{"name": check.name, "ok": check.ok, "text": check.text} for check in checks]},
+    )
+
+
+def market_data_source_changed(*, source: str, code: str, params: dict[str, Any], market: str) -> EngineEvent:
+    """The engine's prices now come from `source` ("stream": Upbit's WebSocket; "rest": polling), for the reason
+    sentence `code` of trading/event_texts.py (shown in the reader's language)."""
+    return event_record(
+        kind=Kind.MARKET_STREAM,
+        level=Level.INFO if source == "stream" else Level.WARNING,
+        message=event_texts.english(code, **params),
+        meta={"source": source, "market": market, "text": event_texts.meta(code, **params)},
     )
 
 

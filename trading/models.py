@@ -156,6 +156,7 @@ class EngineEvent(models.Model):
         PAPER_RESET = "paper_reset", "Paper account reset"
         MANUAL_ORDER = "manual_order", "Manual order"
         NOTIFICATION = "notification", "Notification"
+        MARKET_STREAM = "market_stream", "Market data stream"
         ERROR = "error", "Error"
 
     ts = models.DateTimeField(default=timezone.now, editable=False)

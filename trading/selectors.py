@@ -16,6 +16,7 @@ from django.utils import timezone
 from exchange.redact import mask_configured_secrets
 from trading.accounts import account_current, account_label
 from trading.liveness import owner_is_dead
+from trading.market_stream import stream_metric_samples
 from trading.models import (
     BalanceSnapshot,
     EngineEvent,
@@ -562,6 +563,8 @@ def metrics_text() -> str:
     metric("rate_limited_total", "counter", "HTTP 429 answers from the exchange.", [("", data.get("rate_limited_total", 0))])
     metric("equity_krw", "gauge", "Total equity in KRW at the last price.", [("", data.get("equity_krw"))])
     metric("pnl_today_krw", "gauge", "Today's realized plus unrealized PnL in KRW.", [("", data.get("pnl_today_krw"))])
+    for name, kind, help_text, samples in stream_metric_samples(data if state.owner else {}):
+        metric(name, kind, help_text, samples)
     return "\n".join(lines) + "\n"
 
 

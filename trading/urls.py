@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from trading import api, api_manual, views
+from trading import api, api_manual, views, views_live
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("panels/live-quote", views_live.live_quote, name="live_quote"),  # ahead of panels/<name>: its own clock
     path("panels/<slug:name>", views.panel, name="panel"),
     path("engine/<slug:action>", views.engine_action, name="engine_action"),
     path("orders/manual", views.manual_order, name="manual_order"),

@@ -48,6 +48,7 @@ from trading.auth import (
 )
 from trading.errors import InvalidInput, ManualOrderRefused, ManualRequestNotCancellable
 from trading.forms import AMOUNT_MAX_CHARS
+from trading.market_stream import live_quote_context
 from trading.models import EngineState, ManualOrderRequest, OptimizationStudy
 
 
@@ -230,6 +231,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "account_label": selectors.account_current_label(),
         "market": settings.TRADING_MARKET,
         "manual_kinds": ManualOrderRequest.Kind.choices,
+        "live": live_quote_context(),
     }
     for name, (builder, _needs_state, _every) in PANELS.items():
         context.update(builder(state))

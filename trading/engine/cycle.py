@@ -3,7 +3,8 @@
 Order of work, each step leaving an EngineEvent or Signal behind:
 
 1. reconcile every non-final order of this account (NEW, WAIT, UNKNOWN) and record its fills;
-2. the ticker: its trade price and time are the cycle's price and clock (time comes from the exchange);
+2. the ticker (the market stream's last one while it is healthy, else REST's): its trade price and time are
+   the cycle's price and clock (time comes from the exchange);
    the closed candles the strategy needs; the balances;
 3. manual requests queued from the web, through the risk gate and order path;
 4. protective exits (stop-loss, ATR stop, trailing stop, take-profit) on the live price;
@@ -48,8 +49,10 @@ from trading.engine.notify import Notifier
 from trading.engine.outage import DATABASE_ERRORS
 from trading.engine.outcome import CycleOutcome, EngineStopped, StaleMarketData
 from trading.engine.pnl import Holdings, PnlTracker, holdings_from_balances
+from trading.engine.stream import MarketFeed, Watch
 from trading.models import EngineState, Fill, Mode
 from trading.strategies.base import Action, Position, Prepared, Strategy
+from trading.strategies.protective import ProtectiveRules
 
 logger = logging.getLogger("autocoin.engine.cycle")
 State = EngineState.State
@@ -114,6 +117,8 @@ class TradingEngine:
             clock=clock,
         )
         self._pnl: PnlTracker | None = None
+        self.feed: MarketFeed | None = None
+        """The market stream (set by the runner when MARKET_STREAM is on): prices, wake-ups, reported fills."""
         self._reconciled_at_start = False
         self._fills_unread = True
         self._failures_at_start = 0
@@ -192,7 +197,7 @@ class TradingEngine:
         self.orders.refresh_fees()
         self._reconcile()
 
-        ticker = self.exchange.get_ticker(self.market)
+        ticker = (self.feed.ticker() if self.feed is not None else None) or self.exchange.get_ticker(self.market)
         price, now = ticker.trade_price, ticker.timestamp
         age = age_seconds(self.clock(), now)
         strategy, params = self.decisions.strategy(inputs.strategy_params)
@@ -228,6 +233,12 @@ class TradingEngine:
         return outcome
 
     def _reconcile(self) -> None:
+        reported = self.feed.take_orders() if self.feed is not None else set()
+        if reported and self._reconciled_at_start:
+            # The stream saw a trade: ask REST about exactly those orders now (REST is the truth; fills by trade id).
+            order_ops.orders_reconcile_reported(
+                self.exchange, account=self.account, uuids=reported, fee_rates=self.orders.fee_rates, on_fill=self._on_fill
+            )
         if not self._reconciled_at_start:
             self.startup_reconcile()
             pending = order_ops.open_orders(account=self.account)
@@ -294,14 +305,22 @@ class TradingEngine:
     ) -> bool:
         """Check the protective exits on the live price; True when an exit order was placed."""
         holdings, price = moment.holdings, moment.price
+        high = self.feed.take_high() if self.feed is not None else None
         if not self._holding(holdings, price):
             self.decisions.position_closed()
+            self._watch(None)
             return False
         book = moment.pnl.book
         entry_at = book.entry_at if book.volume > 0 else None
-        fired = self.decisions.protective(params, holdings, price, entry_at, latest_atr(prepared))
+        atr = latest_atr(prepared)
+        fired = self.decisions.protective(params, holdings, price, entry_at, atr, high=high)
         if fired is None:
+            peak = self.decisions.state.peak_price or holdings.avg_buy_price
+            rules = ProtectiveRules.from_params(params)
+            watch = Watch(rules, float(holdings.avg_buy_price), float(peak), atr) if may_trade and rules.active else None
+            self._watch(watch)
             return False
+        self._watch(None)  # the next cycle loads the position the exit leaves
         candle = self.decisions.forming_candle(moment.now)
         decision = fired.decision(params, candle_start=candle)
         outcome.decision = decision
@@ -314,6 +333,11 @@ class TradingEngine:
         )
         result = self.orders.execute(intent, moment, outcome, signal=signal)
         return result is not None and result.placed
+
+    def _watch(self, watch: Watch | None) -> None:
+        """Leave the stream what to check on each ticker until the next cycle."""
+        if self.feed is not None:
+            self.feed.watch(watch)
 
     # --- the strategy, once per closed candle ----------------------------------------------------
     def _decide(
@@ -370,6 +394,7 @@ class TradingEngine:
 
     def _on_fill(self, fill: Fill) -> None:
         self._fills_unread = True
+        self.metrics.add("fills_total")
         order = fill.order
         self.notifier.send(
             f"autocoin fill ({order.mode}): {order.side} {events.volume_text(fill.volume)} {order.market} "

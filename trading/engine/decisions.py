@@ -130,16 +130,24 @@ class DecisionStep:
 
     # --- protective exits -----------------------------------------------------------------------------
     def protective(
-        self, params: dict[str, Any], holdings: Holdings, price: Decimal, entry_at: datetime | None, atr: float | None
+        self,
+        params: dict[str, Any],
+        holdings: Holdings,
+        price: Decimal,
+        entry_at: datetime | None,
+        atr: float | None,
+        *,
+        high: Decimal | None = None,
     ) -> ProtectiveExit | None:
-        """Raise the stored peak to `price` and check the protective exits (None: none fired, or nothing held)."""
+        """Raise the stored peak to `price` (and to `high`, the highest streamed price since the last cycle) and
+        check the protective exits (None: none fired, or nothing held)."""
         rules = ProtectiveRules.from_params(params)
         if holdings.coin <= 0 or holdings.avg_buy_price <= 0:
             self.position_closed()
             return None
         state = self.state
         peak = state.peak_price if state.peak_entry_at == entry_at and state.peak_price is not None else None
-        peak = max(peak or holdings.avg_buy_price, price)
+        peak = max(peak or holdings.avg_buy_price, price, high or price)
         self.remember(peak_price=peak, peak_entry_at=entry_at)
         if not rules.active:
             return None

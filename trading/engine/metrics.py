@@ -23,6 +23,7 @@ class Metrics:
       "sum": float_seconds, "count": n}``; bucket counts are cumulative (``le``).
     - ``orders_placed_total`` (int): orders the exchange accepted.
     - ``orders_failed_total`` (int): orders rejected, not placed, or with a lost answer.
+    - ``fills_total`` (int): fills this process recorded (the dashboard refreshes its panels when it moves).
     - ``exchange_errors_total`` (object): ``{exception class name: count}``, e.g. ``{"RetryLater": 2}``.
     - ``rate_limited_total`` (int): HTTP 429 answers seen (by the client's retries or by the engine).
     - ``equity_krw`` (str decimal or null): KRW + coin × last price after the last cycle.
@@ -39,6 +40,7 @@ class Metrics:
         self.duration_sum = 0.0
         self.orders_placed_total = 0
         self.orders_failed_total = 0
+        self.fills_total = 0
         self.exchange_errors_total: dict[str, int] = {}
         self.rate_limited_seen = 0
         self.client_rate_limited = 0
@@ -86,6 +88,7 @@ class Metrics:
                 "cycle_duration_seconds": {"buckets": cumulative, "sum": round(self.duration_sum, 6), "count": self.cycles_total},
                 "orders_placed_total": self.orders_placed_total,
                 "orders_failed_total": self.orders_failed_total,
+                "fills_total": self.fills_total,
                 "exchange_errors_total": dict(self.exchange_errors_total),
                 "rate_limited_total": max(self.rate_limited_seen, self.client_rate_limited),
                 # format(…, "f"): "0.00000000", never "0E-8", for people and scrapers reading the JSON.

@@ -365,6 +365,25 @@ def orders_reconcile(
     return result
 
 
+def orders_reconcile_reported(
+    exchange: Exchange,
+    *,
+    account: str,
+    uuids: set[str],
+    fee_rates: dict[str, Decimal] | None = None,
+    on_fill: Callable[[Fill], None] | None = None,
+) -> list[Fill]:
+    """Look up at once the orders the market stream reported a trade on (this account's, still open or with
+    fills to record); the stream's own figures are never booked. Unknown uuids (another program's orders) are skipped."""
+    fills: list[Fill] = []
+    orders = Order.objects.filter(account=account, exchange_uuid__in=sorted(uuids)).order_by("ts", "id")
+    for order in orders:
+        if order.is_final and not missing_fills(order):
+            continue  # REST already told the whole story: nothing to book twice
+        fills.extend(order_reconcile_one(exchange, order, fee_rates=fee_rates, on_fill=on_fill))
+    return fills
+
+
 def orders_cancel_requested(
     exchange: Exchange,
     *,

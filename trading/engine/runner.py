@@ -8,7 +8,11 @@ Threads:
   graceful stop (RUNNING → STOPPING), waits for the trading thread, and releases the claim.
 - **engine (trading)**: runs `TradingEngine.run_cycle()` every LOOP_INTERVAL_SEC while RUNNING (or
   after the backoff delay a failed cycle asks for), finishes STOPPING → IDLE after its cycle, and
-  waits on a `threading.Event`, so Start/Stop/shutdown never wait for a sleep to end.
+  waits on a `threading.Event`, so Start/Stop/shutdown never wait for a sleep to end. The market stream
+  (stream.py) sets the same event, with "run a cycle now", when a live price crosses a protective level or
+  an order of ours traded; a cycle that failed keeps its backoff delay whatever the stream says.
+- **public-ws / private-ws** (MARKET_STREAM=on): Upbit's WebSocket; the control loop publishes its state and
+  last top of book with each heartbeat and records each switch between the stream and REST polling.
 
 Exit codes: 0 after a graceful stop; 1 when refused (another engine alive, live mode without keys),
 when the claim was taken over by another process, or when the trading thread died.
@@ -37,6 +41,7 @@ from trading.engine.cycle import TradingEngine
 from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
 from trading.engine.outage import DATABASE_ERRORS, DatabaseOutage
+from trading.engine.stream import MarketFeed, feed_from_settings, off_snapshot
 from trading.liveness import owner_is_dead as owner_is_dead  # the claim's takeover test, kept importable here
 from trading.models import EngineState
 
@@ -104,6 +109,8 @@ class EngineRunner:
         self._thread: threading.Thread | None = None
         self._thread_error: BaseException | None = None
         self._busy = threading.Event()
+        self._stream_due = threading.Event()
+        self.feed: MarketFeed | None = None
         self.engine: TradingEngine | None = None
         self.database = DatabaseOutage(max_sec=float(settings.DB_OUTAGE_MAX_SEC))
         self.restart_note = ""
@@ -136,6 +143,10 @@ class EngineRunner:
         try:
             self.engine = TradingEngine(self.exchange_factory(), notifier=self.notifier, metrics=self.metrics, owner=self.owner)
             self.notifier.start()
+            if not once:
+                self.feed = self.engine.feed = feed_from_settings(self.engine, wake=self._stream_wake)
+                if self.feed is not None:
+                    self.feed.start()
             self._startup_reconcile()
             if once:
                 return self._run_once()
@@ -147,6 +158,8 @@ class EngineRunner:
             self._wake.set()
             if self._thread is not None and self._thread.is_alive():
                 self._thread.join(timeout=30)
+            if self.feed is not None:
+                self.feed.stop()
             try:
                 if not self.database.away():  # else each write could wait out the busy timeout again
                     services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot())
@@ -208,6 +221,7 @@ class EngineRunner:
             events.engine_restarted(owner=self.owner, note=self.restart_note)
             self.restart_note = ""
         while True:
+            self._publish_stream()
             if not services.engine_heartbeat(owner=self.owner, metrics=self.metrics.snapshot()):
                 self._thread_exit.set()
                 self._wake.set()
@@ -240,6 +254,19 @@ class EngineRunner:
             else:
                 self.shutdown.wait(self.poll_sec)
 
+    def _stream_wake(self) -> None:
+        """Called on the stream thread: run a cycle now (a protective level crossed, or an order of ours traded)."""
+        self._stream_due.set()
+        self._wake.set()
+
+    def _publish_stream(self) -> None:
+        """The stream's state and top of book for the heartbeat; an event when the price source switches."""
+        feed = self.feed
+        self.metrics.extra["stream"] = feed.snapshot() if feed is not None else off_snapshot()
+        switch = feed.source_changed() if feed is not None else None
+        if feed is not None and switch is not None:
+            events.market_data_source_changed(source=switch.source, code=switch.code, params=switch.params, market=feed.market)
+
     def _trading_loop(self) -> None:
         while not self._thread_exit.is_set():
             try:
@@ -255,6 +282,7 @@ class EngineRunner:
         """The trading loop proper; a database error leaves it (and `_trading_loop` comes back in)."""
         engine = self._built_engine()
         next_due = 0.0
+        backing_off = False
         try:
             while not self._thread_exit.is_set():
                 self._wake.clear()
@@ -272,12 +300,14 @@ class EngineRunner:
                 # After a shutdown request no new cycle starts; the control loop moves RUNNING → STOPPING.
                 if state == State.RUNNING and not self.shutdown.is_set():
                     now = time.monotonic()
-                    if now >= next_due:
+                    if now >= next_due or (self._stream_due.is_set() and not backing_off):
+                        self._stream_due.clear()
                         self._busy.set()
                         try:
                             outcome = engine.run_cycle()
                         finally:
                             self._busy.clear()
+                        backing_off = outcome.retry_in_sec is not None
                         delay = outcome.retry_in_sec if outcome.retry_in_sec is not None else float(settings.LOOP_INTERVAL_SEC)
                         next_due = time.monotonic() + delay
                         continue

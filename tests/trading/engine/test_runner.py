@@ -133,6 +133,7 @@ def engine_env(sandbox, db) -> dict[str, str]:
         ORDER_COOLDOWN_SEC="0",
         MAX_ORDER_KRW="10000",
         LOG_LEVEL="INFO",
+        MARKET_STREAM="off",  # these drills are about REST; the stream's own: test_stream_engine.py
     )
     return env
 

@@ -29,10 +29,13 @@ def admin_connection() -> psycopg.Connection:
 
 
 def test_a_connection_ended_by_the_server_is_not_handed_out_again(client):
+    # A pool of this test's own: connections earlier tests in this process left checked out (threads that never
+    # gave theirs back) would otherwise fill it, and the request below would wait for one in vain.
+    connection.close()
+    connection.close_pool()
     EngineState.load()
     connection.close()  # back to the pool, still open as far as the pool knows
-    # Earlier tests in this process may have closed the pool: take a connection from it and give it back, so
-    # the pool surely holds one the server is about to end.
+    # Take a connection from the pool and give it back, so the pool surely holds one the server is about to end.
     with connection.pool.connection() as pooled:
         held = pooled.info.backend_pid
     name = connection.settings_dict["NAME"]

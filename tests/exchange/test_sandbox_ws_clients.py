@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 import types
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -91,7 +92,22 @@ def run_with(sandbox: Any, scenario: Callable[[Any], Coroutine[Any, Any, None]])
         finally:
             await exchange.close()
 
-    asyncio.run(main())
+    # A loop of its own on a thread of its own: an earlier test in this worker (the browser's sync API) may
+    # have left an event loop running on the main thread, where asyncio.run() refuses to start.
+    failures: list[BaseException] = []
+
+    def own_loop() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread below, re-raised there
+            failures.append(error)
+
+    runner = threading.Thread(target=own_loop, name="ccxt-scenario")
+    runner.start()
+    runner.join(timeout=30)
+    assert not runner.is_alive(), "the ccxt scenario did not end"
+    if failures:
+        raise failures[0]
 
 
 async def until(condition: Callable[[], bool]) -> None:

@@ -7,6 +7,9 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db.models import CharField, Subquery, Value
+from django.db.models.functions import Coalesce
+
 from exchange.redact import mask_configured_secrets, mask_configured_value
 from trading import event_texts
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
@@ -24,6 +27,13 @@ _LOG_LEVELS: dict[str, int] = {
 }
 
 
+# The engine's state as the row is written, read inside the INSERT rather than by a query of its own: an order
+# cycle writes three events, and each query costs more in Django than in the database.
+_STATE_NOW = Coalesce(
+    Subquery(EngineState.objects.filter(pk=EngineState.SINGLETON_PK).values("state")[:1]), Value(""), output_field=CharField()
+)
+
+
 def event_record(
     *,
     kind: str,
@@ -34,16 +44,17 @@ def event_record(
     state: str | None = None,
 ) -> EngineEvent:
     """Write one audit row (every configured secret masked, meta included) and mirror it to the log."""
-    if state is None:
-        state = EngineState.objects.values_list("state", flat=True).filter(pk=EngineState.SINGLETON_PK).first() or ""
     event = EngineEvent.objects.create(
         kind=kind,
         level=level,
         actor=mask_configured_secrets(actor)[:150],
-        state=state,
+        state=_STATE_NOW if state is None else state,
         message=mask_configured_secrets(message),
         meta=mask_configured_value(meta or {}),
     )
+    if state is None:
+        # The state was read by the INSERT itself; reading it back (only if asked) costs a query then, not now.
+        del event.__dict__["state"]
     logger.log(_LOG_LEVELS.get(level, logging.INFO), "%s: %s", kind, event.message)
     return event
 

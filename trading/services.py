@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -253,9 +253,9 @@ def order_intent_create(
     with transaction.atomic():
         if fence is not None:
             fence()
-        # The fields are checked here; uniqueness and the check constraints are the database's to enforce on
-        # insert (checking them first cost a savepoint and a query each, on every order).
-        order.full_clean(validate_unique=False, validate_constraints=False)
+        # The fields are checked here; uniqueness, the check constraints and the signal's foreign key are the
+        # database's to enforce on insert (checking them first cost a savepoint or a query each, on every order).
+        order.full_clean(exclude=["signal"], validate_unique=False, validate_constraints=False)
         order.save()
     return order
 
@@ -271,23 +271,39 @@ def order_status_from_info(info: OrderInfo) -> str:
     return _STATUS_FROM_EXCHANGE.get(info.state, Order.Status.WAIT)
 
 
-def fill_record(*, order: Order, trade: Trade, fee_rate: Decimal) -> tuple[Fill, bool]:
-    """Record one fill of `order`; a trade id seen before is never counted twice. Returns (fill, created)."""
+def _fill_values(order: Order, trade: Trade, fee_rate: Decimal) -> dict[str, Any]:
     funds = trade.funds if trade.funds else trade.price * trade.volume
     fee = trade.fee if trade.fee is not None else fee_for(funds, fee_rate)
-    fill, created = Fill.objects.get_or_create(
-        trade_id=trade.uuid,
-        defaults={
-            "order": order,
-            "ts": trade.created_at,
-            "price": trade.price,
-            "volume": trade.volume,
-            "funds": funds,
-            "fee": fee,
-            "raw": {"uuid": trade.uuid, "side": trade.side, "price": trade.price, "volume": trade.volume, "funds": funds},
-        },
-    )
-    return fill, created
+    return {
+        "order": order,
+        "ts": trade.created_at,
+        "price": trade.price,
+        "volume": trade.volume,
+        "funds": funds,
+        "fee": fee,
+        "raw": {"uuid": trade.uuid, "side": trade.side, "price": trade.price, "volume": trade.volume, "funds": funds},
+    }
+
+
+def fill_record(*, order: Order, trade: Trade, fee_rate: Decimal) -> tuple[Fill, bool]:
+    """Record one fill of `order`; a trade id seen before is never counted twice. Returns (fill, created)."""
+    return Fill.objects.get_or_create(trade_id=trade.uuid, defaults=_fill_values(order, trade, fee_rate))
+
+
+def _fills_record_new(*, order: Order, trades: tuple[Trade, ...], fee_rate: Decimal, one_by_one: bool) -> list[Fill]:
+    """The fills of `trades` not recorded before. At once: one read of the trade ids already known, then plain
+    inserts (no savepoint per trade); a trade recorded by another writer in between makes the insert fail, and the
+    caller applies the answer again `one_by_one`."""
+    if one_by_one:
+        recorded = [fill_record(order=order, trade=trade, fee_rate=fee_rate) for trade in trades]
+        return [fill for fill, created in recorded if created]
+    seen = set(Fill.objects.filter(trade_id__in=[trade.uuid for trade in trades]).values_list("trade_id", flat=True))
+    fills: list[Fill] = []
+    for trade in trades:
+        if trade.uuid not in seen:
+            seen.add(trade.uuid)
+            fills.append(Fill.objects.create(trade_id=trade.uuid, **_fill_values(order, trade, fee_rate)))
+    return fills
 
 
 def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool = False) -> list[Fill]:
@@ -297,12 +313,18 @@ def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals
     order, whose trade list is then complete) does an order reported with an executed volume but no
     trades become one fill made from its totals; an order-placement answer never carries trades, and
     turning it into a fill would count the trades twice when they are read later."""
-    new_fills: list[Fill] = []
+    try:
+        return _order_apply_info(order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=False)
+    except IntegrityError:
+        # A trade id was recorded meanwhile (nothing of this attempt was kept): each trade on its own now.
+        return _order_apply_info(order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=True)
+
+
+def _order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool, one_by_one: bool) -> list[Fill]:
     with transaction.atomic():
-        for trade in info.trades:
-            fill, created = fill_record(order=order, trade=trade, fee_rate=fee_rate)
-            if created:
-                new_fills.append(fill)
+        new_fills = (
+            _fills_record_new(order=order, trades=info.trades, fee_rate=fee_rate, one_by_one=one_by_one) if info.trades else []
+        )
         # Without per-trade detail (the exchange reported totals only), the final totals become one fill.
         if totals_as_fill and not info.trades and info.is_final and info.executed_volume > 0 and not order.fills.exists():
             funds = info.filled_funds or Decimal("0")

@@ -188,6 +188,16 @@ def test_an_event_records_the_engines_state_at_the_time():
     assert events.state_changed(old="RUNNING", new="STOPPING", actor="engine", reason="").state == "STOPPING"
 
 
+def test_an_event_reads_the_state_in_its_own_insert(django_assert_num_queries):
+    EngineState.load()
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state=EngineState.State.STOPPING)
+    with django_assert_num_queries(1):
+        event = events.engine_error(message="boom")
+    assert EngineEvent.objects.get(pk=event.pk).state == EngineState.State.STOPPING
+    EngineState.objects.all().delete()
+    assert EngineEvent.objects.get(pk=events.engine_error(message="no state row").pk).state == ""
+
+
 def test_secrets_never_reach_the_log(settings):
     settings.UPBIT_SECRET_KEY = "very-secret-upbit-key-123"
     event = events.engine_error(

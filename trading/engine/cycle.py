@@ -195,6 +195,7 @@ class TradingEngine:
         if state.kill_switch or state.state == State.ERROR:
             may_trade = False
         self.orders.refresh_fees()
+        self.orders.none_open = False
         self._reconcile()
 
         ticker = (self.feed.ticker() if self.feed is not None else None) or self.exchange.get_ticker(self.market)
@@ -261,6 +262,8 @@ class TradingEngine:
                 self.exchange, account=self.account, fee_rates=self.orders.fee_rates, on_fill=self._on_fill
             ):
                 logger.warning("requested cancel not carried out yet: %s", problem)
+        # Orders are created only by this process's gate: until it sends one, the gate need not look again.
+        self.orders.none_open = not pending
 
     def _moment(self, price: Decimal, now: datetime, pnl: PnlTracker) -> GateInput:
         """Fresh balances (and the fills they came with) at this cycle's price and time."""

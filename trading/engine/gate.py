@@ -78,7 +78,11 @@ class OrderPath:
         self.fee_rates: dict[str, Decimal] = {"buy": DEFAULT_FEE_RATE, "sell": DEFAULT_FEE_RATE}
         self.min_total = KRW_MIN_ORDER_TOTAL
         self.fills_pending = True
+        # Set by the cycle when its reconcile found no open order of this account at all (then none is open
+        # on this market either); spent by the first order the gate considers.
+        self.none_open = False
         self.last_rejection: dict[str, str] | None = None
+        self._order_failures_seen = 1  # unknown until the gate reads the state row: reset it after an order
         self._fees_at: float | None = None
         self._last_strategy: dict[str, datetime] | None = None
         self._loss_limit_day: date | Literal[False] | None = None
@@ -144,6 +148,7 @@ class OrderPath:
     def evaluate(self, intent: risk.OrderIntent, moment: GateInput) -> risk.RiskResult:
         """Size `intent` and apply the risk rules at `moment`."""
         state = EngineState.load()
+        self._order_failures_seen = state.consecutive_order_failures
         holdings = moment.holdings
         realized, unrealized = moment.pnl.today(moment.price, moment.now)
         last = self.last_strategy_orders()
@@ -183,7 +188,8 @@ class OrderPath:
     ) -> order_ops.SubmitResult | None:
         """Gate `intent` and send it; None when a rule (or an unsettled order) blocked it."""
         self.check_claim()
-        blockers = order_ops.blocking_orders(self.market, self.account)
+        blockers = [] if self.none_open else order_ops.blocking_orders(self.market, self.account)
+        self.none_open = False  # an order sent from here on may stay open: the next look reads the table
         verdict: risk.RiskResult | None = None
         shown: dict[str, Any] | None = None
         if blockers:
@@ -225,13 +231,15 @@ class OrderPath:
             tick_sizes=self.ticks,
             now=moment.now,
             claim=self.claim,
+            blockers_checked=True,  # just above, and only this process places orders (the claim's fence)
         )
         outcome.orders.append(result.order)
         self.fills_pending = self.fills_pending or result.fills_pending
         if result.placed:
             self.metrics.add("orders_placed_total")
             self.last_rejection = None
-            services.engine_failures_set(consecutive_order_failures=0)
+            if self._order_failures_seen:  # the count the gate just read; only this process raises it
+                services.engine_failures_set(consecutive_order_failures=0)
             if intent.source == risk.IntentSource.STRATEGY:
                 self.last_strategy_orders()[verdict.side] = moment.now
         else:

@@ -164,6 +164,7 @@ def order_submit(
     tick_sizes: TickSizes | None = None,
     now: datetime | None = None,
     claim: Claim | None = None,
+    blockers_checked: bool = False,
 ) -> SubmitResult:
     """Place one order crash-safely. Raises StopTrading (after recording the order) and re-raises
     anything unexpected (after marking the order UNKNOWN, so it is looked up and never re-sent).
@@ -171,8 +172,9 @@ def order_submit(
     A limit price is snapped onto the pair's grid by the tick the exchange states (`tick_sizes`, read again
     once a day by `now`, the exchange's time), so the price recorded is the price sent.
     With `claim`, the intent row is written only while that claim still holds; otherwise ClaimLost
-    is raised (after an event) and nothing is written or sent."""
-    blockers = blocking_orders(market, account)
+    is raised (after an event) and nothing is written or sent. `blockers_checked`: the caller has just found no
+    open order on `market` (the gate does, before sizing), so it is not read again."""
+    blockers = [] if blockers_checked else blocking_orders(market, account)
     if blockers:
         raise RuntimeError(f"refusing to place an order on {market}: {blocking_reason(blockers[0])}")
     tick_size = None
@@ -264,17 +266,19 @@ def order_submit(
         services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=type(error).__name__, error_message=str(error))
         raise
     fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates))
-    if missing_fills(order):
+    fills_pending = missing_fills(order)
+    if fills_pending:
         # Upbit's answer to a new order carries no trades: read them now (or in the next reconcile).
         try:
             fills += services.order_apply_info(
                 order=order, info=exchange.get_order(uuid=info.uuid), fee_rate=_fee_rate(order, fee_rates), totals_as_fill=True
             )
+            fills_pending = missing_fills(order)
         except ExchangeError as error:
             logger.info("trades of order %s not read yet (%s); the next reconcile reads them", order.identifier, error)
     events.order_submitted(order=order)
     _announce_fills(fills, on_fill)
-    return SubmitResult(order=order, placed=True, new_fills=fills, fills_pending=missing_fills(order))
+    return SubmitResult(order=order, placed=True, new_fills=fills, fills_pending=fills_pending)
 
 
 def _announce_fills(fills: list[Fill], on_fill: Callable[[Fill], None] | None) -> None:

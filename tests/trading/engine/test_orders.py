@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.factories import ManualOrderRequestFactory
+from tests.factories import FillFactory, ManualOrderRequestFactory
 from tests.waiting import wait_until
 from trading.engine import orders as order_ops
 from trading.engine.cycle import TradingEngine
@@ -168,6 +168,28 @@ def test_fills_are_never_counted_twice(live, sandbox):
     services.order_apply_info(order=result.order, info=info, fee_rate=D("0.0005"))
     services.order_apply_info(order=result.order, info=info, fee_rate=D("0.0005"))
     assert Fill.objects.count() == count
+
+
+def test_a_trade_recorded_by_another_writer_meanwhile_is_not_counted_twice(live, monkeypatch):
+    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
+    info = live.get_order(uuid=result.order.exchange_uuid)
+    Fill.objects.all().delete()
+    FillFactory(order=result.order, trade_id=info.trades[0].uuid)  # written after the read of known trade ids
+    from trading import services
+
+    real_filter = Fill.objects.filter
+    reads = []
+
+    def stale_read(*args, **kwargs):
+        reads.append(kwargs)
+        return Fill.objects.none() if len(reads) == 1 else real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(Fill.objects, "filter", stale_read)
+    new = services.order_apply_info(order=result.order, info=info, fee_rate=D("0.0005"))
+    assert new == []
+    assert Fill.objects.filter(order=result.order).count() == 1
+    result.order.refresh_from_db()
+    assert result.order.status == Order.Status.DONE
 
 
 def test_a_rate_limited_order_was_not_placed(live, sandbox):

@@ -71,7 +71,7 @@ class BacktestForm(forms.Form):
         names = list(registry.STRATEGIES)
         chosen = strategy if strategy in registry.STRATEGIES else settings.STRATEGY
         self.strategy_name = chosen
-        choices = [(name, f"{name} · {registry.STRATEGIES[name].title}") for name in names]
+        choices = [(name, f"{name} · {gettext(registry.STRATEGIES[name].title)}") for name in names]
         self.fields["strategy"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField, declared above
         self.fields["strategy"].initial = chosen
         stored = StrategyConfig.objects.filter(strategy=chosen).values_list("params", flat=True).first() or {}
@@ -101,11 +101,12 @@ class BacktestForm(forms.Form):
         low, high, low_inclusive = LIMIT_BOUNDS[name]
         value = _decimal(self.cleaned_data.get(name) or "")
         if value is None or value > high or (value < low if low_inclusive else value <= low):
-            self.add_error(
-                name,
-                gettext("Enter a number %(low)s %(min)s and at most %(max)s.")
-                % {"low": gettext("of at least") if low_inclusive else gettext("above"), "min": f"{low:,}", "max": f"{high:,}"},
+            sentence = (
+                gettext("Enter a number of at least %(min)s and at most %(max)s.")
+                if low_inclusive
+                else gettext("Enter a number above %(min)s and at most %(max)s.")
             )
+            self.add_error(name, sentence % {"min": f"{low:,}", "max": f"{high:,}"})
             return None
         if name == "cooldown_sec" and value != value.to_integral_value():
             self.add_error(name, gettext("Enter whole seconds."))

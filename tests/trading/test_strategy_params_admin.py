@@ -96,3 +96,12 @@ def test_the_list_names_every_strategy_and_marks_the_engines_one(admin_client, s
     assert "▶ running" in page
     assert f"{reverse('admin:trading_strategyconfig_add')}?strategy=macd" in page
     assert StrategyConfig.objects.count() == 1  # looking at the list writes nothing
+
+
+def test_every_strategy_title_and_parameter_help_can_be_translated():
+    from trading.param_fields import STRATEGY_TEXTS
+
+    for strategy in registry.STRATEGIES.values():
+        assert strategy.title in STRATEGY_TEXTS
+        for spec in strategy.all_param_specs:
+            assert spec.help in STRATEGY_TEXTS, f"add {spec.help!r} to trading/param_fields.py STRATEGY_TEXTS"

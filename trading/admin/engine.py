@@ -163,7 +163,7 @@ class StrategyConfigAdmin(ConsoleAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         stored = set(StrategyConfig.objects.values_list("strategy", flat=True))
         unconfigured = [
-            {"name": name, "title": strategy.title, "marker": self._marker(name)}
+            {"name": name, "title": gettext(strategy.title), "marker": self._marker(name)}
             for name, strategy in STRATEGY_NAMES.items()
             if name not in stored
         ]

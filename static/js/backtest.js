@@ -19,7 +19,8 @@
   function makeChart(container) {
     var chart = LC.createChart(container, {
       autoSize: true,
-      layout: { background: { color: "#ffffff" }, textColor: "#334155", fontSize: 11 },
+      // The logo adds an inline <style> the page's CSP refuses; the attribution is a link under the charts instead.
+      layout: { background: { color: "#ffffff" }, textColor: "#334155", fontSize: 11, attributionLogo: false },
       grid: { vertLines: { color: "#f1f5f9" }, horzLines: { color: "#f1f5f9" } },
       timeScale: { timeVisible: true, secondsVisible: false },
       localization: { priceFormatter: krw },
@@ -45,6 +46,8 @@
     candles.setData(data.bars.map(function (bar) {
       return { time: seoul(bar.t), open: bar.o, high: bar.h, low: bar.l, close: bar.c };
     }));
+    // Labels only while they stay readable; with many trades the arrows alone (buy up, sell down) tell them apart.
+    var labelled = data.trades.length <= 40;
     var markers = data.trades.map(function (trade) {
       var buy = trade.side === "buy";
       return {
@@ -52,7 +55,7 @@
         position: buy ? "belowBar" : "aboveBar",
         color: buy ? "#16a34a" : "#dc2626",
         shape: buy ? "arrowUp" : "arrowDown",
-        text: (buy ? "B" : "S") + " " + trade.reason,
+        text: labelled ? (buy ? "B " : "S ") + trade.reason : "",
       };
     });
     markers.sort(function (a, b) { return a.time - b.time; });

@@ -25,7 +25,9 @@ from trading.models import BacktestRun, EngineEvent, StrategyConfig
 @pytest.mark.django_db(transaction=True)
 def test_the_service_starts_a_worker_process_that_runs_the_backtest_to_the_end():
     load_hourly()
-    job = backtest_jobs.backtest_job_create(request=request_data(), actor="user:alice")
+    # The limits as the console's form stores them: amounts as text.
+    limits = {"max_order_krw": "20000", "max_daily_loss_krw": "50000", "max_position_ratio": "0.5", "cooldown_sec": 60}
+    job = backtest_jobs.backtest_job_create(request=request_data(limit_overrides=limits), actor="user:alice")
     assert job.status == BacktestJob.Status.QUEUED
     job = wait_finished(job)
     assert job.status == BacktestJob.Status.DONE, job.error
@@ -34,6 +36,8 @@ def test_the_service_starts_a_worker_process_that_runs_the_backtest_to_the_end()
     run = BacktestRun.objects.get(pk=job.run_id)
     assert (run.strategy, run.unit, run.params["fast"], run.params["slow"]) == ("sma_cross", 60, 5, 20)
     assert run.metrics["candles"] == 2900
+    assert run.metrics["limits"]["max_order_krw"] == "20000"
+    assert run.metrics["limits"]["cooldown_sec"] == 60
     bars = job.chart["bars"]
     assert (len(bars), job.chart["grouped"]) == (1450, 2)  # 2,900 candles, at most CHART_BARS bars: two a bar
     assert bars[0]["eq"] == 1000000.0

@@ -78,6 +78,15 @@ def chart_data(result: BacktestResult) -> dict[str, Any]:
     return {"unit_sec": arrays.unit_sec * group, "grouped": group, "bars": bars, "trades": trades}
 
 
+def limit_overrides(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The limits as the request stores them (JSON: amounts as text) in the types the risk rules take."""
+    return {
+        name: int(value) if name == "cooldown_sec" else Decimal(str(value))
+        for name, value in (stored or {}).items()
+        if value is not None
+    }
+
+
 class _Progress:
     """Writes the job's progress when it has moved by PROGRESS_STEP percent (the heartbeat goes with it)."""
 
@@ -110,7 +119,7 @@ def run_job(job_id: int) -> BacktestJob:
             initial_krw=Decimal(str(asked["initial_krw"])),
             fees=bool(asked.get("fees", True)),
             limits=bool(asked.get("limits", True)),
-            limit_overrides=asked.get("limit_overrides") or {},
+            limit_overrides=limit_overrides(asked.get("limit_overrides")),
             progress=_Progress(job_id),
         )
         chart = chart_data(outcome.result)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import login, screenshot
-from tests.trading.backtest_console_helpers import load_hourly
+from tests.trading.backtest_console_helpers import load_hourly, request_data
+from trading import backtest_jobs
+from trading.backtest.worker import run_job
 from trading.backtest_job_models import BacktestJob
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -68,14 +70,19 @@ def test_a_backtest_runs_from_the_form_to_its_chart_and_metrics(page, language, 
     errors.clear()  # the refused form came back as 400, which Chromium reports as a failed load
     page.fill("input[name=date_from]", "2024-12-01")
     page.fill("input[name=date_to]", "2025-03-31")
+    polls: list[str] = []
+    page.on("response", lambda response: polls.append(response.url) if response.url.endswith("/progress") else None)
     page.click("#run-backtest")
     page.wait_for_url("**/backtests/*")
-    bar = page.locator("#backtest-progress")
-    assert bar.count() == 1  # the progress bar is shown until the worker finishes, then the results
+    first_status = page.get_attribute("#backtest-progress", "data-status")
+    assert first_status in ("queued", "running", "done")
     page.wait_for_selector("#backtest-metrics, .bt-failed", timeout=60_000)
     job = BacktestJob.objects.get()
     assert job.status == BacktestJob.Status.DONE, job.error
     assert page.get_attribute("#backtest-progress", "data-status") == "done"
+    assert page.get_attribute("#backtest-progress-bar", "value") == "100"
+    if first_status != "done":
+        assert polls, "the progress bar was never polled"
     page.wait_for_selector("[data-backtest-chart=price][data-ready=true] canvas")
     assert int(page.get_attribute("[data-backtest-chart=price]", "data-markers")) == len(job.chart["trades"]) > 0
     assert page.locator("[data-backtest-chart=equity] canvas").count() > 0
@@ -88,6 +95,21 @@ def test_a_backtest_runs_from_the_form_to_its_chart_and_metrics(page, language, 
     assert page.locator("#backtest-trades tbody tr").count() == len(job.chart["trades"])
     assert page.evaluate(NO_OVERFLOW) <= 1, "the results are wider than the screen"
     screenshot(page, f"backtest-results-{language}-{width}")
+
+    # A second run (made in this process), then both side by side.
+    second = run_job(
+        backtest_jobs.backtest_job_create(
+            request=request_data(params={"fast": "8", "slow": "40", "candle_unit": "60"}), actor="user:operator", launch=False
+        ).pk
+    )
+    page.goto(f"{page.base_url}/backtests/compare?run={job.pk}&run={second.pk}")
+    page.wait_for_selector("[data-backtest-chart=compare][data-ready=true] canvas")
+    compared = page.inner_text("#backtest-compare")
+    assert "fast=5" in compared
+    assert "fast=8" in compared
+    assert f"{round(second.run.final_equity):,} KRW" in compared
+    assert page.evaluate(NO_OVERFLOW) <= 1, "the comparison is wider than the screen"
+    screenshot(page, f"backtest-compare-{language}-{width}")
     assert errors == [], "\n".join(errors)
 
 

@@ -238,6 +238,11 @@ def test_staff_without_the_permissions_cannot_start_backtests_or_apply_parameter
     assert runner.post(reverse("backtest_apply", args=[job.pk])).status_code == 403
 
 
+def test_the_dashboard_links_to_the_backtests():
+    page = client_in("Viewers").get(reverse("dashboard")).content.decode()
+    assert f'href="{reverse("backtests")}"' in page
+
+
 def test_a_stranger_is_sent_to_log_in():
     response = Client().get(reverse("backtests"))
     assert response.status_code == 302

@@ -18,7 +18,8 @@ from trading.models import StrategyConfig
 
 
 def jobs_recent(limit: int = 50) -> QuerySet[BacktestJob]:
-    return BacktestJob.objects.select_related("run").defer("chart")[:limit]
+    # The chart data and the run's SVG are large and not shown in a list.
+    return BacktestJob.objects.select_related("run").defer("chart", "run__equity_svg")[:limit]
 
 
 def jobs_done_other_than(job: BacktestJob, limit: int = 50) -> QuerySet[BacktestJob]:

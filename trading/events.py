@@ -486,3 +486,17 @@ def study_params_applied(*, actor: str, study: str, trial: int | None, strategy:
         message=f"best parameters of study {study} (trial #{trial}) applied to {strategy} by {actor}",
         meta={"study": study, "trial": trial, "strategy": strategy, "params": params},
     )
+
+
+def backtest_params_applied(
+    *, actor: str, job: int, run: int, strategy: str, old: dict[str, Any], new: dict[str, Any]
+) -> EngineEvent:
+    """A console backtest's parameters written to the live strategy (after `config_changed` for the change itself)."""
+    changed = {name: [old.get(name), value] for name, value in new.items() if old.get(name) != value}
+    described = ", ".join(f"{name} {before} → {after}" for name, (before, after) in changed.items()) or "no change"
+    return event_record(
+        kind=Kind.CONFIG_CHANGED,
+        actor=actor,
+        message=f"parameters of backtest #{job} (run #{run}) applied to {strategy} by {actor}: {described}",
+        meta={"backtest_job": job, "backtest_run": run, "strategy": strategy, "old": old, "new": new, "changed": changed},
+    )

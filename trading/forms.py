@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from trading import param_fields as param_fields_lib
 from trading.models import ManualOrderRequest, StrategyConfig
-from trading.strategies import registry
 
 if TYPE_CHECKING:
     StrategyConfigFormBase = forms.ModelForm[StrategyConfig]  # generic in django-stubs only
@@ -35,39 +35,39 @@ def amount_text_is_plain(text: str) -> bool:
 
 
 class StrategyConfigForm(StrategyConfigFormBase):
-    """A strategy's parameters, edited as JSON and validated like the engine validates them."""
+    """A strategy's parameters, one field per parameter (its help, default and range beside it), validated like the
+    engine validates them. The parameters are in `cleaned_data["params"]`, complete, for the service to store.
+    Build the form of one row with `strategy_config_form(config)`: the fields depend on the strategy."""
 
-    params = forms.JSONField(
-        required=False,  # {} (every parameter at its default) is a valid value, and Django counts it as empty
-        widget=forms.Textarea(attrs={"rows": 14, "cols": 70, "class": "json-editor"}),  # styled in css/admin.css
-        help_text=_('A JSON object, e.g. {"fast": 12, "slow": 26, "signal": 9}. Missing parameters take their defaults.'),
-    )
+    rows: ClassVar[list[param_fields_lib.ParamRow]] = []
+    strategy_name: ClassVar[str] = ""
 
     class Meta:
         model = StrategyConfig
-        fields = ("strategy", "params")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if "strategy" in self.fields:
-            self.fields["strategy"] = forms.ChoiceField(choices=[(name, name) for name in registry.STRATEGIES])
+        fields = ("strategy",)  # on the add page only, fixed to the strategy the page is for (hidden)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        strategy = cleaned.get("strategy") or self.instance.strategy
-        if "params" in self.errors:
-            return cleaned
-        params = cleaned.get("params")
-        if params is None:
-            params = cleaned["params"] = {}
-        if not isinstance(params, dict):
-            self.add_error("params", "Parameters must be a JSON object, e.g. {}.")
-            return cleaned
-        try:
-            registry.validate_params(strategy, params)
-        except ValueError as error:
-            self.add_error("params", str(error))
+        if "strategy" in self.fields and cleaned.get("strategy") and cleaned["strategy"] != self.strategy_name:
+            self.add_error("strategy", gettext("This page sets the parameters of another strategy."))
+        if self.rows and not self.errors:
+            params = param_fields_lib.params_from_form(self, self.rows, strategy=self.strategy_name)
+            if params is not None:
+                cleaned["params"] = params
         return cleaned
+
+
+def strategy_config_form(config: StrategyConfig | None) -> type[StrategyConfigForm]:
+    """The parameter form of `config`'s strategy, its fields prefilled with the stored (current) values."""
+    rows = param_fields_lib.param_rows(config.strategy, config.params) if config is not None and config.strategy else []
+    attrs: dict[str, Any] = {
+        "rows": rows,
+        "strategy_name": config.strategy if config else "",
+        **param_fields_lib.param_fields(rows),
+    }
+    if config is not None and config.pk is None:
+        attrs["strategy"] = forms.CharField(widget=forms.HiddenInput, initial=config.strategy)
+    return type("StrategyParamsForm", (StrategyConfigForm,), attrs)
 
 
 class ManualOrderForm(forms.Form):

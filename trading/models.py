@@ -601,3 +601,6 @@ class OptimizationTrial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.name} #{self.number}"
+
+
+from trading.backtest_job_models import BacktestJob  # noqa: E402, F401  (registered with the app)

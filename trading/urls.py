@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from trading import api, api_manual, views, views_live
+from trading import api, api_manual, views, views_backtest, views_live
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -14,6 +14,14 @@ urlpatterns = [
     path("orders/manual", views.manual_order, name="manual_order"),
     path("live/check", views.live_check, name="live_check"),
     path("orders/manual/<int:request_id>/cancel", views.manual_order_cancel, name="manual_order_cancel"),
+    path("backtests/", views_backtest.backtests, name="backtests"),
+    path("backtests/new", views_backtest.backtest_new, name="backtest_new"),
+    path("backtests/params", views_backtest.backtest_params, name="backtest_params"),
+    path("backtests/compare", views_backtest.backtest_compare, name="backtest_compare"),
+    path("backtests/<int:pk>", views_backtest.backtest_detail, name="backtest_detail"),
+    path("backtests/<int:pk>/progress", views_backtest.backtest_progress, name="backtest_progress"),
+    path("backtests/<int:pk>/trades.csv", views_backtest.backtest_trades_csv, name="backtest_trades_csv"),
+    path("backtests/<int:pk>/apply", views_backtest.backtest_apply, name="backtest_apply"),
     path("backtests/studies", views.studies, name="studies"),
     path("backtests/studies/<int:pk>", views.study_detail, name="study_detail"),
     path("backtests/studies/<int:pk>/chart.svg", views.study_chart, name="study_chart"),

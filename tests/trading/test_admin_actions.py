@@ -169,7 +169,9 @@ def test_strategy_params_are_validated_and_recorded(admin_client):
     config = StrategyConfigFactory(strategy="macd", params={})
 
     response = admin_client.post(
-        admin_url(StrategyConfig, "change", config.pk), {"params": '{"fast": 10, "slow": 30, "signal": 9}'}, follow=True
+        admin_url(StrategyConfig, "change", config.pk),
+        {"param_fast": "10", "param_slow": "30", "param_signal": "9", "param_candle_unit": "60"},
+        follow=True,
     )
 
     assert response.status_code == 200
@@ -184,16 +186,16 @@ def test_strategy_params_are_validated_and_recorded(admin_client):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ('{"fast": 30, "slow": 10}', "macd: parameter fast=30 must be less than slow=10"),
-        ('{"nonsense": 1}', "macd: unknown parameter &#x27;nonsense&#x27;"),
-        ("[1, 2]", "Parameters must be a JSON object"),
-        ("{not json", "Enter a valid JSON."),
+        ({"param_fast": "30", "param_slow": "10"}, "macd: parameter fast=30 must be less than slow=10"),
+        ({"param_fast": "ten"}, "macd: parameter fast=&#x27;ten&#x27; is not a whole number"),
+        ({"param_take_profit_pct": "-1"}, "macd: parameter take_profit_pct=&#x27;-1&#x27; is out of range"),
+        ({"param_candle_unit": "7"}, "Select a valid choice. 7 is not one of the available choices."),
     ],
 )
 def test_bad_strategy_params_are_refused_with_the_reason(admin_client, params, message):
     config = StrategyConfigFactory(strategy="macd", params={"fast": 12, "slow": 26, "signal": 9})
 
-    response = admin_client.post(admin_url(StrategyConfig, "change", config.pk), {"params": params})
+    response = admin_client.post(admin_url(StrategyConfig, "change", config.pk), {"param_candle_unit": "60", **params})
 
     assert response.status_code == 200
     errors = response.content.decode().split('class="errorlist', 1)
@@ -205,7 +207,7 @@ def test_bad_strategy_params_are_refused_with_the_reason(admin_client, params, m
 
 
 def test_strategy_config_can_be_added_for_a_known_strategy(admin_client):
-    response = admin_client.post(admin_url(StrategyConfig, "add"), {"strategy": "sma_cross", "params": "{}"}, follow=True)
+    response = admin_client.post(admin_url(StrategyConfig, "add") + "?strategy=sma_cross", {"strategy": "sma_cross"}, follow=True)
 
     assert response.status_code == 200
     assert StrategyConfig.objects.filter(strategy="sma_cross").exists()

@@ -17,11 +17,14 @@ from django.contrib import admin
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from tests import factories
 from tests.conftest import engine_running_online
 from tests.web.conftest import API_TOKEN, API_USER
+from trading import backtest_jobs
 from trading import urls as trading_urls
+from trading.backtest_job_models import BacktestJob
 from trading.models import (
     BacktestRun,
     BalanceSnapshot,
@@ -167,7 +170,7 @@ class _SamplePk:
     pk = 1
 
 
-_SAMPLE_ROWS: dict[str, Any] = {model.__name__: _SamplePk() for model in TABLES}
+_SAMPLE_ROWS: dict[str, Any] = {model.__name__: _SamplePk() for model in (*TABLES, BacktestJob)}
 
 VIEW = "trading.view_dashboard"
 CONTROL = "trading.control_engine"
@@ -216,6 +219,8 @@ def _page_doors() -> list[Door]:
         Door("live_check", PAGE, "POST", reverse("live_check"), CONTROL, 200, writes=True, htmx=True),
         # Parameter searches: read by viewers; applying the best parameters changes the strategy's configuration.
         *_study_doors(),
+        # Backtests from the console: viewers read them; running one and applying its parameters need their permissions.
+        *_backtest_doors(),
         # The test client calls from 127.0.0.1: /metrics serves loopback callers (and checks a token's user).
         Door("metrics", PUBLIC, "GET", reverse("metrics"), None, 200),
         Door("set_language", PUBLIC, "POST", reverse("set_language"), None, 302, data={"language": "en", "next": "/"}),
@@ -243,6 +248,47 @@ def _study_doors() -> list[Door]:
         *doors,
         Door("study_apply", PAGE, "GET", _study("study_apply"), change, 405),
         Door("study_apply", PAGE, "POST", _study("study_apply"), change, 302, writes=True),
+    ]
+
+
+def _backtest_form(rows: dict[str, Any]) -> dict[str, str]:
+    """A valid "New backtest" form over the one stored candle (today, Seoul time), every parameter at its default."""
+    from zoneinfo import ZoneInfo
+
+    day = timezone.now().astimezone(ZoneInfo("Asia/Seoul")).date().isoformat()
+    return {
+        "strategy": "macd",
+        "params_for": "macd",
+        "market": "KRW-BTC",
+        "unit": "1",
+        "date_from": day,
+        "date_to": day,
+        "initial_krw": "1000000",
+        "max_order_krw": "10000",
+        "max_daily_loss_krw": "50000",
+        "max_position_ratio": "0.3",
+        "cooldown_sec": "30",
+    }
+
+
+def _job(view: str) -> Callable[[dict[str, Any]], str]:
+    return lambda rows: reverse(view, args=[rows["BacktestJob"].pk])
+
+
+def _backtest_doors() -> list[Door]:
+    run, change = "trading.run_backtest", "trading.change_strategyconfig"
+    doors = []
+    for name, perm in (("backtests", VIEW), ("backtest_params", run), ("backtest_compare", VIEW)):
+        ok = 302 if name == "backtest_compare" else 200  # one finished run: nothing to compare, back to the list
+        doors += [Door(name, PAGE, "GET", reverse(name), perm, ok), Door(name, PAGE, "POST", reverse(name), perm, 405)]
+    for name, perm in (("backtest_detail", VIEW), ("backtest_progress", VIEW), ("backtest_trades_csv", EXPORT)):
+        doors += [Door(name, PAGE, "GET", _job(name), perm, 200), Door(name, PAGE, "POST", _job(name), perm, 405)]
+    return [
+        *doors,
+        Door("backtest_new", PAGE, "GET", reverse("backtest_new"), run, 405),
+        Door("backtest_new", PAGE, "POST", reverse("backtest_new"), run, 302, data=_backtest_form, writes=True),
+        Door("backtest_apply", PAGE, "GET", _job("backtest_apply"), change, 200),
+        Door("backtest_apply", PAGE, "POST", _job("backtest_apply"), change, 302, writes=True),
     ]
 
 
@@ -359,7 +405,7 @@ def _admin_doors() -> list[Door]:
             _row_url(StrategyConfig, "change"),
             "trading.change_strategyconfig",
             302,
-            data={"params": '{"fast": 10, "slow": 30, "signal": 9}'},
+            data={"param_fast": "10", "param_slow": "30", "param_signal": "9"},
             writes=True,
         ),
     ]
@@ -372,9 +418,11 @@ DOORS = _page_doors() + _api_doors() + _admin_doors()
 # The matrix
 # ---------------------------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def _no_real_exchange(settings):
+def _no_real_exchange(settings, monkeypatch):
     settings.UPBIT_API_BASE = "http://127.0.0.1:9"  # the discard port: refused at once, never api.upbit.com
     settings.UPBIT_CONNECT_TIMEOUT_SEC = 1
+    # A queued backtest's worker is not started here (its own tests start real ones).
+    monkeypatch.setattr(backtest_jobs, "backtest_job_launch", lambda *, job: 0)
 
 
 @pytest.fixture
@@ -397,6 +445,13 @@ def rows() -> dict[str, Any]:
         "BacktestRun": factories.BacktestRunFactory(),
         "OptimizationStudy": (study := factories.OptimizationStudyFactory()),
         "OptimizationTrial": factories.OptimizationTrialFactory(study=study),
+        "BacktestJob": BacktestJob.objects.create(
+            status=BacktestJob.Status.DONE,
+            progress=100,
+            run=factories.BacktestRunFactory(),
+            chart={"bars": [], "trades": []},
+            request={"strategy": "macd", "market": "KRW-BTC"},
+        ),
     }
 
 
@@ -409,6 +464,7 @@ def snapshot() -> tuple[Any, ...]:
         Order.objects.filter(cancel_requested_at__isnull=False).count(),
         list(StrategyConfig.objects.values_list("params", flat=True)),
         [model.objects.count() for model in TABLES],
+        BacktestJob.objects.count(),
     )
 
 

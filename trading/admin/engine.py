@@ -1,5 +1,5 @@
 """The engine's page (one row, opened directly, with Start / Stop / Reset / Reset paper account buttons)
-and the strategy parameters (edited as JSON, stored through the service)."""
+and the strategy parameters (a field per parameter, stored through the service)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from django.views.decorators.http import require_POST
 from trading import control, housekeeping, selectors, services
 from trading.admin.console import ConsoleAdmin, admin_actor, money, pretty_json, shorten, time_column
 from trading.auth import CONTROL_ENGINE, user_can
-from trading.forms import StrategyConfigForm
+from trading.forms import StrategyConfigForm, strategy_config_form
 from trading.models import EngineState, StrategyConfig
+from trading.param_fields import param_rows
+from trading.strategies.registry import STRATEGIES as STRATEGY_NAMES
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -128,12 +130,15 @@ class EngineStateAdmin(ConsoleAdmin):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Strategy parameters: edited as JSON, validated like the engine validates them, stored via the service.
+# Strategy parameters: one field per parameter with its help, default and range, validated like the engine
+# validates them, stored through the service. Every registered strategy is listed: a strategy with no row yet
+# (running on its defaults) is named above the table with a link to set its parameters; saving creates the row.
 # ---------------------------------------------------------------------------------------------------
 @admin.register(StrategyConfig)
 class StrategyConfigAdmin(ConsoleAdmin):
     form = StrategyConfigForm
-    list_display = ("strategy", "params_short", "updated", "updated_by")
+    change_list_template = "admin/trading/strategyconfig/change_list.html"
+    list_display = ("strategy", "engine_marker", "params_short", "updated", "updated_by")
     search_fields = ("strategy",)
     ordering = ("strategy",)
 
@@ -143,16 +148,52 @@ class StrategyConfigAdmin(ConsoleAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def _new_strategy(self, request: HttpRequest) -> str:
+        """The strategy an add page is for (`?strategy=`), else the first registered one without a row."""
+        asked = request.POST.get("strategy") or request.GET.get("strategy") or ""
+        if asked in STRATEGY_NAMES:
+            return asked
+        stored = set(StrategyConfig.objects.values_list("strategy", flat=True))
+        return next((name for name in STRATEGY_NAMES if name not in stored), settings.STRATEGY)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        kwargs["form"] = strategy_config_form(obj if obj is not None else StrategyConfig(strategy=self._new_strategy(request)))
+        return super().get_form(request, obj, change, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        stored = set(StrategyConfig.objects.values_list("strategy", flat=True))
+        unconfigured = [
+            {"name": name, "title": gettext(strategy.title), "marker": self._marker(name)}
+            for name, strategy in STRATEGY_NAMES.items()
+            if name not in stored
+        ]
+        return super().changelist_view(request, {"unconfigured": unconfigured, **(extra_context or {})})
+
+    def _marker(self, strategy: str) -> str:
+        if strategy != settings.STRATEGY:
+            return ""
+        if EngineState.objects.filter(state=EngineState.State.RUNNING).exists():
+            return gettext("▶ running")
+        return gettext("selected (engine not running)")
+
+    @admin.display(description=_("engine"))
+    def engine_marker(self, obj: StrategyConfig) -> str:
+        return self._marker(obj.strategy)
+
     @admin.display(description=_("parameters"))
     def params_short(self, obj: StrategyConfig) -> str:
-        return shorten(json.dumps(obj.params, default=str), 100)
+        rows = param_rows(obj.strategy, obj.params) if obj.strategy in STRATEGY_NAMES else []
+        shown = ", ".join(f"{row.spec.name}={row.current}" for row in rows if row.current)
+        return shorten(shown or json.dumps(obj.params, default=str), 160)
 
     updated = time_column("updated_at", _("updated"), ordering="updated_at")
 
     def save_model(self, request: HttpRequest, obj: StrategyConfig, form: Any, change: bool) -> None:
         """Stored through `services.strategy_config_update`, which validates again and records the change."""
         try:
-            stored = services.strategy_config_update(strategy=obj.strategy, params=obj.params, actor=admin_actor(request))
+            stored = services.strategy_config_update(
+                strategy=obj.strategy, params=form.cleaned_data.get("params") or {}, actor=admin_actor(request)
+            )
         except services.InvalidInput as error:
             # Validated in the form already; only a change of the rules between the two could land here.
             raise PermissionDenied(f"{error.field}: {error.message}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -108,13 +108,16 @@ def backtest_run_create(
     limits: bool = True,
     limit_overrides: Mapping[str, Any] | None = None,
     out_dir: Path | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> BacktestOutcome:
     """Replay the stored `market`/`unit` candles with start in [start, end) and keep the result.
 
     `unit` None means the strategy's `candle_unit` parameter (what the live engine would fetch).
     Writes `<out_dir>/<stem>-trades.csv` and `<stem>-equity.svg` and a BacktestRun row holding the
     parameters, the metrics, the SVG and the CSV path. Raises BacktestError with a one-line message for
-    anything a person asked that cannot run (unknown strategy or parameter, empty range, no candles)."""
+    anything a person asked that cannot run (unknown strategy or parameter, empty range, no candles).
+    `progress` is told the share done (0..1): loading the candles is the first 10%, the replay up to 90%."""
+    report = progress or (lambda share: None)
     began = time.perf_counter()
     run_request_check(start=start, end=end, initial_krw=initial_krw)
     clean_params = strategy_params(strategy, params, unit=unit)
@@ -127,6 +130,7 @@ def backtest_run_create(
     load_started = time.perf_counter()
     arrays = run_candles(market=market, unit=unit, start=start, end=end)
     load_seconds = time.perf_counter() - load_started
+    report(0.1)
 
     config = BacktestConfig(
         market=market,
@@ -140,7 +144,8 @@ def backtest_run_create(
         fees=fees,
         max_slippage_pct=settings.MAX_SLIPPAGE_PCT or None,
     )
-    result = run_backtest(config, arrays)
+    result = run_backtest(config, arrays, progress=lambda share: report(0.1 + 0.8 * share))
+    report(0.9)
 
     report_started = time.perf_counter()
     directory = Path(out_dir) if out_dir is not None else default_output_dir()

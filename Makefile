@@ -31,6 +31,12 @@ browser-deps:
 	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null 2>&1)) \
 	      || echo "autocoin: chromium could not be installed; browser tests will be skipped"; \
 	  else echo "autocoin: chromium not found (install it with your package manager); browser tests will be skipped"; fi; }
+	@# Korean pages need a Korean font, or their screenshots show empty boxes.
+	@fc-list :lang=ko 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1)) \
+	      || echo "autocoin: fonts-noto-cjk could not be installed; Korean screenshots will show boxes"; \
+	  else echo "autocoin: no Korean font found (install fonts-noto-cjk); Korean screenshots will show boxes"; fi; }
 
 # The suite runs in parallel and in a random order whose seed it prints; `make test TEST_ARGS="--seed N"` repeats an order.
 test: $(STAMP) browser-deps

@@ -475,3 +475,47 @@ def study_params_applied(*, actor: str, study: str, trial: int | None, strategy:
         message=f"best parameters of study {study} (trial #{trial}) applied to {strategy} by {actor}",
         meta={"study": study, "trial": trial, "strategy": strategy, "params": params},
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Paused entries: a person's pause and resume, the exchange's maintenance
+# ---------------------------------------------------------------------------------------------------
+def entries_pause_set(*, actor: str, reason: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.CONFIG_CHANGED,
+        level=Level.WARNING,
+        actor=actor,
+        message=event_texts.english("entries_pause_set", actor=actor, reason=reason),
+        meta={
+            "what": "entries_pause",
+            "paused": True,
+            "reason": reason,
+            "text": event_texts.meta("entries_pause_set", actor=actor, reason=reason),
+        },
+    )
+
+
+def entries_pause_cleared(*, actor: str, reason: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.CONFIG_CHANGED,
+        actor=actor,
+        message=event_texts.english("entries_pause_cleared", actor=actor) + (f": {reason}" if reason else ""),
+        meta={
+            "what": "entries_pause",
+            "paused": False,
+            "reason": reason,
+            "text": event_texts.meta("entries_pause_cleared", actor=actor),
+        },
+    )
+
+
+def market_offline_seen(*, error: BaseException, step: str, until: str) -> EngineEvent:
+    """The exchange answered `market_offline` (Upbit's maintenance): recorded once when it starts, not every cycle."""
+    params = {"step": step, "until": until}
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor="engine",
+        message=event_texts.english("market_offline_seen", **params) + f" ({error})",
+        meta={"error_name": "market_offline", "step": step, "text": event_texts.meta("market_offline_seen", **params)},
+    )

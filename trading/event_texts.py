@@ -45,8 +45,11 @@ SENTENCES: dict[str, str] = {
     ),
     "entries_pause_set": gettext_noop("New entries paused by %(actor)s: %(reason)s"),
     "entries_pause_cleared": gettext_noop("New entries resumed by %(actor)s"),
-    "market_offline_seen": gettext_noop(
-        "Market offline (Upbit maintenance) while %(step)s: no new entries until %(until)s (Seoul time)"
+    "market_offline_order": gettext_noop(
+        "Market offline (Upbit maintenance) while placing an order: no new entries until %(until)s (Seoul time)"
+    ),
+    "market_offline_market": gettext_noop(
+        "Market offline (Upbit maintenance) while reading the market: no new entries until %(until)s (Seoul time)"
     ),
 }
 

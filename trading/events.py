@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from exchange.redact import mask_configured_secrets, mask_configured_value
 from trading import event_texts
@@ -509,13 +509,14 @@ def entries_pause_cleared(*, actor: str, reason: str) -> EngineEvent:
     )
 
 
-def market_offline_seen(*, error: BaseException, step: str, until: str) -> EngineEvent:
-    """The exchange answered `market_offline` (Upbit's maintenance): recorded once when it starts, not every cycle."""
-    params = {"step": step, "until": until}
+def market_offline_seen(*, error: BaseException, step: Literal["order", "market"], until: str) -> EngineEvent:
+    """The exchange answered `market_offline` (Upbit's maintenance) while placing an order (`step` "order") or
+    reading the market ("market"): recorded once when it starts, not every cycle."""
+    code = f"market_offline_{step}"
     return event_record(
         kind=Kind.EXCHANGE_ERROR,
         level=Level.WARNING,
         actor="engine",
-        message=event_texts.english("market_offline_seen", **params) + f" ({error})",
-        meta={"error_name": "market_offline", "step": step, "text": event_texts.meta("market_offline_seen", **params)},
+        message=event_texts.english(code, until=until) + f" ({error})",
+        meta={"error_name": "market_offline", "step": step, "text": event_texts.meta(code, until=until)},
     )

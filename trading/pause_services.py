@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.db.models import Q
@@ -62,7 +62,7 @@ def entries_resume(*, actor: str, reason: str = "") -> PauseChange:
     return PauseChange(paused=False, changed=bool(changed))
 
 
-def market_offline_record(*, error: BaseException, step: str, now: datetime) -> bool:
+def market_offline_record(*, error: BaseException, step: Literal["order", "market"], now: datetime) -> bool:
     """The exchange answered `market_offline` at `now`: entries stay refused for MARKET_OFFLINE_HOLD after it.
 
     The event is written when maintenance starts (no mark, or the last one has run out), not on every answer."""

@@ -164,22 +164,22 @@ def test_market_offline_refuses_entries_for_the_hold_and_is_recorded_once():
     now = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
     error = RetryLater("the market is offline for maintenance", name="market_offline", status=403)
 
-    assert pause_services.market_offline_record(error=error, step="placing an order", now=now)
-    assert not pause_services.market_offline_record(error=error, step="placing an order", now=now + timedelta(seconds=30))
+    assert pause_services.market_offline_record(error=error, step="order", now=now)
+    assert not pause_services.market_offline_record(error=error, step="order", now=now + timedelta(seconds=30))
 
     state = EngineState.load()
     block = entries_block(state, now + timedelta(seconds=31))
     assert block is not None
     assert block.rule == "market_offline"
     assert entries_block(state, now + timedelta(seconds=30) + MARKET_OFFLINE_HOLD) is None  # the hold ran out
-    offline = EngineEvent.objects.filter(meta__error_name="market_offline", meta__text__code="market_offline_seen")
+    offline = EngineEvent.objects.filter(meta__error_name="market_offline", meta__text__code="market_offline_order")
     assert offline.count() == 1
     assert offline.get().message.startswith("Market offline (Upbit maintenance) while placing an order")
 
 
 def test_an_accepted_order_ends_the_market_offline_hold():
     now = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
-    pause_services.market_offline_record(error=RetryLater("x", name="market_offline"), step="reading the market", now=now)
+    pause_services.market_offline_record(error=RetryLater("x", name="market_offline"), step="market", now=now)
 
     assert pause_services.market_offline_clear()
     assert entries_block(EngineState.load(), now + timedelta(seconds=1)) is None

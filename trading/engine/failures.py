@@ -86,7 +86,7 @@ class FailurePolicy:
         self.metrics.count_error(error)
         if getattr(error, "name", "") == "market_offline":
             # Upbit's maintenance: said as such on the dashboard, and no new entry until it is over (fail closed).
-            pause_services.market_offline_record(error=error, step="reading the market", now=timezone.now())
+            pause_services.market_offline_record(error=error, step="market", now=timezone.now())
         failures = services.engine_failures_increment()
         step = "checking the market data" if isinstance(error, StaleMarketData) else "running a cycle"
         if failures >= settings.MAX_CONSECUTIVE_FAILURES:

@@ -266,7 +266,7 @@ class OrderPath:
         elif result.error is not None:
             self.metrics.count_error(result.error)
             if getattr(result.error, "name", "") == "market_offline":
-                pause_services.market_offline_record(error=result.error, step="placing an order", now=moment.now)
+                pause_services.market_offline_record(error=result.error, step="order", now=moment.now)
         return result
 
     def slippage_limited(

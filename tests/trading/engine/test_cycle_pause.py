@@ -153,7 +153,7 @@ def test_upbits_market_offline_is_shown_as_such_and_refuses_the_next_entry(live,
 
     state = EngineState.load()
     assert state.market_offline_at is not None
-    seen = EngineEvent.objects.get(meta__text__code="market_offline_seen")
+    seen = EngineEvent.objects.get(meta__text__code="market_offline_order")
     assert seen.message.startswith("Market offline (Upbit maintenance) while placing an order")
     # The refused order is looked up later and found never to have reached Upbit; here it is settled at once.
     assert Order.objects.filter(status=Order.Status.UNKNOWN).update(status=Order.Status.ABSENT) == 1
@@ -176,5 +176,5 @@ def test_a_market_offline_answer_to_the_market_data_is_recorded_as_maintenance(l
 
     assert not outcome.ok
     assert EngineState.load().market_offline_at is not None
-    seen = EngineEvent.objects.get(meta__text__code="market_offline_seen")
+    seen = EngineEvent.objects.get(meta__text__code="market_offline_market")
     assert seen.message.startswith("Market offline (Upbit maintenance) while reading the market")

@@ -1,8 +1,8 @@
 """The schedule of pause windows (Upbit maintenance, FOMC, ...), entered and shown in Seoul time.
 
 Every page of this admin runs in Asia/Seoul whatever TIME_ZONE says, so what a person types is Seoul time and
-what they read is Seoul time; the database stores UTC. Editing needs the engine's permission (control_engine),
-like pausing entries by hand; viewing needs the dashboard's.
+what they read is Seoul time; the database stores UTC. Editing needs Django's own pause window permissions:
+the Operators group (who may also pause entries by hand) has them all, the Viewers group may look.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from django.utils.translation import gettext_lazy as _
 
 from trading import pause_services
 from trading.admin.console import ConsoleAdmin, admin_actor, time_column
-from trading.auth import CONTROL_ENGINE, VIEW_DASHBOARD, user_can
 from trading.schedule_models import PauseWindow
 
 if TYPE_CHECKING:
@@ -38,7 +37,8 @@ class PauseWindowForm(PauseWindowFormBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in ("starts_at", "ends_at"):
-            self.fields[name].help_text = SEOUL_HELP
+            if name in self.fields:  # absent on a view-only page
+                self.fields[name].help_text = SEOUL_HELP
 
 
 @admin.register(PauseWindow)
@@ -52,22 +52,6 @@ class PauseWindowAdmin(ConsoleAdmin):
 
     starts = time_column("starts_at", _("starts (Seoul time)"), ordering="starts_at")
     ends = time_column("ends_at", _("ends (Seoul time)"), ordering="ends_at")
-
-    # --- who may -------------------------------------------------------------------------------------
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, VIEW_DASHBOARD) or user_can(request.user, CONTROL_ENGINE)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return user_can(request.user, CONTROL_ENGINE)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, CONTROL_ENGINE)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, CONTROL_ENGINE)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request)
 
     # --- Seoul time on every page ------------------------------------------------------------------
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from exchange.redact import mask_configured_secrets as masked
 from trading.models import EngineState
 from trading.schedule_models import WEEK, PauseWindow
 
@@ -109,7 +110,7 @@ def entries_block(state: EngineState, now: datetime, *, window: WindowTime | Non
         return EntriesBlock(
             "entries_paused",
             "manual",
-            {"actor": state.entries_paused_by or "?", "reason": state.entries_paused_reason or "-"},
+            {"actor": state.entries_paused_by or "?", "reason": masked(state.entries_paused_reason) or "-"},
         )
     if window is None:
         window = pause_windows_around(now)[0]
@@ -139,7 +140,7 @@ def entries_pause_status(state: EngineState, now: datetime | None = None) -> dic
         "entries_paused_rule": block.rule if block else None,
         "entries_paused_params": block.params if block else {},
         "entries_paused_by_person": state.entries_paused,
-        "entries_paused_reason": state.entries_paused_reason,
+        "entries_paused_reason": masked(state.entries_paused_reason),
         "entries_paused_by": state.entries_paused_by,
         "entries_paused_at": state.entries_paused_at,
         "pause_window_current": current.as_data() if current else None,

@@ -104,15 +104,19 @@ def _seoul(moment: datetime) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"
 
 
-def entries_block(state: EngineState, now: datetime, *, window: WindowTime | None = None) -> EntriesBlock | None:
-    """Why a new entry is refused at `now`, or None. `window` is the window in force, when the caller has read it."""
+_UNREAD: Any = object()
+
+
+def entries_block(state: EngineState, now: datetime, *, window: WindowTime | None = _UNREAD) -> EntriesBlock | None:
+    """Why a new entry is refused at `now`, or None. `window` is the window in force (None: none), when the caller
+    has read it already."""
     if state.entries_paused:
         return EntriesBlock(
             "entries_paused",
             "manual",
             {"actor": state.entries_paused_by or "?", "reason": masked(state.entries_paused_reason) or "-"},
         )
-    if window is None:
+    if window is _UNREAD:
         window = pause_windows_around(now)[0]
     if window is not None:
         return EntriesBlock(

@@ -34,6 +34,23 @@ SENTENCES: dict[str, str] = {
     "claim_lost": gettext_noop(
         "Order on %(market)s not sent: another engine process (%(owner)s) owns the engine now; this process stops trading"
     ),
+    "entries_paused_manual": gettext_noop(
+        "new entries paused by %(actor)s (%(reason)s); exits, protective stops and manual orders still run"
+    ),
+    "entries_paused_schedule": gettext_noop(
+        "new entries paused by the schedule window “%(label)s” (%(starts)s – %(ends)s, Seoul time)"
+    ),
+    "entries_paused_market_offline": gettext_noop(
+        "market offline (Upbit maintenance) since %(since)s: no new entries until %(until)s (Seoul time)"
+    ),
+    "entries_pause_set": gettext_noop("New entries paused by %(actor)s: %(reason)s"),
+    "entries_pause_cleared": gettext_noop("New entries resumed by %(actor)s"),
+    "market_offline_order": gettext_noop(
+        "Market offline (Upbit maintenance) while placing an order: no new entries until %(until)s (Seoul time)"
+    ),
+    "market_offline_market": gettext_noop(
+        "Market offline (Upbit maintenance) while reading the market: no new entries until %(until)s (Seoul time)"
+    ),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import CharField, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -499,4 +499,49 @@ def backtest_params_applied(
         actor=actor,
         message=f"parameters of backtest #{job} (run #{run}) applied to {strategy} by {actor}: {described}",
         meta={"backtest_job": job, "backtest_run": run, "strategy": strategy, "old": old, "new": new, "changed": changed},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Paused entries: a person's pause and resume, the exchange's maintenance
+# ---------------------------------------------------------------------------------------------------
+def entries_pause_set(*, actor: str, reason: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.CONFIG_CHANGED,
+        level=Level.WARNING,
+        actor=actor,
+        message=event_texts.english("entries_pause_set", actor=actor, reason=reason),
+        meta={
+            "what": "entries_pause",
+            "paused": True,
+            "reason": reason,
+            "text": event_texts.meta("entries_pause_set", actor=actor, reason=reason),
+        },
+    )
+
+
+def entries_pause_cleared(*, actor: str, reason: str) -> EngineEvent:
+    return event_record(
+        kind=Kind.CONFIG_CHANGED,
+        actor=actor,
+        message=event_texts.english("entries_pause_cleared", actor=actor) + (f": {reason}" if reason else ""),
+        meta={
+            "what": "entries_pause",
+            "paused": False,
+            "reason": reason,
+            "text": event_texts.meta("entries_pause_cleared", actor=actor),
+        },
+    )
+
+
+def market_offline_seen(*, error: BaseException, step: Literal["order", "market"], until: str) -> EngineEvent:
+    """The exchange answered `market_offline` (Upbit's maintenance) while placing an order (`step` "order") or
+    reading the market ("market"): recorded once when it starts, not every cycle."""
+    code = f"market_offline_{step}"
+    return event_record(
+        kind=Kind.EXCHANGE_ERROR,
+        level=Level.WARNING,
+        actor="engine",
+        message=event_texts.english(code, until=until) + f" ({error})",
+        meta={"error_name": "market_offline", "step": step, "text": event_texts.meta(code, until=until)},
     )

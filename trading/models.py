@@ -72,6 +72,11 @@ class EngineState(models.Model):
     kill_switch = models.BooleanField(default=False)
     kill_switch_reason = models.TextField(blank=True, default="")
     kill_switch_at = models.DateTimeField(null=True, blank=True)
+    entries_paused = models.BooleanField(default=False, help_text="a person paused new entries; exits still run")
+    entries_paused_reason = models.TextField(blank=True, default="")
+    entries_paused_by = models.CharField(max_length=150, blank=True, default="")
+    entries_paused_at = models.DateTimeField(null=True, blank=True)
+    market_offline_at = models.DateTimeField(null=True, blank=True, help_text="when the exchange last said market_offline")
     metrics = models.JSONField(
         default=dict, encoder=DjangoJSONEncoder, blank=True, help_text="the engine process's counters, for /metrics"
     )
@@ -604,3 +609,4 @@ class OptimizationTrial(models.Model):
 
 
 from trading.backtest_job_models import BacktestJob  # noqa: E402, F401  (registered with the app)
+from trading.schedule_models import PauseWindow  # noqa: E402, F401 - registers the schedule with Django

@@ -28,6 +28,7 @@ from trading.models import (
     Signal,
     StrategyConfig,
 )
+from trading.pause_selectors import entries_pause_samples, entries_pause_status
 from trading.transitions import allowed_actions as allowed_actions  # a read: which buttons work now
 
 
@@ -129,6 +130,7 @@ def engine_status(state: EngineState | None = None) -> dict[str, Any]:
         "kill_switch_reason": masked(state.kill_switch_reason),
         "kill_switch_at": state.kill_switch_at,
         "allowed_actions": allowed_actions(state.state, engine_online=online),
+        **entries_pause_status(state),
     }
 
 
@@ -437,6 +439,7 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
                 heartbeat_age_bucket(state),
                 settings.PAPER_MODE,
                 account_current(),
+                sorted(entries_pause_status(state).items()),
             )
         )
     if name == "market":
@@ -535,6 +538,8 @@ def metrics_text() -> str:
         "engine_consecutive_failures", "gauge", "Consecutive failures counted by the engine.", [("", state.consecutive_failures)]
     )
     metric("kill_switch", "gauge", "1 when the kill-switch is tripped.", [("", int(state.kill_switch))])
+    for name, help_text, value in entries_pause_samples(state):
+        metric(name, "gauge", help_text, [("", value)])
     metric(
         "last_price_krw",
         "gauge",

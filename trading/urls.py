@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from trading import api, api_manual, views, views_backtest, views_live
+from trading import api, api_manual, api_pause, views, views_backtest, views_live, views_pause
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("panels/live-quote", views_live.live_quote, name="live_quote"),  # ahead of panels/<name>: its own clock
     path("panels/<slug:name>", views.panel, name="panel"),
+    path("engine/entries/<slug:action>", views_pause.entries_action, name="entries_action"),
     path("engine/<slug:action>", views.engine_action, name="engine_action"),
     path("orders/manual", views.manual_order, name="manual_order"),
     path("live/check", views.live_check, name="live_check"),
@@ -32,6 +33,8 @@ urlpatterns = [
     # JSON API (docs/API.md)
     path("api/engine/status", api.engine_status, name="api_engine_status"),
     re_path(r"^api/engine/(?P<action>start|stop|reset)$", api.engine_control, name="api_engine_control"),
+    path("api/engine/pause-entries", api_pause.engine_pause_entries, name="api_engine_pause_entries"),
+    path("api/engine/resume-entries", api_pause.engine_resume_entries, name="api_engine_resume_entries"),
     path("api/account/balance", api.account_balance, name="api_account_balance"),
     path("api/orders/recent", api.orders_recent, name="api_orders_recent"),
     path("api/orders/manual", api_manual.orders_manual, name="api_orders_manual"),

@@ -260,7 +260,7 @@ def test_engine_action_needs_csrf(csrf_client):
 def test_in_flight_requests_disable_their_button_and_live_start_asks_first(session_client, settings):
     engine_heartbeat()
     html = session_client.get("/panels/engine").content.decode()
-    assert html.count('hx-disabled-elt="find button"') == 3
+    assert html.count('hx-disabled-elt="find button"') == 4  # Start, Stop, Reset, Pause entries
     assert "hx-confirm" not in html
     settings.PAPER_MODE = False
     page = session_client.get("/").content.decode()

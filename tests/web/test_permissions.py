@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ from trading.models import (
     Signal,
     StrategyConfig,
 )
+from trading.schedule_models import PauseWindow
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +62,7 @@ TABLES = [
     BacktestRun,
     OptimizationStudy,
     OptimizationTrial,
+    PauseWindow,
 ]
 VIEWER_PERMS = {"view_dashboard", *(f"view_{model._meta.model_name}" for model in TABLES)}
 OPERATOR_PERMS = VIEWER_PERMS | {
@@ -70,6 +73,9 @@ OPERATOR_PERMS = VIEWER_PERMS | {
     "export_data",
     "add_strategyconfig",
     "change_strategyconfig",
+    "add_pausewindow",
+    "change_pausewindow",
+    "delete_pausewindow",
 }
 NEVER = "never"  # a door nobody passes, superusers included (e.g. deleting audit rows)
 
@@ -195,6 +201,7 @@ def _manual_cancel_url(name: str) -> Callable[[dict[str, Any]], str]:
 
 def _page_doors() -> list[Door]:
     engine, manual = reverse("engine_action", args=["reset"]), reverse("manual_order")
+    entries = reverse("entries_action", args=["pause"])
     doors = [
         Door("dashboard", PAGE, "GET", "/", VIEW, 200),
         Door("dashboard", PAGE, "POST", "/", VIEW, 405),
@@ -207,6 +214,9 @@ def _page_doors() -> list[Door]:
         Door("engine_action", PAGE, "GET", engine, CONTROL, 405),
         Door("engine_action", PAGE, "POST", engine, CONTROL, 302, writes=True),
         Door("engine_action", PAGE, "POST", engine, CONTROL, 200, writes=True, htmx=True),
+        Door("entries_action", PAGE, "GET", entries, CONTROL, 405),
+        Door("entries_action", PAGE, "POST", entries, CONTROL, 302, writes=True),
+        Door("entries_action", PAGE, "POST", entries, CONTROL, 200, writes=True, htmx=True),
         Door("manual_order", PAGE, "GET", manual, PLACE, 405),
         Door("manual_order", PAGE, "POST", manual, PLACE, 302, data=BUY, writes=True, running=True),
         Door("manual_order", PAGE, "POST", manual, PLACE, 200, data=BUY, writes=True, htmx=True, running=True),
@@ -301,6 +311,11 @@ def _api_doors() -> list[Door]:
         *doors,
         Door("api_engine_control", API, "GET", control, VIEW, 405),
         Door("api_engine_control", API, "POST", control, CONTROL, 200, data={}, writes=True),
+        Door("api_engine_pause_entries", API, "GET", reverse("api_engine_pause_entries"), VIEW, 405),
+        Door("api_engine_pause_entries", API, "POST", reverse("api_engine_pause_entries"), CONTROL, 200, writes=True),
+        Door("api_engine_resume_entries", API, "GET", reverse("api_engine_resume_entries"), VIEW, 405),
+        # Entries are not paused in the rows below: a resume answers 200 and changes nothing.
+        Door("api_engine_resume_entries", API, "POST", reverse("api_engine_resume_entries"), CONTROL, 200),
         Door("api_orders_manual", API, "GET", manual, VIEW, 405),
         Door("api_orders_manual", API, "POST", manual, PLACE, 202, data=API_BUY, writes=True, running=True),
         Door("api_orders_manual_cancel", API, "GET", _manual_cancel_url("api_orders_manual_cancel"), VIEW, 405),
@@ -323,7 +338,9 @@ def _action(model: type, action: str, **extra: str) -> Callable[[dict[str, Any]]
 
 
 # Who may open an admin's add page (Django's add permission, as each admin narrows it); the rest: nobody.
-ADD_PERM = {StrategyConfig: "trading.add_strategyconfig", ManualOrderRequest: PLACE}
+ADD_PERM = {StrategyConfig: "trading.add_strategyconfig", ManualOrderRequest: PLACE, PauseWindow: "trading.add_pausewindow"}
+# Who may open an admin's delete page; the rest: nobody (money and audit rows are never deleted).
+DELETE_PERM = {PauseWindow: "trading.delete_pausewindow"}
 
 
 def _admin_doors() -> list[Door]:
@@ -335,7 +352,7 @@ def _admin_doors() -> list[Door]:
             Door(f"{name}_change", ADMIN, "GET", _row_url(model, "change"), view, 200),
             Door(f"{name}_history", ADMIN, "GET", _row_url(model, "history"), view, 200),
             Door(f"{name}_add", ADMIN, "GET", _admin_url(model, "add"), ADD_PERM.get(model, NEVER), 200),
-            Door(f"{name}_delete", ADMIN, "GET", _row_url(model, "delete"), NEVER, 200),
+            Door(f"{name}_delete", ADMIN, "GET", _row_url(model, "delete"), DELETE_PERM.get(model, NEVER), 200),
             Door(f"{name}_export", ADMIN, "GET", _admin_url(model, "export", "csv"), EXPORT, 200, gate=view),
         ]
         if model is not EngineState:
@@ -353,11 +370,12 @@ def _admin_doors() -> list[Door]:
                 )
                 for action in ("export_selected_csv", "export_selected_json")
             ]
-    for control in ("start", "stop", "reset", "paper_reset"):
+    for control in ("start", "stop", "reset", "paper_reset", "pause_entries", "resume_entries"):
         url = reverse(f"admin:trading_enginestate_{control}")
+        writes = control in ("reset", "paper_reset", "pause_entries")  # entries are not paused: a resume changes nothing
         doors += [
             # From ERROR only Reset and the paper reset change anything; Start and Stop are refused with a message.
-            Door(f"trading_enginestate_{control}", ADMIN, "POST", url, CONTROL, 302, writes=control in ("reset", "paper_reset")),
+            Door(f"trading_enginestate_{control}", ADMIN, "POST", url, CONTROL, 302, writes=writes),
             Door(f"trading_enginestate_{control}", ADMIN, "GET", url, None, 405),
         ]
     cancel = _action(Order, "cancel_open_orders", post="yes")
@@ -397,6 +415,23 @@ def _admin_doors() -> list[Door]:
             writes=True,
             gate="trading.view_manualorderrequest",
             refused=200,
+        ),
+        Door(
+            "trading_pausewindow_change",
+            ADMIN,
+            "POST",
+            _row_url(PauseWindow, "change"),
+            "trading.change_pausewindow",
+            302,
+            data={
+                "label": "FOMC",
+                "starts_at_0": "2026-12-10",
+                "starts_at_1": "23:30:00",
+                "ends_at_0": "2026-12-11",
+                "ends_at_1": "01:00:00",
+                "enabled": "on",
+            },
+            writes=True,
         ),
         Door(
             "trading_strategyconfig_change",
@@ -451,6 +486,9 @@ def rows() -> dict[str, Any]:
             run=factories.BacktestRunFactory(),
             chart={"bars": [], "trades": []},
             request={"strategy": "macd", "market": "KRW-BTC"},
+        ),
+        "PauseWindow": PauseWindow.objects.create(
+            label="maintenance", starts_at=timezone.now() + timedelta(days=1), ends_at=timezone.now() + timedelta(days=1, hours=1)
         ),
     }
 

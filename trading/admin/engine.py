@@ -16,12 +16,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from trading import control, housekeeping, selectors, services
+from trading import control, housekeeping, pause_services, selectors, services
 from trading.admin.console import ConsoleAdmin, admin_actor, money, pretty_json, shorten, time_column
 from trading.auth import CONTROL_ENGINE, user_can
 from trading.forms import StrategyConfigForm, strategy_config_form
 from trading.models import EngineState, StrategyConfig
 from trading.param_fields import param_rows
+from trading.pause_selectors import entries_pause_status
 from trading.strategies.registry import STRATEGIES as STRATEGY_NAMES
 
 
@@ -35,7 +36,7 @@ class EngineStateAdmin(ConsoleAdmin):
     exclude = ("metrics",)
     readonly_fields = ("metrics_pretty",)
 
-    CONTROLS = ("start", "stop", "reset", "paper_reset")
+    CONTROLS = ("start", "stop", "reset", "paper_reset", "pause_entries", "resume_entries")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -82,7 +83,9 @@ class EngineStateAdmin(ConsoleAdmin):
             raise PermissionDenied
         actor = admin_actor(request)
         try:
-            if name == "paper_reset":
+            if name in ("pause_entries", "resume_entries"):
+                self.message_user(request, self._entries(name, actor))
+            elif name == "paper_reset":
                 reset = housekeeping.paper_account_reset(actor=actor)
                 self.message_user(
                     request,
@@ -107,6 +110,17 @@ class EngineStateAdmin(ConsoleAdmin):
             self.message_user(request, f"{error.field}: {error.text()}", level=messages.ERROR)
         return redirect(reverse("admin:trading_enginestate_change", args=[EngineState.SINGLETON_PK]))
 
+    def _entries(self, name: str, actor: str) -> str:
+        if name == "pause_entries":
+            change = pause_services.entries_pause(actor=actor, reason="paused in the admin")
+            return (
+                gettext("New entries paused: exits, protective stops and manual orders still run.")
+                if change.changed
+                else (gettext("New entries were already paused."))
+            )
+        change = pause_services.entries_resume(actor=actor)
+        return gettext("New entries resumed.") if change.changed else gettext("New entries were not paused.")
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -124,6 +138,7 @@ class EngineStateAdmin(ConsoleAdmin):
             "paper_mode": settings.PAPER_MODE,
             "account_label": selectors.account_current_label(),
             "live_problem": services.live_mode_problem(),
+            "entries": entries_pause_status(state),
             "title": gettext("Engine: %(state)s") % {"state": state.state},
         }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})

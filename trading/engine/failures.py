@@ -20,7 +20,7 @@ from django.utils import timezone
 from exchange.base import Exchange
 from exchange.exceptions import ExchangeError, InvalidRequest, OrderRejected, RateLimited
 from exchange.redact import mask_configured_secrets as masked
-from trading import events, services
+from trading import events, pause_services, services
 from trading.engine import orders as order_ops
 from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
@@ -84,6 +84,9 @@ class FailurePolicy:
     # --- the kinds of failure ------------------------------------------------------------------------
     def temporary(self, error: ExchangeError) -> CycleOutcome:
         self.metrics.count_error(error)
+        if getattr(error, "name", "") == "market_offline":
+            # Upbit's maintenance: said as such on the dashboard, and no new entry until it is over (fail closed).
+            pause_services.market_offline_record(error=error, step="market", now=timezone.now())
         failures = services.engine_failures_increment()
         step = "checking the market data" if isinstance(error, StaleMarketData) else "running a cycle"
         if failures >= settings.MAX_CONSECUTIVE_FAILURES:

@@ -19,9 +19,9 @@ from exchange.base import Exchange
 from exchange.exceptions import InvalidRequest, RateLimited
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from exchange.ticks import TickSizes
-from trading import event_texts, events, services
+from trading import event_texts, events, pause_services, services
 from trading.engine import orders as order_ops
-from trading.engine import risk
+from trading.engine import pause_rule, risk
 from trading.engine.claim import Claim
 from trading.engine.failures import FailurePolicy
 from trading.engine.metrics import Metrics
@@ -86,6 +86,7 @@ class OrderPath:
         self._fees_at: float | None = None
         self._last_strategy: dict[str, datetime] | None = None
         self._loss_limit_day: date | Literal[False] | None = None
+        self._market_offline_marked = False
         # Read through a lambda: an exchange is asked for its tick only when a limit price needs one.
         self.ticks = TickSizes(
             lambda market: exchange.get_instrument(market),
@@ -149,6 +150,8 @@ class OrderPath:
         """Size `intent` and apply the risk rules at `moment`."""
         state = EngineState.load()
         self._order_failures_seen = state.consecutive_order_failures
+        self._market_offline_marked = state.market_offline_at is not None
+        opening = intent.side == "buy" and intent.source == risk.IntentSource.STRATEGY
         holdings = moment.holdings
         realized, unrealized = moment.pnl.today(moment.price, moment.now)
         last = self.last_strategy_orders()
@@ -173,6 +176,7 @@ class OrderPath:
             consecutive_api_failures=state.consecutive_failures,
             kill_switch=state.kill_switch,
             kill_switch_reason=state.kill_switch_reason,
+            entries_block=pause_rule.entries_block_check(state, moment.now) if opening else None,
         )
         return risk.evaluate(intent, context)
 
@@ -199,7 +203,7 @@ class OrderPath:
             verdict = self.evaluate(intent, moment)
             blocked = verdict.blocked_by
             reasons = [] if verdict.allowed else [blocked.message if blocked else verdict.message]
-            shown = locked_text(blocked, moment.holdings) if blocked is not None else None
+            shown = (locked_text(blocked, moment.holdings) or pause_rule.pause_text(blocked)) if blocked is not None else None
         if verdict is None or not verdict.allowed:
             meta = {"reason": intent.reason, **(verdict.as_meta() if verdict is not None else {})}
             if shown is not None:
@@ -240,6 +244,8 @@ class OrderPath:
             self.last_rejection = None
             if self._order_failures_seen:  # the count the gate just read; only this process raises it
                 services.engine_failures_set(consecutive_order_failures=0)
+            if self._market_offline_marked:
+                self._market_offline_marked = not pause_services.market_offline_clear()
             if intent.source == risk.IntentSource.STRATEGY:
                 self.last_strategy_orders()[verdict.side] = moment.now
         else:
@@ -267,6 +273,8 @@ class OrderPath:
             raise result.error
         elif result.error is not None:
             self.metrics.count_error(result.error)
+            if getattr(result.error, "name", "") == "market_offline":
+                pause_services.market_offline_record(error=result.error, step="order", now=moment.now)
         return result
 
     def slippage_limited(

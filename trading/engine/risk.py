@@ -67,6 +67,8 @@ class Rule(StrEnum):
     DUST = "dust"
     ORDER_FAILURES = "order_failures"
     API_FAILURES = "api_failures"
+    ENTRIES_PAUSED = "entries_paused"
+    MARKET_OFFLINE = "market_offline"
 
 
 class IntentSource(StrEnum):
@@ -231,6 +233,8 @@ class RiskContext:
     consecutive_api_failures: int = 0
     kill_switch: bool = False
     kill_switch_reason: str = ""
+    entries_block: RiskCheck | None = None
+    """What refuses new entries now, judged by the caller (trading/engine/pause_rule.py); None in backtests."""
 
     @property
     def coin_value(self) -> Decimal:
@@ -301,9 +305,6 @@ class RiskResult:
         }
 
 
-# ---------------------------------------------------------------------------------------------------
-# Formatting
-# ---------------------------------------------------------------------------------------------------
 # ---------------------------------------------------------------------------------------------------
 # The rules
 # ---------------------------------------------------------------------------------------------------
@@ -509,9 +510,9 @@ def _all_allowed(checks: list[RiskCheck]) -> bool:
 def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     """Run the rules that apply to `intent` and size it.
 
-    BUY: kill switch, daily loss limit (or `day_start_unknown` while today's starting value is unknown), cooldown
-    (strategy buys only), a usable price, size (`max_order_size` with the position cap's room), then `position_cap`
-    on the sized order.
+    BUY: kill switch, a pause of new entries (strategy buys only: `entries_paused`, `market_offline`), daily loss
+    limit (or `day_start_unknown` while today's starting value is unknown), cooldown (strategy buys only), a usable
+    price, size (`max_order_size` with the position cap's room), then `position_cap` on the sized order.
     SELL: cooldown (strategy sells only, never exit rules, manual or kill-switch sells), then `sell_size`.
     Every check is reported; the order is allowed when all pass.
     """
@@ -539,6 +540,8 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     if intent.side != "buy":
         raise ValueError(f"order side must be buy or sell, got {intent.side!r}")
     checks.append(kill_switch_active(context.kill_switch, context.kill_switch_reason))
+    if strategy_order and context.entries_block is not None:
+        checks.append(context.entries_block)  # a pause holds the strategy's entries only, never a person's order
     if context.day_start_known:
         checks.append(
             daily_loss_limit(

@@ -37,7 +37,7 @@ from exchange.account import PAPER_ACCOUNT
 from exchange.paper import PaperExchange
 from exchange.rules import DEFAULT_FEE_RATE
 from exchange.types import side_name
-from trading import housekeeping, services
+from trading import housekeeping, pause_services, services
 from trading.backtest.engine import TradeRecord, backtest_limits
 from trading.backtest.metrics import Metrics, compute_metrics
 from trading.candles import candle_arrays
@@ -188,6 +188,9 @@ def _prepare_database(config: ReplayConfig) -> None:
     if PaperAccount.objects.exists():
         housekeeping.paper_account_reset(actor=ACTOR, initial_krw=config.initial_krw)
     services.decision_state_clear(market=config.market, account=PAPER_ACCOUNT)
+    # A person's pause belongs to the live engine; pause windows stored in this database do apply (by the
+    # simulated clock), as they would to the engine (docs/ENGINE.md, "Pausing new entries").
+    pause_services.entries_resume(actor=ACTOR, reason="replay starts")
     services.strategy_config_update(strategy=config.strategy, params=config.params, actor=ACTOR)
     services.engine_start(actor=ACTOR, reason="replay")
 

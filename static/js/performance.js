@@ -26,6 +26,8 @@
     try { window.sessionStorage.setItem(KEY, tab.getAttribute("data-period-tab")); } catch (error) { /* private mode */ }
     apply(document);
   });
+  // afterSwap: at once, before the new panel is painted; load: also for panels htmx settles later.
+  document.body.addEventListener("htmx:afterSwap", function () { apply(document); });
   document.body.addEventListener("htmx:load", function (event) { apply(event.target); });
   apply(document);
 })();

@@ -121,6 +121,8 @@ def performance(request: HttpRequest, actor: str) -> tuple[Any, int]:
         "period": period,
         "time_zone": settings.TIME_ZONE,
         "summary": stats_data(trade_selectors.performance_overview()),
-        "periods": [{"start": row.start, **stats_data(row.stats)} for row in periods],
+        "periods": [
+            {"start": row.start, **stats_data(row.stats), "cumulative_profit_krw": _q(row.cumulative)} for row in periods
+        ],
         "cumulative": [{"ts": ts, "profit_krw": _q(total)} for ts, total in trade_selectors.cumulative_profit()],
     }, 200

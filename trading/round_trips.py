@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 
@@ -179,10 +180,8 @@ class TripBook:
     volume: Decimal = ZERO
     cost: Decimal = ZERO
     last_key: tuple[datetime, int] | None = None
-    max_id: int = 0
-    count: int = 0
-    history: list[tuple[datetime, Decimal, Decimal]] = field(default_factory=list)
-    """(fill time, volume, cost) after each fill: the position held at any moment."""
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Figures derived from this book by its readers (a fork starts without them)."""
 
     def apply(self, fill: TradeFill) -> None:
         if fill.side == "buy":
@@ -190,9 +189,15 @@ class TripBook:
         else:
             self._sell(fill)
         self.last_key = (fill.ts, fill.id)
-        self.max_id = max(self.max_id, fill.id)
-        self.count += 1
-        self.history.append((fill.ts, self.volume, self.cost))
+
+    def fork(self) -> TripBook:
+        """A copy that further fills can be folded into while this one is still being read: the trips a fill can
+        change (the open one, and the last closed one through its dust) are copied, the older ones shared."""
+        closed = list(self.closed)
+        if closed:
+            closed[-1] = replace(closed[-1], fill_ids=list(closed[-1].fill_ids))
+        trip = replace(self.open, fill_ids=list(self.open.fill_ids)) if self.open is not None else None
+        return TripBook(closed=closed, open=trip, volume=self.volume, cost=self.cost, last_key=self.last_key)
 
     def _buy(self, fill: TradeFill) -> None:
         if self.open is None:
@@ -226,15 +231,6 @@ class TripBook:
             trip.exit_at, trip.exit_reason = fill.ts, fill.reason
             self.closed.append(trip)
             self.open = None
-
-    def held_at(self, moment: datetime) -> tuple[Decimal, Decimal]:
-        """The (volume, cost) held just before `moment`."""
-        held = (ZERO, ZERO)
-        for ts, volume, cost in reversed(self.history):
-            if ts < moment:
-                held = (volume, cost)
-                break
-        return held
 
 
 def pair_round_trips(fills: Iterable[TradeFill], book: TripBook | None = None) -> TripBook:

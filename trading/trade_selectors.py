@@ -8,12 +8,12 @@ position's unrealized profit from `position_current`, so they all show the same 
 
 from __future__ import annotations
 
-import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -33,6 +33,7 @@ from trading.round_trips import (
     trip_stats,
 )
 
+T = TypeVar("T")
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 PERIODS = ("day", "week", "month")
@@ -48,11 +49,9 @@ _FILL_FIELDS = ("id", "ts", "order__side", "price", "volume", "funds", "fee", "o
 
 @dataclass
 class _Scan:
-    """How far the fills table was read: the highest id seen (any account), how many rows had an id up to it,
-    and that row's trade id (to notice a rolled-back id given to another row)."""
+    """How far the fills table was read: the highest id seen (any account) and that row's trade id."""
 
     max_id: int = 0
-    count: int = 0
     trade_id: str = ""
 
 
@@ -80,24 +79,20 @@ class _TripCache:
 
     @staticmethod
     def _intact(scan: _Scan) -> bool:
-        if scan.max_id == 0:
-            return True
-        return (
-            Fill.objects.filter(id__lte=scan.max_id).count() == scan.count
-            and Fill.objects.filter(pk=scan.max_id, trade_id=scan.trade_id).exists()
-        )
+        """Fills are never changed or deleted (orders protect them); a rolled-back transaction can still take the
+        newest rows away and give their ids to others, which this notices: everything is then read again."""
+        return scan.max_id == 0 or Fill.objects.filter(pk=scan.max_id, trade_id=scan.trade_id).exists()
 
     def _fold(self, book: TripBook, scan: _Scan, market: str, account: str, rows: list[Any]) -> TripBook:
         scan.max_id, scan.trade_id = rows[-1][0], rows[-1][9]
-        scan.count += len(rows)
         fresh = sorted((_trade_fill(row) for row in rows if row[10] == market and row[11] == account), key=lambda f: (f.ts, f.id))
         if not fresh:
             return book
         if book.last_key is not None and (fresh[0].ts, fresh[0].id) < book.last_key:
             # A fill dated before the last one folded in (an adopted order's late report): pair everything again.
             return pair_round_trips(_all_fills(market, account))
-        # Folded into a copy: a request still reading the previous book (another thread) never sees it change.
-        return pair_round_trips(fresh, copy.deepcopy(book))
+        # Folded into a fork: a request still reading the previous book (another thread) never sees it change.
+        return pair_round_trips(fresh, book.fork())
 
 
 def _trade_fill(row: Any) -> TradeFill:
@@ -254,6 +249,20 @@ class PeriodProfit:
     start: date
     """The period's first day: the day itself, the Monday of the week, the 1st of the month."""
     stats: TripStats
+    cumulative: Decimal
+    """The profit of every trip closed up to the period's end."""
+
+
+CUMULATIVE_MAX_POINTS = 300
+"""The cumulative profit chart (and the API's series) is thinned to this many points, the first and last kept."""
+
+
+def _memo(book: TripBook, key: str, compute: Callable[[], T]) -> T:
+    """A figure derived from `book`, computed once per book (a new fill makes a new book)."""
+    if key not in book.memo:
+        book.memo[key] = compute()
+    value: T = book.memo[key]
+    return value
 
 
 def period_start(moment: datetime, period: str) -> date:
@@ -265,20 +274,29 @@ def period_start(moment: datetime, period: str) -> date:
     return day
 
 
+def _periods(closed: list[RoundTrip], period: str) -> list[PeriodProfit]:
+    groups: dict[date, list[RoundTrip]] = {}
+    for trip in closed:
+        groups.setdefault(period_start(trip.closed_at, period), []).append(trip)
+    rows, running = [], ZERO
+    for start, trips in sorted(groups.items()):
+        stats = trip_stats(trips)
+        running += stats.profit
+        rows.append(PeriodProfit(start=start, stats=stats, cumulative=running))
+    rows.reverse()
+    return rows
+
+
 def profit_by_period(period: str, *, limit: int | None = None) -> list[PeriodProfit]:
     """Closed trips' profit per period, newest first; periods without a closed trip are left out."""
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}, not {period!r}")
-    groups: dict[date, list[RoundTrip]] = {}
-    for trip in trip_book().closed:
-        groups.setdefault(period_start(trip.closed_at, period), []).append(trip)
-    rows = [PeriodProfit(start=start, stats=trip_stats(trips)) for start, trips in sorted(groups.items(), reverse=True)]
+    book = trip_book()
+    rows = _memo(book, f"periods:{period}", lambda: _periods(book.closed, period))
     return rows[:limit] if limit is not None else rows
 
 
-def cumulative_profit() -> list[tuple[datetime, Decimal]]:
-    """(time, cumulative profit of closed trips): 0 at the first entry, then one point per trip at its exit."""
-    closed = trip_book().closed
+def _cumulative(closed: list[RoundTrip], max_points: int) -> list[tuple[datetime, Decimal]]:
     if not closed:
         return []
     points = [(closed[0].entry_at, ZERO)]
@@ -286,17 +304,29 @@ def cumulative_profit() -> list[tuple[datetime, Decimal]]:
     for trip in closed:
         total += trip.profit
         points.append((trip.closed_at, total))
+    if len(points) > max_points:
+        step = (len(points) - 1) / (max_points - 1)
+        points = [points[round(index * step)] for index in range(max_points)]
     return points
 
 
+def cumulative_profit() -> list[tuple[datetime, Decimal]]:
+    """(time, cumulative profit of closed trips): 0 at the first entry, then the total at each trip's exit,
+    thinned to CUMULATIVE_MAX_POINTS evenly spaced points."""
+    book = trip_book()
+    return _memo(book, "cumulative", lambda: _cumulative(book.closed, CUMULATIVE_MAX_POINTS))
+
+
 def performance_overview() -> TripStats:
-    return trip_stats(trip_book().closed)
+    book = trip_book()
+    return _memo(book, "stats", lambda: trip_stats(book.closed))
 
 
 def profit_chart_min_span() -> Decimal:
     """The cumulative profit chart's smallest y-range: 2% of the largest trip's cost, at least 1,000 KRW, so a
     few won never fill the chart's height."""
-    largest = max((trip.entry_cost for trip in trip_book().closed), default=ZERO)
+    book = trip_book()
+    largest = _memo(book, "largest_cost", lambda: max((trip.entry_cost for trip in book.closed), default=ZERO))
     return max(Decimal("1000"), largest * Decimal("0.02"))
 
 

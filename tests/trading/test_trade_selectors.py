@@ -12,7 +12,8 @@ import pytest
 from tests.factories import FillFactory, OrderFactory, SignalFactory
 from tests.web.conftest import engine_heartbeat
 from trading import trade_selectors
-from trading.models import Mode
+from trading.models import Fill, Mode
+from trading.round_trips import RoundTrip
 
 pytestmark = pytest.mark.django_db
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -77,6 +78,33 @@ def test_cumulative_profit_starts_at_zero_and_steps_at_each_exit():
     stats = trade_selectors.performance_overview()
     assert stats.max_drawdown == D("200")
     assert stats.profit_factor == D("0.5")
+
+
+def test_the_cumulative_series_is_thinned_to_its_budget_keeping_both_ends():
+    start = seoul(2025, 9, 1, 0, 0)
+    trips = [
+        RoundTrip(
+            entry_at=start + timedelta(hours=n),
+            entry_reason="strategy",
+            profit=D(1),
+            exit_at=start + timedelta(hours=n, minutes=30),
+        )
+        for n in range(1000)
+    ]
+    points = trade_selectors._cumulative(trips, 300)
+    assert len(points) == 300
+    assert points[0] == (start, D(0))
+    assert points[-1] == (start + timedelta(hours=999, minutes=30), D(1000))
+    assert [total for _, total in points] == sorted(total for _, total in points)
+
+
+def test_a_newest_fill_rolled_back_and_replaced_is_noticed():
+    round_trip(seoul(2025, 9, 1, 10, 0), seoul(2025, 9, 1, 11, 0), sell_funds="10110")
+    assert trade_selectors.trades_page(page=1, page_size=10).trades[0].profit == D("100")
+    newest = Fill.objects.order_by("-id").first()
+    Fill.objects.filter(pk=newest.pk).delete()
+    assert trade_selectors.position_current() is not None  # the sell is gone: the position is open again
+    assert trade_selectors.trades_page(page=1, page_size=10).total == 0
 
 
 def test_only_the_current_accounts_fills_make_its_trips():

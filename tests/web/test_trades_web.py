@@ -229,9 +229,9 @@ def test_api_performance_by_seoul_period_with_the_summary(token_client):
     round_trip(datetime(2025, 9, 1, 0, 0, tzinfo=SEOUL), datetime(2025, 9, 1, 0, 1, tzinfo=SEOUL), sell_funds="9960")
     data = envelope(token_client.get("/api/performance?period=month"))["data"]
     assert (data["period"], data["time_zone"]) == ("month", "Asia/Seoul")
-    assert [(row["start"], row["profit_krw"], row["trades"]) for row in data["periods"]] == [
-        ("2025-09-01", "-50", 1),
-        ("2025-08-01", "100", 1),
+    assert [(row["start"], row["profit_krw"], row["trades"], row["cumulative_profit_krw"]) for row in data["periods"]] == [
+        ("2025-09-01", "-50", 1, "50"),
+        ("2025-08-01", "100", 1, "100"),
     ]
     summary = data["summary"]
     assert (summary["trades"], summary["wins"], summary["losses"]) == (2, 1, 1)

@@ -12,12 +12,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from tests.factories import BalanceSnapshotFactory, FillFactory, OrderFactory, UserFactory
+from tests.factories import BalanceSnapshotFactory, FillFactory, OrderFactory, PnlDailyFactory, UserFactory
 from tests.web.conftest import engine_heartbeat
 from tests.web.test_api import envelope
 from trading import trade_selectors
+from trading.accounts import account_current
 from trading.engine.pnl import PnlTracker
-from trading.models import EngineState
+from trading.models import PnlDaily
 
 SEOUL = ZoneInfo("Asia/Seoul")
 D = Decimal
@@ -58,7 +59,7 @@ def test_balance_todays_pnl_trades_api_and_metrics_agree_on_the_unrealized_profi
     price = D("100050000")
     BalanceSnapshotFactory(krw=D("990000"), coin_volume=D("0.0001"), avg_buy_price=D("100000000"), price=price)
     # The day's row exactly as the engine writes it after a cycle at this price, and the price it records.
-    tracker = PnlTracker(market="KRW-BTC", account=EngineState.load() and trade_selectors.account_current())
+    tracker = PnlTracker(market="KRW-BTC", account=account_current())
     tracker.update(price=price, equity=D("990000") + D("0.0001") * price, now=now)
     engine_heartbeat(last_price=price)
 
@@ -247,3 +248,11 @@ def test_api_performance_refuses_bad_parameters(token_client, query, field):
     response = token_client.get(f"/api/performance?{query}")
     assert response.status_code == 400
     assert envelope(response)["error"]["field"] == field
+
+
+def test_a_position_held_over_midnight_is_labelled_since_midnight_in_todays_pnl(session_client):
+    today = PnlDailyFactory(date=timezone.localdate(), unrealized=D("-3"))
+    assert "data-since-midnight" not in session_client.get("/panels/pnl").content.decode()
+    # The engine stores the midnight price only when a position was carried into the day.
+    PnlDaily.objects.filter(pk=today.pk).update(start_price=D("100000000"))
+    assert "since midnight" in session_client.get("/panels/pnl").content.decode()

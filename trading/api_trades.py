@@ -94,7 +94,8 @@ def trades(request: HttpRequest, actor: str) -> tuple[Any, int]:
     query = _query(request, ("page", "page_size"))
     page = _limit(query.get("page"), name="page", default=1, maximum=PAGE_MAX)
     page_size = _limit(query.get("page_size"), name="page_size", default=PAGE_SIZE_DEFAULT, maximum=PAGE_SIZE_MAX)
-    found = trade_selectors.trades_page(page=page, page_size=page_size)
+    book = trade_selectors.trip_book()
+    found = trade_selectors.trades_page(page=page, page_size=page_size, book=book)
     return {
         "market": settings.TRADING_MARKET,
         "page": found.page,
@@ -103,7 +104,7 @@ def trades(request: HttpRequest, actor: str) -> tuple[Any, int]:
         "pages": found.pages,
         "has_next": found.has_next,
         "items": [trade_data(trip) for trip in found.trades],
-        "open_position": position_data(trade_selectors.position_current()),
+        "open_position": position_data(trade_selectors.position_current(book=book)),
     }, 200
 
 
@@ -115,14 +116,15 @@ def performance(request: HttpRequest, actor: str) -> tuple[Any, int]:
         accepted = ", ".join(trade_selectors.PERIODS)
         raise ApiError(400, "invalid_parameter", f"period={shown(period)} is not a period; use one of {accepted}", field="period")
     limit = _limit(query.get("limit"), name="limit", default=PERIOD_LIMIT_DEFAULT, maximum=PERIOD_LIMIT_MAX)
-    periods = trade_selectors.profit_by_period(period, limit=limit)
+    book = trade_selectors.trip_book()
+    periods = trade_selectors.profit_by_period(period, limit=limit, book=book)
     return {
         "market": settings.TRADING_MARKET,
         "period": period,
         "time_zone": settings.TIME_ZONE,
-        "summary": stats_data(trade_selectors.performance_overview()),
+        "summary": stats_data(trade_selectors.performance_overview(book)),
         "periods": [
             {"start": row.start, **stats_data(row.stats), "cumulative_profit_krw": _q(row.cumulative)} for row in periods
         ],
-        "cumulative": [{"ts": ts, "profit_krw": _q(total)} for ts, total in trade_selectors.cumulative_profit()],
+        "cumulative": [{"ts": ts, "profit_krw": _q(total)} for ts, total in trade_selectors.cumulative_profit(book)],
     }, 200

@@ -1,27 +1,32 @@
 """Reads of the account's round trips, its open position and its profit over time (docs/CONSOLE.md, "Trades").
 
 The fills of the current account and market are paired by `trading.round_trips` and kept in memory, extended
-with only the new fills on each read (one indexed read, plus a count and a look at the newest row that detect
-rows rewritten or rolled back: then everything is read again). Every panel, the API and /metrics take the open
+with only the new fills on each read (one indexed read, plus a look at the newest row read before, which
+notices rows rolled back: then everything is read again). Every panel, the API and /metrics take the open
 position's unrealized profit from `position_current`, so they all show the same figure.
 """
 
 from __future__ import annotations
 
+import decimal
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connections
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from exchange.rules import DEFAULT_FEE_RATE
 from trading.accounts import account_current
-from trading.models import BalanceSnapshot, EngineState, Fill
+from trading.models import MONEY, BalanceSnapshot, EngineState, Fill
 from trading.round_trips import (
     RoundTrip,
     TradeFill,
@@ -45,6 +50,36 @@ PERIODS_SHOWN = {"day": 14, "week": 8, "month": 6}
 # The fills, paired, kept in memory
 # ---------------------------------------------------------------------------------------------------
 _FILL_FIELDS = ("id", "ts", "order__side", "price", "volume", "funds", "fee", "order__reason", "order__signal__meta__reason")
+_DECIMAL_COLUMNS = (3, 4, 5, 6)
+_SQLITE_DIGITS = decimal.Context(prec=15)
+_MONEY_CONTEXT = decimal.Context(prec=MONEY["max_digits"])
+_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY["decimal_places"])
+
+
+def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row read through SQLite's cursor, converted exactly as Django's SQLite backend converts it (15 significant
+    digits, then the field's 8 decimals; UTC datetimes), so the figures equal the engine's, which reads through the ORM."""
+    values = list(row)
+    ts = values[1] if isinstance(values[1], datetime) else parse_datetime(values[1])
+    values[1] = ts if ts is None or ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    for index in _DECIMAL_COLUMNS:
+        if values[index] is not None:
+            values[index] = _SQLITE_DIGITS.create_decimal_from_float(values[index]).quantize(
+                _MONEY_QUANTUM, context=_MONEY_CONTEXT
+            )
+    return tuple(values)
+
+
+def _fetch(queryset: QuerySet[Fill, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows of a `values_list` of fills (fields `_FILL_FIELDS` first). On SQLite they are read through the cursor
+    and converted here: Django's per-value converters cost seconds on a history of 200,000 fills. Other databases'
+    drivers convert on their own, so the ORM is as fast."""
+    if connections[queryset.db].vendor != "sqlite":
+        return list(queryset)
+    sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_sqlite_row(row) for row in cursor.fetchall()]
 
 
 @dataclass
@@ -68,14 +103,23 @@ class _TripCache:
         with self.lock:
             cached = self.entries.get((market, account))
             if cached is None or not self._intact(cached[0]):
-                cached = (_Scan(), TripBook())
+                cached = self._read_all(market, account)
             scan, book = cached
             fields = (*_FILL_FIELDS, "trade_id", "order__market", "order__account")
-            rows = list(Fill.objects.filter(id__gt=scan.max_id).order_by("id").values_list(*fields))
+            rows = _fetch(Fill.objects.filter(id__gt=scan.max_id).order_by("id").values_list(*fields))
             if rows:
                 book = self._fold(book, scan, market, account, rows)
             self.entries[(market, account)] = (scan, book)
             return book
+
+    @staticmethod
+    def _read_all(market: str, account: str) -> tuple[_Scan, TripBook]:
+        """Every fill of the account and market, paired (the first read in a process, or after rows were rolled back)."""
+        newest = Fill.objects.order_by("-id").values_list("id", "trade_id").first()
+        if newest is None:
+            return _Scan(), TripBook()
+        scan = _Scan(max_id=newest[0], trade_id=newest[1])
+        return scan, pair_round_trips(_all_fills(market, account, max_id=scan.max_id))
 
     @staticmethod
     def _intact(scan: _Scan) -> bool:
@@ -95,23 +139,25 @@ class _TripCache:
         return pair_round_trips(fresh, book.fork())
 
 
+@functools.lru_cache(maxsize=4096)
+def _reason(reason: str, signal_reason: object) -> str:
+    """An order's reason code; orders repeat a few reasons, so each is worked out once."""
+    code = signal_reason.strip('"') if isinstance(signal_reason, str) else None
+    return reason_code(reason, code)
+
+
 def _trade_fill(row: Any) -> TradeFill:
     pk, ts, side, price, volume, funds, fee, reason, signal_reason = row[:9]
     return TradeFill(
-        id=pk,
-        ts=ts,
-        side=side,
-        price=price,
-        volume=volume,
-        funds=funds,
-        fee=fee,
-        reason=reason_code(reason or "", signal_reason if isinstance(signal_reason, str) else None),
+        id=pk, ts=ts, side=side, price=price, volume=volume, funds=funds, fee=fee, reason=_reason(reason or "", signal_reason)
     )
 
 
-def _all_fills(market: str, account: str) -> list[TradeFill]:
-    rows = Fill.objects.filter(order__market=market, order__account=account).order_by("ts", "id").values_list(*_FILL_FIELDS)
-    return [_trade_fill(row) for row in rows]
+def _all_fills(market: str, account: str, *, max_id: int | None = None) -> list[TradeFill]:
+    fills = Fill.objects.filter(order__market=market, order__account=account)
+    if max_id is not None:
+        fills = fills.filter(id__lte=max_id)
+    return [_trade_fill(row) for row in _fetch(fills.order_by("ts", "id").values_list(*_FILL_FIELDS))]
 
 
 _trip_cache = _TripCache()
@@ -179,9 +225,11 @@ def valuation_price(state: EngineState) -> Decimal | None:
     return price or None
 
 
-def position_current(state: EngineState | None = None, *, price: Decimal | None = None) -> OpenPosition | None:
+def position_current(
+    state: EngineState | None = None, *, price: Decimal | None = None, book: TripBook | None = None
+) -> OpenPosition | None:
     """The open position the fills account for, valued at `price` (default: `valuation_price`); None when flat."""
-    book = trip_book()
+    book = book or trip_book()
     trip = book.open
     if trip is None or book.volume <= 0:
         return None
@@ -233,8 +281,8 @@ class TradesPage:
         return self.page < self.pages
 
 
-def trades_page(*, page: int, page_size: int) -> TradesPage:
-    closed = trip_book().closed
+def trades_page(*, page: int, page_size: int, book: TripBook | None = None) -> TradesPage:
+    closed = (book or trip_book()).closed
     end = len(closed) - (page - 1) * page_size
     start = max(0, end - page_size)
     shown = list(reversed(closed[start:end])) if end > 0 else []
@@ -287,11 +335,11 @@ def _periods(closed: list[RoundTrip], period: str) -> list[PeriodProfit]:
     return rows
 
 
-def profit_by_period(period: str, *, limit: int | None = None) -> list[PeriodProfit]:
+def profit_by_period(period: str, *, limit: int | None = None, book: TripBook | None = None) -> list[PeriodProfit]:
     """Closed trips' profit per period, newest first; periods without a closed trip are left out."""
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}, not {period!r}")
-    book = trip_book()
+    book = book or trip_book()
     rows = _memo(book, f"periods:{period}", lambda: _periods(book.closed, period))
     return rows[:limit] if limit is not None else rows
 
@@ -310,22 +358,22 @@ def _cumulative(closed: list[RoundTrip], max_points: int) -> list[tuple[datetime
     return points
 
 
-def cumulative_profit() -> list[tuple[datetime, Decimal]]:
+def cumulative_profit(book: TripBook | None = None) -> list[tuple[datetime, Decimal]]:
     """(time, cumulative profit of closed trips): 0 at the first entry, then the total at each trip's exit,
     thinned to CUMULATIVE_MAX_POINTS evenly spaced points."""
-    book = trip_book()
+    book = book or trip_book()
     return _memo(book, "cumulative", lambda: _cumulative(book.closed, CUMULATIVE_MAX_POINTS))
 
 
-def performance_overview() -> TripStats:
-    book = trip_book()
+def performance_overview(book: TripBook | None = None) -> TripStats:
+    book = book or trip_book()
     return _memo(book, "stats", lambda: trip_stats(book.closed))
 
 
-def profit_chart_min_span() -> Decimal:
+def profit_chart_min_span(book: TripBook | None = None) -> Decimal:
     """The cumulative profit chart's smallest y-range: 2% of the largest trip's cost, at least 1,000 KRW, so a
     few won never fill the chart's height."""
-    book = trip_book()
+    book = book or trip_book()
     largest = _memo(book, "largest_cost", lambda: max((trip.entry_cost for trip in book.closed), default=ZERO))
     return max(Decimal("1000"), largest * Decimal("0.02"))
 
@@ -337,9 +385,10 @@ TRADES_SHOWN = 20
 
 
 def trades_panel_context(state: EngineState | None) -> dict[str, Any]:
+    book = trip_book()
     return {
-        "trades": trades_page(page=1, page_size=TRADES_SHOWN),
-        "position": position_current(state),
+        "trades": trades_page(page=1, page_size=TRADES_SHOWN, book=book),
+        "position": position_current(state, book=book),
         "now": timezone.now(),
     }
 
@@ -352,12 +401,13 @@ def trades_panel_version(state: EngineState | None) -> str:
 
 
 def performance_panel_context(state: EngineState | None) -> dict[str, Any]:
+    book = trip_book()
     return {
         "performance": {
-            "stats": performance_overview(),
-            "periods": {period: profit_by_period(period, limit=PERIODS_SHOWN[period]) for period in PERIODS},
-            "cumulative": cumulative_profit(),
-            "min_span": profit_chart_min_span(),
+            "stats": performance_overview(book),
+            "periods": {period: profit_by_period(period, limit=PERIODS_SHOWN[period], book=book) for period in PERIODS},
+            "cumulative": cumulative_profit(book),
+            "min_span": profit_chart_min_span(book),
         }
     }
 

@@ -167,3 +167,26 @@ def test_a_flat_account_has_no_open_position():
     round_trip(seoul(2025, 9, 1, 10, 0), seoul(2025, 9, 1, 11, 0), sell_funds="10110")
     assert trade_selectors.position_current() is None
     assert "autocoin_position_unrealized_krw 0" in trade_selectors.position_metrics_text()
+
+
+def test_the_trips_read_from_the_database_add_up_to_the_engines_realized_pnl_to_the_last_decimal():
+    """The dashboard reads the fills its own way (fast on SQLite); every figure must equal the engine's ORM reads."""
+    from trading.engine.pnl import fill_records, replay_fills
+
+    trade("buy", seoul(2025, 9, 1, 10, 0), volume="0.00012345", funds="12345.67891234", fee="6.17283946")
+    trade("buy", seoul(2025, 9, 1, 10, 5), volume="0.00000077", funds="77.12345678", fee="0.03856173")
+    trade(
+        "sell",
+        seoul(2025, 9, 1, 11, 0),
+        volume="0.00005",
+        funds="5123.45678901",
+        fee="2.5617284",
+        reason="SELL by x: exit_signal",
+    )
+    trade("sell", seoul(2025, 9, 1, 12, 0), volume="0.00007422", funds="7700.00000001", fee="3.85", reason="SELL by x: stop_loss")
+    engine = replay_fills(fill_records(market="KRW-BTC", account=trade_selectors.account_current()))
+    (trip,) = trade_selectors.trades_page(page=1, page_size=10).trades
+    assert trip.profit == sum(day.realized for day in engine.days.values())
+    assert trip.buy_fees == D("6.17283946") + D("0.03856173")
+    assert trip.sell_funds == D("5123.45678901") + D("7700.00000001")
+    assert trip.entry_at == seoul(2025, 9, 1, 10, 0)

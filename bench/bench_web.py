@@ -30,7 +30,7 @@ from bench.seed import DEFAULT_DB, seed_database, setup_django  # noqa: E402
 
 P95_BUDGET_MS = 25.0
 PARTIAL_BUDGET_BYTES = 20 * 1024
-PANELS = ("engine", "market", "balance", "pnl", "risk", "chart", "signals", "orders", "manual", "log")
+PANELS = ("engine", "market", "balance", "pnl", "risk", "chart", "signals", "orders", "manual", "log", "trades", "performance")
 API_GETS = (
     "/api/engine/status",
     "/api/account/balance",
@@ -40,6 +40,10 @@ API_GETS = (
     "/api/signals/recent",
     "/api/pnl/daily",
     "/api/pnl/daily?days=366",
+    "/api/trades",
+    "/api/trades?page=20&page_size=500",
+    "/api/performance",
+    "/api/performance?period=week&limit=1000",
 )
 
 
@@ -116,6 +120,13 @@ def run(requests: int) -> list[dict[str, object]]:
 
             # The first render in a fresh process reads the whole week of snapshots; later ones only new rows.
             cold = _measure(client, path, max(10, requests // 5), before=equity_cache_clear)
+            cold["kind"] = "partial, cold cache"
+            rows.append(cold)
+        if name == "trades":
+            from trading.trade_selectors import trades_cache_clear
+
+            # The first read in a fresh process pairs every fill of the account; later ones only new fills.
+            cold = _measure(client, path, 3, before=trades_cache_clear)
             cold["kind"] = "partial, cold cache"
             rows.append(cold)
     for path in API_GETS:

@@ -14,6 +14,7 @@ from django.db.models import Exists, Prefetch, Subquery
 from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
+from trading import trade_selectors
 from trading.accounts import account_current, account_label
 from trading.liveness import owner_is_dead
 from trading.market_stream import stream_metric_samples
@@ -212,7 +213,8 @@ class BalanceView:
     price: Decimal
     coin_value: Decimal
     total_krw: Decimal
-    unrealized: Decimal
+    unrealized: Decimal | None
+    """The open position's unrealized profit (trade_selectors.position_current); None without one."""
 
     @property
     def position_ratio(self) -> Decimal:
@@ -226,7 +228,8 @@ def balance_current(state: EngineState | None = None) -> BalanceView | None:
     state = state or engine_state_get()
     price = state.last_price if state.last_price else snapshot.price
     coin_value = snapshot.coin_volume * price
-    unrealized = (price - snapshot.avg_buy_price) * snapshot.coin_volume if snapshot.avg_buy_price else ZERO
+    position = trade_selectors.position_current(state, price=price)
+    unrealized = position.unrealized if position is not None else None
     return BalanceView(
         ts=snapshot.ts,
         mode=snapshot.mode,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from trading import api, api_manual, api_pause, views, views_backtest, views_live, views_pause
+from trading import api, api_manual, api_pause, api_trades, views, views_backtest, views_live, views_pause
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -42,5 +42,7 @@ urlpatterns = [
     path("api/logs/recent", api.logs_recent, name="api_logs_recent"),
     path("api/signals/recent", api.signals_recent, name="api_signals_recent"),
     path("api/pnl/daily", api.pnl_daily, name="api_pnl_daily"),
+    path("api/trades", api_trades.trades, name="api_trades"),
+    path("api/performance", api_trades.performance, name="api_performance"),
     re_path(r"^api(?:/.*)?$", api.not_found, name="api_not_found"),
 ]

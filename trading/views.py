@@ -31,7 +31,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from exchange.preflight import run_live_preflight
-from trading import control, events, manual_requests, selectors, services, study_selectors, study_services
+from trading import control, events, manual_requests, selectors, services, study_selectors, study_services, trade_selectors
 from trading.auth import (
     CHANGE_STRATEGY,
     CONTROL_ENGINE,
@@ -176,7 +176,20 @@ PANELS: dict[str, tuple[Callable[[Any], dict[str, Any]], bool, int]] = {
     "manual": (_manual_context, False, 1),
     "manualgate": (_manualgate_context, True, 1),
     "log": (_log_context, False, 1),
+    "trades": (trade_selectors.trades_panel_context, True, 1),
+    "performance": (trade_selectors.performance_panel_context, False, 5),
 }
+# Panels whose markup lives in a template of its own, and whose version key comes from their own selectors.
+PANEL_TEMPLATES = {"trades": "trading/trades.html#trades-panel", "performance": "trading/performance.html#performance-panel"}
+PANEL_VERSIONS: dict[str, Callable[[EngineState | None], str]] = {
+    "trades": trade_selectors.trades_panel_version,
+    "performance": trade_selectors.performance_panel_version,
+}
+
+
+def panel_version(name: str, state: EngineState | None) -> str:
+    own = PANEL_VERSIONS.get(name)
+    return own(state) if own is not None else selectors.panel_version(name, state)
 
 
 def panel_etag(name: str, version: str, request: HttpRequest) -> str:
@@ -207,9 +220,9 @@ def _panel_render(
 ) -> HttpResponse:
     """Render panel `name`; `context` and `version` when the caller already has them."""
     builder, _needs_state, _every = PANELS[name]
-    meta = _panel_meta(name, version if version is not None else selectors.panel_version(name, state), request)
+    meta = _panel_meta(name, version if version is not None else panel_version(name, state), request)
     context = {**(context if context is not None else builder(state)), "panel": meta}
-    response = render(request, f"trading/dashboard.html#{name}-panel", context)
+    response = render(request, PANEL_TEMPLATES.get(name, f"trading/dashboard.html#{name}-panel"), context)
     response["ETag"] = meta["etag"]
     response["Cache-Control"] = "no-cache, private"
     return response
@@ -235,7 +248,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     }
     for name, (builder, _needs_state, _every) in PANELS.items():
         context.update(builder(state))
-        context[f"{name}_panel"] = _panel_meta(name, selectors.panel_version(name, state), request)
+        context[f"{name}_panel"] = _panel_meta(name, panel_version(name, state), request)
     return render(request, "trading/dashboard.html", context)
 
 
@@ -253,7 +266,7 @@ def panel(request: HtmxHttpRequest, name: str) -> HttpResponse:
         context = _risk_context(state)
         version = repr(context["risk"])
     else:
-        context, version = None, selectors.panel_version(name, state)
+        context, version = None, panel_version(name, state)
     etag = panel_etag(name, version, request)
     if etag in _if_none_match(request):
         # htmx would swap a 304's empty body into the page; 204 is its "leave it alone".
@@ -440,7 +453,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     try:
-        body = selectors.metrics_text()
+        body = selectors.metrics_text() + trade_selectors.position_metrics_text()
     except DatabaseError:
         # A scrape that fails is itself the signal; say why in one line rather than a 500 page.
         return _metrics_unreachable()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.factories import BalanceSnapshotFactory, ManualOrderRequestFactory, PnlDailyFactory
+from tests.factories import BalanceSnapshotFactory, FillFactory, ManualOrderRequestFactory, PnlDailyFactory
 from tests.web.conftest import engine_heartbeat
 from trading import selectors
 from trading.models import EngineState, StrategyConfig
@@ -57,15 +57,19 @@ def test_engine_status_masks_secrets_and_says_which_buttons_work(settings):
     assert (status["state"], status["engine_online"], status["kill_switch"]) == (State.ERROR, True, True)
 
 
-def test_the_balance_is_valued_at_the_engines_last_price():
+def test_the_balance_is_valued_at_the_engines_last_price_net_of_both_fees():
     assert selectors.balance_current() is None
     BalanceSnapshotFactory(krw=Decimal("500000"), coin_volume=Decimal("0.01"), avg_buy_price=Decimal("100000000"))
+    FillFactory(
+        order__side="buy", price=Decimal("100000000"), volume=Decimal("0.01"), funds=Decimal("1000000"), fee=Decimal("500")
+    )
     engine_heartbeat(last_price=Decimal("110000000"))
     balance = selectors.balance_current()
     assert balance is not None
     assert balance.coin_value == Decimal("1100000")
     assert balance.total_krw == Decimal("1600000")
-    assert balance.unrealized == Decimal("100000")
+    # 1,100,000 less the 0.05% a sell would pay (550), less the cost with the buy fee (1,000,500).
+    assert balance.unrealized == Decimal("98950")
     assert balance.position_ratio == Decimal("1100000") / Decimal("1600000")
 
 

@@ -299,7 +299,22 @@ def test_balance_is_exact_decimal_strings_valued_at_the_last_price(token_client)
     assert data["price"] == "100000000"
     assert data["coin_value"] == "12345"
     assert data["total_krw"] == "135801.78901234"
-    assert data["unrealized"] == "1234.5"
+    assert data["unrealized"] is None  # no fill accounts for the coin: its cost is unknown
+
+
+def test_balance_unrealized_is_the_open_positions_net_of_both_fees(token_client):
+    BalanceSnapshotFactory(coin_volume=Decimal("0.00012345"), avg_buy_price=Decimal("90000000"))
+    FillFactory(
+        order__side="buy",
+        price=Decimal("90000000"),
+        volume=Decimal("0.00012345"),
+        funds=Decimal("11110.5"),
+        fee=Decimal("5.55525"),
+    )
+    engine_heartbeat(last_price=Decimal("100000000"))
+    data = envelope(token_client.get("/api/account/balance"))["data"]
+    # 12,345 × (1 - 0.0005) - (11,110.5 + 5.55525)
+    assert Decimal(data["unrealized"]) == Decimal("1222.77225")
 
 
 def test_balance_is_null_before_any_snapshot(token_client):

@@ -190,6 +190,8 @@ API_READS = [
     "api_logs_recent",
     "api_signals_recent",
     "api_pnl_daily",
+    "api_trades",
+    "api_performance",
 ]
 BUY = {"kind": "buy", "krw": "10000"}
 API_BUY = {"side": "buy", "krw": "10000"}

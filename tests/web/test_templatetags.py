@@ -47,15 +47,36 @@ def test_signed_and_percent():
     assert pct(Decimal("0.12345")) == "12.3%"
 
 
+def _ys(svg: str) -> list[float]:
+    return [float(point.split(",")[1]) for point in re.search(r'points="([^"]+)"', svg).group(1).split()]
+
+
+def test_a_13_krw_dip_of_a_million_krw_account_stays_a_ripple_in_the_middle():
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    values = [Decimal(1_000_000), Decimal(1_000_000), Decimal(999_987), Decimal(999_990), Decimal(999_995)]
+    svg = str(equity_svg([(start + timedelta(minutes=i), value) for i, value in enumerate(values)], "Equity", "H:i"))
+    ys = _ys(svg)
+    # The plot is 134 px high (160 less the padding): a 13 KRW move on a 10,000 KRW axis is under 1 % of it.
+    assert max(ys) - min(ys) < 2
+    # Drawn about the middle, not stretched from top to bottom.
+    assert min(ys) > 70
+    assert max(ys) < 90
+    # The axis spans 1% of the latest equity.
+    assert "1,004,993 KRW" in svg
+    assert "994,994 KRW" in svg
+
+
 def test_equity_svg_scales_to_its_own_range_and_labels_it():
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    series = [(start + timedelta(minutes=i), Decimal(1_000_000 + i * 1000)) for i in range(5)]
+    # A move larger than 1% of the equity: the axis is the data's own range.
+    series = [(start + timedelta(minutes=i), Decimal(1_000_000 + i * 5000)) for i in range(5)]
     svg = str(equity_svg(series, "Equity", "H:i"))
-    points = re.search(r'points="([^"]+)"', svg).group(1).split()
-    assert len(points) == 5
-    ys = [float(point.split(",")[1]) for point in points]
+    ys = _ys(svg)
+    assert len(ys) == 5
     assert ys == sorted(ys, reverse=True)  # rising equity goes up the screen
-    assert "1,004,000 KRW" in svg
+    assert ys[0] > 130  # from the bottom of the plot
+    assert ys[-1] < 10  # to its top
+    assert "1,020,000 KRW" in svg
     assert "1,000,000 KRW" in svg
     assert "09:00" in svg  # the time axis is in Seoul
     assert 'class="equity-chart rising"' in svg

@@ -279,6 +279,8 @@ class TradingEngine:
             self._pnl = PnlTracker(
                 market=self.market, account=self.account, fee_rate=self.orders.fee_rates["sell"], price_at=self._price_at
             )
+            # The dashboard values the open position with the same sell fee (trading/trade_selectors.py).
+            self.metrics.extra["sell_fee_rate"] = format(self._pnl.fee_rate, "f")
         return self._pnl
 
     def _price_at(self, moment: datetime) -> Decimal | None:

@@ -4,10 +4,10 @@ Definitions (also in docs/ENGINE.md):
 
 - Trading day: the local calendar day in settings.TIME_ZONE (00:00-24:00 KST by default), not Upbit's
   09:00 KST candle day.
-- Cost basis (average cost): a buy adds its funds plus its fee to the cost and its volume to the
-  position. A sell takes `cost × sold / held` out of the cost. A sell's realized PnL is its funds minus
-  its fee minus that cost. Volume sold beyond what the fills account for (coins bought outside
-  autocoin) has no known cost: that part realizes 0.
+- Cost basis (average cost, `trading.round_trips`, which the dashboard's round trips share): a buy adds
+  its funds plus its fee to the cost and its volume to the position. A sell takes `cost × sold / held`
+  out of the cost. A sell's realized PnL is its funds minus its fee minus that cost. Volume sold beyond
+  what the fills account for (coins bought outside autocoin) has no known cost: that part realizes 0.
 - Unrealized PnL of a day: how much the open position's mark-to-market value (at the last price, net
   of the fee a sell would pay, minus its remaining cost basis) changed since the day began. For a
   position held at local midnight the day's baseline is its value at the close of the last candle
@@ -38,10 +38,11 @@ from django.utils import timezone
 
 from exchange.account import mode_of
 from exchange.exceptions import ExchangeError, RateLimited, StopTrading
-from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
+from exchange.rules import DEFAULT_FEE_RATE
 from exchange.types import Balance, SideName, side_name
 from trading import events
 from trading.models import BalanceSnapshot, Fill, Order, PnlDaily
+from trading.round_trips import is_dust, mark_to_market, sell_from_position
 from trading.strategies.market_model import CANDLE_CLOSE_MARGIN_SEC
 
 logger = logging.getLogger("autocoin.engine.pnl")
@@ -121,18 +122,14 @@ class Book:
             self.volume += fill.volume
             self.cost += fill.funds + fill.fee
         else:
-            covered = min(fill.volume, self.volume)
-            cost_out = self.cost * covered / self.volume if self.volume > 0 else ZERO
-            proceeds = fill.funds - fill.fee
-            # Only the share of the sale the book holds a cost for realizes a gain or loss.
-            share = covered / fill.volume if fill.volume > 0 else ZERO
-            realized = proceeds * share - cost_out
-            self.volume -= covered
-            self.cost -= cost_out
+            sold = sell_from_position(self.volume, self.cost, fill.volume, fill.funds, fill.fee)
+            realized = sold.realized
+            self.volume -= sold.covered
+            self.cost -= sold.cost_out
             if self.volume <= 0:
                 self.volume, self.cost = ZERO, ZERO
             price = fill.funds / fill.volume if fill.volume > 0 else ZERO
-            if self.volume * price < KRW_MIN_ORDER_TOTAL:
+            if is_dust(self.volume, price):
                 self.entry_at = None  # sold out (or down to dust): the next buy opens a new position
         day.realized += realized
         self.last_key = (fill.ts, fill.id)
@@ -141,13 +138,6 @@ class Book:
 
     def unrealized(self, price: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
         return mark_to_market(self.volume, self.cost, price, fee_rate)
-
-
-def mark_to_market(volume: Decimal, cost: Decimal, price: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
-    """Unrealized PnL of `volume` bought for `cost` (fees included), valued at `price` net of the sell fee."""
-    if volume <= 0 or price <= 0:
-        return ZERO
-    return volume * price * (1 - fee_rate) - cost
 
 
 def day_baseline(volume: Decimal, cost: Decimal, start_price: Decimal | None, fee_rate: Decimal) -> Decimal | None:

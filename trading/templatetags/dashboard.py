@@ -8,11 +8,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from trading.charts import equity_min_span, line_chart_svg
 from trading.event_texts import shown
 
 register = template.Library()
@@ -114,55 +113,10 @@ def get_item(mapping: Mapping[str, object] | None, key: str) -> object:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Equity chart: a plain SVG polyline; no JavaScript, no library.
+# Equity chart: a plain SVG polyline (trading/charts.py); no JavaScript, no library.
 # ---------------------------------------------------------------------------------------------------
-CHART_WIDTH = 600
-CHART_HEIGHT = 160
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 4, 4, 8, 18
-
-
 @register.simple_tag
 def equity_svg(series: Sequence[tuple[datetime, Decimal]], title: str, time_format: str = "H:i") -> SafeString:
-    """An SVG line chart of (ts, equity) points, scaled to its own min and max."""
-    from django.utils.dateformat import format as date_format
-
-    if len(series) < 2:
-        return format_html('<p class="muted chart-empty">{}</p>', title)
-    values = [value for _, value in series]
-    low, high = min(values), max(values)
-    span = high - low or Decimal(1)
-    t0 = series[0][0].timestamp()
-    t_span = (series[-1][0].timestamp() - t0) or 1.0
-    width = CHART_WIDTH - PAD_LEFT - PAD_RIGHT
-    height = CHART_HEIGHT - PAD_TOP - PAD_BOTTOM
-    points = []
-    for ts, value in series:
-        # Pixel positions only: the money itself is never converted to float, only its place on screen.
-        x = PAD_LEFT + width * (ts.timestamp() - t0) / t_span
-        y = PAD_TOP + height * float((high - value) / span)
-        points.append(f"{x:.1f},{y:.1f}")
-    rising = values[-1] >= values[0]
-    start = date_format(timezone.localtime(series[0][0]), time_format)
-    end = date_format(timezone.localtime(series[-1][0]), time_format)
-    label_y = CHART_HEIGHT - 4
-    texts = format_html_join(
-        "",
-        '<text x="{}" y="{}" text-anchor="{}">{}</text>',
-        [
-            (PAD_LEFT, PAD_TOP + 10, "start", f"{format_grouped(high, 0)} KRW"),
-            (PAD_LEFT, PAD_TOP + height - 2, "start", f"{format_grouped(low, 0)} KRW"),
-            (PAD_LEFT, label_y, "start", start),
-            (CHART_WIDTH - PAD_RIGHT, label_y, "end", end),
-        ],
-    )
-    return format_html(
-        '<svg class="equity-chart {}" viewBox="0 0 {} {}" role="img" aria-label="{}" preserveAspectRatio="none">'
-        '<title>{}</title><polyline fill="none" points="{}"/>{}</svg>',
-        "rising" if rising else "falling",
-        CHART_WIDTH,
-        CHART_HEIGHT,
-        title,
-        title,
-        mark_safe(" ".join(points)),  # noqa: S308 - numbers formatted above; nothing user-supplied
-        texts,
-    )
+    """An SVG line chart of (ts, equity) points; its y-range covers at least 1% of the latest equity (charts.py)."""
+    min_span = equity_min_span([value for _, value in series])
+    return line_chart_svg(series, title=title, min_span=min_span, time_format=time_format)

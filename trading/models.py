@@ -601,3 +601,6 @@ class OptimizationTrial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.name} #{self.number}"
+
+
+from trading.chart_models import EngineCandle  # noqa: E402, F401 - registers the model with Django

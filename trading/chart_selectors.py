@@ -354,7 +354,7 @@ def chart_payload(*, query: ChartQuery) -> dict[str, Any]:
     if query.after is not None:
         newer = newer_count(source=source, market=market, unit=unit, after=query.after, limit=query.limit)
         # The newest `newer` candles (at most `limit`), and none when nothing is new: a live poll stays one query.
-        page = (
+        page: dict[str, Any] = (
             _page(source=source, market=market, strategy=strategy, params=params, unit=unit, before=None, limit=newer)
             if newer
             else {"time": [], "open": [], "high": [], "low": [], "close": [], "volume": [], "series": [], "has_more": True}

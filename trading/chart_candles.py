@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -75,15 +74,17 @@ def _table_and_filter(source: str) -> tuple[str, str, list[Any]]:
     return connection.ops.quote_name(EngineCandle._meta.db_table), " AND source = %s", [source]
 
 
-def _epoch_sql() -> str:
+def epoch_sql(column: str = "ts") -> str:
+    """SQL for a datetime column as whole UTC epoch seconds, on this database."""
     if connection.vendor == "postgresql":
-        return "CAST(EXTRACT(EPOCH FROM ts) AS BIGINT)"
+        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
     import sqlite3
 
-    return "unixepoch(ts)" if sqlite3.sqlite_version_info >= (3, 38) else "CAST(strftime('%%s', ts) AS INTEGER)"
+    return f"unixepoch({column})" if sqlite3.sqlite_version_info >= (3, 38) else f"CAST(strftime('%%s', {column}) AS INTEGER)"
 
 
-def _number_sql(name: str) -> str:
+def number_sql(name: str) -> str:
+    """SQL for a decimal column as a double (the chart draws floats)."""
     return f"CAST({name} AS DOUBLE PRECISION)" if connection.vendor == "postgresql" else f"CAST({name} AS REAL)"
 
 
@@ -98,7 +99,7 @@ def chart_block(*, source: str, market: str, unit: int, before: int | None, coun
     The database converts the numbers (as `trading.candles` does for backtests), so no Decimal or datetime is
     built per row: the chart draws floats and computes its indicators on floats, as the strategies do."""
     table, source_filter, values = _table_and_filter(source)
-    select = ", ".join([_epoch_sql(), *(_number_sql(name) for name in COLUMNS)])
+    select = ", ".join([epoch_sql(), *(number_sql(name) for name in COLUMNS)])
     sql = f"SELECT {select} FROM {table} WHERE market = %s AND unit = %s{source_filter}"  # noqa: S608 - quoted model names only
     params: list[Any] = [market, unit, *values]
     if before is not None:
@@ -108,9 +109,24 @@ def chart_block(*, source: str, market: str, unit: int, before: int | None, coun
     params.append(count)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        flat = np.fromiter(chain.from_iterable(cursor), dtype=np.float64)
-    block = flat.reshape(-1, 1 + len(COLUMNS))[::-1]
+        rows = cursor.fetchall()  # one call into the driver: a few thousand rows, cheaper than iterating the wrapper
+    if not rows:
+        return np.empty((1 + len(COLUMNS), 0), dtype=np.float64)
+    block = np.array(rows, dtype=np.float64)[::-1]
     return np.ascontiguousarray(block.T)
+
+
+def stored_span(*, source: str, market: str, unit: int) -> tuple[int, int]:
+    """The first and last stored candle start (epoch seconds; 0, 0 when none), in one statement the unique index
+    answers: what a cached page is checked against (candles are only ever added; see `_IndicatorCache`)."""
+    table, source_filter, values = _table_and_filter(source)
+    where = f"FROM {table} WHERE market = %s AND unit = %s{source_filter}"
+    first = epoch_sql(f"(SELECT MIN(ts) {where})")
+    last = epoch_sql(f"(SELECT MAX(ts) {where})")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {first}, {last}", [market, unit, *values] * 2)
+        row = cursor.fetchone()
+    return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
 
 
 def newer_count(*, source: str, market: str, unit: int, after: int, limit: int) -> int:

@@ -18,19 +18,21 @@ Decimal amounts of each order stay in the orders table and the API. Times are UT
 
 from __future__ import annotations
 
+import json
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext
 
 from trading.accounts import account_current
-from trading.chart_candles import candle_source, chart_block, newer_count
+from trading.chart_candles import candle_source, chart_block, epoch_sql, newer_count, number_sql, stored_span
 from trading.models import BalanceSnapshot, DecisionState, EngineState, Order, Signal, StrategyConfig
 from trading.strategies import registry
 from trading.strategies.base import EXIT_RULE_REASONS, Strategy, atr_min_candles
@@ -144,8 +146,11 @@ def _numbers(values: FloatArray) -> list[float | None]:
 
 
 class _IndicatorCache:
-    """The candles and indicators of recent pages, keyed by what decides them (source, market, unit, strategy,
-    parameters, first and last candle): stored candles never change, so a repeated page is computed once."""
+    """Recent pages' candles and indicators, already written as JSON, keyed by what decides them: the source, market,
+    unit, strategy and parameters, the page asked for, and the first and last stored candle. Stored candles are
+    only ever added (never changed in place), so a new candle, or older history imported, makes a new key; until
+    then every viewer and every poll gets the page computed once. (Filling a gap in the middle of the stored
+    history leaves both ends alone: such a page is recomputed once it leaves this small cache.)"""
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
@@ -173,37 +178,39 @@ def chart_cache_clear() -> None:
 def _page(
     *, source: str, market: str, strategy: Strategy, params: dict[str, Any], unit: int, before: int | None, limit: int
 ) -> dict[str, Any]:
-    """Up to `limit` candles before `before` with the strategy's indicators, and whether older candles exist."""
+    """Up to `limit` candles before `before` with the strategy's indicators: `json` (the candles and series, written),
+    `first` and `last` (their times; None when empty) and `has_more` (older candles are stored)."""
+    span = stored_span(source=source, market=market, unit=unit)
+    key = (source, market, unit, strategy.name, repr(sorted(params.items())), before, limit, span)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
     warmup = warmup_candles(strategy, params, unit)
     # One row more than the warm-up needs tells whether anything older than the page is stored.
     block = chart_block(source=source, market=market, unit=unit, before=before, count=limit + warmup + 1)
     total = block.shape[1]
     shown = min(limit, total)
-    if shown == 0:
-        return {"time": [], "open": [], "high": [], "low": [], "close": [], "volume": [], "series": [], "has_more": False}
     starts = block[0].astype(np.int64)
-    key = (source, market, unit, strategy.name, repr(sorted(params.items())), int(starts[0]), int(starts[-1]), total, shown)
-    cached = _cache.get(key)
-    if cached is not None:
-        return cached
-    arrays = CandleArrays(
-        open=block[1], high=block[2], low=block[3], close=block[4], volume=block[5], start=starts, unit_sec=unit * 60
-    )
-    prepared = strategy.prepare(arrays, params)
     cut = total - shown
-    series = [
-        {"key": name, "label": _series_label(name, params), **SERIES_STYLE[name], "values": _numbers(values[cut:])}
-        for name, values in prepared.series.items()
-        if name in SERIES_STYLE
-    ]
-    page = {
+    series = []
+    if shown:
+        arrays = CandleArrays(
+            open=block[1], high=block[2], low=block[3], close=block[4], volume=block[5], start=starts, unit_sec=unit * 60
+        )
+        prepared = strategy.prepare(arrays, params)
+        series = [
+            {"key": name, "label": _series_label(name, params), **SERIES_STYLE[name], "values": _numbers(values[cut:])}
+            for name, values in prepared.series.items()
+            if name in SERIES_STYLE
+        ]
+    candles = {
         "time": starts[cut:].tolist(),
-        "open": block[1][cut:].tolist(),
-        "high": block[2][cut:].tolist(),
-        "low": block[3][cut:].tolist(),
-        "close": block[4][cut:].tolist(),
-        "volume": block[5][cut:].tolist(),
-        "series": series,
+        **{name: block[row][cut:].tolist() for row, name in enumerate(("open", "high", "low", "close", "volume"), start=1)},
+    }
+    page = {
+        "json": json.dumps({"candles": candles, "series": series}, separators=(",", ":"))[1:-1],
+        "first": int(starts[cut]) if shown else None,
+        "last": int(starts[-1]) if shown else None,
         "has_more": total > shown,
     }
     _cache.put(key, page)
@@ -251,54 +258,44 @@ def marker_kind(*, side: str, reason: str, signal_source: str | None, signal_rea
     return ENTRY if side == "buy" else EXIT
 
 
-def _markers(*, market: str, account: str, first: int, end: int, unit: int) -> list[dict[str, Any]]:
-    """Every order of `account` on `market` that traded (fully or in part) with its time in [first, end)."""
-    from datetime import UTC, datetime
+def _meta_reason_sql() -> str:
+    return "s.meta ->> 'reason'" if connection.vendor == "postgresql" else "json_extract(s.meta, '$.reason')"
 
-    orders = (
-        Order.objects.filter(
-            account=account,
-            market=market,
-            ts__gte=datetime.fromtimestamp(first, tz=UTC),
-            ts__lt=datetime.fromtimestamp(end, tz=UTC),
-            executed_volume__gt=0,
-        )
-        .order_by("ts", "id")
-        .values(
-            "id",
-            "ts",
-            "side",
-            "reason",
-            "price",
-            "executed_volume",
-            "executed_funds",
-            "signal__source",
-            "signal__explanation",
-            "signal__meta",
-        )
+
+def _markers(*, market: str, account: str, first: int, end: int, unit: int) -> list[dict[str, Any]]:
+    """Every order of `account` on `market` that traded (fully or in part) with its time in [first, end).
+
+    One statement with its signal joined, numbers and times converted by the database: a page of 1,000 busy
+    minutes holds hundreds of trades, and building model rows (Decimals, datetimes, JSON) for each would cost
+    more than the rest of the answer."""
+    orders = connection.ops.quote_name(Order._meta.db_table)
+    signals = connection.ops.quote_name(Signal._meta.db_table)
+    sql = (
+        f"SELECT o.id, {epoch_sql('o.ts')}, o.side, o.reason, {number_sql('o.price')}, {number_sql('o.executed_volume')}, "  # noqa: S608 - quoted model names only
+        f"{number_sql('o.executed_funds')}, s.source, s.explanation, {_meta_reason_sql()} "
+        f"FROM {orders} o LEFT JOIN {signals} s ON s.id = o.signal_id "
+        "WHERE o.account = %s AND o.market = %s AND o.ts >= %s AND o.ts < %s AND o.executed_volume > 0 "
+        "ORDER BY o.ts, o.id"
     )
+    adapt = connection.ops.adapt_datetimefield_value
+    bounds = [adapt(datetime.fromtimestamp(first, tz=UTC)), adapt(datetime.fromtimestamp(end, tz=UTC))]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account, market, *bounds])
+        rows = cursor.fetchall()
     step = unit * 60
     found = []
-    for row in orders:
-        meta = row["signal__meta"] if isinstance(row["signal__meta"], dict) else {}
-        kind = marker_kind(
-            side=row["side"], reason=row["reason"], signal_source=row["signal__source"], signal_reason=meta.get("reason")
-        )
-        volume: Decimal = row["executed_volume"]
-        funds: Decimal = row["executed_funds"]
-        price = funds / volume if funds > 0 else row["price"]
-        epoch = int(row["ts"].timestamp())
+    for order_id, epoch, side, reason, price, volume, funds, source, explanation, signal_reason in rows:
         found.append(
             {
-                "id": row["id"],
+                "id": order_id,
                 "time": epoch - epoch % step,
                 "at": epoch,
-                "side": row["side"],
-                "kind": kind,
-                "price": float(price) if price is not None else None,
-                "volume": float(volume),
-                "reason": row["reason"],
-                "explanation": row["signal__explanation"] or "",
+                "side": side,
+                "kind": marker_kind(side=side, reason=reason, signal_source=source, signal_reason=signal_reason),
+                "price": funds / volume if funds and volume else price,  # the average fill price
+                "volume": volume,
+                "reason": reason,
+                "explanation": explanation or "",
             }
         )
     return found
@@ -344,38 +341,48 @@ def _latest_atr(strategy: Strategy, params: dict[str, Any], source: str, market:
 # ---------------------------------------------------------------------------------------------------
 # The answer
 # ---------------------------------------------------------------------------------------------------
-def chart_payload(*, query: ChartQuery) -> dict[str, Any]:
-    """One page of the chart (see the module docstring); a live poll (`after`) with nothing new holds no candles."""
+_EMPTY_PAGE_JSON = '"candles":{"time":[],"open":[],"high":[],"low":[],"close":[],"volume":[]},"series":[]'
+
+
+def chart_json(*, query: ChartQuery) -> str:
+    """One page of the chart as JSON text (see the module docstring); a live poll (`after`) with nothing new holds
+    no candles. The candles and indicators come written from the cache; the trades and levels are read each time."""
     strategy, params = running_strategy()
     market = settings.TRADING_MARKET
     unit = candle_unit(strategy, params)
     source = candle_source()
     account = account_current()
+    page: dict[str, Any]
     if query.after is not None:
         newer = newer_count(source=source, market=market, unit=unit, after=query.after, limit=query.limit)
-        # The newest `newer` candles (at most `limit`), and none when nothing is new: a live poll stays one query.
-        page: dict[str, Any] = (
-            _page(source=source, market=market, strategy=strategy, params=params, unit=unit, before=None, limit=newer)
-            if newer
-            else {"time": [], "open": [], "high": [], "low": [], "close": [], "volume": [], "series": [], "has_more": True}
-        )
+        # The newest `newer` candles (at most `limit`); none when nothing is new: then a poll costs a few small queries.
+        if newer:
+            page = _page(source=source, market=market, strategy=strategy, params=params, unit=unit, before=None, limit=newer)
+        else:
+            page = {"json": _EMPTY_PAGE_JSON, "first": None, "last": None}
+        page = {**page, "has_more": True}
     else:
         page = _page(
             source=source, market=market, strategy=strategy, params=params, unit=unit, before=query.before, limit=query.limit
         )
-    times = list(page["time"])
-    markers = _markers(market=market, account=account, first=times[0], end=times[-1] + unit * 60, unit=unit) if times else []
+    first, last = page["first"], page["last"]
+    markers = _markers(market=market, account=account, first=first, end=last + unit * 60, unit=unit) if first is not None else []
     latest = query.before is None
     atr = _latest_atr(strategy, params, source, market, unit) if latest else None
-    return {
+    rest = {
         "market": market,
         "unit": unit,
         "strategy": strategy.name,
         "strategy_title": strategy.title,
-        "candles": {name: page[name] for name in ("time", "open", "high", "low", "close", "volume")},
-        "series": page["series"],
         "guides": _guides(strategy, params),
         "markers": markers,
         "levels": _levels(market=market, account=account, params=params, atr=atr) if latest else None,
         "has_more": page["has_more"],
     }
+    written: str = page["json"]
+    return "{" + written + "," + json.dumps(rest, separators=(",", ":"))[1:]
+
+
+def chart_payload(*, query: ChartQuery) -> dict[str, Any]:
+    """`chart_json` read back: what the page's script receives."""
+    return json.loads(chart_json(query=query))  # type: ignore[no-any-return]

@@ -9,7 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 
 from trading.auth import VIEW_DASHBOARD
-from trading.chart_selectors import ChartQueryError, chart_payload, chart_query_parse
+from trading.chart_selectors import ChartQueryError, chart_json, chart_query_parse
 from trading.views import HtmxHttpRequest, permission_required
 
 
@@ -20,6 +20,6 @@ def chart_candles(request: HtmxHttpRequest) -> HttpResponse:
         query = chart_query_parse(request.GET)
     except ChartQueryError as error:
         return JsonResponse({"error": str(error), "field": error.field}, status=400)
-    response = JsonResponse(chart_payload(query=query))
+    response = HttpResponse(chart_json(query=query), content_type="application/json")
     response["Cache-Control"] = "no-cache, private"
     return response

@@ -51,3 +51,14 @@ def test_closed_candles_are_stored_once_under_the_sandbox_never_in_the_market_hi
     times = chart_payload(query=ChartQuery())["candles"]["time"]
     assert times[-1] == int(newest.ts.timestamp())
     assert len(times) == stored.count()
+
+
+def test_an_engine_told_not_to_store_candles_stores_none(live, sandbox):
+    """A replay's candles are the stored ones already: it runs the engine with store_candles=False."""
+    StrategyConfig.objects.update_or_create(strategy="sma_cross", defaults={"params": {"fast": 1, "slow": 2}})
+    EngineState.load()
+    engine = TradingEngine(live, clock=sandbox.server.now, store_candles=False)
+    sandbox.advance(60)
+    engine.run_cycle()
+    assert EngineCandle.objects.count() == 0
+    assert Candle.objects.count() == 0

@@ -92,12 +92,15 @@ def _moment(epoch: int) -> Any:
     return connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(epoch, tz=UTC))
 
 
-def chart_block(*, source: str, market: str, unit: int, before: int | None, count: int) -> npt.NDArray[np.float64]:
+def chart_block(
+    *, source: str, market: str, unit: int, before: int | None, count: int, after: int | None = None
+) -> npt.NDArray[np.float64]:
     """The newest `count` stored candles starting before `before` (epoch seconds; None: the newest of all), oldest
     first, as a 6 × n float64 block (start, open, high, low, close, volume), in one query.
 
     The database converts the numbers (as `trading.candles` does for backtests), so no Decimal or datetime is
-    built per row: the chart draws floats and computes its indicators on floats, as the strategies do."""
+    built per row: the chart draws floats and computes its indicators on floats, as the strategies do.
+    With `after` instead: the oldest `count` candles starting after it (what was stored since a block was read)."""
     table, source_filter, values = _table_and_filter(source)
     select = ", ".join([epoch_sql(), *(number_sql(name) for name in COLUMNS)])
     sql = f"SELECT {select} FROM {table} WHERE market = %s AND unit = %s{source_filter}"  # noqa: S608 - quoted model names only
@@ -105,15 +108,18 @@ def chart_block(*, source: str, market: str, unit: int, before: int | None, coun
     if before is not None:
         sql += " AND ts < %s"
         params.append(_moment(before))
-    sql += " ORDER BY ts DESC LIMIT %s"
+    if after is not None:
+        sql += " AND ts > %s"
+        params.append(_moment(after))
+    sql += " ORDER BY ts ASC LIMIT %s" if after is not None else " ORDER BY ts DESC LIMIT %s"
     params.append(count)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()  # one call into the driver: a few thousand rows, cheaper than iterating the wrapper
     if not rows:
         return np.empty((1 + len(COLUMNS), 0), dtype=np.float64)
-    block = np.array(rows, dtype=np.float64)[::-1]
-    return np.ascontiguousarray(block.T)
+    block = np.array(rows, dtype=np.float64)
+    return np.ascontiguousarray((block if after is not None else block[::-1]).T)
 
 
 def stored_span(*, source: str, market: str, unit: int) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext
@@ -169,10 +170,36 @@ class _IndicatorCache:
 
 
 _cache = _IndicatorCache()
+_newest_blocks: dict[tuple[str, str, int, int], tuple[int, npt.NDArray[np.float64]]] = {}
+"""The newest candles read for a page (with its warm-up), by source, market, unit and count, with the first stored
+candle's time when read: when a candle is stored, only it is read and appended (the page is then recomputed from
+the block in memory, not read again)."""
 
 
 def chart_cache_clear() -> None:
     _cache.pages.clear()
+    _newest_blocks.clear()
+
+
+def _newest_block(*, source: str, market: str, unit: int, count: int, span: tuple[int, int]) -> npt.NDArray[np.float64]:
+    """The newest `count` stored candles as a block, reading only what was stored since the last read when it can."""
+    key = (source, market, unit, count)
+    held = _newest_blocks.get(key)
+    if held is not None and held[0] == span[0] and held[1].shape[1] > 0:
+        block = held[1]
+        last = int(block[0, -1])
+        if last == span[1]:
+            return block
+        newer = chart_block(source=source, market=market, unit=unit, before=None, after=last, count=count)
+        if newer.shape[1] < count:  # everything since was read: the block slides forward
+            block = np.ascontiguousarray(np.concatenate((block, newer), axis=1)[:, -count:])
+            _newest_blocks[key] = (span[0], block)
+            return block
+    block = chart_block(source=source, market=market, unit=unit, before=None, count=count)
+    if len(_newest_blocks) >= 4:
+        _newest_blocks.clear()
+    _newest_blocks[key] = (span[0], block)
+    return block
 
 
 def _page(
@@ -187,7 +214,11 @@ def _page(
         return cached
     warmup = warmup_candles(strategy, params, unit)
     # One row more than the warm-up needs tells whether anything older than the page is stored.
-    block = chart_block(source=source, market=market, unit=unit, before=before, count=limit + warmup + 1)
+    count = limit + warmup + 1
+    if before is None:
+        block = _newest_block(source=source, market=market, unit=unit, count=count, span=span)
+    else:
+        block = chart_block(source=source, market=market, unit=unit, before=before, count=count)
     total = block.shape[1]
     shown = min(limit, total)
     starts = block[0].astype(np.int64)

@@ -193,3 +193,26 @@ def test_decimal_prices_reach_the_chart_as_numbers():
     payload = chart_payload(query=ChartQuery())
     assert payload["candles"]["close"] == [float(c.close) for c in price_path(3, start=START + timedelta(days=1))]
     assert all(isinstance(value, float) for value in payload["candles"]["close"])
+
+
+def test_a_new_candle_slides_the_newest_page_as_a_fresh_read_would():
+    candles = price_path(2600)
+    store(candles[:2590])
+    before = chart_payload(query=ChartQuery())
+    store(candles[2590:])
+
+    slid = chart_payload(query=ChartQuery())  # the block read before, with the ten new candles appended
+    chart_cache_clear()
+    fresh = chart_payload(query=ChartQuery())
+
+    assert slid == fresh
+    assert slid["candles"]["time"][-1] == epoch(candles[-1].start)
+    assert slid["candles"]["time"][0] == before["candles"]["time"][10]
+
+
+def test_history_imported_before_the_oldest_candle_is_seen_on_the_next_request():
+    candles = price_path(1200)
+    store(candles[600:])
+    assert chart_payload(query=ChartQuery())["has_more"] is False
+    store(candles[:600])
+    assert chart_payload(query=ChartQuery())["has_more"] is True

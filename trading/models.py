@@ -609,4 +609,5 @@ class OptimizationTrial(models.Model):
 
 
 from trading.backtest_job_models import BacktestJob  # noqa: E402, F401  (registered with the app)
+from trading.chart_models import EngineCandle  # noqa: E402, F401 - registers the model with Django
 from trading.schedule_models import PauseWindow  # noqa: E402, F401 - registers the schedule with Django

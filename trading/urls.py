@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from trading import api, api_manual, api_pause, api_trades, views, views_backtest, views_live, views_pause
+from trading import api, api_manual, api_pause, api_trades, views, views_backtest, views_chart, views_live, views_pause
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("panels/live-quote", views_live.live_quote, name="live_quote"),  # ahead of panels/<name>: its own clock
     path("panels/<slug:name>", views.panel, name="panel"),
     path("engine/entries/<slug:action>", views_pause.entries_action, name="entries_action"),
+    path("chart/candles", views_chart.chart_candles, name="chart_candles"),
     path("engine/<slug:action>", views.engine_action, name="engine_action"),
     path("orders/manual", views.manual_order, name="manual_order"),
     path("live/check", views.live_check, name="live_check"),

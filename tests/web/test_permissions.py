@@ -213,6 +213,8 @@ def _page_doors() -> list[Door]:
         Door("live_quote", PAGE, "GET", reverse("live_quote"), VIEW, 200),
         Door("live_quote", PAGE, "GET", reverse("live_quote"), VIEW, 200, htmx=True),
         Door("live_quote", PAGE, "POST", reverse("live_quote"), VIEW, 405),
+        Door("chart_candles", PAGE, "GET", reverse("chart_candles"), VIEW, 200),
+        Door("chart_candles", PAGE, "POST", reverse("chart_candles"), VIEW, 405),
         Door("engine_action", PAGE, "GET", engine, CONTROL, 405),
         Door("engine_action", PAGE, "POST", engine, CONTROL, 302, writes=True),
         Door("engine_action", PAGE, "POST", engine, CONTROL, 200, writes=True, htmx=True),

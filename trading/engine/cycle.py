@@ -77,6 +77,7 @@ class TradingEngine:
         clock: Callable[[], datetime] = timezone.now,
         sleep_jitter: Callable[[], float] = random.random,
         owner: str | None = None,
+        store_candles: bool = True,
     ) -> None:
         self.exchange = exchange
         self.owner = owner
@@ -106,7 +107,11 @@ class TradingEngine:
             claim=self.claim,
         )
         self.manual = ManualQueue(self.orders)
-        self.decisions = DecisionStep(exchange, market=self.market, account=self.account, clock=clock)
+        # The closed candles are stored for the console's chart (trading/chart_candles.py); a replay, whose candles
+        # are the stored ones, passes store_candles=False.
+        self.decisions = DecisionStep(
+            exchange, market=self.market, account=self.account, clock=clock, store_candles=store_candles
+        )
         self.books = Bookkeeper(
             market=self.market,
             account=self.account,

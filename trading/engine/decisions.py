@@ -21,6 +21,7 @@ from django.conf import settings
 from exchange.base import Exchange
 from exchange.types import Candle
 from trading import events, services
+from trading.chart_candles import candle_source, engine_candles_store
 from trading.engine.candles import MAX_CANDLES, CandleCache
 from trading.engine.pnl import Holdings
 from trading.models import DecisionState, Signal
@@ -53,7 +54,9 @@ def floor_to_unit(moment: datetime, unit: int) -> datetime:
 class DecisionStep:
     """Per cycle: the strategy and its parameters, the closed candles, the protective check and the candle decision."""
 
-    def __init__(self, exchange: Exchange, *, market: str, account: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, exchange: Exchange, *, market: str, account: str, clock: Callable[[], datetime], store_candles: bool = True
+    ) -> None:
         self.market = market
         self.account = account
         self.candles = CandleCache(exchange, market, clock)
@@ -66,6 +69,8 @@ class DecisionStep:
         self.clock = clock
         self._last_hold: tuple[str, str] | None = None
         self._last_hold_at: datetime | None = None
+        self.candle_source = candle_source() if store_candles else None
+        self._stored_through: dict[int, datetime] = {}
 
     # --- memory ---------------------------------------------------------------------------------------
     @property
@@ -116,7 +121,17 @@ class DecisionStep:
                 meta={"strategy": strategy.name, "need": need, "max_candles": MAX_CANDLES, "candle_unit": self.unit},
                 level=events.Level.WARNING,
             )
+        self._store(window.candles)
         return window.candles
+
+    def _store(self, candles: list[Candle]) -> None:
+        """Store the closed candles not stored yet by this process, for the console's candle chart (chart_candles.py)."""
+        through = self._stored_through.get(self.unit)
+        if self.candle_source is None or not candles or (through is not None and candles[-1].start <= through):
+            return
+        fresh = candles if through is None else [candle for candle in candles if candle.start > through]
+        engine_candles_store(source=self.candle_source, market=self.market, unit=self.unit, candles=fresh)
+        self._stored_through[self.unit] = candles[-1].start
 
     def prepared(self, strategy: Strategy, params: dict[str, Any], candles: list[Candle]) -> Prepared | None:
         """The strategy's indicators over `candles`, computed once per newest closed candle."""

@@ -231,7 +231,7 @@ def replay_run(config: ReplayConfig, *, progress: Progress | None = None) -> Rep
     with _engine_world(config, limits, market):
         _prepare_database(config)
         paper = PaperExchange(market, initial_krw=config.initial_krw, fee_rate=config.fee_rate, clock=market.now)
-        engine = TradingEngine(paper, market=config.market, clock=market.now)
+        engine = TradingEngine(paper, market=config.market, clock=market.now, store_candles=False)
         krw_f, coin_f = float(config.initial_krw), 0.0
         loop_started, cpu_started = time.perf_counter(), time.process_time()
         for i in range(n):

@@ -120,6 +120,21 @@ class ProtectiveRules:
     def uses_peak(self) -> bool:
         return self.trailing_factor is not None or (self.atr_mult is not None and self.atr_trailing)
 
+    def levels(self, *, avg_buy_price: float, peak: float, atr: float | None = None) -> dict[Reason, float]:
+        """The price each active exit fires at (for a chart's price lines): the same formulas as `check`."""
+        found: dict[Reason, float] = {}
+        if avg_buy_price <= 0:
+            return found
+        if self.stop_loss_factor is not None:
+            found[Reason.STOP_LOSS] = avg_buy_price * self.stop_loss_factor
+        if self.atr_mult is not None and atr is not None and math.isfinite(atr) and atr > 0:
+            found[Reason.ATR_STOP] = (peak if self.atr_trailing else avg_buy_price) - self.atr_mult * atr
+        if self.trailing_factor is not None:
+            found[Reason.TRAILING_STOP] = peak * self.trailing_factor
+        if self.take_profit_factor is not None:
+            found[Reason.TAKE_PROFIT] = avg_buy_price * self.take_profit_factor
+        return found
+
     def check(self, *, avg_buy_price: float, peak: float, price: float, atr: float | None = None) -> ProtectiveExit | None:
         """The first exit whose level `price` crossed, or None. `peak` already includes `price`."""
         if avg_buy_price <= 0:

@@ -38,6 +38,7 @@ class StrategyConfigForm(StrategyConfigFormBase):
     """A strategy's parameters, edited as JSON and validated like the engine validates them."""
 
     params = forms.JSONField(
+        label=_("parameters"),
         required=False,  # {} (every parameter at its default) is a valid value, and Django counts it as empty
         widget=forms.Textarea(attrs={"rows": 14, "cols": 70, "class": "json-editor"}),  # styled in css/admin.css
         help_text=_('A JSON object, e.g. {"fast": 12, "slow": 26, "signal": 9}. Missing parameters take their defaults.'),
@@ -50,7 +51,9 @@ class StrategyConfigForm(StrategyConfigFormBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "strategy" in self.fields:
-            self.fields["strategy"] = forms.ChoiceField(choices=[(name, name) for name in registry.STRATEGIES])
+            self.fields["strategy"] = forms.ChoiceField(
+                label=_("strategy"), choices=[(name, name) for name in registry.STRATEGIES]
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -29,7 +29,7 @@ ALLOWED_WORDS = frozenset(
         *("autocoin", "KRW", "BTC", "KRW-BTC", "UUID", "API", "CSV", "JSON", "BOM", "Excel", "HTTP", "GET", "POST", "IP"),
         *("MACD", "SMA", "RSI", "ATR", "KST", "UTC", "Asia/Seoul", "Upbit", "Optuna", "English", "PAPER", "LIVE"),
         *("macd", "sma_cross", "momentum", "volatility_breakout", "manual", "paper", "engine", "admin", "operator"),
-        *("python", "manage", "runengine", "make", "run", "host", "pid", "testhost", "sha256", "Axes", "null"),
+        *("python", "manage", "runengine", "make", "run", "host", "pid", "testhost", "sha256", "Axes", "null", "REST"),
         *("MAX_DAILY_LOSS_KRW", "MAX_POSITION_RATIO", "MAX_ORDER_KRW", "ORDER_COOLDOWN_SEC", "TIME_ZONE", "n/a"),
     }
 )
@@ -41,7 +41,9 @@ def english_words(text: str, allowed: frozenset[str] = ALLOWED_WORDS) -> set[str
     return {
         word
         for word in WORD.findall(text)
-        if word not in allowed and len(word) > 2 and not re.search(rf"[0-9]{re.escape(word)}|{re.escape(word)}[0-9-]", text)
+        if len(word) > 2
+        and not {word, word.lower(), word.title()} & allowed  # a stylesheet may upper-case a name ("EXCEL")
+        and not re.search(rf"[0-9]{re.escape(word)}|{re.escape(word)}[0-9-]", text)
     }
 
 
@@ -52,7 +54,9 @@ def seed_console() -> Order:
     for explanation in EXPLANATIONS:
         action = explanation.split(" ", 1)[0].rstrip(":")
         factories.SignalFactory(ts=SEOUL_EVENING, action=action, explanation=explanation)
-    order = factories.OrderFactory(ts=SEOUL_EVENING, executed_funds=Decimal("10000"), paid_fee=Decimal("5"))
+    order = factories.OrderFactory(
+        ts=SEOUL_EVENING, executed_funds=Decimal("10000"), paid_fee=Decimal("5"), reason="BUY by macd: entry"
+    )
     fill = factories.FillFactory(
         order=order, ts=SEOUL_EVENING, price=Decimal("100000000"), volume=Decimal("0.001"), funds=Decimal("10000")
     )

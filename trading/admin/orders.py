@@ -28,6 +28,7 @@ from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
 from trading.forms import ManualOrderForm
 from trading.labels import code_label
 from trading.models import EngineState, ManualOrderRequest, Order
+from trading.sentences import shown_sentence
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -56,8 +57,8 @@ class OrderAdmin(AuditAdmin):
     search_help_text = _("An exact order identifier or exchange UUID.")
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
-    exclude = ("raw",)
-    readonly_fields = ("raw_pretty",)
+    exclude = ("raw", "reason")
+    readonly_fields = ("reason_shown", "raw_pretty")
     actions = ("cancel_open_orders", "export_selected_csv", "export_selected_excel", "export_selected_json")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[QuerySet[Any], bool]:
@@ -78,6 +79,11 @@ class OrderAdmin(AuditAdmin):
     @admin.display(description=_("cancel requested"), boolean=True)
     def cancel_requested(self, obj: Order) -> bool:
         return obj.cancel_requested_at is not None
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, obj: Order) -> str:
+        """Why the order was made, in the reader's language (stored in English: "BUY by macd: entry")."""
+        return shown_sentence(obj.reason)
 
     @admin.display(description=_("raw (as the exchange reported it)"))
     def raw_pretty(self, obj: Order) -> str:

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from trading.event_texts import shown
-from trading.formatting import PLACES, format_grouped, to_decimal
+from trading.formatting import PLACES, format_grouped, to_decimal, volume_text
 from trading.labels import code_label
 from trading.sentences import shown_sentence
 
@@ -63,6 +63,12 @@ def signed_krw(value: object) -> str:
 def num(value: object) -> str:
     """Prices and volumes: up to 8 decimals, trailing zeros dropped, separators in the whole part."""
     return format_grouped(value, 8)
+
+
+@register.filter
+def volume(value: object) -> str:
+    """A coin volume with all 8 decimals (Upbit's precision): 0.001 → 0.00100000."""
+    return volume_text(value)
 
 
 @register.filter

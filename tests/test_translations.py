@@ -16,6 +16,7 @@ from django.utils import translation
 
 from tests import factories
 from tests.korean_seed import english_words, seed_console
+from trading.models import Order
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "locale" / "ko" / "LC_MESSAGES" / "django.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w*\}")
@@ -221,7 +222,8 @@ def test_every_table_of_the_korean_admin_has_a_korean_name(korean_admin):
 
 def test_the_korean_admin_titles_filters_and_columns_are_korean(korean_admin):
     orders = _visible(korean_admin.get(reverse("admin:trading_order_changelist")).content.decode())
-    row = _visible(korean_admin.get(reverse("admin:trading_order_change", args=[1])).content.decode())
+    order = Order.objects.get()
+    row = _visible(korean_admin.get(reverse("admin:trading_order_change", args=[order.pk])).content.decode())
     engine = _visible(korean_admin.get(reverse("admin:trading_enginestate_change", args=[1])).content.decode())
 
     assert "조회할 주문 선택" in orders

@@ -240,19 +240,17 @@ COMPILED: tuple[Template, ...] = tuple(_compiled(msgid) for msgid in TEMPLATES)
 
 def split_parts(text: str) -> list[str]:
     """`text` split at each "; " outside brackets (a bracket may hold a "; " of its own)."""
+    if "; " not in text:
+        return [text]
     parts: list[str] = []
-    depth, start, index = 0, 0, 0
-    while index < len(text):
-        char = text[index]
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(depth - 1, 0)
-        elif depth == 0 and text.startswith("; ", index):
-            parts.append(text[start:index])
-            start = index + 2
-            index += 1
-        index += 1
+    start = scan = depth = 0
+    while (at := text.find("; ", scan)) >= 0:
+        between = text[scan:at]
+        depth = max(depth + between.count("(") - between.count(")"), 0)
+        if depth == 0:
+            parts.append(text[start:at])
+            start = at + 2
+        scan = at + 2
     parts.append(text[start:])
     return parts
 

@@ -64,7 +64,7 @@ class StrategyConfigForm(StrategyConfigFormBase):
         if params is None:
             params = cleaned["params"] = {}
         if not isinstance(params, dict):
-            self.add_error("params", "Parameters must be a JSON object, e.g. {}.")
+            self.add_error("params", gettext("Parameters must be a JSON object, e.g. {}."))
             return cleaned
         try:
             registry.validate_params(strategy, params)

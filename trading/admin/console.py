@@ -66,13 +66,12 @@ def admin_actor(request: HttpRequest) -> str:
 Column = Callable[[Any, Any], str]
 
 
-def money_column(field: str, description: StrOrPromise, *, kind: str | None = None) -> Column:
-    """A list column showing the Decimal `field` for its kind (`number_text`); `kind` names another column whose
-    kind it shares (e.g. "volume")."""
+def money_column(field: str, description: StrOrPromise) -> Column:
+    """A list column showing the Decimal `field` for its kind (`number_text`): a KRW amount, a price or a volume."""
 
     @admin.display(description=description)
     def column(model_admin: Any, obj: Any) -> str:
-        return number_text(kind or field, getattr(obj, field), empty="-")
+        return number_text(field, getattr(obj, field), empty="-")
 
     return column
 
@@ -150,14 +149,14 @@ class ConsoleAdmin(ModelAdminBase):
 
     def __init__(self, model: Any, admin_site: Any) -> None:
         super().__init__(model, admin_site)
-        self.formatted_fields = {
-            field.name
+        formatted = [
+            field
             for field in model._meta.concrete_fields
             if isinstance(field, models.DecimalField | models.DateTimeField) and not field.primary_key
-        }
-        for field in model._meta.concrete_fields:
-            if field.name in self.formatted_fields:
-                setattr(self, shown_name(field.name), _shown_column(field))
+        ]
+        self.formatted_fields = tuple(field.name for field in formatted)  # in the model's order, for the page
+        for field in formatted:
+            setattr(self, shown_name(field.name), _shown_column(field))
 
     def _formatted(self, request: HttpRequest, obj: Any, names: Any) -> list[Any]:
         """`names` with each Decimal or time field swapped for its formatted display on a read-only page."""

@@ -509,7 +509,7 @@ class Candle(models.Model):
     low = money_field(verbose_name=_("low"))
     close = money_field(verbose_name=_("close"))
     volume = money_field(verbose_name=_("volume"), default=ZERO)
-    value = models.DecimalField(_("value"), max_digits=32, decimal_places=8, default=ZERO)
+    value = models.DecimalField(_("traded value (KRW)"), max_digits=32, decimal_places=8, default=ZERO)
 
     class Meta:
         verbose_name = _("candle")
@@ -637,7 +637,7 @@ class OptimizationTrial(models.Model):
     number = models.PositiveIntegerField(_("number"))
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     params = models.JSONField(_("parameters"), default=dict, encoder=DjangoJSONEncoder, blank=True)
-    value = models.FloatField(_("value"), null=True, blank=True, help_text=_("the objective on the training period"))
+    value = models.FloatField(_("objective value"), null=True, blank=True, help_text=_("the objective on the training period"))
     test_value = models.FloatField(_("test value"), null=True, blank=True, help_text=_("the objective on the test period"))
     train_metrics = models.JSONField(_("train metrics"), default=dict, encoder=DjangoJSONEncoder, blank=True)
     test_metrics = models.JSONField(_("test metrics"), default=dict, encoder=DjangoJSONEncoder, blank=True)

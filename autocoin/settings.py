@@ -391,6 +391,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ko", "한국어")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# 24-hour times with seconds and ISO dates in both languages (autocoin/formats/); shown in TIME_ZONE.
+FORMAT_MODULE_PATH = ["autocoin.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -143,16 +143,16 @@ class StaticChoicesFilter(admin.SimpleListFilter):
     """Exact-match filter with a fixed list of choices: never asks the database what values exist."""
 
     lookup: str = ""
-    static_choices: Sequence[tuple[str, str]] = ()
+    static_choices: Sequence[tuple[str, Any]] = ()  # labels may be lazy translations
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         choices = list(self.static_choices_for(request))
         value = self.value()
         if value and value not in {key for key, _ in choices}:
             choices.append((value, value))
         return choices
 
-    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, str]]:
+    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, Any]]:
         return self.static_choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -166,14 +166,16 @@ class MarketFilter(StaticChoicesFilter):
     title = _("market")
     parameter_name = "market"
 
-    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, str]]:
+    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, Any]]:
         return [(settings.TRADING_MARKET, settings.TRADING_MARKET)]
 
 
 class CandleUnitFilter(StaticChoicesFilter):
     title = _("unit")
     parameter_name = "unit"
-    static_choices = tuple((str(unit), "1 day" if unit == 1440 else f"{unit} min") for unit in CANDLE_UNITS)
+
+    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, Any]]:
+        return [(str(unit), gettext("1 day") if unit == 1440 else gettext("%(n)s min") % {"n": unit}) for unit in CANDLE_UNITS]
 
 
 class SignalSourceFilter(StaticChoicesFilter):
@@ -199,7 +201,7 @@ class AccountFilter(StaticChoicesFilter):
     title = _("account")
     parameter_name = "account"
 
-    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, str]]:
+    def static_choices_for(self, request: HttpRequest) -> Sequence[tuple[str, Any]]:
         return account_choices()
 
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TradingConfig(AppConfig):
     name = "trading"
-    verbose_name = "Trading"
+    verbose_name = _("Trading")
 
     def ready(self) -> None:
         # `runserver` listens with a backlog of 10: a burst of requests from scripts or several tabs would

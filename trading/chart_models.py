@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 ZERO = Decimal("0")
 
@@ -37,6 +38,8 @@ class EngineCandle(models.Model):
     value = models.DecimalField(max_digits=32, decimal_places=8, default=ZERO)
 
     class Meta:
+        verbose_name = _("engine candle (other source)")
+        verbose_name_plural = _("engine candles (other source)")
         ordering = ("source", "market", "unit", "ts")
         constraints = (
             models.UniqueConstraint(fields=["source", "market", "unit", "ts"], name="engine_candle_unique_source_market_unit_ts"),

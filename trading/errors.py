@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext, gettext_noop
 
+from trading.labels import code_label
+
 # Translated where a person reads it (`text()`); the English stays in `message` for logs and the API.
 ENGINE_OFFLINE_HINT = gettext_noop("start it with `python manage.py runengine` (or `make run`)")
 
@@ -33,9 +35,16 @@ class ServiceError(Exception):
         """The refusal in the active language (the English `message` where no translation exists)."""
         english, shown = self.SENTENCES[self.code]
         if shown is None:
-            params = {name: gettext(value) if name == "hint" else value for name, value in self.params.items()}
+            params = {name: _shown_value(name, value) for name, value in self.params.items()}
             return gettext(english).format(**params)
-        return gettext(shown) % {name: str(value) for name, value in self.params.items()}
+        return gettext(shown) % {name: _shown_value(name, value) for name, value in self.params.items()}
+
+
+def _shown_value(name: str, value: Any) -> str:
+    """A parameter as a person reads it: the engine's state by its name in the active language (trading.labels)."""
+    if name == "hint":
+        return gettext(value)
+    return code_label(value, "state") if name == "current" else str(value)
 
 
 class TransitionNotAllowed(ServiceError):

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
+from trading.sentences import shown_sentence
+
 SENTENCES: dict[str, str] = {
     "open_order": gettext_noop(
         "order %(identifier)s is still open on the exchange (WAIT): no new order on %(market)s until it is filled or cancelled"
@@ -64,11 +66,12 @@ def meta(code: str, **params: Any) -> dict[str, Any]:
 
 
 def shown(message: str, event_meta: Mapping[str, Any] | None) -> str:
-    """The event's sentence in the active language, or its stored `message` when it has none (or it cannot be read)."""
+    """The event's sentence in the active language: from its code when it has one, else its stored `message`
+    recognised by shape (`trading.sentences`), else the stored `message` as it is."""
     text = (event_meta or {}).get("text")
     if not isinstance(text, Mapping) or text.get("code") not in SENTENCES or not isinstance(text.get("params"), Mapping):
-        return message
+        return shown_sentence(message)
     try:
         return str(gettext(SENTENCES[text["code"]]) % text["params"])
     except (KeyError, TypeError, ValueError):
-        return message
+        return shown_sentence(message)

@@ -11,6 +11,14 @@ million rows. The formats are fixed so a spreadsheet or a script can rely on the
 - Empty values are an empty CSV cell and `null` in JSON.
 - Every configured secret is masked (exchange/redact.py), a chunk of rows at a time. Rows are masked when
   written (patterns such as bearer tokens included); this guards rows written before a secret was set.
+
+CSV options for people opening the file in a spreadsheet (`CsvOptions`; off by default, so scripts keep the
+fixed format above):
+
+- `bom`: the file starts with a UTF-8 byte order mark, so Excel reads Korean text as UTF-8;
+- `local_times`: times in the configured zone (Asia/Seoul) as `2026-12-05 21:04:09`, the zone in the header
+  (`ts (Asia/Seoul)`);
+- `display_numbers`: numbers as the console shows them (trading/formatting.py): `10,000`, `-9.49`, `0.00100000`.
 """
 
 from __future__ import annotations
@@ -33,10 +41,38 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from exchange.redact import configured_secrets, mask_values
+from trading.formatting import number_text
 
 FORMATS = ("csv", "json")
 CHUNK_ROWS = 2000
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How a CSV export is written for a spreadsheet; every option off is the fixed machine format."""
+
+    bom: bool = False
+    local_times: bool = False
+    display_numbers: bool = False
+
+    # The query parameters (and their "on" values) an export URL takes: ?bom=1&tz=local&numbers=display
+    PARAMETERS = ("bom", "tz", "numbers")
+
+    @classmethod
+    def from_query(cls, query: Any) -> CsvOptions:
+        """The options an export URL's query parameters ask for; anything else leaves an option off."""
+        return cls(
+            bom=query.get("bom") in ("1", "true", "yes"),
+            local_times=query.get("tz") == "local",
+            display_numbers=query.get("numbers") == "display",
+        )
+
+
+MACHINE = CsvOptions()
+EXCEL = CsvOptions(bom=True, local_times=True, display_numbers=True)
+BOM = "\ufeff"
+LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -238,15 +274,39 @@ class _Echo:
         return text
 
 
-def stream_csv(queryset: QuerySet[Any], columns: Sequence[Column]) -> Iterator[str]:
+def _local_time(value: str | datetime) -> str:
+    """A stored time (ISO text in UTC, or a datetime) in the configured zone, as a spreadsheet reads it."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return timezone.localtime(moment).strftime(LOCAL_TIME_FORMAT)
+
+
+def _csv_converter(column: Column, field: models.Field[Any, Any], vendor: str, options: CsvOptions) -> Callable[[Any], Any]:
+    machine = _formatters(field, vendor)[0]
+    if options.local_times and isinstance(field, models.DateTimeField):
+        return lambda value: _local_time(machine(value))
+    if options.display_numbers and isinstance(field, models.DecimalField):
+        return lambda value: number_text(column.path, Decimal(machine(value)))
+    return machine
+
+
+def _csv_header(column: Column, field: models.Field[Any, Any], options: CsvOptions) -> str:
+    if options.local_times and isinstance(field, models.DateTimeField):
+        return f"{column.header} ({timezone.get_current_timezone_name()})"
+    return column.header
+
+
+def stream_csv(queryset: QuerySet[Any], columns: Sequence[Column], options: CsvOptions = MACHINE) -> Iterator[str]:
     vendor = connections[queryset.db].vendor
-    converters = [_formatters(_field_at(queryset.model, column.path), vendor)[0] for column in columns]
+    fields = [_field_at(queryset.model, column.path) for column in columns]
+    converters = [_csv_converter(column, field, vendor, options) for column, field in zip(columns, fields, strict=True)]
     convert_at = [index for index, fmt in enumerate(converters) if fmt is not _identity]
     secrets = configured_secrets()
     buffer = _Echo()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([column.header for column in columns])
-    yield buffer.take()
+    writer.writerow([_csv_header(column, field, options) for column, field in zip(columns, fields, strict=True)])
+    yield (BOM if options.bom else "") + buffer.take()
     for rows in _raw_chunks(queryset, columns):
         out = []
         for row in rows:
@@ -281,11 +341,13 @@ def stream_json(queryset: QuerySet[Any], columns: Sequence[Column]) -> Iterator[
     yield "\n]\n"
 
 
-def export_response(queryset: QuerySet[Any], *, fmt: str, basename: str, columns: Sequence[Column]) -> StreamingHttpResponse:
-    """A streamed download of `queryset` as CSV or JSON, named `<basename>-<UTC time>.<fmt>`."""
+def export_response(
+    queryset: QuerySet[Any], *, fmt: str, basename: str, columns: Sequence[Column], options: CsvOptions = MACHINE
+) -> StreamingHttpResponse:
+    """A streamed download of `queryset` as CSV or JSON, named `<basename>-<UTC time>.<fmt>`; `options` shape a CSV."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    body = stream_csv(queryset, columns) if fmt == "csv" else stream_json(queryset, columns)
+    body = stream_csv(queryset, columns, options) if fmt == "csv" else stream_json(queryset, columns)
     response = StreamingHttpResponse(body, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{file_name(basename, fmt)}"'
     response["Cache-Control"] = "no-store"

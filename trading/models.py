@@ -9,9 +9,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from exchange.account import ACCOUNT_MAX_LENGTH
+from trading.formatting import krw_text, local_time_text, price_text, volume_text
+from trading.sentences import shown_sentence
 
 # Upbit sends up to 8 decimals for prices, volumes and fees; 24 digits leave 16 before the point,
 # far above the 10^12 KRW a price or total can reach.
@@ -24,21 +26,23 @@ def money_field(**kwargs: Any) -> models.DecimalField[Any, Any]:
 
 
 class Mode(models.TextChoices):
-    PAPER = "paper", "Paper"
-    LIVE = "live", "Live"
+    PAPER = "paper", _("Paper")
+    LIVE = "live", _("Live")
 
 
 def account_field() -> models.CharField[Any, Any]:
     """The exchange account a ledger row belongs to (exchange/account.py): "paper", or a live API's host and a
     fingerprint of its access key. Ledger reads filter on it; `mode` only describes the row."""
     return models.CharField(
-        max_length=ACCOUNT_MAX_LENGTH, help_text="the exchange account: paper, or a live API host and key fingerprint"
+        _("account"),
+        max_length=ACCOUNT_MAX_LENGTH,
+        help_text=_("the exchange account: paper, or a live API host and key fingerprint"),
     )
 
 
 class Side(models.TextChoices):
-    BUY = "buy", "Buy"
-    SELL = "sell", "Sell"
+    BUY = "buy", _("Buy")
+    SELL = "sell", _("Sell")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -48,43 +52,53 @@ class EngineState(models.Model):
     SINGLETON_PK = 1
 
     class State(models.TextChoices):
-        IDLE = "IDLE", "Idle"
-        RUNNING = "RUNNING", "Running"
-        STOPPING = "STOPPING", "Stopping"
-        ERROR = "ERROR", "Error"
+        IDLE = "IDLE", _("Idle")
+        RUNNING = "RUNNING", _("Running")
+        STOPPING = "STOPPING", _("Stopping")
+        ERROR = "ERROR", _("Error")
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK, editable=False)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.IDLE)
-    state_since = models.DateTimeField(default=timezone.now)
-    state_reason = models.TextField(blank=True, default="")
-    state_changed_by = models.CharField(max_length=150, blank=True, default="")
-    last_error = models.TextField(blank=True, default="")
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    consecutive_order_failures = models.PositiveIntegerField(default=0)
-    iteration = models.PositiveBigIntegerField(default=0)
-    owner = models.CharField(max_length=255, blank=True, default="", help_text="host:pid of the engine process")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    id = models.PositiveSmallIntegerField(_("ID"), primary_key=True, default=SINGLETON_PK, editable=False)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.IDLE)
+    state_since = models.DateTimeField(_("state since"), default=timezone.now)
+    state_reason = models.TextField(_("state reason"), blank=True, default="")
+    state_changed_by = models.CharField(_("state changed by"), max_length=150, blank=True, default="")
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    consecutive_order_failures = models.PositiveIntegerField(_("consecutive order failures"), default=0)
+    iteration = models.PositiveBigIntegerField(_("iteration"), default=0)
+    owner = models.CharField(_("owner"), max_length=255, blank=True, default="", help_text=_("host:pid of the engine process"))
+    heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
     claim_generation = models.PositiveBigIntegerField(
-        default=0, help_text="raised by every successful claim; an engine process sends orders only while it holds its own"
+        _("claim generation"),
+        default=0,
+        help_text=_("raised by every successful claim; an engine process sends orders only while it holds its own"),
     )
-    last_cycle_at = models.DateTimeField(null=True, blank=True)
-    last_price = money_field(null=True, blank=True)
-    kill_switch = models.BooleanField(default=False)
-    kill_switch_reason = models.TextField(blank=True, default="")
-    kill_switch_at = models.DateTimeField(null=True, blank=True)
-    entries_paused = models.BooleanField(default=False, help_text="a person paused new entries; exits still run")
-    entries_paused_reason = models.TextField(blank=True, default="")
-    entries_paused_by = models.CharField(max_length=150, blank=True, default="")
-    entries_paused_at = models.DateTimeField(null=True, blank=True)
-    market_offline_at = models.DateTimeField(null=True, blank=True, help_text="when the exchange last said market_offline")
+    last_cycle_at = models.DateTimeField(_("last cycle at"), null=True, blank=True)
+    last_price = money_field(verbose_name=_("last price"), null=True, blank=True)
+    kill_switch = models.BooleanField(_("kill-switch"), default=False)
+    kill_switch_reason = models.TextField(_("kill-switch reason"), blank=True, default="")
+    kill_switch_at = models.DateTimeField(_("kill-switch time"), null=True, blank=True)
+    entries_paused = models.BooleanField(
+        _("entries paused"), default=False, help_text=_("a person paused new entries; exits still run")
+    )
+    entries_paused_reason = models.TextField(_("pause reason"), blank=True, default="")
+    entries_paused_by = models.CharField(_("paused by"), max_length=150, blank=True, default="")
+    entries_paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    market_offline_at = models.DateTimeField(
+        _("market offline at"), null=True, blank=True, help_text=_("when the exchange last said market_offline")
+    )
     metrics = models.JSONField(
-        default=dict, encoder=DjangoJSONEncoder, blank=True, help_text="the engine process's counters, for /metrics"
+        _("metrics"),
+        default=dict,
+        encoder=DjangoJSONEncoder,
+        blank=True,
+        help_text=_("the engine process's counters, for /metrics"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = "engine state"
-        verbose_name_plural = "engine state"
+        verbose_name = _("engine state")
+        verbose_name_plural = _("engine state")
         # The console's own permissions (trading/auth.py enforces them in the dashboard, the API and the admin).
         # They live on the engine's row because they are about operating it; the strategy's is Django's own
         # change_strategyconfig.
@@ -104,7 +118,7 @@ class EngineState(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"Engine {self.state}"
+        return str(_("Engine: %(state)s") % {"state": self.get_state_display()})
 
     @classmethod
     def load(cls) -> EngineState:
@@ -115,12 +129,14 @@ class EngineState(models.Model):
 class StrategyConfig(models.Model):
     """Run-time parameters of one strategy, edited from the admin and read by the engine each cycle."""
 
-    strategy = models.CharField(max_length=64, unique=True)
-    params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.CharField(max_length=150, blank=True, default="")
+    strategy = models.CharField(_("strategy"), max_length=64, unique=True)
+    params = models.JSONField(_("parameters"), default=dict, encoder=DjangoJSONEncoder, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.CharField(_("updated by"), max_length=150, blank=True, default="")
 
     class Meta:
+        verbose_name = _("strategy parameters")
+        verbose_name_plural = _("strategy parameters")
         ordering = ("strategy",)
 
     def __str__(self) -> str:
@@ -132,47 +148,49 @@ class StrategyConfig(models.Model):
 # ---------------------------------------------------------------------------------------------------
 class EngineEvent(models.Model):
     class Level(models.TextChoices):
-        DEBUG = "DEBUG", "Debug"
-        INFO = "INFO", "Info"
-        WARNING = "WARNING", "Warning"
-        ERROR = "ERROR", "Error"
+        DEBUG = "DEBUG", _("Debug")
+        INFO = "INFO", _("Info")
+        WARNING = "WARNING", _("Warning")
+        ERROR = "ERROR", _("Error")
 
     class Kind(models.TextChoices):
-        STATE_CHANGED = "state_changed", "State changed"
-        TRANSITION_REFUSED = "transition_refused", "Transition refused"
-        ENGINE_CLAIMED = "engine_claimed", "Engine process claimed"
-        ENGINE_RELEASED = "engine_released", "Engine process released"
-        ENGINE_REFUSED = "engine_refused", "Engine process refused"
-        CYCLE = "cycle", "Cycle"
-        SIGNAL = "signal", "Signal"
-        RISK_BLOCKED = "risk_blocked", "Risk gate blocked"
-        ORDER_INTENT = "order_intent", "Order intent"
-        ORDER_SUBMITTED = "order_submitted", "Order submitted"
-        ORDER_REJECTED = "order_rejected", "Order rejected"
-        ORDER_UNKNOWN = "order_unknown", "Order outcome unknown"
-        ORDER_RECONCILED = "order_reconciled", "Order reconciled"
-        ORDER_CANCELLED = "order_cancelled", "Order cancelled"
-        FILL = "fill", "Fill"
-        BALANCE = "balance", "Balance"
-        PNL = "pnl", "PnL"
-        KILL_SWITCH = "kill_switch", "Kill-switch"
-        EXCHANGE_ERROR = "exchange_error", "Exchange error"
-        CONFIG_CHANGED = "config_changed", "Configuration changed"
-        PAPER_RESET = "paper_reset", "Paper account reset"
-        MANUAL_ORDER = "manual_order", "Manual order"
-        NOTIFICATION = "notification", "Notification"
-        MARKET_STREAM = "market_stream", "Market data stream"
-        ERROR = "error", "Error"
+        STATE_CHANGED = "state_changed", _("State changed")
+        TRANSITION_REFUSED = "transition_refused", _("Transition refused")
+        ENGINE_CLAIMED = "engine_claimed", _("Engine process claimed")
+        ENGINE_RELEASED = "engine_released", _("Engine process released")
+        ENGINE_REFUSED = "engine_refused", _("Engine process refused")
+        CYCLE = "cycle", _("Cycle")
+        SIGNAL = "signal", _("Signal")
+        RISK_BLOCKED = "risk_blocked", _("Risk gate blocked")
+        ORDER_INTENT = "order_intent", _("Order intent")
+        ORDER_SUBMITTED = "order_submitted", _("Order submitted")
+        ORDER_REJECTED = "order_rejected", _("Order rejected")
+        ORDER_UNKNOWN = "order_unknown", _("Order outcome unknown")
+        ORDER_RECONCILED = "order_reconciled", _("Order reconciled")
+        ORDER_CANCELLED = "order_cancelled", _("Order cancelled")
+        FILL = "fill", _("Fill")
+        BALANCE = "balance", _("Balance")
+        PNL = "pnl", _("PnL")
+        KILL_SWITCH = "kill_switch", _("Kill-switch")
+        EXCHANGE_ERROR = "exchange_error", _("Exchange error")
+        CONFIG_CHANGED = "config_changed", _("Configuration changed")
+        PAPER_RESET = "paper_reset", _("Paper account reset")
+        MANUAL_ORDER = "manual_order", _("Manual order")
+        NOTIFICATION = "notification", _("Notification")
+        MARKET_STREAM = "market_stream", _("Market data stream")
+        ERROR = "error", _("Error")
 
-    ts = models.DateTimeField(default=timezone.now, editable=False)
-    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
-    state = models.CharField(max_length=16, choices=EngineState.State.choices, blank=True, default="")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    actor = models.CharField(max_length=150, blank=True, default="")
-    message = models.TextField()
-    meta = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    ts = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    level = models.CharField(_("level"), max_length=8, choices=Level.choices, default=Level.INFO)
+    state = models.CharField(_("state"), max_length=16, choices=EngineState.State.choices, blank=True, default="")
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    actor = models.CharField(_("actor"), max_length=150, blank=True, default="")
+    message = models.TextField(_("message"))
+    meta = models.JSONField(_("meta"), default=dict, encoder=DjangoJSONEncoder, blank=True)
 
     class Meta:
+        verbose_name = _("engine event")
+        verbose_name_plural = _("engine events")
         ordering = ("-ts", "-id")
         indexes = (
             models.Index(fields=["-ts", "-id"], name="event_ts_desc"),
@@ -181,26 +199,28 @@ class EngineEvent(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.level} {self.kind}: {self.message[:60]}"
+        return f"{self.get_level_display()} {self.get_kind_display()}: {shown_sentence(self.message)[:60]}"
 
 
 class Signal(models.Model):
     class Action(models.TextChoices):
-        BUY = "BUY", "Buy"
-        SELL = "SELL", "Sell"
-        HOLD = "HOLD", "Hold"
+        BUY = "BUY", _("Buy")
+        SELL = "SELL", _("Sell")
+        HOLD = "HOLD", _("Hold")
 
     MANUAL_SOURCE = "manual"
 
-    ts = models.DateTimeField(default=timezone.now, editable=False)
-    market = models.CharField(max_length=32)
-    action = models.CharField(max_length=4, choices=Action.choices)
-    score = models.DecimalField(max_digits=24, decimal_places=8, default=ZERO)
-    source = models.CharField(max_length=64, help_text="strategy name, or manual")
-    explanation = models.TextField(blank=True, default="")
-    meta = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    ts = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    market = models.CharField(_("market"), max_length=32)
+    action = models.CharField(_("action"), max_length=4, choices=Action.choices)
+    score = models.DecimalField(_("score"), max_digits=24, decimal_places=8, default=ZERO)
+    source = models.CharField(_("source"), max_length=64, help_text=_("strategy name, or manual"))
+    explanation = models.TextField(_("explanation"), blank=True, default="")
+    meta = models.JSONField(_("meta"), default=dict, encoder=DjangoJSONEncoder, blank=True)
 
     class Meta:
+        verbose_name = _("signal")
+        verbose_name_plural = _("signals")
         ordering = ("-ts", "-id")
         indexes = (
             models.Index(fields=["-ts", "-id"], name="signal_ts_desc"),
@@ -210,7 +230,7 @@ class Signal(models.Model):
         constraints = (models.CheckConstraint(condition=Q(action__in=["BUY", "SELL", "HOLD"]), name="signal_known_action"),)
 
     def __str__(self) -> str:
-        return f"{self.action} {self.market} ({self.source})"
+        return f"{self.get_action_display()} {self.market} ({self.source})"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -219,51 +239,57 @@ class Signal(models.Model):
 # ---------------------------------------------------------------------------------------------------
 class Order(models.Model):
     class OrdType(models.TextChoices):
-        LIMIT = "limit", "Limit"
-        PRICE = "price", "Market buy (KRW amount)"
-        MARKET = "market", "Market sell (volume)"
-        BEST = "best", "Best"
+        LIMIT = "limit", _("Limit")
+        PRICE = "price", _("Market buy (KRW amount)")
+        MARKET = "market", _("Market sell (volume)")
+        BEST = "best", _("Best")
 
     class Status(models.TextChoices):
-        NEW = "NEW", "New (intent written, not yet sent)"
-        WAIT = "WAIT", "Open on the exchange"
-        DONE = "DONE", "Filled"
-        CANCEL = "CANCEL", "Cancelled"
-        REJECTED = "REJECTED", "Rejected"
-        UNKNOWN = "UNKNOWN", "Outcome unknown"
-        ABSENT = "ABSENT", "Never reached the exchange"
+        NEW = "NEW", _("New (intent written, not yet sent)")
+        WAIT = "WAIT", _("Open on the exchange")
+        DONE = "DONE", _("Filled")
+        CANCEL = "CANCEL", _("Cancelled")
+        REJECTED = "REJECTED", _("Rejected")
+        UNKNOWN = "UNKNOWN", _("Outcome unknown")
+        ABSENT = "ABSENT", _("Never reached the exchange")
 
     FINAL_STATUSES = (Status.DONE, Status.CANCEL, Status.REJECTED, Status.ABSENT)
     OPEN_STATUSES = (Status.NEW, Status.WAIT, Status.UNKNOWN)
 
-    ts = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-    market = models.CharField(max_length=32)
-    side = models.CharField(max_length=4, choices=Side.choices)
-    ord_type = models.CharField(max_length=8, choices=OrdType.choices)
-    price = money_field(null=True, blank=True, help_text="unit price (limit) or KRW total (market buy)")
-    volume = money_field(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
-    mode = models.CharField(max_length=5, choices=Mode.choices)
+    ts = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    market = models.CharField(_("market"), max_length=32)
+    side = models.CharField(_("side"), max_length=4, choices=Side.choices)
+    ord_type = models.CharField(_("order type"), max_length=8, choices=OrdType.choices)
+    price = money_field(
+        verbose_name=_("price"), null=True, blank=True, help_text=_("unit price (limit) or KRW total (market buy)")
+    )
+    volume = money_field(verbose_name=_("volume"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.NEW)
+    mode = models.CharField(_("mode"), max_length=5, choices=Mode.choices)
     account = account_field()
-    identifier = models.CharField(max_length=64, unique=True)
-    exchange_uuid = models.CharField(max_length=64, null=True, blank=True)
-    exchange_state = models.CharField(max_length=16, blank=True, default="")
-    executed_volume = money_field(default=ZERO)
-    executed_funds = money_field(default=ZERO)
-    paid_fee = money_field(default=ZERO)
-    reason = models.CharField(max_length=255, blank=True, default="", help_text="why the order was made")
-    error_name = models.CharField(max_length=64, blank=True, default="")
-    error_message = models.TextField(blank=True, default="")
-    lookup_attempts = models.PositiveIntegerField(default=0)
-    signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
-    raw = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    identifier = models.CharField(_("identifier"), max_length=64, unique=True)
+    exchange_uuid = models.CharField(_("exchange UUID"), max_length=64, null=True, blank=True)
+    exchange_state = models.CharField(_("exchange state"), max_length=16, blank=True, default="")
+    executed_volume = money_field(verbose_name=_("executed volume"), default=ZERO)
+    executed_funds = money_field(verbose_name=_("executed funds"), default=ZERO)
+    paid_fee = money_field(verbose_name=_("paid fee"), default=ZERO)
+    reason = models.CharField(_("reason"), max_length=255, blank=True, default="", help_text=_("why the order was made"))
+    error_name = models.CharField(_("error name"), max_length=64, blank=True, default="")
+    error_message = models.TextField(_("error message"), blank=True, default="")
+    lookup_attempts = models.PositiveIntegerField(_("lookup attempts"), default=0)
+    signal = models.ForeignKey(
+        Signal, verbose_name=_("signal"), null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    raw = models.JSONField(_("raw (as reported)"), default=dict, encoder=DjangoJSONEncoder, blank=True)
     # A person asked (from the admin) to cancel this order; the engine, which owns every exchange call,
     # cancels it in its next cycle and clears nothing: the request stays as part of the audit trail.
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested_by = models.CharField(max_length=150, blank=True, default="")
+    cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True)
+    cancel_requested_by = models.CharField(_("cancel requested by"), max_length=150, blank=True, default="")
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         ordering = ("-ts", "-id")
         indexes = (
             models.Index(fields=["-ts", "-id"], name="order_ts_desc"),
@@ -295,7 +321,7 @@ class Order(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.side} {self.market} {self.identifier}"
+        return f"{self.get_side_display()} {self.market} {self.identifier}"
 
     @property
     def is_final(self) -> bool:
@@ -322,16 +348,18 @@ Order._meta.get_field("status").register_lookup(LiteralIn)
 
 
 class Fill(models.Model):
-    ts = models.DateTimeField(default=timezone.now)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
-    price = money_field()
-    volume = money_field()
-    funds = money_field(default=ZERO)
-    fee = money_field(default=ZERO)
-    trade_id = models.CharField(max_length=64, unique=True, help_text="the exchange's trade id")
-    raw = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    ts = models.DateTimeField(_("time"), default=timezone.now)
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="fills")
+    price = money_field(verbose_name=_("price"))
+    volume = money_field(verbose_name=_("volume"))
+    funds = money_field(verbose_name=_("funds"), default=ZERO)
+    fee = money_field(verbose_name=_("fee"), default=ZERO)
+    trade_id = models.CharField(_("trade ID"), max_length=64, unique=True, help_text=_("the exchange's trade id"))
+    raw = models.JSONField(_("raw (as reported)"), default=dict, encoder=DjangoJSONEncoder, blank=True)
 
     class Meta:
+        verbose_name = _("fill")
+        verbose_name_plural = _("fills")
         ordering = ("-ts", "-id")
         indexes = (models.Index(fields=["-ts", "-id"], name="fill_ts_desc"),)
         constraints = (
@@ -341,24 +369,26 @@ class Fill(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.volume} @ {self.price} ({self.trade_id})"
+        return f"{volume_text(self.volume)} @ {price_text(self.price)} ({self.trade_id})"
 
 
 # ---------------------------------------------------------------------------------------------------
 # Balances and PnL.
 # ---------------------------------------------------------------------------------------------------
 class BalanceSnapshot(models.Model):
-    ts = models.DateTimeField(default=timezone.now, editable=False)
-    mode = models.CharField(max_length=5, choices=Mode.choices, default=Mode.PAPER)
+    ts = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    mode = models.CharField(_("mode"), max_length=5, choices=Mode.choices, default=Mode.PAPER)
     account = account_field()
-    krw = money_field(help_text="KRW free and locked")
-    coin_symbol = models.CharField(max_length=16)
-    coin_volume = money_field(help_text="coin free and locked")
-    avg_buy_price = money_field(default=ZERO)
-    price = money_field(default=ZERO, help_text="the market price used for the evaluation")
-    total_krw = money_field(help_text="KRW plus the coin at the market price")
+    krw = money_field(verbose_name=_("KRW"), help_text=_("KRW free and locked"))
+    coin_symbol = models.CharField(_("coin symbol"), max_length=16)
+    coin_volume = money_field(verbose_name=_("coin volume"), help_text=_("coin free and locked"))
+    avg_buy_price = money_field(verbose_name=_("average buy price"), default=ZERO)
+    price = money_field(verbose_name=_("price"), default=ZERO, help_text=_("the market price used for the evaluation"))
+    total_krw = money_field(verbose_name=_("total (KRW)"), help_text=_("KRW plus the coin at the market price"))
 
     class Meta:
+        verbose_name = _("balance snapshot")
+        verbose_name_plural = _("balance snapshots")
         ordering = ("-ts", "-id")
         indexes = (
             models.Index(fields=["-ts", "-id"], name="snapshot_ts_desc"),
@@ -371,38 +401,44 @@ class BalanceSnapshot(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.ts:%Y-%m-%d %H:%M} {self.total_krw} KRW"
+        return f"{local_time_text(self.ts)} {krw_text(self.total_krw)} KRW"
 
 
 class PnlDaily(models.Model):
-    date = models.DateField(help_text="the local (TIME_ZONE) trading day")
-    market = models.CharField(max_length=32)
-    mode = models.CharField(max_length=5, choices=Mode.choices)
+    date = models.DateField(_("date"), help_text=_("the local (TIME_ZONE) trading day"))
+    market = models.CharField(_("market"), max_length=32)
+    mode = models.CharField(_("mode"), max_length=5, choices=Mode.choices)
     account = account_field()
-    realized = money_field(default=ZERO)
-    unrealized = money_field(default=ZERO)
-    fees = money_field(default=ZERO)
-    max_drawdown = money_field(default=ZERO, help_text="largest fall of equity from the day's peak, in KRW")
-    equity_start = money_field(null=True, blank=True)
-    equity_peak = money_field(null=True, blank=True)
-    equity_last = money_field(null=True, blank=True)
-    trades = models.PositiveIntegerField(default=0)
+    realized = money_field(verbose_name=_("realized"), default=ZERO)
+    unrealized = money_field(verbose_name=_("unrealized"), default=ZERO)
+    fees = money_field(verbose_name=_("fees"), default=ZERO)
+    max_drawdown = money_field(
+        verbose_name=_("max drawdown"), default=ZERO, help_text=_("largest fall of equity from the day's peak, in KRW")
+    )
+    equity_start = money_field(verbose_name=_("equity start"), null=True, blank=True)
+    equity_peak = money_field(verbose_name=_("equity peak"), null=True, blank=True)
+    equity_last = money_field(verbose_name=_("equity last"), null=True, blank=True)
+    trades = models.PositiveIntegerField(_("trades"), default=0)
     start_price = money_field(
+        verbose_name=_("start price"),
         null=True,
         blank=True,
-        help_text="the close of the last candle before local midnight: it values the position carried into the day",
+        help_text=_("the close of the last candle before local midnight: it values the position carried into the day"),
     )
     start_unknown_since = models.DateTimeField(
+        _("start unknown since"),
         null=True,
         blank=True,
-        help_text="set while a position was carried into the day and its value at midnight could not be read: "
-        "new entries are blocked until it is",
+        help_text=_(
+            "set while a position was carried into the day and its value at midnight could not be read: "
+            "new entries are blocked until it is"
+        ),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = "daily PnL"
-        verbose_name_plural = "daily PnL"
+        verbose_name = _("daily PnL")
+        verbose_name_plural = _("daily PnL")
         ordering = ("-date", "market")
         indexes = (
             models.Index(fields=["-date"], name="pnl_date_desc"),
@@ -428,31 +464,35 @@ class PnlDaily(models.Model):
 # ---------------------------------------------------------------------------------------------------
 class ManualOrderRequest(models.Model):
     class Kind(models.TextChoices):
-        BUY = "buy", gettext_lazy("Buy (KRW amount)")
-        SELL = "sell", gettext_lazy("Sell (volume)")
-        SELL_ALL = "sell_all", gettext_lazy("Sell all")
-        CLOSE = "close", gettext_lazy("Close position")
+        BUY = "buy", _("Buy (KRW amount)")
+        SELL = "sell", _("Sell (volume)")
+        SELL_ALL = "sell_all", _("Sell all")
+        CLOSE = "close", _("Close position")
 
     class Status(models.TextChoices):
-        PENDING = "PENDING", "Pending"
-        PROCESSING = "PROCESSING", "Processing"
-        DONE = "DONE", "Done"
-        REJECTED = "REJECTED", "Rejected"
-        CANCELLED = "CANCELLED", "Cancelled"
-        EXPIRED = "EXPIRED", "Expired"
+        PENDING = "PENDING", _("Pending")
+        PROCESSING = "PROCESSING", _("Processing")
+        DONE = "DONE", _("Done")
+        REJECTED = "REJECTED", _("Rejected")
+        CANCELLED = "CANCELLED", _("Cancelled")
+        EXPIRED = "EXPIRED", _("Expired")
 
-    ts = models.DateTimeField(default=timezone.now, editable=False)
-    market = models.CharField(max_length=32)
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    krw = money_field(null=True, blank=True)
-    volume = money_field(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    requested_by = models.CharField(max_length=150)
-    result = models.TextField(blank=True, default="")
-    processed_at = models.DateTimeField(null=True, blank=True)
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="manual_requests")
+    ts = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    market = models.CharField(_("market"), max_length=32)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    krw = money_field(verbose_name=_("KRW"), null=True, blank=True)
+    volume = money_field(verbose_name=_("volume"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(_("requested by"), max_length=150)
+    result = models.TextField(_("result"), blank=True, default="")
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), null=True, blank=True, on_delete=models.SET_NULL, related_name="manual_requests"
+    )
 
     class Meta:
+        verbose_name = _("manual order")
+        verbose_name_plural = _("manual orders")
         ordering = ("-ts", "-id")
         indexes = (models.Index(fields=["status", "ts"], name="manual_status_ts"),)
         constraints = (
@@ -461,7 +501,7 @@ class ManualOrderRequest(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.market} ({self.status})"
+        return f"{self.get_kind_display()} {self.market} ({self.get_status_display()})"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -470,40 +510,44 @@ class ManualOrderRequest(models.Model):
 class Candle(models.Model):
     """One candle. `unit` is minutes (1, 3, 5, 15, 30, 60, 240) or 1440 for day candles."""
 
-    market = models.CharField(max_length=32)
-    unit = models.PositiveIntegerField()
-    ts = models.DateTimeField(help_text="candle start, UTC")
-    open = money_field()
-    high = money_field()
-    low = money_field()
-    close = money_field()
-    volume = money_field(default=ZERO)
-    value = models.DecimalField(max_digits=32, decimal_places=8, default=ZERO)
+    market = models.CharField(_("market"), max_length=32)
+    unit = models.PositiveIntegerField(_("candle unit (minutes)"))
+    ts = models.DateTimeField(_("time"), help_text=_("candle start, UTC"))
+    open = money_field(verbose_name=_("open"))
+    high = money_field(verbose_name=_("high"))
+    low = money_field(verbose_name=_("low"))
+    close = money_field(verbose_name=_("close"))
+    volume = money_field(verbose_name=_("volume"), default=ZERO)
+    value = models.DecimalField(_("traded value (KRW)"), max_digits=32, decimal_places=8, default=ZERO)
 
     class Meta:
+        verbose_name = _("candle")
+        verbose_name_plural = _("candles")
         ordering = ("market", "unit", "ts")
         constraints = (models.UniqueConstraint(fields=["market", "unit", "ts"], name="candle_unique_market_unit_ts"),)
 
     def __str__(self) -> str:
-        return f"{self.market} {self.unit}m {self.ts:%Y-%m-%d %H:%M}"
+        return f"{self.market} {self.unit}m {local_time_text(self.ts)}"
 
 
 class BacktestRun(models.Model):
-    ts = models.DateTimeField(default=timezone.now, editable=False)
-    market = models.CharField(max_length=32)
-    unit = models.PositiveIntegerField()
-    strategy = models.CharField(max_length=64)
-    params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    date_from = models.DateTimeField()
-    date_to = models.DateTimeField()
-    initial_krw = money_field()
-    final_equity = money_field(default=ZERO)
-    metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    equity_svg = models.TextField(blank=True, default="")
-    trades_csv_path = models.CharField(max_length=500, blank=True, default="")
-    duration_sec = models.DecimalField(max_digits=12, decimal_places=3, default=ZERO)
+    ts = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    market = models.CharField(_("market"), max_length=32)
+    unit = models.PositiveIntegerField(_("candle unit (minutes)"))
+    strategy = models.CharField(_("strategy"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict, encoder=DjangoJSONEncoder, blank=True)
+    date_from = models.DateTimeField(_("from"))
+    date_to = models.DateTimeField(_("to"))
+    initial_krw = money_field(verbose_name=_("initial KRW"))
+    final_equity = money_field(verbose_name=_("final equity"), default=ZERO)
+    metrics = models.JSONField(_("metrics"), default=dict, encoder=DjangoJSONEncoder, blank=True)
+    equity_svg = models.TextField(_("equity chart (SVG)"), blank=True, default="")
+    trades_csv_path = models.CharField(_("trades CSV path"), max_length=500, blank=True, default="")
+    duration_sec = models.DecimalField(_("duration (s)"), max_digits=12, decimal_places=3, default=ZERO)
 
     class Meta:
+        verbose_name = _("backtest run")
+        verbose_name_plural = _("backtest runs")
         ordering = ("-ts", "-id")
         indexes = (models.Index(fields=["-ts", "-id"], name="backtest_ts_desc"),)
 
@@ -516,98 +560,35 @@ class DecisionState(models.Model):
     the trailing peak of the open position, the last closed candle the strategy acted on, and the candle
     that triggered the last exit (no re-entry on it)."""
 
-    market = models.CharField(max_length=32)
-    mode = models.CharField(max_length=8, choices=Mode.choices)
+    market = models.CharField(_("market"), max_length=32)
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices)
     account = account_field()
-    peak_price = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
-    peak_entry_at = models.DateTimeField(null=True, blank=True, help_text="entry time of the position the peak belongs to (UTC)")
+    peak_price = models.DecimalField(_("peak price"), max_digits=24, decimal_places=8, null=True, blank=True)
+    peak_entry_at = models.DateTimeField(
+        _("peak entry at"), null=True, blank=True, help_text=_("entry time of the position the peak belongs to (UTC)")
+    )
     decided_candle_start = models.DateTimeField(
-        null=True, blank=True, help_text="start of the last closed candle the strategy acted on (UTC)"
+        _("decided candle start"),
+        null=True,
+        blank=True,
+        help_text=_("start of the last closed candle the strategy acted on (UTC)"),
     )
     exit_candle_start = models.DateTimeField(
-        null=True, blank=True, help_text="start of the candle that triggered the last exit (UTC)"
+        _("exit candle start"), null=True, blank=True, help_text=_("start of the candle that triggered the last exit (UTC)")
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("decision state")
+        verbose_name_plural = _("decision states")
         constraints = (models.UniqueConstraint(fields=["market", "account"], name="decision_state_unique_market_account"),)
 
     def __str__(self) -> str:
         return f"{self.market} {self.account}"
 
 
-# ---------------------------------------------------------------------------------------------------
-# Parameter searches (`manage.py optimize`): the study and each of its trials, mirrored from Optuna's storage.
-# ---------------------------------------------------------------------------------------------------
-class OptimizationStudy(models.Model):
-    class State(models.TextChoices):
-        RUNNING = "RUNNING", "running"
-        INTERRUPTED = "INTERRUPTED", "interrupted"
-        FINISHED = "FINISHED", "finished"
-
-    name = models.CharField(max_length=200, unique=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=timezone.now)
-    strategy = models.CharField(max_length=64)
-    market = models.CharField(max_length=32)
-    unit = models.PositiveIntegerField()
-    objective = models.CharField(max_length=32)
-    space = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    fixed_params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    train_from = models.DateTimeField()
-    train_to = models.DateTimeField()
-    test_from = models.DateTimeField()
-    test_to = models.DateTimeField()
-    folds = models.PositiveSmallIntegerField(default=0, help_text="0: one train/test split; K: rolling walk-forward")
-    options = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True, help_text="money, fees, limits, seed")
-    n_trials = models.PositiveIntegerField()
-    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
-    storage = models.CharField(max_length=300, blank=True, default="", help_text="where Optuna keeps the study")
-    trials_done = models.PositiveIntegerField(default=0)
-    best_trial_number = models.IntegerField(null=True, blank=True)
-    best_value = models.FloatField(null=True, blank=True)
-    best_params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    importance = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    chart_svg = models.TextField(blank=True, default="")
-
-    class Meta:
-        ordering = ("-created_at", "-id")
-        verbose_name_plural = "optimization studies"
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class OptimizationTrial(models.Model):
-    class State(models.TextChoices):
-        COMPLETE = "COMPLETE", "complete"
-        PRUNED = "PRUNED", "invalid parameters"
-        FAIL = "FAIL", "failed"
-        RUNNING = "RUNNING", "running"
-        WAITING = "WAITING", "waiting"
-
-    study = models.ForeignKey(OptimizationStudy, on_delete=models.CASCADE, related_name="trials")
-    number = models.PositiveIntegerField()
-    state = models.CharField(max_length=10, choices=State.choices)
-    params = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    value = models.FloatField(null=True, blank=True, help_text="the objective on the training period")
-    test_value = models.FloatField(null=True, blank=True, help_text="the objective on the test period")
-    train_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    test_metrics = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
-    folds = models.JSONField(default=list, encoder=DjangoJSONEncoder, blank=True)
-    collapsed = models.BooleanField(default=False, help_text="the test result collapses against the training result")
-    note = models.CharField(max_length=300, blank=True, default="")
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ("study", "number")
-        constraints = (models.UniqueConstraint(fields=["study", "number"], name="optimization_trial_unique_number"),)
-
-    def __str__(self) -> str:
-        return f"{self.study.name} #{self.number}"
-
-
 from trading.backtest_job_models import BacktestJob  # noqa: E402, F401  (registered with the app)
 from trading.chart_models import EngineCandle  # noqa: E402, F401 - registers the model with Django
 from trading.schedule_models import PauseWindow  # noqa: E402, F401 - registers the schedule with Django
+from trading.study_models import OptimizationStudy as OptimizationStudy  # noqa: E402 - the parameter searches
+from trading.study_models import OptimizationTrial as OptimizationTrial  # noqa: E402

@@ -48,7 +48,7 @@ def test_the_refusal_reads_in_korean_for_a_korean_reader():
     engine("IDLE", online=True)
     with translation.override("ko"):
         text = manual_requests.manual_order_refusal().text()
-    assert "IDLE" in text
+    assert "대기" in text  # the state by its Korean name, as the badge shows it
     assert "수동 주문" in text
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 
 from tests.web.conftest import engine_heartbeat
 from trading import control, services
+from trading.labels import code_label
 from trading.models import EngineEvent, EngineState
 
 State = EngineState.State
@@ -110,10 +111,13 @@ def test_a_refused_command_has_a_code_and_says_why(state, action, code, sentence
         control.engine_command(action=action, actor="user:alice")
     assert (refusal.value.code, refusal.value.current) == (code, state)
     assert refusal.value.message == sentence == str(refusal.value)
-    # The Korean sentence names the same state; the English one stays the message (logs, the API).
+    # The Korean sentence names the same state, by its Korean name as the badge shows it; the English one stays
+    # the message (logs, the API).
     with translation.override("ko"):
         korean = refusal.value.text()
+        state_name = code_label(state, "state")
     assert korean != sentence
-    assert state in korean
+    assert state_name != state
+    assert state_name in korean
     assert any("\uac00" <= char <= "\ud7a3" for char in korean)
     assert EngineState.load().state == state

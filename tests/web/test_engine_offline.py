@@ -47,7 +47,7 @@ def test_the_banner_reads_in_korean(session_client, settings):
     engine_heartbeat(state=State.RUNNING, **stale(settings))
     html = session_client.get("/panels/engine", headers={"Accept-Language": "ko"}).content.decode()
     assert BANNER.search(html).group(1) == "엔진 오프라인"
-    assert "상태는 RUNNING이지만 실행 중인 엔진 프로세스가 없습니다" in html
+    assert "상태는 실행 중이지만 실행 중인 엔진 프로세스가 없습니다" in html
 
 
 def test_a_live_engine_shows_no_banner(session_client):

@@ -176,7 +176,7 @@ def test_the_dashboard_form_is_enabled_while_the_engine_runs_and_its_reason_is_i
     with translation.override("ko"):
         session_client.cookies["django_language"] = "ko"
         korean = session_client.get("/panels/manualgate").content.decode()
-    assert "수동 주문 거부: 엔진이 STOPPING 상태입니다" in korean
+    assert "수동 주문 거부: 엔진이 정지 중 상태입니다" in korean
 
 
 def test_the_offline_reason_reads_wholly_in_korean_and_the_api_keeps_the_english(session_client, token_client):

@@ -372,7 +372,7 @@ def _admin_doors() -> list[Door]:
                     gate=view,
                     refused=200,
                 )
-                for action in ("export_selected_csv", "export_selected_json")
+                for action in ("export_selected_csv", "export_selected_excel", "export_selected_json")
             ]
     for control in ("start", "stop", "reset", "paper_reset", "pause_entries", "resume_entries"):
         url = reverse(f"admin:trading_enginestate_{control}")

@@ -11,8 +11,10 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from trading import event_texts
 from trading.admin.console import AuditAdmin, account_column, local_time, money_column, pretty_json, shorten, time_column
 from trading.admin_filters import (
     AccountFilter,
@@ -27,6 +29,7 @@ from trading.admin_filters import (
     date_range_filter,
 )
 from trading.models import BacktestRun, BalanceSnapshot, Candle, EngineEvent, Fill, Order, PnlDaily, Signal
+from trading.sentences import shown_sentence
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -40,7 +43,7 @@ class EngineEventAdmin(AuditAdmin):
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
     exclude = ("meta",)
-    readonly_fields = ("time", "meta_pretty")
+    readonly_fields = ("message_shown", "meta_pretty")
 
     @property
     def export_basename(self) -> str:
@@ -50,7 +53,12 @@ class EngineEventAdmin(AuditAdmin):
 
     @admin.display(description=_("message"))
     def message_short(self, obj: EngineEvent) -> str:
-        return shorten(obj.message)
+        # The stored (English) sentence in the reader's language; the row's page keeps the stored text too.
+        return shorten(event_texts.shown(obj.message, obj.meta))
+
+    @admin.display(description=_("message (in your language)"))
+    def message_shown(self, obj: EngineEvent) -> str:
+        return event_texts.shown(obj.message, obj.meta)
 
     @admin.display(description=_("meta"))
     def meta_pretty(self, obj: EngineEvent) -> str:
@@ -62,6 +70,7 @@ class SignalAdmin(AuditAdmin):
     list_display = ("time", "action", "market", "score_fmt", "source", "explanation_short")
     list_filter = (DateRangeFilter, "action", MarketFilter, SignalSourceFilter)
     search_fields = ("explanation",)
+    readonly_fields = ("explanation_shown",)
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
 
@@ -70,7 +79,11 @@ class SignalAdmin(AuditAdmin):
 
     @admin.display(description=_("explanation"))
     def explanation_short(self, obj: Signal) -> str:
-        return shorten(obj.explanation)
+        return shorten(shown_sentence(obj.explanation))
+
+    @admin.display(description=_("explanation (in your language)"))
+    def explanation_shown(self, obj: Signal) -> str:
+        return shown_sentence(obj.explanation)
 
 
 @admin.register(Fill)
@@ -79,7 +92,7 @@ class FillAdmin(AuditAdmin):
     list_filter = (DateRangeFilter, FillSideFilter, FillModeFilter, FillAccountFilter)
     list_select_related = ("order",)
     search_fields = ("trade_id", "order__identifier")
-    search_help_text = "An exact trade id or order identifier."
+    search_help_text = _("An exact trade id or order identifier.")
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
     export_extra = ("order__identifier", "order__market", "order__side", "order__mode", "order__account")
@@ -103,7 +116,7 @@ class FillAdmin(AuditAdmin):
 
     @admin.display(description=_("side"))
     def side(self, obj: Fill) -> str:
-        return obj.order.side
+        return obj.order.get_side_display()
 
     price_fmt = money_column("price", _("price"))
     volume_fmt = money_column("volume", _("volume"))
@@ -207,7 +220,9 @@ class BacktestRunAdmin(AuditAdmin):
             return "-"
         encoded = base64.b64encode(obj.equity_svg.encode()).decode("ascii")
         return format_html(
-            '<img src="data:image/svg+xml;base64,{}" alt="equity curve" style="max-width:100%;background:#fff">', encoded
+            '<img src="data:image/svg+xml;base64,{}" alt="{}" style="max-width:100%;background:#fff">',
+            encoded,
+            gettext("equity curve"),
         )
 
     @admin.display(description=_("parameters"))

@@ -16,10 +16,11 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
-from django.utils import timezone
+from django.utils import translation
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import slugify
@@ -28,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from trading import exports
 from trading.accounts import account_label
 from trading.auth import EXPORT_DATA, user_can
+from trading.formatting import local_time_text, number_text, price_text
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -39,27 +41,18 @@ else:
     ModelAdminBase = admin.ModelAdmin
     PaginatorBase = Paginator
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
 
 # ---------------------------------------------------------------------------------------------------
 # Display helpers
 # ---------------------------------------------------------------------------------------------------
 def money(value: Decimal | None) -> str:
     """Thousands separators, trailing zeros dropped, never exponent notation; exact (Decimal, no float)."""
-    if value is None:
-        return "-"
-    text = f"{value:,f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return price_text(value, empty="-")
 
 
 def local_time(value: Any) -> str:
-    """A stored UTC time shown in the configured zone (Asia/Seoul by default)."""
-    if value is None:
-        return "-"
-    return timezone.localtime(value).strftime(TIME_FORMAT)
+    """A stored UTC time shown in the configured zone (Asia/Seoul by default), 24-hour with seconds."""
+    return local_time_text(value, empty="-")
 
 
 def shorten(text: str, limit: int = 120) -> str:
@@ -74,13 +67,33 @@ Column = Callable[[Any, Any], str]
 
 
 def money_column(field: str, description: StrOrPromise) -> Column:
-    """A list column showing the Decimal `field` through `money()`."""
+    """A list column showing the Decimal `field` for its kind (`number_text`): a KRW amount, a price or a volume."""
 
     @admin.display(description=description)
     def column(model_admin: Any, obj: Any) -> str:
-        return money(getattr(obj, field))
+        return number_text(field, getattr(obj, field), empty="-")
 
     return column
+
+
+def shown_name(field: str) -> str:
+    """The admin attribute that shows the Decimal or time `field` formatted on a read-only detail page."""
+    return f"{field}_shown"
+
+
+def _shown_column(field: Any) -> Callable[[Any], str]:
+    """A read-only detail-page display of a model's Decimal or DateTime `field` (a plain function of the row)."""
+    if isinstance(field, models.DateTimeField):
+
+        def shown(obj: Any) -> str:
+            return local_time(getattr(obj, field.name))
+    else:
+
+        def shown(obj: Any) -> str:
+            return number_text(field.name, getattr(obj, field.name), empty="-")
+
+    shown.short_description = field.verbose_name  # type: ignore[attr-defined]  # what @admin.display sets
+    return shown
 
 
 def account_column(path: str = "account") -> Column:
@@ -131,20 +144,49 @@ class CappedCountPaginator(PaginatorBase):
 
 class ConsoleAdmin(ModelAdminBase):
     """Shared by every table: fast lists, newest first, CSV/JSON exports of the selection and of everything
-    matching the current filters."""
+    matching the current filters. Read-only detail pages show money, volumes and times formatted
+    (`number_text`, `local_time`), never as `10000.00000000` or a 12-hour clock."""
+
+    def __init__(self, model: Any, admin_site: Any) -> None:
+        super().__init__(model, admin_site)
+        formatted = [
+            field
+            for field in model._meta.concrete_fields
+            if isinstance(field, models.DecimalField | models.DateTimeField) and not field.primary_key
+        ]
+        self.formatted_fields = tuple(field.name for field in formatted)  # in the model's order, for the page
+        for field in formatted:
+            setattr(self, shown_name(field.name), _shown_column(field))
+
+    def _formatted(self, request: HttpRequest, obj: Any, names: Any) -> list[Any]:
+        """`names` with each Decimal or time field swapped for its formatted display on a read-only page."""
+        if obj is None or self.has_change_permission(request, obj):
+            return list(names)
+        return [shown_name(name) if name in self.formatted_fields else name for name in names]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return list(dict.fromkeys(self._formatted(request, obj, super().get_fields(request, obj))))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is None or self.has_change_permission(request, obj):
+            return fields
+        return [*fields, *(shown_name(name) for name in self.formatted_fields)]
 
     list_per_page = 100
     list_max_show_all = 500
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
-    actions: tuple[str, ...] = ("export_selected_csv", "export_selected_json")
+    actions: tuple[str, ...] = ("export_selected_csv", "export_selected_excel", "export_selected_json")
     export_extra: tuple[str, ...] = ()
     """Extra export columns across relations, e.g. ("order__identifier",)."""
 
     @property
     def export_basename(self) -> str:
-        return slugify(str(self.model._meta.verbose_name_plural))
+        # The model's English name, whatever the page's language: a Korean name would slugify to nothing.
+        with translation.override("en"):
+            return slugify(str(self.model._meta.verbose_name_plural))
 
     def export_columns(self) -> list[exports.Column]:
         return exports.columns_for(self.model, self.export_extra)
@@ -168,11 +210,17 @@ class ConsoleAdmin(ModelAdminBase):
 
     # --- exports ------------------------------------------------------------------------------------
     def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
-        """Everything matching the changelist's current filters, search and ordering (the same GET params)."""
+        """Everything matching the changelist's current filters, search and ordering (the same GET params), plus
+        the CSV options (`?bom=1&tz=local&numbers=display`, exports.CsvOptions), which are not filters."""
         if not self.has_export_permission(request):
             raise PermissionDenied
         if fmt not in exports.FORMATS:
             return HttpResponseBadRequest(f"Unknown export format {fmt!r}; use csv or json.", content_type="text/plain")
+        options = exports.CsvOptions.from_query(request.GET)
+        filters = request.GET.copy()
+        for name in exports.CsvOptions.PARAMETERS:
+            filters.pop(name, None)
+        request.GET = filters  # type: ignore[assignment]  # the stubs want an immutable QueryDict; the changelist only reads it
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters as error:
@@ -185,7 +233,9 @@ class ConsoleAdmin(ModelAdminBase):
             # An ignored bad bound would export far more than the person asked for; refuse instead.
             return HttpResponseBadRequest("Export refused: " + "; ".join(problems), content_type="text/plain")
         queryset = changelist.get_queryset(request)
-        return exports.export_response(queryset, fmt=fmt, basename=self.export_basename, columns=self.export_columns())
+        return exports.export_response(
+            queryset, fmt=fmt, basename=self.export_basename, columns=self.export_columns(), options=options
+        )
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         """Exports need the table's view permission and the console's export permission."""
@@ -195,17 +245,24 @@ class ConsoleAdmin(ModelAdminBase):
         extra = {"has_export_permission": self.has_export_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
-    def _export_selected(self, request: HttpRequest, queryset: QuerySet[Any], fmt: str) -> StreamingHttpResponse:
+    def _export_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any], fmt: str, options: exports.CsvOptions = exports.MACHINE
+    ) -> StreamingHttpResponse:
         return exports.export_response(
             queryset.order_by(*self.get_ordering(request) or ("-pk",)),
             fmt=fmt,
             basename=self.export_basename,
             columns=self.export_columns(),
+            options=options,
         )
 
     @admin.action(description=_("Export selected as CSV"), permissions=["export"])
     def export_selected_csv(self, request: HttpRequest, queryset: QuerySet[Any]) -> StreamingHttpResponse:
         return self._export_selected(request, queryset, "csv")
+
+    @admin.action(description=_("Export selected as CSV for Excel (BOM, local times, formatted numbers)"), permissions=["export"])
+    def export_selected_excel(self, request: HttpRequest, queryset: QuerySet[Any]) -> StreamingHttpResponse:
+        return self._export_selected(request, queryset, "csv", exports.EXCEL)
 
     @admin.action(description=_("Export selected as JSON"), permissions=["export"])
     def export_selected_json(self, request: HttpRequest, queryset: QuerySet[Any]) -> StreamingHttpResponse:

@@ -20,6 +20,7 @@ from trading import control, housekeeping, pause_services, selectors, services
 from trading.admin.console import ConsoleAdmin, admin_actor, money, pretty_json, shorten, time_column
 from trading.auth import CONTROL_ENGINE, user_can
 from trading.forms import StrategyConfigForm, strategy_config_form
+from trading.labels import code_label
 from trading.models import EngineState, StrategyConfig
 from trading.param_fields import param_rows
 from trading.pause_selectors import entries_pause_status
@@ -102,7 +103,8 @@ class EngineStateAdmin(ConsoleAdmin):
                     "reset": gettext("Engine reset: IDLE, kill-switch re-armed."),
                 }[name]
                 if result.note:
-                    done = gettext("Engine stopped: %(state)s.") % {"state": result.transition.new} + " " + gettext(result.note)
+                    stopped = code_label(result.transition.new, "state")
+                    done = gettext("Engine stopped: %(state)s.") % {"state": stopped} + " " + gettext(result.note)
                 self.message_user(request, done)
         except services.TransitionNotAllowed as refusal:
             self.message_user(request, refusal.text(), level=messages.ERROR)
@@ -139,7 +141,7 @@ class EngineStateAdmin(ConsoleAdmin):
             "account_label": selectors.account_current_label(),
             "live_problem": services.live_mode_problem(),
             "entries": entries_pause_status(state),
-            "title": gettext("Engine: %(state)s") % {"state": state.state},
+            "title": gettext("Engine: %(state)s") % {"state": code_label(state.state, "state")},
         }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 

@@ -26,7 +26,9 @@ from trading.admin_filters import AccountFilter, CancelRequestedFilter, DateRang
 from trading.auth import CANCEL_ORDER, PLACE_MANUAL_ORDER, user_can
 from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
 from trading.forms import ManualOrderForm
+from trading.labels import code_label
 from trading.models import EngineState, ManualOrderRequest, Order
+from trading.sentences import shown_sentence
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -52,12 +54,12 @@ class OrderAdmin(AuditAdmin):
     )
     list_filter = (DateRangeFilter, "status", "side", "mode", AccountFilter, MarketFilter, "ord_type", CancelRequestedFilter)
     search_fields = ("identifier", "exchange_uuid")
-    search_help_text = "An exact order identifier or exchange UUID."
+    search_help_text = _("An exact order identifier or exchange UUID.")
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
-    exclude = ("raw",)
-    readonly_fields = ("raw_pretty",)
-    actions = ("cancel_open_orders", "export_selected_csv", "export_selected_json")
+    exclude = ("raw", "reason")
+    readonly_fields = ("reason_shown", "raw_pretty")
+    actions = ("cancel_open_orders", "export_selected_csv", "export_selected_excel", "export_selected_json")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[QuerySet[Any], bool]:
         """Exact matches on unique columns (index lookups): a substring search would scan every order."""
@@ -77,6 +79,11 @@ class OrderAdmin(AuditAdmin):
     @admin.display(description=_("cancel requested"), boolean=True)
     def cancel_requested(self, obj: Order) -> bool:
         return obj.cancel_requested_at is not None
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, obj: Order) -> str:
+        """Why the order was made, in the reader's language (stored in English: "BUY by macd: entry")."""
+        return shown_sentence(obj.reason)
 
     @admin.display(description=_("raw (as the exchange reported it)"))
     def raw_pretty(self, obj: Order) -> str:
@@ -103,7 +110,9 @@ class OrderAdmin(AuditAdmin):
             if state == EngineState.State.RUNNING:
                 when = gettext("in its next cycle")
             else:
-                when = gettext("once it runs (the engine is %(state)s; press Start on the engine page)") % {"state": state}
+                when = gettext("once it runs (the engine is %(state)s; press Start on the engine page)") % {
+                    "state": code_label(state, "state")
+                }
             text = gettext("Cancel requested for %(count)s open order(s); the engine cancels them on the exchange %(when)s.") % {
                 "count": len(result.requested),
                 "when": when,
@@ -151,7 +160,7 @@ class ManualOrderRequestAdmin(AuditAdmin):
     search_fields = ("requested_by", "result")
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
-    actions = ("cancel_pending_requests", "export_selected_csv", "export_selected_json")
+    actions = ("cancel_pending_requests", "export_selected_csv", "export_selected_excel", "export_selected_json")
 
     @property
     def export_basename(self) -> str:

@@ -7,6 +7,7 @@ import base64
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from trading import exports
@@ -50,10 +51,13 @@ class OptimizationStudyAdmin(AuditAdmin):
 
     @admin.display(description=_("periods"))
     def periods(self, obj: OptimizationStudy) -> str:
-        return (
-            f"train {local_time(obj.train_from)} → {local_time(obj.train_to)}; "
-            f"test {local_time(obj.test_from)} → {local_time(obj.test_to)}" + (f"; {obj.folds} folds" if obj.folds > 1 else "")
-        )
+        text = gettext("train %(train_from)s → %(train_to)s; test %(test_from)s → %(test_to)s") % {
+            "train_from": local_time(obj.train_from),
+            "train_to": local_time(obj.train_to),
+            "test_from": local_time(obj.test_from),
+            "test_to": local_time(obj.test_to),
+        }
+        return text + ("; " + gettext("%(n)s folds") % {"n": obj.folds} if obj.folds > 1 else "")
 
     @admin.display(description=_("objective by trial"))
     def chart(self, obj: OptimizationStudy) -> str:
@@ -61,7 +65,9 @@ class OptimizationStudyAdmin(AuditAdmin):
         if not obj.chart_svg:
             return "-"
         encoded = base64.b64encode(obj.chart_svg.encode()).decode("ascii")
-        return format_html('<img src="data:image/svg+xml;base64,{}" alt="objective by trial" style="max-width:100%">', encoded)
+        return format_html(
+            '<img src="data:image/svg+xml;base64,{}" alt="{}" style="max-width:100%">', encoded, gettext("objective by trial")
+        )
 
     @admin.display(description=_("search space"))
     def space_pretty(self, obj: OptimizationStudy) -> str:
@@ -86,7 +92,7 @@ class OptimizationTrialAdmin(AuditAdmin):
     list_filter = ("state", "collapsed")
     list_select_related = ("study",)
     search_fields = ("study__name",)
-    search_help_text = "A study name (or part of it)."
+    search_help_text = _("A study name (or part of it).")
     ordering = ("-study_id", "number")
     sortable_by = ("number", "value", "test_value")
     export_extra = ("study__name", "study__objective")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import template
@@ -13,6 +13,9 @@ from django.utils.translation import gettext
 
 from trading.charts import equity_min_span, line_chart_svg
 from trading.event_texts import shown
+from trading.formatting import PLACES, format_grouped, to_decimal, volume_text
+from trading.labels import code_label
+from trading.sentences import shown_sentence
 
 register = template.Library()
 
@@ -23,34 +26,20 @@ def event_text(event: Any) -> str:
     return shown(str(event.message), event.meta)
 
 
-_PLACES = {0: Decimal("1"), 2: Decimal("0.01"), 4: Decimal("0.0001"), 8: Decimal("0.00000001")}
+@register.filter
+def sentence(text: object) -> str:
+    """A stored English sentence (a signal's explanation, a request's result) in the active language."""
+    return shown_sentence("" if text is None else str(text))
 
 
-def _decimal(value: object) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, float):
-        # Floats never reach money code; a stray one is shown through its shortest repr, not its binary value.
-        value = repr(value)
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
+@register.filter
+def label(code: object, group: str) -> str:
+    """A code's visible name in the active language: `{{ status.state|label:"state" }}` (trading.labels)."""
+    return code_label(code, group)
 
 
-def format_grouped(value: object, places: int = 8, *, strip: bool = True) -> str:
-    """`1234567.5` → "1,234,567.5": thousands separators, rounded half-up to `places`, no float on the way."""
-    number = _decimal(value)
-    if number is None:
-        return "—"
-    rounded = number.quantize(_PLACES[places], rounding=ROUND_HALF_UP)
-    if rounded == 0:
-        rounded = abs(rounded)
-    text = f"{rounded:,f}"
-    if strip and "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+# One formatting for the dashboard, the admin and the exports (trading/formatting.py).
+_decimal = to_decimal
 
 
 @register.filter
@@ -66,13 +55,19 @@ def signed_krw(value: object) -> str:
     if number is None:
         return "—"
     text = format_grouped(number, 0)
-    return f"+{text}" if number.quantize(_PLACES[0], rounding=ROUND_HALF_UP) > 0 else text
+    return f"+{text}" if number.quantize(PLACES[0], rounding=ROUND_HALF_UP) > 0 else text
 
 
 @register.filter
 def num(value: object) -> str:
     """Prices and volumes: up to 8 decimals, trailing zeros dropped, separators in the whole part."""
     return format_grouped(value, 8)
+
+
+@register.filter
+def volume(value: object) -> str:
+    """A coin volume with all 8 decimals (Upbit's precision): 0.001 → 0.00100000."""
+    return volume_text(value)
 
 
 @register.filter

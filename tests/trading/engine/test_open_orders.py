@@ -56,7 +56,7 @@ class TestOnTheExchange:
         assert "until it is filled or cancelled" in blocked.message
         with translation.override("ko"):
             assert event_text(blocked) == (
-                f"주문 {first.identifier}이(가) 거래소에 아직 미체결(WAIT) 상태입니다: 체결되거나 취소될 때까지 "
+                f"주문 {first.identifier}이(가) 거래소에 아직 미체결 상태입니다: 체결되거나 취소될 때까지 "
                 "KRW-BTC에는 새 주문을 내지 않습니다"
             )
 

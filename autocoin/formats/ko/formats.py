@@ -1,0 +1,11 @@
+"""Korean: 24-hour times with seconds and ISO dates (Django's own Korean formats use a 12-hour clock with 오전/오후)."""
+
+from __future__ import annotations
+
+DATE_FORMAT = "Y-m-d"
+TIME_FORMAT = "H:i:s"
+DATETIME_FORMAT = "Y-m-d H:i:s"
+SHORT_DATE_FORMAT = "Y-m-d"
+SHORT_DATETIME_FORMAT = "Y-m-d H:i:s"
+YEAR_MONTH_FORMAT = "Y년 n월"
+MONTH_DAY_FORMAT = "n월 j일"

@@ -118,18 +118,26 @@ class BacktestAccount:
     # --- the gate ----------------------------------------------------------------------------------
     def context(self, now: datetime, price: Decimal) -> risk.RiskContext:
         today = trading_day(now, self.zone)
-        totals = self.book.days.get(today)
+        book = self.book
+        totals = book.days.get(today)
+        baseline = self.baseline
+        # Positional, in field order (a context is made per order): now, price, krw_free, coin_volume, limits,
+        # krw_locked, coin_locked, realized_today, unrealized_now, loss_limit_day, day_start_known, last_buy_at,
+        # last_sell_at.
         return risk.RiskContext(
-            now=now,
-            price=price,
-            krw_free=self.krw,
-            coin_volume=self.coin,
-            limits=self.limits,
-            realized_today=totals.realized if totals else ZERO,
-            unrealized_now=self.book.unrealized(price, self.fee_rate) - (self.baseline.of(today) if self.baseline else ZERO),
-            loss_limit_day=self.loss_limit_day,
-            last_buy_at=self.last_buy_at,
-            last_sell_at=self.last_sell_at,
+            now,
+            price,
+            self.krw,
+            self.coin,
+            self.limits,
+            ZERO,
+            ZERO,
+            totals.realized if totals else ZERO,
+            book.unrealized(price, self.fee_rate) - (baseline.of(today) if baseline else ZERO),
+            self.loss_limit_day,
+            True,
+            self.last_buy_at,
+            self.last_sell_at,
         )
 
     def carried(self, day: date) -> Decimal:

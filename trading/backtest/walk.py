@@ -31,6 +31,8 @@ from trading.strategies.market_model import path_offsets
 from trading.strategies.protective import ProtectiveRules
 from trading.strategies.registry import get_strategy
 
+SHORT_STRETCH = 64
+"""Quiet stretches up to this many candles are checked against the daily loss limit one float at a time."""
 NEAR = 1e-6
 """Relative distance within which a float comparison is redone in Decimal, exactly as the engine makes it."""
 
@@ -207,10 +209,18 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 if mark < len(day_marks):
                     stop = min(stop, day_marks[mark])
                 if day is not None and account.loss_limit_day != day and stop > i and carried_f is not None:
-                    lowest_a = realized_today_f + volume_f * lows_a[i:stop] * keep_f - cost_f - carried_f
-                    near = np.flatnonzero(-lowest_a >= limit_f * (1 - NEAR) * 0.999)
-                    if near.size:
-                        stop = i + int(near[0])
+                    threshold = limit_f * (1 - NEAR) * 0.999
+                    if stop - i <= SHORT_STRETCH:
+                        # Most stretches are a few candles long: plain floats beat numpy's set-up (same values).
+                        for j in range(i, stop):
+                            if -(realized_today_f + volume_f * lows[j] * keep_f - cost_f - carried_f) >= threshold:
+                                stop = j
+                                break
+                    else:
+                        lowest_a = realized_today_f + volume_f * lows_a[i:stop] * keep_f - cost_f - carried_f
+                        near = np.flatnonzero(-lowest_a >= threshold)
+                        if near.size:
+                            stop = i + int(near[0])
             if stop > i:
                 decided = stop - 2
                 i = stop

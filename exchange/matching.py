@@ -31,6 +31,7 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Literal
 
 from exchange.exceptions import OrderRejected
+from exchange.frozen import quick_init
 from exchange.rules import (
     DEFAULT_FEE_RATE,
     KRW_MAX_ORDER_TOTAL,
@@ -52,6 +53,7 @@ IDENTIFIER_MAX_LENGTH = 64
 TIME_IN_FORCE_VALUES = frozenset({"ioc", "fok", "post_only"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LevelFill:
     """One fill against one order book level. `fee` is in KRW."""
@@ -62,6 +64,7 @@ class LevelFill:
     fee: Decimal
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BuyFill:
     """The outcome of a market buy of `total` KRW (Upbit `ord_type="price"`)."""
@@ -88,6 +91,7 @@ class BuyFill:
         return self.executed_funds + self.paid_fee
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SellFill:
     """The outcome of a market sell of `volume` units (Upbit `ord_type="market"`)."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from exchange.frozen import quick_init
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, quantize_volume, spendable_total
 from exchange.types import SideName
 from trading.engine.days import trading_day
@@ -230,6 +231,7 @@ class RiskLimits:
     min_order_krw: Decimal = KRW_MIN_ORDER_TOTAL
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskContext:
     """Everything the rules look at, gathered by the caller once per decision.
@@ -279,6 +281,7 @@ class RiskContext:
         return trading_day(self.now, self.limits.time_zone)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskResult:
     """The gate's answer: allowed or not, every check that ran, and the order's size when allowed."""

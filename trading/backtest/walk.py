@@ -33,6 +33,9 @@ from trading.strategies.registry import get_strategy
 
 SHORT_STRETCH = 64
 """Quiet stretches up to this many candles are checked against the daily loss limit one float at a time."""
+_STRATEGY = risk.IntentSource.STRATEGY  # enum members read once (a read through the class costs a lookup)
+_EXIT_RULE = risk.IntentSource.EXIT_RULE
+_HOLD, _BUY = Action.HOLD, Action.BUY
 NEAR = 1e-6
 """Relative distance within which a float comparison is redone in Decimal, exactly as the engine makes it."""
 
@@ -250,7 +253,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                     fired = rules.check(avg_buy_price=avg_f, peak=peak, price=price, atr=latest_atr)
                     if fired is not None:
                         exit_candle = i
-                        intent = _intent("sell", fired.reason, risk.IntentSource.EXIT_RULE)
+                        intent = _intent("sell", fired.reason, _EXIT_RULE)
                         now = account.moment(start + offsets[k])
                         result = account.gate(intent, i, now, decimal_price(price))
                         if result.allowed:
@@ -262,17 +265,17 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool) -> None:
                 if not (skip_quiet and raw_signal[i - 1] == 0):
                     decision = decide(prepared, i - 1, account.position(peak, holding))
                     action = decision.action
-                    if action is not Action.HOLD:
+                    if action is not _HOLD:
                         now = account.moment(start + offsets[k])
-                        if action is Action.BUY and i - 1 <= exit_candle:
+                        if action is _BUY and i - 1 <= exit_candle:
                             account.block(
                                 i - 1, now, "buy", str(decision.reason), "no_reentry", "no re-entry on the exit's candle"
                             )
                         else:
-                            side: risk.Side = "buy" if action is Action.BUY else "sell"
+                            side: risk.Side = "buy" if action is _BUY else "sell"
                             if side == "sell":
                                 exit_candle = i - 1
-                            intent = _intent(side, decision.reason, risk.IntentSource.STRATEGY)
+                            intent = _intent(side, decision.reason, _STRATEGY)
                             result = account.gate(intent, i - 1, now, decimal_price(price))
                             if result.allowed:
                                 account.fill(result, intent, i, now, price)

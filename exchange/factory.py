@@ -6,12 +6,14 @@ paper trading sees the real market (ticker, candles, order book) and can never p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
 from exchange.account import account_for
-from exchange.base import Exchange
-from exchange.paper import PaperExchange
-from exchange.upbit import UpbitClient
+
+if TYPE_CHECKING:
+    from exchange.base import Exchange
 
 
 def build_exchange(*, paper: bool | None = None) -> Exchange:
@@ -19,6 +21,11 @@ def build_exchange(*, paper: bool | None = None) -> Exchange:
 
     Live mode without both keys raises ValueError rather than building a client that would fail on
     its first private call; whether live trading is allowed at all is decided by the caller."""
+    # Imported here: `account_current` below is read by every process (the admin, the backtest), the HTTP
+    # client and its signing libraries only by the one that trades.
+    from exchange.paper import PaperExchange
+    from exchange.upbit import UpbitClient
+
     use_paper = settings.PAPER_MODE if paper is None else paper
     if use_paper:
         market_data = UpbitClient.from_settings(with_keys=False)

@@ -27,14 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Literal
 
 from exchange.exceptions import OrderRejected
+from exchange.frozen import quick_init
 from exchange.rules import (
     DEFAULT_FEE_RATE,
     KRW_MAX_ORDER_TOTAL,
     KRW_MIN_ORDER_TOTAL,
+    KRW_QUANTUM,
     VOLUME_QUANTUM,
     fee_for,
     is_on_tick,
@@ -51,6 +53,7 @@ IDENTIFIER_MAX_LENGTH = 64
 TIME_IN_FORCE_VALUES = frozenset({"ioc", "fok", "post_only"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LevelFill:
     """One fill against one order book level. `fee` is in KRW."""
@@ -61,6 +64,7 @@ class LevelFill:
     fee: Decimal
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BuyFill:
     """The outcome of a market buy of `total` KRW (Upbit `ord_type="price"`)."""
@@ -87,6 +91,7 @@ class BuyFill:
         return self.executed_funds + self.paid_fee
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SellFill:
     """The outcome of a market sell of `volume` units (Upbit `ord_type="market"`)."""
@@ -145,16 +150,19 @@ def market_buy_fill(levels: Sequence[OrderBookLevel], total_krw: Decimal, fee_ra
     # The order's cumulative fee so far: each fill's fee is its growth (see `_fee_step`).
     fee_so_far = fee_for(ZERO, fee_rate)
     fills: list[LevelFill] = []
-    for level in levels[:ORDER_BOOK_DEPTH]:
-        if level.ask_price <= 0 or level.ask_size <= 0:
+    for level in levels if len(levels) <= ORDER_BOOK_DEPTH else levels[:ORDER_BOOK_DEPTH]:
+        ask, size = level.ask_price, level.ask_size
+        if ask <= 0 or size <= 0:
             continue
-        volume = min(floor_volume(remaining / level.ask_price), level.ask_size)
+        volume = (remaining / ask).quantize(VOLUME_QUANTUM, ROUND_FLOOR)  # floor_volume
+        if size < volume:  # min(volume, size), ties alike
+            volume = size
         if volume <= 0:
             # Asks only get dearer further down, so nothing more can be bought.
             break
-        funds = quantize_krw(level.ask_price * volume)
+        funds = (ask * volume).quantize(KRW_QUANTUM, ROUND_DOWN)  # quantize_krw
         fee_after = fee_for(executed_funds + funds, fee_rate)
-        fills.append(LevelFill(level.ask_price, volume, funds, fee_after - fee_so_far))
+        fills.append(LevelFill(ask, volume, funds, fee_after - fee_so_far))
         fee_so_far = fee_after
         executed_funds += funds
         executed_volume += volume
@@ -190,15 +198,16 @@ def market_sell_fill(levels: Sequence[OrderBookLevel], volume: Decimal, fee_rate
     executed_funds = ZERO
     fee_so_far = fee_for(ZERO, fee_rate)
     fills: list[LevelFill] = []
-    for level in levels[:ORDER_BOOK_DEPTH]:
+    for level in levels if len(levels) <= ORDER_BOOK_DEPTH else levels[:ORDER_BOOK_DEPTH]:
         if remaining <= 0:
             break
-        if level.bid_price <= 0 or level.bid_size <= 0:
+        bid, size = level.bid_price, level.bid_size
+        if bid <= 0 or size <= 0:
             continue
-        take = min(remaining, level.bid_size)
-        funds = quantize_krw(level.bid_price * take)
+        take = size if size < remaining else remaining  # min(remaining, size), ties alike
+        funds = (bid * take).quantize(KRW_QUANTUM, ROUND_DOWN)  # quantize_krw
         fee_after = fee_for(executed_funds + funds, fee_rate)
-        fills.append(LevelFill(level.bid_price, take, funds, fee_after - fee_so_far))
+        fills.append(LevelFill(bid, take, funds, fee_after - fee_so_far))
         fee_so_far = fee_after
         executed_funds += funds
         remaining -= take

@@ -39,6 +39,9 @@ KRW_TICK_TABLE: tuple[tuple[Decimal, Decimal], ...] = (
 
 Rounding = Literal["down", "up", "nearest"]
 _ROUNDING = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}
+_ONE = Decimal(1)
+_ZERO = Decimal(0)
+# Roundings and quanta go to Decimal.quantize positionally: it parses keywords at a cost comparable to the quantize.
 
 
 def krw_tick_size(price: Decimal) -> Decimal:
@@ -64,14 +67,17 @@ def round_to_tick(price: Decimal, rounding: Rounding = "nearest", *, tick: Decim
         snapped = (price / tick).quantize(Decimal(1), rounding=_ROUNDING[rounding]) * tick
         return (snapped if snapped > 0 else tick).quantize(tick)
     tick = krw_tick_size(price)
-    snapped = (price / tick).quantize(Decimal(1), rounding=_ROUNDING[rounding]) * tick
+    if not price % tick:
+        # Already on the grid (every price Upbit publishes): every rounding leaves it where it is.
+        return price.quantize(tick) if tick < 1 else price.quantize(_ONE)
+    snapped = (price / tick).quantize(_ONE, _ROUNDING[rounding]) * tick
     # Rounding up can cross into a band with a coarser tick (e.g. 999,999 → 1,000,000): snap again.
     if snapped > 0 and krw_tick_size(snapped) != tick:
         coarser = krw_tick_size(snapped)
-        snapped = (snapped / coarser).quantize(Decimal(1), rounding=_ROUNDING[rounding]) * coarser
+        snapped = (snapped / coarser).quantize(_ONE, _ROUNDING[rounding]) * coarser
     if snapped <= 0:
         snapped = tick
-    return snapped.quantize(tick) if tick < 1 else snapped.quantize(Decimal(1))
+    return snapped.quantize(tick) if tick < 1 else snapped.quantize(_ONE)
 
 
 def is_on_tick(price: Decimal, *, tick: Decimal | None = None) -> bool:
@@ -80,24 +86,24 @@ def is_on_tick(price: Decimal, *, tick: Decimal | None = None) -> bool:
 
 def quantize_volume(volume: Decimal) -> Decimal:
     """Volumes carry at most 8 decimals; never round a volume up (it could exceed the balance)."""
-    return volume.quantize(VOLUME_QUANTUM, rounding=ROUND_DOWN)
+    return volume.quantize(VOLUME_QUANTUM, ROUND_DOWN)
 
 
 def quantize_krw(amount: Decimal) -> Decimal:
-    return amount.quantize(KRW_QUANTUM, rounding=ROUND_DOWN)
+    return amount.quantize(KRW_QUANTUM, ROUND_DOWN)
 
 
 def average_buy_price(held: Decimal, average: Decimal, volume: Decimal, funds: Decimal) -> Decimal:
     """The average buy price after buying `volume` for `funds` (fee excluded) on top of `held` at `average`,
     8 decimals rounded half up. The paper exchange and the sandbox both use it, so they agree to the digit."""
     if held + volume <= 0:
-        return Decimal("0")
-    return ((held * average + funds) / (held + volume)).quantize(KRW_QUANTUM, rounding=ROUND_HALF_UP)
+        return _ZERO
+    return ((held * average + funds) / (held + volume)).quantize(KRW_QUANTUM, ROUND_HALF_UP)
 
 
 def fee_for(funds: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
     """The fee Upbit charges on `funds` of quote currency: funds * rate, 8 decimals, rounded half up."""
-    return (funds * fee_rate).quantize(KRW_QUANTUM, rounding=ROUND_HALF_UP)
+    return (funds * fee_rate).quantize(KRW_QUANTUM, ROUND_HALF_UP)
 
 
 def spendable_total(budget: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
@@ -106,9 +112,9 @@ def spendable_total(budget: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> De
     Upbit reserves the fee on top of the order total, so buying with the whole balance fails with
     insufficient_funds_bid unless the total is reduced this way."""
     if budget <= 0:
-        return Decimal("0")
-    total = (budget / (1 + fee_rate)).quantize(Decimal(1), rounding=ROUND_FLOOR)
-    while total > 0 and total + fee_for(total, fee_rate) > budget:
+        return _ZERO
+    total = (budget / (1 + fee_rate)).quantize(_ONE, ROUND_FLOOR)
+    while total > 0 and total + (total * fee_rate).quantize(KRW_QUANTUM, ROUND_HALF_UP) > budget:  # fee_for, inlined
         total -= 1
     return total
 

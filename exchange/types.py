@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from exchange.frozen import quick_init
+
 ZERO = Decimal("0")
 
 SideName = Literal["buy", "sell"]
@@ -56,6 +58,7 @@ class Candle:
     value: Decimal = ZERO
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderBookLevel:
     ask_price: Decimal
@@ -125,6 +128,7 @@ class ApiKeyInfo:
     matches_configured_key: bool
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """What the engine asks for. `price` is the unit price for limit, the KRW total for a `price` buy."""

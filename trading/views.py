@@ -31,7 +31,17 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from exchange.preflight import run_live_preflight
-from trading import control, events, manual_requests, selectors, services, study_selectors, study_services, trade_selectors
+from trading import (
+    control,
+    events,
+    manual_requests,
+    metrics_selectors,
+    selectors,
+    services,
+    study_selectors,
+    study_services,
+    trade_selectors,
+)
 from trading.auth import (
     CHANGE_STRATEGY,
     CONTROL_ENGINE,
@@ -453,7 +463,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     try:
-        body = selectors.metrics_text() + trade_selectors.position_metrics_text()
+        body = metrics_selectors.metrics_text() + trade_selectors.position_metrics_text()
     except DatabaseError:
         # A scrape that fails is itself the signal; say why in one line rather than a 500 page.
         return _metrics_unreachable()

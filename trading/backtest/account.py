@@ -31,6 +31,7 @@ from trading.strategies.market_model import one_level_book
 from trading.strategies.slippage import slippage_check
 
 ZERO = Decimal("0")
+_STRATEGY = risk.IntentSource.STRATEGY  # read once: an enum member read through its class costs a lookup each time
 
 
 def decimal_price(value: float) -> Decimal:
@@ -113,23 +114,31 @@ class BacktestAccount:
 
     @staticmethod
     def moment(epoch: int) -> datetime:
-        return datetime.fromtimestamp(epoch, tz=UTC)
+        return datetime.fromtimestamp(epoch, UTC)
 
     # --- the gate ----------------------------------------------------------------------------------
     def context(self, now: datetime, price: Decimal) -> risk.RiskContext:
         today = trading_day(now, self.zone)
-        totals = self.book.days.get(today)
+        book = self.book
+        totals = book.days.get(today)
+        baseline = self.baseline
+        # Positional, in field order (a context is made per order): now, price, krw_free, coin_volume, limits,
+        # krw_locked, coin_locked, realized_today, unrealized_now, loss_limit_day, day_start_known, last_buy_at,
+        # last_sell_at.
         return risk.RiskContext(
-            now=now,
-            price=price,
-            krw_free=self.krw,
-            coin_volume=self.coin,
-            limits=self.limits,
-            realized_today=totals.realized if totals else ZERO,
-            unrealized_now=self.book.unrealized(price, self.fee_rate) - (self.baseline.of(today) if self.baseline else ZERO),
-            loss_limit_day=self.loss_limit_day,
-            last_buy_at=self.last_buy_at,
-            last_sell_at=self.last_sell_at,
+            now,
+            price,
+            self.krw,
+            self.coin,
+            self.limits,
+            ZERO,
+            ZERO,
+            totals.realized if totals else ZERO,
+            book.unrealized(price, self.fee_rate) - (baseline.of(today) if baseline else ZERO),
+            self.loss_limit_day,
+            True,
+            self.last_buy_at,
+            self.last_sell_at,
         )
 
     def carried(self, day: date) -> Decimal:
@@ -167,7 +176,9 @@ class BacktestAccount:
         """Fill an approved market order at `now` against the book at `price_f`; returns the PnL it realized
         (None: the order was refused by Upbit's rules and nothing filled)."""
         price_d, levels = book_at(price_f)
-        size = approved.krw_total if approved.side == "buy" else approved.volume
+        side = approved.side
+        buying = side == "buy"
+        size = approved.krw_total if buying else approved.volume
         if self.max_slippage_pct and size is not None and len(levels) > 1:
             # The engine's slippage limit on the model's book. The model has one level without depth, where the
             # average fill is the best price and nothing slips: the rule can only leave the size as it is, so
@@ -177,19 +188,20 @@ class BacktestAccount:
                 self.block(index, now, approved.side, intent.reason, "slippage", check.reason)
                 return None
             size = check.size
-        self.fill_id += 1
+        self.fill_id = fill_id = self.fill_id + 1
+        fee_rate = self.fee_rate
         # Positional: (market, side, ord_type, identifier, price, volume).
-        if approved.side == "buy":
-            request = OrderRequest(self.market, "buy", "price", f"bt-{self.fill_id}", size)
+        if buying:
+            request = OrderRequest(self.market, "buy", "price", f"bt-{fill_id}", size)
         else:
-            request = OrderRequest(self.market, "sell", "market", f"bt-{self.fill_id}", None, size)
+            request = OrderRequest(self.market, "sell", "market", f"bt-{fill_id}", None, size)
         try:
-            validate_order(request, levels=levels, krw_balance=self.krw, coin_balance=self.coin, fee_rate=self.fee_rate)
+            validate_order(request, levels=levels, krw_balance=self.krw, coin_balance=self.coin, fee_rate=fee_rate)
         except OrderRejected as error:
-            self.block(index, now, approved.side, intent.reason, error.name, error.message)
+            self.block(index, now, side, intent.reason, error.name, error.message)
             return None
-        if approved.side == "buy":
-            buy = market_buy_fill(levels, request.price or ZERO, self.fee_rate)
+        if buying:
+            buy = market_buy_fill(levels, request.price or ZERO, fee_rate)
             if buy.executed_volume <= 0:
                 return None
             held = self.coin
@@ -200,16 +212,16 @@ class BacktestAccount:
             self.krw -= buy.krw_spent
             self.coin += buy.executed_volume
             price, volume, funds, fee = buy.fills[0].price, buy.executed_volume, buy.executed_funds, buy.paid_fee
-            realized = self.book.apply(FillRecord(self.fill_id, now, "buy", volume, funds, fee))
+            realized = self.book.apply(FillRecord(fill_id, now, "buy", volume, funds, fee))
             total = request.price
         else:
-            sell = market_sell_fill(levels, request.volume or ZERO, self.fee_rate)
+            sell = market_sell_fill(levels, request.volume or ZERO, fee_rate)
             if sell.executed_volume <= 0:
                 return None
             self.krw += sell.proceeds
             self.coin -= sell.executed_volume
             price, volume, funds, fee = sell.fills[0].price, sell.executed_volume, sell.executed_funds, sell.paid_fee
-            realized = self.book.apply(FillRecord(self.fill_id, now, "sell", volume, funds, fee))
+            realized = self.book.apply(FillRecord(fill_id, now, "sell", volume, funds, fee))
             total = None
             self.trip_pnl += realized
         self.fees += fee
@@ -219,16 +231,17 @@ class BacktestAccount:
             self.entry_at = None
             self.round_trip_pnls.append(self.trip_pnl)
             self.trip_pnl = ZERO
-        if intent.source == risk.IntentSource.STRATEGY:
-            if approved.side == "buy":
+        if intent.source == _STRATEGY:
+            if buying:
                 self.last_buy_at = now
             else:
                 self.last_sell_at = now
+        krw, coin = self.krw, self.coin
         self.trades.append(
             TradeRecord(
                 index,
                 now,
-                approved.side,
+                side,
                 intent.reason,
                 now,  # decided_at: the engine decides and sends in the same cycle
                 price,
@@ -236,15 +249,15 @@ class BacktestAccount:
                 funds,
                 fee,
                 realized,  # realized_pnl
-                self.krw,  # krw_after
-                self.coin,  # coin_after
-                self.krw + self.coin * price_d,  # equity_after
+                krw,  # krw_after
+                coin,  # coin_after
+                krw + coin * price_d,  # equity_after
                 total,
             )
         )
         self.change_index.append(index)
-        self.change_krw.append(float(self.krw))
-        self.change_coin.append(float(self.coin))
+        self.change_krw.append(float(krw))
+        self.change_coin.append(float(coin))
         return realized
 
     def position(self, peak: float | None, holding: bool) -> Position | None:

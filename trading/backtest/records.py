@@ -9,7 +9,7 @@ from typing import Any
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MAX_ORDER_TOTAL
 from exchange.types import SideName
-from trading.engine import risk
+from trading.engine import risk, risk_limits
 
 ZERO = Decimal("0")
 # --no-limits: the risk rules still run, with limits no order can reach.
@@ -57,7 +57,7 @@ def backtest_limits(
             cooldown_sec=0,
         )
     values["fee_rate"] = DEFAULT_FEE_RATE if fees else ZERO
-    return risk.risk_limits_from_settings(values)
+    return risk_limits.risk_limits_from_settings(values)
 
 
 @dataclass(slots=True)

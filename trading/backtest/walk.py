@@ -32,6 +32,11 @@ from trading.strategies.market_model import path_offsets
 from trading.strategies.protective import ProtectiveRules
 from trading.strategies.registry import get_strategy
 
+SHORT_STRETCH = 64
+"""Quiet stretches up to this many candles are checked against the daily loss limit one float at a time."""
+_STRATEGY = risk.IntentSource.STRATEGY  # enum members read once (a read through the class costs a lookup)
+_EXIT_RULE = risk.IntentSource.EXIT_RULE
+_HOLD, _BUY = Action.HOLD, Action.BUY
 NEAR = 1e-6
 """Relative distance within which a float comparison is redone in Decimal, exactly as the engine makes it."""
 
@@ -218,10 +223,18 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool, progress: 
                 if mark < len(day_marks):
                     stop = min(stop, day_marks[mark])
                 if day is not None and account.loss_limit_day != day and stop > i and carried_f is not None:
-                    lowest_a = realized_today_f + volume_f * lows_a[i:stop] * keep_f - cost_f - carried_f
-                    near = np.flatnonzero(-lowest_a >= limit_f * (1 - NEAR) * 0.999)
-                    if near.size:
-                        stop = i + int(near[0])
+                    threshold = limit_f * (1 - NEAR) * 0.999
+                    if stop - i <= SHORT_STRETCH:
+                        # Most stretches are a few candles long: plain floats beat numpy's set-up (same values).
+                        for j in range(i, stop):
+                            if -(realized_today_f + volume_f * lows[j] * keep_f - cost_f - carried_f) >= threshold:
+                                stop = j
+                                break
+                    else:
+                        lowest_a = realized_today_f + volume_f * lows_a[i:stop] * keep_f - cost_f - carried_f
+                        near = np.flatnonzero(-lowest_a >= threshold)
+                        if near.size:
+                            stop = i + int(near[0])
             if stop > i:
                 decided = stop - 2
                 i = stop
@@ -251,7 +264,7 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool, progress: 
                     fired = rules.check(avg_buy_price=avg_f, peak=peak, price=price, atr=latest_atr)
                     if fired is not None:
                         exit_candle = i
-                        intent = _intent("sell", fired.reason, risk.IntentSource.EXIT_RULE)
+                        intent = _intent("sell", fired.reason, _EXIT_RULE)
                         now = account.moment(start + offsets[k])
                         result = account.gate(intent, i, now, decimal_price(price))
                         if result.allowed:
@@ -263,17 +276,17 @@ def walk(account: BacktestAccount, prepared: Prepared, *, fast: bool, progress: 
                 if not (skip_quiet and raw_signal[i - 1] == 0):
                     decision = decide(prepared, i - 1, account.position(peak, holding))
                     action = decision.action
-                    if action is not Action.HOLD:
+                    if action is not _HOLD:
                         now = account.moment(start + offsets[k])
-                        if action is Action.BUY and i - 1 <= exit_candle:
+                        if action is _BUY and i - 1 <= exit_candle:
                             account.block(
                                 i - 1, now, "buy", str(decision.reason), "no_reentry", "no re-entry on the exit's candle"
                             )
                         else:
-                            side: risk.Side = "buy" if action is Action.BUY else "sell"
+                            side: risk.Side = "buy" if action is _BUY else "sell"
                             if side == "sell":
                                 exit_candle = i - 1
-                            intent = _intent(side, decision.reason, risk.IntentSource.STRATEGY)
+                            intent = _intent(side, decision.reason, _STRATEGY)
                             result = account.gate(intent, i - 1, now, decimal_price(price))
                             if result.allowed:
                                 account.fill(result, intent, i, now, price)

@@ -21,7 +21,7 @@ from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL
 from exchange.ticks import TickSizes
 from trading import event_texts, events, pause_services, services
 from trading.engine import orders as order_ops
-from trading.engine import pause_rule, risk
+from trading.engine import pause_rule, risk, risk_limits
 from trading.engine.claim import Claim
 from trading.engine.failures import FailurePolicy
 from trading.engine.metrics import Metrics
@@ -155,7 +155,7 @@ class OrderPath:
         holdings = moment.holdings
         realized, unrealized = moment.pnl.today(moment.price, moment.now)
         last = self.last_strategy_orders()
-        limits = risk.risk_limits_from_settings(
+        limits = risk_limits.risk_limits_from_settings(
             {"fee_rate": self.fee_rates.get(intent.side, DEFAULT_FEE_RATE), "min_order_krw": self.min_total}
         )
         context = risk.RiskContext(

@@ -41,6 +41,7 @@ from exchange.exceptions import ExchangeError, RateLimited, StopTrading
 from exchange.rules import DEFAULT_FEE_RATE
 from exchange.types import Balance, SideName, side_name
 from trading import events
+from trading.engine.days import trading_day
 from trading.models import BalanceSnapshot, Fill, Order, PnlDaily
 from trading.round_trips import is_dust, mark_to_market, sell_from_position
 from trading.strategies.market_model import CANDLE_CLOSE_MARGIN_SEC
@@ -57,7 +58,7 @@ def q8(value: Decimal) -> Decimal:
 
 def local_day(ts: datetime) -> date:
     """The trading day `ts` falls on, in settings.TIME_ZONE."""
-    return ts.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    return trading_day(ts, settings.TIME_ZONE)
 
 
 def day_start_utc(day: date) -> datetime:
@@ -109,18 +110,21 @@ class Book:
 
     def apply(self, fill: FillRecord) -> Decimal:
         """Apply one fill; returns the PnL it realized."""
-        fill_day = local_day(fill.ts)
+        ts, fee, fill_volume = fill.ts, fill.fee, fill.volume
+        fill_day = local_day(ts)
+        day = self.days.get(fill_day)
+        if day is None:
+            day = self.days[fill_day] = DayTotals()
         if fill_day not in self.day_open:
             self.day_open[fill_day] = (self.volume, self.cost)
-        day = self.days.setdefault(fill_day, DayTotals())
-        day.fees += fill.fee
+        day.fees += fee
         day.trades += 1
         realized = ZERO
         if fill.side == "buy":
             if self.entry_at is None:
-                self.entry_at = fill.ts
-            self.volume += fill.volume
-            self.cost += fill.funds + fill.fee
+                self.entry_at = ts
+            self.volume += fill_volume
+            self.cost += fill.funds + fee
         else:
             sold = sell_from_position(self.volume, self.cost, fill.volume, fill.funds, fill.fee)
             realized = sold.realized
@@ -132,8 +136,9 @@ class Book:
             if is_dust(self.volume, price):
                 self.entry_at = None  # sold out (or down to dust): the next buy opens a new position
         day.realized += realized
-        self.last_key = (fill.ts, fill.id)
-        self.max_id = max(self.max_id, fill.id)
+        self.last_key = (ts, fill.id)
+        if fill.id > self.max_id:
+            self.max_id = fill.id
         return realized
 
     def unrealized(self, price: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:

@@ -17,7 +17,7 @@ reported, never counted as an open position) or `min_order` (a partial sell that
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -25,8 +25,7 @@ from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
+from exchange.frozen import quick_init
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, quantize_volume, spendable_total
 from exchange.types import SideName
 from trading.engine.days import trading_day
@@ -82,6 +81,18 @@ class IntentSource(StrEnum):
     """A person's order from the dashboard or the API."""
     KILL_SWITCH = "kill_switch"
     """Flattening the position after the kill switch fired."""
+
+
+# The members the rules use on every order, read once: an enum member read through its class costs a lookup each time.
+_KILL_SWITCH = Rule.KILL_SWITCH
+_DAILY_LOSS = Rule.DAILY_LOSS
+_COOLDOWN = Rule.COOLDOWN
+_MAX_ORDER_SIZE = Rule.MAX_ORDER_SIZE
+_MIN_ORDER = Rule.MIN_ORDER
+_POSITION_CAP = Rule.POSITION_CAP
+_SELL_SIZE = Rule.SELL_SIZE
+_DUST = Rule.DUST
+_STRATEGY = IntentSource.STRATEGY
 
 
 class RiskCheck:
@@ -159,7 +170,27 @@ class RiskCheck:
         RiskCheck.__init__(self, allowed, rule, message, numbers, size)
 
 
-_lazy = RiskCheck.lazy
+_new_check = object.__new__
+
+
+def _lazy(allowed: bool, rule: str, render: Callable[[], tuple[str, dict[str, str]]], size: Decimal | None = None) -> RiskCheck:
+    """`RiskCheck.lazy` without the class method's detour through `__init__` (the gate makes several per order)."""
+    check: RiskCheck = _new_check(RiskCheck)
+    check.allowed = allowed
+    check.rule = rule
+    check.size = size
+    check._text = render
+    return check
+
+
+def _plain(allowed: bool, rule: str, message: str) -> RiskCheck:
+    """A check with a fixed message and no numbers, as `RiskCheck(allowed, rule, message, {})` makes it."""
+    check: RiskCheck = _new_check(RiskCheck)
+    check.allowed = allowed
+    check.rule = rule
+    check.size = None
+    check._text = (message, {})
+    return check
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +231,7 @@ class RiskLimits:
     min_order_krw: Decimal = KRW_MIN_ORDER_TOTAL
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskContext:
     """Everything the rules look at, gathered by the caller once per decision.
@@ -251,6 +283,7 @@ class RiskContext:
         return trading_day(self.now, self.limits.time_zone)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskResult:
     """The gate's answer: allowed or not, every check that ran, and the order's size when allowed."""
@@ -312,8 +345,8 @@ def kill_switch_active(active: bool, reason: str = "") -> RiskCheck:
     """New entries are blocked while the kill switch is on (it is reset by a person)."""
     if active:
         why = f": {reason}" if reason else ""
-        return RiskCheck(False, Rule.KILL_SWITCH, f"kill switch is on{why}; no new entries until it is reset", {})
-    return RiskCheck(True, Rule.KILL_SWITCH, "kill switch is off", {})
+        return _plain(False, _KILL_SWITCH, f"kill switch is on{why}; no new entries until it is reset")
+    return _plain(True, _KILL_SWITCH, "kill switch is off")
 
 
 def daily_loss_limit(
@@ -334,7 +367,7 @@ def daily_loss_limit(
     latched = not reached and hit_on is not None and today is not None and hit_on == today
     return _lazy(
         not (reached or latched),
-        Rule.DAILY_LOSS,
+        _DAILY_LOSS,
         partial(daily_loss_text, realized_today, unrealized_now, pnl, limit, today, hit_on, reached, latched),
     )
 
@@ -351,11 +384,11 @@ def cooldown(last_order_ts_same_side: datetime | None, now: datetime, cooldown_s
     """Orders of the same side must be at least `cooldown_sec` apart; exactly `cooldown_sec` later is allowed."""
     last = last_order_ts_same_side
     if last is None or cooldown_sec <= 0:
-        return _lazy(True, Rule.COOLDOWN, partial(cooldown_text, last, now, cooldown_sec, side, None, False))
+        return _lazy(True, _COOLDOWN, partial(cooldown_text, last, now, cooldown_sec, side, None, False))
     # Exact microseconds, so "29.999999 s" is never shown rounded to the 30 s it falls short of.
     micros = (now - last) // _MICROSECOND
     waiting = micros < cooldown_sec * 1_000_000
-    return _lazy(not waiting, Rule.COOLDOWN, partial(cooldown_text, last, now, cooldown_sec, side, micros, waiting))
+    return _lazy(not waiting, _COOLDOWN, partial(cooldown_text, last, now, cooldown_sec, side, micros, waiting))
 
 
 def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate: Decimal = DEFAULT_FEE_RATE) -> Decimal:
@@ -369,7 +402,7 @@ def position_room(equity: Decimal, coin_value: Decimal, ratio: Decimal, fee_rate
     total = (head / (1 + ratio * fee_rate)).to_integral_value(ROUND_FLOOR)
     while total > 0 and coin_value + total > ratio * (equity - fee_for(total, fee_rate)):
         total -= 1
-    return max(total, ZERO)
+    return ZERO if total < ZERO else total  # max(total, ZERO), without the call
 
 
 _HUNDRED = Decimal("100")
@@ -382,7 +415,7 @@ def position_cap(coin_value_after: Decimal, total_equity: Decimal, ratio: Decima
     cap = ratio * total_equity
     over = total_equity <= 0 or coin_value_after > cap
     text = partial(position_cap_text, coin_value_after, total_equity, ratio, cap, over, krw_locked)
-    return _lazy(not over, Rule.POSITION_CAP, text)
+    return _lazy(not over, _POSITION_CAP, text)
 
 
 _BOUND_MAX_ORDER = "MAX_ORDER_KRW"
@@ -414,7 +447,9 @@ def max_order_size(
     if spendable < most:
         most, binding_name = spendable, _BOUND_BALANCE
     if position_room_krw is not None:
-        room = max(position_room_krw.to_integral_value(ROUND_FLOOR), ZERO)
+        room = position_room_krw.to_integral_value(ROUND_FLOOR)
+        if room < ZERO:  # max(room, ZERO), without the call
+            room = ZERO
         if room < most:
             most, binding_name = room, _BOUND_POSITION_CAP
             if krw_locked > 0:
@@ -422,13 +457,13 @@ def max_order_size(
     figures = (krw_free, max_order_krw, spendable, position_room_krw, most, binding_name, min_order_krw, requested_krw, fee_rate)
     if requested_krw is not None:
         if requested_krw > most:
-            return _lazy(False, Rule.MAX_ORDER_SIZE, partial(max_order_text, *figures, None, Rule.MAX_ORDER_SIZE))
+            return _lazy(False, _MAX_ORDER_SIZE, partial(max_order_text, *figures, None, _MAX_ORDER_SIZE))
         total = requested_krw
     else:
         total = most
     if total < min_order_krw:
-        return _lazy(False, Rule.MIN_ORDER, partial(max_order_text, *figures, total, Rule.MIN_ORDER), total)
-    return _lazy(True, Rule.MAX_ORDER_SIZE, partial(max_order_text, *figures, total, Rule.MAX_ORDER_SIZE), total)
+        return _lazy(False, _MIN_ORDER, partial(max_order_text, *figures, total, _MIN_ORDER), total)
+    return _lazy(True, _MAX_ORDER_SIZE, partial(max_order_text, *figures, total, _MAX_ORDER_SIZE), total)
 
 
 def sell_size(
@@ -456,47 +491,12 @@ def sell_size(
         volume = available
     value = volume * price
     if volume <= 0:
-        return _lazy(False, Rule.SELL_SIZE, partial(sell_size_text, "nothing", *figures, volume, value), volume)
+        return _lazy(False, _SELL_SIZE, partial(sell_size_text, "nothing", *figures, volume, value), volume)
     if value < min_order_krw:
         if available * price < min_order_krw:
-            return _lazy(False, Rule.DUST, partial(sell_size_text, "dust", *figures, volume, value), volume)
-        return _lazy(False, Rule.MIN_ORDER, partial(sell_size_text, "min_order", *figures, volume, value), volume)
-    return _lazy(True, Rule.SELL_SIZE, partial(sell_size_text, "sized", *figures, volume, value), volume)
-
-
-def kill_switch_reasons(
-    daily_loss_exceeded: bool,
-    consecutive_order_failures: int,
-    consecutive_api_failures: int,
-    max_failures: int,
-) -> list[RiskCheck]:
-    """The kill-switch conditions that hold now (empty: none). Each is a RiskCheck with allowed=False.
-
-    Conditions: the daily loss limit reached; `max_failures` (MAX_CONSECUTIVE_FAILURES) or more orders
-    failed in a row; as many exchange API calls failed in a row.
-    """
-    reasons: list[RiskCheck] = []
-    if daily_loss_exceeded:
-        reasons.append(RiskCheck(False, Rule.DAILY_LOSS, "daily loss limit reached", {}))
-    if consecutive_order_failures >= max_failures:
-        reasons.append(
-            RiskCheck(
-                False,
-                Rule.ORDER_FAILURES,
-                f"{consecutive_order_failures} orders failed in a row (MAX_CONSECUTIVE_FAILURES={max_failures})",
-                {"consecutive_order_failures": str(consecutive_order_failures), "max_failures": str(max_failures)},
-            )
-        )
-    if consecutive_api_failures >= max_failures:
-        reasons.append(
-            RiskCheck(
-                False,
-                Rule.API_FAILURES,
-                f"{consecutive_api_failures} exchange API calls failed in a row (MAX_CONSECUTIVE_FAILURES={max_failures})",
-                {"consecutive_api_failures": str(consecutive_api_failures), "max_failures": str(max_failures)},
-            )
-        )
-    return reasons
+            return _lazy(False, _DUST, partial(sell_size_text, "dust", *figures, volume, value), volume)
+        return _lazy(False, _MIN_ORDER, partial(sell_size_text, "min_order", *figures, volume, value), volume)
+    return _lazy(True, _SELL_SIZE, partial(sell_size_text, "sized", *figures, volume, value), volume)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -517,95 +517,70 @@ def evaluate(intent: OrderIntent, context: RiskContext) -> RiskResult:
     Every check is reported; the order is allowed when all pass.
     """
     limits = context.limits
-    checks: list[RiskCheck] = []
-    strategy_order = intent.source == IntentSource.STRATEGY
+    price = context.price
+    source = intent.source
+    strategy_order = source == _STRATEGY
     if intent.side == "sell":
+        checks: list[RiskCheck] = []
         if strategy_order:
             checks.append(cooldown(context.last_sell_at, context.now, limits.cooldown_sec, side="sell"))
-        if context.price <= 0:
-            checks.append(
-                RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": figure(context.price)})
-            )
-            return RiskResult(False, "sell", intent.source, tuple(checks))
+        if price <= 0:
+            checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({price})", {"price": figure(price)}))
+            return RiskResult(False, "sell", source, tuple(checks))
         size = sell_size(
             coin_volume=context.coin_volume,
-            price=context.price,
+            price=price,
             requested_volume=intent.volume,
             min_order_krw=limits.min_order_krw,
         )
         checks.append(size)
         allowed = _all_allowed(checks)
-        return RiskResult(allowed, "sell", intent.source, tuple(checks), volume=size.size if allowed else None)
+        return RiskResult(allowed, "sell", source, tuple(checks), None, size.size if allowed else None)
 
     if intent.side != "buy":
         raise ValueError(f"order side must be buy or sell, got {intent.side!r}")
-    checks.append(kill_switch_active(context.kill_switch, context.kill_switch_reason))
+    now = context.now
+    today = trading_day(now, limits.time_zone)
+    checks = [kill_switch_active(context.kill_switch, context.kill_switch_reason)]
     if strategy_order and context.entries_block is not None:
         checks.append(context.entries_block)  # a pause holds the strategy's entries only, never a person's order
-    if context.day_start_known:
-        checks.append(
-            daily_loss_limit(
-                context.realized_today,
-                context.unrealized_now,
-                limits.max_daily_loss_krw,
-                today=context.trading_day,
-                hit_on=context.loss_limit_day,
-            )
+    checks.append(
+        daily_loss_limit(
+            context.realized_today,
+            context.unrealized_now,
+            limits.max_daily_loss_krw,
+            today=today,
+            hit_on=context.loss_limit_day,
         )
-    else:
-        checks.append(day_start_unknown(context.trading_day))
+        if context.day_start_known
+        else day_start_unknown(today)
+    )
     if strategy_order:
-        checks.append(cooldown(context.last_buy_at, context.now, limits.cooldown_sec, side="buy"))
-    if context.price <= 0:
-        checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({context.price})", {"price": figure(context.price)}))
-        return RiskResult(False, "buy", intent.source, tuple(checks))
-    coin_value = context.coin_value
-    equity = context.krw_free + context.krw_locked + coin_value
+        checks.append(cooldown(context.last_buy_at, now, limits.cooldown_sec, side="buy"))
+    if price <= 0:
+        checks.append(RiskCheck(False, Rule.PRICE, f"no usable market price ({price})", {"price": figure(price)}))
+        return RiskResult(False, "buy", source, tuple(checks))
+    krw_locked = context.krw_locked
+    coin_value = (context.coin_volume + context.coin_locked) * price  # context.coin_value
+    equity = context.krw_free + krw_locked + coin_value
     # KRW locked by open buy orders becomes coin when they fill: it is position already, or two buys that each
     # fit the cap alone would together exceed it.
-    committed = coin_value + context.krw_locked
-    room = position_room(equity, committed, limits.max_position_ratio, limits.fee_rate)
+    committed = coin_value + krw_locked
+    fee_rate = limits.fee_rate
+    ratio = limits.max_position_ratio
+    room = position_room(equity, committed, ratio, fee_rate)
     size = max_order_size(
         krw_free=context.krw_free,
         max_order_krw=limits.max_order_krw,
         position_room_krw=room,
         requested_krw=intent.krw_total,
-        fee_rate=limits.fee_rate,
+        fee_rate=fee_rate,
         min_order_krw=limits.min_order_krw,
-        krw_locked=context.krw_locked,
+        krw_locked=krw_locked,
     )
     checks.append(size)
-    if size.allowed and size.size is not None:
-        checks.append(
-            position_cap(
-                committed + size.size,
-                equity - fee_for(size.size, limits.fee_rate),
-                limits.max_position_ratio,
-                krw_locked=context.krw_locked,
-            )
-        )
+    total = size.size
+    if size.allowed and total is not None:
+        checks.append(position_cap(committed + total, equity - fee_for(total, fee_rate), ratio, krw_locked=krw_locked))
     allowed = _all_allowed(checks)
-    return RiskResult(allowed, "buy", intent.source, tuple(checks), krw_total=size.size if allowed else None)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Settings
-# ---------------------------------------------------------------------------------------------------
-def risk_limits_from_settings(overrides: Mapping[str, Any] | None = None) -> RiskLimits:
-    """The limits from django settings (MAX_ORDER_KRW, MAX_DAILY_LOSS_KRW, MAX_POSITION_RATIO, ORDER_COOLDOWN_SEC,
-    MAX_CONSECUTIVE_FAILURES, TIME_ZONE), with optional overrides by field name (e.g. from a backtest form)."""
-    values: dict[str, Any] = {
-        "max_order_krw": settings.MAX_ORDER_KRW,
-        "max_daily_loss_krw": settings.MAX_DAILY_LOSS_KRW,
-        "max_position_ratio": settings.MAX_POSITION_RATIO,
-        "cooldown_sec": settings.ORDER_COOLDOWN_SEC,
-        "max_consecutive_failures": settings.MAX_CONSECUTIVE_FAILURES,
-        "time_zone": settings.TIME_ZONE,
-    }
-    values.update(overrides or {})
-    return RiskLimits(**values)
-
-
-def risk_context_from_settings(**fields: Any) -> RiskContext:
-    """A RiskContext with `limits` from django settings and the given fields (now, price, krw_free, coin_volume, …)."""
-    return RiskContext(limits=risk_limits_from_settings(), **fields)
+    return RiskResult(allowed, "buy", source, tuple(checks), total if allowed else None)

@@ -31,6 +31,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from exchange.frozen import quick_init
 from exchange.rules import KRW_MIN_ORDER_TOTAL
 from exchange.types import Candle
 from trading.strategies.indicators import CandleArrays, FloatArray, atr
@@ -113,6 +114,7 @@ EXIT_RULE_REASONS: frozenset[Reason] = frozenset({Reason.STOP_LOSS, Reason.TAKE_
 """Protective exits (protective.py): they are never held back by the risk gate's cooldown."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Position:
     """The position the decision is about. A volume of 0 (or `None` instead of a Position) means flat.

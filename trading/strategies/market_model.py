@@ -48,4 +48,4 @@ def one_level_book(price: Decimal) -> tuple[OrderBookLevel, ...]:
     A price already on the grid (every price Upbit publishes) is both the ask and the bid."""
     ask = round_to_tick(price, "up")
     bid = ask if ask == price else round_to_tick(price, "down")
-    return (OrderBookLevel(ask_price=ask, ask_size=UNLIMITED_SIZE, bid_price=bid, bid_size=UNLIMITED_SIZE),)
+    return (OrderBookLevel(ask, UNLIMITED_SIZE, bid, UNLIMITED_SIZE),)  # positional: (ask_price, ask_size, bid_price, bid_size)

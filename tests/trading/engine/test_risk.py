@@ -20,15 +20,13 @@ from trading.engine.risk import (
     cooldown,
     daily_loss_limit,
     evaluate,
-    kill_switch_reasons,
     max_order_size,
     position_cap,
     position_room,
-    risk_context_from_settings,
-    risk_limits_from_settings,
     sell_size,
     trading_day,
 )
+from trading.engine.risk_limits import kill_switch_reasons, risk_context_from_settings, risk_limits_from_settings
 from trading.strategies import Action, Decision, Reason
 
 KST = "Asia/Seoul"

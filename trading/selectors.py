@@ -14,7 +14,7 @@ from django.db.models import Exists, Prefetch, Subquery
 from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
-from trading.accounts import account_current, account_label
+from trading.accounts import account_current, account_label, venue_current
 from trading.liveness import owner_is_dead
 from trading.market_stream import stream_metric_samples
 from trading.models import (
@@ -112,6 +112,7 @@ def engine_status(state: EngineState | None = None) -> dict[str, Any]:
         "state_reason": masked(state.state_reason),
         "state_changed_by": state.state_changed_by,
         "mode": mode_current(),
+        "venue": venue_current(),
         "account": account_current(),
         "account_label": account_current_label(),
         "engine_online": online,

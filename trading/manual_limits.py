@@ -21,10 +21,14 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from exchange.rules import DEFAULT_FEE_RATE, KRW_MIN_ORDER_TOTAL, fee_for, spendable_total
 from trading import selectors
 from trading.errors import InvalidInput
+
+# The refusals a manual buy's amount can get from the limits, in the order they are checked.
+BUY_LIMIT_CODES = ("below_minimum", "over_max_order", "over_balance", "over_position_cap")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class ManualBuyLimits:
         """The largest buy every limit allows (it may be below the minimum: then no buy fits)."""
         bounds = [self.max_order_krw, self.available_krw, self.position_room_krw]
         return min(bound for bound in bounds if bound is not None)
+
+    @property
+    def sentences(self) -> dict[str, str]:
+        """The refusals' sentences in the active language, %-style ("%(value)s KRW is over …"), for the form's
+        script to fill in exactly as the server does."""
+        return {code: gettext(InvalidInput.SENTENCES[code][1] or code) for code in BUY_LIMIT_CODES}
 
     @property
     def ratio_percent_text(self) -> str:

@@ -33,8 +33,12 @@
     return fa === fb ? 0 : (fa < fb ? -1 : 1);
   }
 
+  // Python's %-formatting, as the server fills the same sentence: %(name)s, and %% for a percent sign.
   function sentence(form, name, values) {
-    return form.dataset[name].replace(/%\((\w+)\)s/g, function (whole, key) {
+    return form.dataset[name].replace(/%(?:\((\w+)\)s|%)/g, function (whole, key) {
+      if (!key) {
+        return "%";
+      }
       return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : whole;
     });
   }

@@ -27,7 +27,7 @@
 
   function markStale(panel) {
     var since = lastGood[panel.id] || loadedAt;
-    var text = texts.dataset.stale.replace("%(time)s", clock(since));
+    var text = texts.dataset.stale.replace("{time}", clock(since));
     panel.classList.add("stale");
     panel.dataset.stale = "true";
     var marker = panel.querySelector(":scope > .stale-marker");

@@ -153,7 +153,7 @@ def test_the_manual_form_shows_its_limits_and_carries_them_for_the_browser(sessi
     assert 'data-max-order-krw="10000"' in page
     assert 'data-available-krw="989505"' in page
     assert 'data-ratio-percent="30"' in page
-    assert "%(value)s KRW is over the largest order allowed, %(limit)s KRW (MAX_ORDER_KRW)." in page
+    assert 'data-msg-over-max-order="%(value)s KRW is over the largest order allowed, %(limit)s KRW (MAX_ORDER_KRW)."' in page
 
 
 def test_a_manual_buy_over_the_largest_order_is_refused_at_the_form_with_the_whole_reason(session_client, settings):

@@ -115,6 +115,11 @@ def test_nothing_on_the_dashboard_is_wider_than_a_phone(page, settings, language
     assert label.strip('"') == {"en": "Status", "ko": "상태"}[language]
     screenshot(page, f"phone-dashboard-{venue}-{language}")
 
+    # A panel swapped in by its poll is labelled too.
+    newest = OrderFactory(status="WAIT")
+    page.wait_for_selector(f'#panel-orders tr[data-identifier="{newest.identifier}"] td[data-label]', timeout=10_000)
+    assert measured(page)["wide"] == []
+
 
 def test_on_a_desktop_the_tables_stay_tables(page):
     busy_dashboard()

@@ -51,6 +51,10 @@
       return "";
     }
     var amount = text.replace(/,/g, "");
+    // More than 8 decimals or 15 digits: the server names that mistake first, as it checks it first.
+    if ((amount.split(".")[1] || "").length > 8 || amount.split(".")[0].length > 15) {
+      return "";
+    }
     var value = groupDigits(amount);
     var data = form.dataset;
     if (compareAmounts(amount, data.minKrw) < 0) {

@@ -58,7 +58,7 @@ def test_the_sandbox_says_sandbox_and_no_real_money(page, settings, language, wi
     screenshot(page, f"labels-sandbox-{language}-{width}")
 
     page.goto(f"{page.base_url}/admin/")
-    assert "SANDBOX" in page.inner_text("#site-name .venue-badge")
+    assert "SANDBOX" in page.inner_text("#header .venue-badge")
 
 
 @both

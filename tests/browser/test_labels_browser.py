@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import login, screenshot, wait_in_page, wait_round_of_polls, watch_polls
+from tests.browser.conftest import SCREENSHOTS, login, screenshot, wait_in_page, wait_round_of_polls, watch_polls
 from tests.browser.test_dashboard_browser import RED, heartbeat
-from tests.factories import OrderFactory
+from tests.factories import BalanceSnapshotFactory, OrderFactory
 from trading.models import ManualOrderRequest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -151,17 +152,13 @@ def test_panels_say_they_are_stale_while_the_server_does_not_answer_and_recover(
     assert page.locator(".stale-marker").count() == 0
 
 
-def screenshot_path(name: str):
-    from tests.browser.conftest import SCREENSHOTS
-
+def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 def test_the_form_names_the_position_cap_with_the_servers_own_sentence(page, settings, language):
-    from tests.factories import BalanceSnapshotFactory
-
     settings.MAX_ORDER_KRW = Decimal("100000")
     settings.MAX_POSITION_RATIO = Decimal("0.3")
     BalanceSnapshotFactory(krw=Decimal("30000"), coin_volume=Decimal("0"), price=Decimal("100000000"))

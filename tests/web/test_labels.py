@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone, translation
 
-from tests.factories import BalanceSnapshotFactory, ManualOrderRequestFactory, OrderFactory
+from tests.factories import BalanceSnapshotFactory, ManualOrderRequestFactory, OrderFactory, UserFactory
 from tests.web.conftest import engine_heartbeat
 from trading.models import ManualOrderRequest
 
@@ -71,8 +71,6 @@ def test_paper_is_paper_in_the_status_and_metrics(session_client):
 
 @pytest.mark.parametrize(("venue", "badge"), [("sandbox", "SANDBOX · no real money"), ("upbit", "LIVE · real money")])
 def test_every_admin_page_header_names_the_venue(client, request, venue, badge):
-    from tests.factories import UserFactory
-
     request.getfixturevalue(venue)
     client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
     for path in ("/admin/", "/admin/trading/order/"):
@@ -80,8 +78,6 @@ def test_every_admin_page_header_names_the_venue(client, request, venue, badge):
 
 
 def test_the_admin_engine_page_does_not_call_the_sandbox_real_money(client, sandbox):
-    from tests.factories import UserFactory
-
     client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
     page = client.get("/admin/trading/enginestate/1/change/", follow=True).content.decode()
     assert "SANDBOX: simulated exchange, no real money" in page

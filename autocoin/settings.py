@@ -244,6 +244,9 @@ try:
     UPBIT_ACCESS_KEY = env_secret("UPBIT_ACCESS_KEY")
     UPBIT_SECRET_KEY = env_secret("UPBIT_SECRET_KEY")
     UPBIT_API_BASE = env_url("UPBIT_API_BASE", "https://api.upbit.com")
+    # The API base is the bundled sandbox (no real money) on another host; one on 127.0.0.1/localhost is
+    # recognised without it, and api.upbit.com is always real money (exchange/account.py, venue_for).
+    UPBIT_SANDBOX = env_bool("UPBIT_SANDBOX", False)
     UPBIT_CONNECT_TIMEOUT_SEC = env_decimal("UPBIT_CONNECT_TIMEOUT_SEC", "3", minimum=Decimal("0.1"), maximum=Decimal("60"))
     UPBIT_READ_TIMEOUT_SEC = env_decimal("UPBIT_READ_TIMEOUT_SEC", "10", minimum=Decimal("0.1"), maximum=Decimal("120"))
     # The WebSocket beside the REST base (wss://api.upbit.com/websocket/v1; the sandbox's ws://host:port/websocket/v1).
@@ -292,6 +295,10 @@ try:
         "carries (e.g. an account in the Viewers or Operators group)",
     )
     DASHBOARD_POLL_SEC = env_int("DASHBOARD_POLL_SEC", 2, minimum=1, maximum=600)
+    # The server log leaves out successful polls of these paths unless LOG_POLLS is true (`runall --verbose`):
+    # trading/server_log.py. Failed polls and every other request are always logged.
+    LOG_POLLS = env_bool("LOG_POLLS", False)
+    QUIET_POLL_PREFIXES = ("/panels/", "/healthz", "/metrics", "/api/engine/status", "/api/chart/", "/chart/")
 
     # --- Login throttling and HTTPS ------------------------------------------------------------------
     LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
@@ -478,7 +485,10 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "trading.engine.logs.MaskingFilter"}},
+    "filters": {
+        "mask_secrets": {"()": "trading.engine.logs.MaskingFilter"},
+        "quiet_polls": {"()": "trading.server_log.QuietPollsFilter"},
+    },
     "formatters": {
         "text": {
             "()": "trading.engine.logs.MaskingFormatter",
@@ -492,7 +502,11 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "text", "filters": ["mask_secrets"]},
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["mask_secrets"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["quiet_polls", "mask_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

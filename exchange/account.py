@@ -22,6 +22,12 @@ FINGERPRINT_LENGTH = 12
 ACCOUNT_MAX_LENGTH = 128
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
+# Where orders go, for the labels a person reads (docs/CONSOLE.md, "Paper, sandbox or live"):
+PAPER_VENUE = "paper"  # simulated fills on this machine, real market prices
+SANDBOX_VENUE = "sandbox"  # a live-mode API that is the bundled sandbox exchange: simulated, no real money
+LIVE_VENUE = "live"  # a live-mode API that may move real money (Upbit, or anything not known to be the sandbox)
+VENUES = (PAPER_VENUE, SANDBOX_VENUE, LIVE_VENUE)
+
 
 def key_fingerprint(access_key: str) -> str:
     """The first hex digits of the access key's SHA-256: tells keys apart, cannot be turned back into one."""
@@ -40,6 +46,30 @@ def account_for(*, paper: bool, base_url: str, access_key: str) -> str:
         return PAPER_ACCOUNT
     account = f"live:{api_host(base_url)}:{key_fingerprint(access_key)}"
     return account[:ACCOUNT_MAX_LENGTH]
+
+
+def host_is_loopback(host: str) -> bool:
+    """True for an API host (with or without its port) on this machine: 127.0.0.1, localhost or [::1]."""
+    if host.startswith("[::1]"):
+        return True
+    return host.split(":", 1)[0] in LOOPBACK_HOSTS
+
+
+def venue_for(*, paper: bool, base_url: str, sandbox_declared: bool = False) -> str:
+    """ "paper", "sandbox" or "live": whether orders under these settings can move real money.
+
+    Live mode is the sandbox when its API base is on this machine (127.0.0.1, localhost, [::1]: the bundled
+    sandbox listens there, and `make demo` points the engine at it), or when the owner declares it
+    (UPBIT_SANDBOX=true, for a sandbox on another host). Upbit's own API host is always live, whatever is
+    declared, and so is any other host not known to be the sandbox: a label must never understate the risk."""
+    if paper:
+        return PAPER_VENUE
+    host = api_host(base_url)
+    if host.split(":", 1)[0] == UPBIT_HOST:
+        return LIVE_VENUE
+    if host_is_loopback(host) or sandbox_declared:
+        return SANDBOX_VENUE
+    return LIVE_VENUE
 
 
 def mode_of(account: str) -> str:
@@ -62,7 +92,7 @@ class AccountParts:
     @property
     def sandbox(self) -> bool:
         """A live API on this machine: the sandbox exchange (or something pretending to be Upbit)."""
-        return self.host.split(":", 1)[0] in LOOPBACK_HOSTS or self.host.startswith("[::1]")
+        return host_is_loopback(self.host)
 
 
 def account_parts(account: str) -> AccountParts:

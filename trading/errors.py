@@ -151,6 +151,22 @@ class InvalidInput(ServiceError, ValueError):
             "{value} KRW is below Upbit's minimum order of 5,000 KRW",
             gettext_noop("%(value)s KRW is below Upbit's minimum order of 5,000 KRW"),
         ),
+        "over_max_order": (
+            "{value} KRW is over the largest order allowed, {limit} KRW (MAX_ORDER_KRW)",
+            gettext_noop("%(value)s KRW is over the largest order allowed, %(limit)s KRW (MAX_ORDER_KRW)."),
+        ),
+        "over_balance": (
+            "{value} KRW is more than the KRW balance can pay with the fee: at most {limit} KRW",
+            gettext_noop("%(value)s KRW is more than the KRW balance can pay with the fee: at most %(limit)s KRW."),
+        ),
+        "over_position_cap": (
+            "{value} KRW would take the position over its cap of {ratio}% of total equity (MAX_POSITION_RATIO): "
+            "at most {limit} KRW more",
+            gettext_noop(
+                "%(value)s KRW would take the position over its cap of %(ratio)s%% of total equity (MAX_POSITION_RATIO): "
+                "at most %(limit)s KRW more."
+            ),
+        ),
         "buy_needs_krw": ("a buy needs the KRW amount to spend", gettext_noop("A buy needs the KRW amount to spend.")),
         "sell_needs_volume": (
             'a sell needs the volume to sell (or "all")',

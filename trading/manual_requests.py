@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from trading import events, selectors
 from trading.errors import InvalidInput, ManualOrderRefused, ManualRequestNotCancellable
+from trading.manual_limits import manual_buy_limits, manual_buy_refusal
 from trading.models import EngineState, ManualOrderRequest
 
 Status = ManualOrderRequest.Status
@@ -79,8 +80,9 @@ def manual_order_request_create(
         if krw is None:
             raise InvalidInput("krw", "buy_needs_krw")
         krw_amount = _positive_decimal("krw", krw)
-        if krw_amount < Decimal("5000"):
-            raise InvalidInput("krw", "below_minimum", value=krw_amount)
+        too_much = manual_buy_refusal(krw_amount, manual_buy_limits())
+        if too_much is not None:
+            raise too_much
     elif kind == ManualOrderRequest.Kind.SELL:
         if volume is None:
             raise InvalidInput("volume", "sell_needs_volume")

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
 from trading import trade_selectors
-from trading.accounts import account_current, account_label
+from trading.accounts import account_current, account_label, venue_current
 from trading.liveness import owner_is_dead
 from trading.models import (
     BalanceSnapshot,
@@ -113,6 +113,7 @@ def engine_status(state: EngineState | None = None) -> dict[str, Any]:
         "state_reason": masked(state.state_reason),
         "state_changed_by": state.state_changed_by,
         "mode": mode_current(),
+        "venue": venue_current(),
         "account": account_current(),
         "account_label": account_current_label(),
         "engine_online": online,

@@ -42,6 +42,7 @@ from trading import (
     study_services,
     trade_selectors,
 )
+from trading.accounts import venue_current, venue_metric_text
 from trading.auth import (
     CHANGE_STRATEGY,
     CONTROL_ENGINE,
@@ -58,6 +59,7 @@ from trading.auth import (
 )
 from trading.errors import InvalidInput, ManualOrderRefused, ManualRequestNotCancellable
 from trading.forms import AMOUNT_MAX_CHARS
+from trading.manual_limits import manual_buy_limits
 from trading.market_stream import live_quote_context
 from trading.models import EngineState, ManualOrderRequest, OptimizationStudy
 
@@ -251,10 +253,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "poll_sec": settings.DASHBOARD_POLL_SEC,
         "mode": selectors.mode_current(),
+        "venue": venue_current(),
         "account_label": selectors.account_current_label(),
         "market": settings.TRADING_MARKET,
         "manual_kinds": ManualOrderRequest.Kind.choices,
         "live": live_quote_context(),
+        "manual_limits": manual_buy_limits(),
     }
     for name, (builder, _needs_state, _every) in PANELS.items():
         context.update(builder(state))
@@ -330,6 +334,7 @@ def manual_order(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "manual_kinds": ManualOrderRequest.Kind.choices,
         "form": {"kind": kind, "krw": krw, "volume": volume},
+        "manual_limits": manual_buy_limits(),
     }
     too_long = next((name for name, value in (("krw", krw), ("volume", volume)) if value and len(value) > AMOUNT_MAX_CHARS), None)
     if too_long:
@@ -463,7 +468,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     try:
-        body = metrics_selectors.metrics_text() + trade_selectors.position_metrics_text()
+        body = metrics_selectors.metrics_text() + trade_selectors.position_metrics_text() + venue_metric_text()
     except DatabaseError:
         # A scrape that fails is itself the signal; say why in one line rather than a 500 page.
         return _metrics_unreachable()

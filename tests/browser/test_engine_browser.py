@@ -147,12 +147,13 @@ def test_an_exchange_failure_turns_the_page_red_and_reset_recovers(page, engine_
     try:
         login(page)
         wait_online(page, process)
-        assert page.inner_text(".mode-badge") == "LIVE"
+        # Live mode against the sandbox on 127.0.0.1: labelled SANDBOX, and Start asks no real-money question.
+        assert page.inner_text(".mode-badge") == "SANDBOX"
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
         page.click(".btn-start")
         page.wait_for_selector('.state-badge[data-state="RUNNING"]', timeout=3_000)
-        assert dialogs == ["Start trading with REAL money on Upbit?"]
+        assert dialogs == []
 
         sandbox.reject_keys(True)  # Upbit now answers every signed call with 401 invalid_access_key
         try:

@@ -199,7 +199,7 @@ def test_a_refused_manual_order_names_the_field_and_the_reason(token_client):
     assert error["code"] == "invalid_field"
     assert error["field"] == "krw"
     assert error["reason"] == "below_minimum"
-    assert error["message"] == "krw: 4000 KRW is below Upbit's minimum order of 5,000 KRW"
+    assert error["message"] == "krw: 4,000 KRW is below Upbit's minimum order of 5,000 KRW"
 
 
 def test_stop_with_engine_online_leaves_it_stopping_for_the_engine_to_finish(token_client):
@@ -443,7 +443,8 @@ def test_wrong_method_is_405_with_allow(token_client, method, path, allow):
         ({"side": "close"}, "close", None, None),
     ],
 )
-def test_manual_order_is_queued_with_202(engine_running, token_client, payload, kind, krw, volume):
+def test_manual_order_is_queued_with_202(engine_running, token_client, settings, payload, kind, krw, volume):
+    settings.MAX_ORDER_KRW = Decimal("20000")  # a buy above MAX_ORDER_KRW is refused at the queue
     response = post_json(token_client, "/api/orders/manual", payload)
     assert response.status_code == 202, response.content
     data = envelope(response)["data"]

@@ -72,7 +72,8 @@ def test_a_sell_volume_not_written_as_documented_is_refused_and_all_is_named(tok
 
 
 @pytest.mark.parametrize(("text", "stored"), ACCEPTED)
-def test_documented_amounts_are_queued(engine_running, token_client, text, stored):
+def test_documented_amounts_are_queued(engine_running, token_client, settings, text, stored):
+    settings.MAX_ORDER_KRW = Decimal("10000000")  # a buy above MAX_ORDER_KRW is refused at the queue
     response = post_raw(token_client, MANUAL, json.dumps({"side": "buy", "krw": text}).encode())
 
     assert response.status_code == 202, response.content

@@ -42,6 +42,11 @@ class Command(BaseCommand):
             action="store_true",
             help="also start the sandbox exchange and point the engine at it (no keys, no network, no money)",
         )
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="also print the web server's line for every successful dashboard poll (LOG_POLLS=true; quiet by default)",
+        )
         parser.add_argument("--sandbox-port", type=int, default=DEMO_PORT, help=f"demo: the sandbox's port (default {DEMO_PORT})")
         parser.add_argument(
             "--demo-database", default="", help="demo: the SQLite file to use (default var/demo.sqlite3 in the project)"
@@ -56,6 +61,8 @@ class Command(BaseCommand):
         if address is None or not 1 <= int(address["port"]) <= 65535:
             # Checked before anything starts: runserver would fail only after the engine and sandbox are up.
             raise CommandError(f"--addr {options['addr']!r} is not an address and port such as 127.0.0.1:8000 (port 1-65535)")
+        if options["verbose"]:
+            env["LOG_POLLS"] = "true"
         port = int(str(options["sandbox_port"]))
         if options["demo"]:
             if not 1 <= port <= 65535:
@@ -156,6 +163,7 @@ class Command(BaseCommand):
         env = {
             "DATABASE_URL": f"sqlite:///{demo_db}",
             "UPBIT_API_BASE": f"http://127.0.0.1:{port}",
+            "UPBIT_SANDBOX": "true",
             "UPBIT_ACCESS_KEY": DEMO_ACCESS_KEY,
             "UPBIT_SECRET_KEY": DEMO_SECRET_KEY,
             "PAPER_MODE": "false",

@@ -404,7 +404,7 @@ def chart_json(*, query: ChartQuery) -> str:
         "market": market,
         "unit": unit,
         "strategy": strategy.name,
-        "strategy_title": strategy.title,
+        "strategy_title": gettext(strategy.title),  # the titles are in the catalogue (param_fields.STRATEGY_TEXTS)
         "guides": _guides(strategy, params),
         "markers": markers,
         "levels": _levels(market=market, account=account, params=params, atr=atr) if latest else None,

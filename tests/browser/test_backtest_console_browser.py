@@ -105,8 +105,9 @@ def test_a_backtest_runs_from_the_form_to_its_chart_and_metrics(page, language, 
     page.goto(f"{page.base_url}/backtests/compare?run={job.pk}&run={second.pk}")
     page.wait_for_selector("[data-backtest-chart=compare][data-ready=true] canvas")
     compared = page.inner_text("#backtest-compare")
-    assert "fast=5" in compared
-    assert "fast=8" in compared
+    runs = page.inner_text("#backtest-compare-runs")
+    assert "fast=5" in runs
+    assert "fast=8" in runs
     assert f"{round(second.run.final_equity):,} KRW" in compared
     assert page.evaluate(NO_OVERFLOW) <= 1, "the comparison is wider than the screen"
     screenshot(page, f"backtest-compare-{language}-{width}")

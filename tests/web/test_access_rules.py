@@ -167,13 +167,16 @@ def test_admin_shows_a_viewer_no_controls_and_no_exports():
 def test_groups_migration_is_reversible():
     migration = importlib.import_module("trading.migrations.0007_permissions_and_groups")
     studies = importlib.import_module("trading.migrations.0012_optimization_study")  # adds the studies' view rights
+    pauses = importlib.import_module("trading.migrations.0016_entries_pause")  # adds the pause windows' rights
     before = {group.name: set(group.permissions.values_list("codename", flat=True)) for group in Group.objects.all()}
     editor = SimpleNamespace(connection=connection)  # the functions only ask it which database to use
+    pauses.revoke(django_apps, editor)
     studies.revoke_view(django_apps, editor)
     migration.remove_groups(django_apps, editor)
     assert not Group.objects.filter(name__in=["Viewers", "Operators"]).exists()
     migration.create_groups(django_apps, editor)
     studies.grant_view(django_apps, editor)
+    pauses.grant(django_apps, editor)
     after = {group.name: set(group.permissions.values_list("codename", flat=True)) for group in Group.objects.all()}
     assert after == before
     assert django_apps.get_app_config("trading").models_module is not None

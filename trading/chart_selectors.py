@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -140,12 +141,15 @@ def warmup_candles(strategy: Strategy, params: Mapping[str, Any], unit: int) -> 
 # ---------------------------------------------------------------------------------------------------
 # Candles and indicators
 # ---------------------------------------------------------------------------------------------------
-def _numbers(values: FloatArray) -> list[float | None]:
-    """Floats for JSON, None for NaN and infinities (JSON has no NaN)."""
-    finite = np.isfinite(values)
-    if bool(finite.all()):
-        return values.tolist()  # type: ignore[no-any-return]
-    return [value if ok else None for value, ok in zip(values.tolist(), finite.tolist(), strict=True)]
+def _numbers(values: FloatArray) -> FloatArray:
+    """An array as orjson writes it (C-contiguous float64); orjson writes NaN and infinities as null (JSON has no NaN)."""
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _json(value: Any) -> str:
+    """Compact JSON text, numpy arrays written by orjson directly: a page holds some 8,000 numbers, which the standard
+    library would first turn into Python floats and then write several times slower."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 class _IndicatorCache:
@@ -237,11 +241,11 @@ def _page(
             if name in SERIES_STYLE
         ]
     candles = {
-        "time": starts[cut:].tolist(),
-        **{name: block[row][cut:].tolist() for row, name in enumerate(("open", "high", "low", "close", "volume"), start=1)},
+        "time": np.ascontiguousarray(starts[cut:]),
+        **{name: _numbers(block[row][cut:]) for row, name in enumerate(("open", "high", "low", "close", "volume"), start=1)},
     }
     page = {
-        "json": json.dumps({"candles": candles, "series": series}, separators=(",", ":"))[1:-1],
+        "json": _json({"candles": candles, "series": series})[1:-1],
         "first": int(starts[cut]) if shown else None,
         "last": int(starts[-1]) if shown else None,
         "has_more": total > shown,
@@ -476,7 +480,7 @@ def chart_json(*, query: ChartQuery, now: datetime | None = None) -> str:
         "market": market,
         "unit": unit,
         "strategy": strategy.name,
-        "strategy_title": strategy.title,
+        "strategy_title": str(strategy.title),
         "guides": _guides(strategy, params),
         "markers": markers,
         "levels": _levels(market=market, account=account, params=params, atr=atr, last_price=engine.last_price)
@@ -486,7 +490,7 @@ def chart_json(*, query: ChartQuery, now: datetime | None = None) -> str:
         "has_more": page["has_more"],
     }
     written: str = page["json"]
-    return "{" + written + "," + json.dumps(rest, separators=(",", ":"))[1:]
+    return "{" + written + "," + _json(rest)[1:]
 
 
 def chart_payload(*, query: ChartQuery, now: datetime | None = None) -> dict[str, Any]:

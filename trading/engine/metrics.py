@@ -76,7 +76,7 @@ class Metrics:
     def publish(self, name: str, value: Any) -> None:
         """Set one of the `extra` values the heartbeat writes (from any thread: a snapshot may be taken meanwhile)."""
         with self._lock:
-            self.extra = {**self.extra, name: value}
+            self.extra[name] = value
 
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:

@@ -100,7 +100,7 @@ def _prepare() -> object:
     from django.contrib.auth.models import Group
     from django.test import Client
 
-    from trading.models import BalanceSnapshot, EngineState, StrategyConfig
+    from trading.models import BalanceSnapshot, Candle, EngineState, StrategyConfig
 
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
@@ -115,7 +115,16 @@ def _prepare() -> object:
         defaults={"params": {"stop_loss_pct": "2", "take_profit_pct": "5", "trailing_stop_pct": "3"}, "updated_by": "bench"},
     )
     EngineState.load()
-    EngineState.objects.filter(pk=1).update(last_price=Decimal("100000000"))
+    # The engine's forming candle (published with its counters), so each newest page and poll carries `forming`.
+    # (A day after the newest stored candle: the measurements store a few hundred new ones.)
+    newest = Candle.objects.filter(market="KRW-BTC", unit=1).order_by("-ts").values_list("ts", flat=True).first()
+    start = int((newest or datetime.now(UTC)).timestamp()) + 86400
+    forming = {"market": "KRW-BTC", "unit": 1, "start": start, "open": "100000000", "high": "100100000"}
+    forming |= {"low": "99900000", "close": "100000000", "at": start}
+    # Its last cycle an hour ahead: the forming candle stays current (not stale) for the whole run.
+    EngineState.objects.filter(pk=1).update(
+        last_price=Decimal("100000000"), last_cycle_at=datetime.now(UTC) + timedelta(hours=1), metrics={"forming_candle": forming}
+    )
     latest = BalanceSnapshot.objects.filter(account="paper").order_by("-ts", "-id").first()
     if latest is not None and latest.coin_volume <= 0:
         BalanceSnapshot.objects.filter(pk=latest.pk).update(coin_volume=Decimal("0.001"), avg_buy_price=Decimal("100000000"))
@@ -142,6 +151,7 @@ def _measure(client: object, path: str, requests: int, before: Callable[[], None
         "candles": len(body.get("candles", {}).get("time", [])),
         "markers": len(body.get("markers", [])),
         "levels": len(body.get("levels") or []),
+        "forming": body.get("forming") is not None,
         "p50_ms": round(statistics.median(timings), 2),
         "p95_ms": round(_percentile(timings, 0.95), 2),
         "max_ms": round(max(timings), 2),
@@ -197,14 +207,16 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\ndatabase: {connection.vendor}; {args.requests} requests each")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    header = f"{'kind':24} {'status':>6} {'bytes':>8} {'candles':>7} {'markers':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
+    header = f"{'kind':26} {'status':>6} {'bytes':>8} {'candles':>7} {'markers':>7} {'forming':>7} "
+    header += f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
     print(f"{'endpoint':44} {header} {'cpu p50':>7} {'cpu p95':>7}")
     for row in rows:
         figures = (
             f"{row['status']:>6} {row['bytes']:>8,} {row['candles']:>7} {row['markers']:>7} "
+            f"{'yes' if row['forming'] else 'no':>7} "
             f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>7} {row['cpu_p50_ms']:>7} {row['cpu_p95_ms']:>7}"
         )
-        print(f"{row['path']:44} {row['kind']:24} {figures}")
+        print(f"{row['path']:44} {row['kind']:26} {figures}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

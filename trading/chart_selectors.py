@@ -24,12 +24,15 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from trading.accounts import account_current
@@ -138,12 +141,15 @@ def warmup_candles(strategy: Strategy, params: Mapping[str, Any], unit: int) -> 
 # ---------------------------------------------------------------------------------------------------
 # Candles and indicators
 # ---------------------------------------------------------------------------------------------------
-def _numbers(values: FloatArray) -> list[float | None]:
-    """Floats for JSON, None for NaN and infinities (JSON has no NaN)."""
-    finite = np.isfinite(values)
-    if bool(finite.all()):
-        return values.tolist()  # type: ignore[no-any-return]
-    return [value if ok else None for value, ok in zip(values.tolist(), finite.tolist(), strict=True)]
+def _numbers(values: FloatArray) -> FloatArray:
+    """An array as orjson writes it (C-contiguous float64); orjson writes NaN and infinities as null (JSON has no NaN)."""
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _json(value: Any) -> str:
+    """Compact JSON text, numpy arrays written by orjson directly: a page holds some 8,000 numbers, which the standard
+    library would first turn into Python floats and then write several times slower."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 class _IndicatorCache:
@@ -235,11 +241,11 @@ def _page(
             if name in SERIES_STYLE
         ]
     candles = {
-        "time": starts[cut:].tolist(),
-        **{name: block[row][cut:].tolist() for row, name in enumerate(("open", "high", "low", "close", "volume"), start=1)},
+        "time": np.ascontiguousarray(starts[cut:]),
+        **{name: _numbers(block[row][cut:]) for row, name in enumerate(("open", "high", "low", "close", "volume"), start=1)},
     }
     page = {
-        "json": json.dumps({"candles": candles, "series": series}, separators=(",", ":"))[1:-1],
+        "json": _json({"candles": candles, "series": series})[1:-1],
         "first": int(starts[cut]) if shown else None,
         "last": int(starts[-1]) if shown else None,
         "has_more": total > shown,
@@ -335,7 +341,9 @@ def _markers(*, market: str, account: str, first: int, end: int, unit: int) -> l
 # ---------------------------------------------------------------------------------------------------
 # The open position's exit levels
 # ---------------------------------------------------------------------------------------------------
-def _levels(*, market: str, account: str, params: Mapping[str, Any], atr: float | None) -> list[dict[str, Any]]:
+def _levels(
+    *, market: str, account: str, params: Mapping[str, Any], atr: float | None, last_price: Decimal | None
+) -> list[dict[str, Any]]:
     """The average buy price and each active protective exit's price, while a position is open (else none)."""
     snapshot = (
         BalanceSnapshot.objects.filter(account=account).order_by("-ts", "-id").values("coin_volume", "avg_buy_price").first()
@@ -344,7 +352,6 @@ def _levels(*, market: str, account: str, params: Mapping[str, Any], atr: float 
         return []
     average = float(snapshot["avg_buy_price"])
     stored_peak = DecisionState.objects.filter(market=market, account=account).values_list("peak_price", flat=True).first()
-    last_price = EngineState.objects.filter(pk=EngineState.SINGLETON_PK).values_list("last_price", flat=True).first()
     # The engine raises the stored peak to each price it sees; the last price may be newer than the stored peak.
     peak = max(float(stored_peak or 0), average, float(last_price or 0))
     rules = ProtectiveRules.from_params(params)
@@ -370,14 +377,78 @@ def _latest_atr(strategy: Strategy, params: dict[str, Any], source: str, market:
 
 
 # ---------------------------------------------------------------------------------------------------
+# The candle still forming
+# ---------------------------------------------------------------------------------------------------
+FORMING_KEY = "forming_candle"
+"""Where the engine publishes its forming candle in `EngineState.metrics` (trading/engine/forming.py; a test
+keeps the two equal: the web may not import the engine)."""
+FORMING_STALE_SEC = 60
+"""The forming candle is drawn while the engine's last cycle is at most this old (or one candle long, when longer):
+an engine that stopped cycling knows nothing newer, and its candle has closed since."""
+
+
+@dataclass(frozen=True)
+class EngineNow:
+    """What the engine last wrote that a chart page shows: its last price, its last cycle, its forming candle."""
+
+    last_price: Decimal | None = None
+    last_cycle_at: datetime | None = None
+    forming: Any = None
+
+
+def _engine_now() -> EngineNow:
+    """One small query: two columns and one key of the metrics (the database extracts it)."""
+    row = (
+        EngineState.objects.filter(pk=EngineState.SINGLETON_PK)
+        .values_list("last_price", "last_cycle_at", f"metrics__{FORMING_KEY}")
+        .first()
+    )
+    return EngineNow(*row) if row else EngineNow()
+
+
+def _price(text: Any) -> float | None:
+    try:
+        value = float(Decimal(str(text)))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def forming_candle(*, engine: EngineNow, market: str, unit: int, newest: int | None, now: datetime) -> dict[str, Any] | None:
+    """The candle still forming (time, open, high, low, close), or None: none published for this market and unit,
+    the engine not cycling (its last cycle older than `FORMING_STALE_SEC` or one candle), or already closed (it
+    starts at or before `newest`, the newest closed candle the answer or the page holds). While the engine's last
+    cycle lies inside the candle, the engine's last price (written by every cycle) is its close and widens its
+    range: the counters carrying the candle are written a little less often."""
+    raw = engine.forming
+    if not isinstance(raw, dict) or raw.get("market") != market or raw.get("unit") != unit:
+        return None
+    start = raw.get("start")
+    if not isinstance(start, int) or isinstance(start, bool) or (newest is not None and start <= newest):
+        return None
+    if engine.last_cycle_at is None or (now - engine.last_cycle_at).total_seconds() > max(FORMING_STALE_SEC, unit * 60):
+        return None
+    prices = [_price(raw.get(name)) for name in ("open", "high", "low", "close")]
+    if any(price is None for price in prices):
+        return None
+    open_, high, low, close = (float(price or 0) for price in prices)
+    last = _price(engine.last_price)
+    if last is not None and start <= engine.last_cycle_at.timestamp() < start + unit * 60:
+        close, high, low = last, max(high, last), min(low, last)
+    return {"time": start, "open": open_, "high": max(high, open_, close), "low": min(low, open_, close), "close": close}
+
+
+# ---------------------------------------------------------------------------------------------------
 # The answer
 # ---------------------------------------------------------------------------------------------------
 _EMPTY_PAGE_JSON = '"candles":{"time":[],"open":[],"high":[],"low":[],"close":[],"volume":[]},"series":[]'
 
 
-def chart_json(*, query: ChartQuery) -> str:
+def chart_json(*, query: ChartQuery, now: datetime | None = None) -> str:
     """One page of the chart as JSON text (see the module docstring); a live poll (`after`) with nothing new holds
-    no candles. The candles and indicators come written from the cache; the trades and levels are read each time."""
+    no candles. The candles and indicators come written from the cache; the trades, levels and the forming candle
+    are read each time. `forming` (the newest page and polls only; else null) is the candle still forming, apart
+    from the closed `candles` and after them; `now` is the server's time (for tests)."""
     strategy, params = running_strategy()
     market = settings.TRADING_MARKET
     unit = candle_unit(strategy, params)
@@ -400,6 +471,11 @@ def chart_json(*, query: ChartQuery) -> str:
     markers = _markers(market=market, account=account, first=first, end=last + unit * 60, unit=unit) if first is not None else []
     latest = query.before is None
     atr = _latest_atr(strategy, params, source, market, unit) if latest else None
+    engine = _engine_now() if latest else EngineNow()
+    newest = max((time for time in (last, query.after) if time is not None), default=None)
+    forming = (
+        forming_candle(engine=engine, market=market, unit=unit, newest=newest, now=now or timezone.now()) if latest else None
+    )
     rest = {
         "market": market,
         "unit": unit,
@@ -407,13 +483,16 @@ def chart_json(*, query: ChartQuery) -> str:
         "strategy_title": gettext(strategy.title),  # the titles are in the catalogue (param_fields.STRATEGY_TEXTS)
         "guides": _guides(strategy, params),
         "markers": markers,
-        "levels": _levels(market=market, account=account, params=params, atr=atr) if latest else None,
+        "levels": _levels(market=market, account=account, params=params, atr=atr, last_price=engine.last_price)
+        if latest
+        else None,
+        "forming": forming,
         "has_more": page["has_more"],
     }
     written: str = page["json"]
-    return "{" + written + "," + json.dumps(rest, separators=(",", ":"))[1:]
+    return "{" + written + "," + _json(rest)[1:]
 
 
-def chart_payload(*, query: ChartQuery) -> dict[str, Any]:
+def chart_payload(*, query: ChartQuery, now: datetime | None = None) -> dict[str, Any]:
     """`chart_json` read back: what the page's script receives."""
-    return json.loads(chart_json(query=query))  # type: ignore[no-any-return]
+    return json.loads(chart_json(query=query, now=now))  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ through trading/events.py, refusals with a code."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,20 +15,27 @@ from django.utils import timezone
 
 from exchange import paper
 from trading import events
+from trading.chart_models import EngineCandle
 from trading.errors import InvalidInput, TransitionNotAllowed
 from trading.models import BalanceSnapshot, EngineEvent, EngineState, Signal
 
 State = EngineState.State
+
+ENGINE_CANDLES_KEPT = 6000
+"""The newest engine candles each source, market and unit keeps whatever their age: the chart's newest page (1,000)
+over the longest warm-up the engine reads (5,000), so its lines stay the engine's numbers after any prune."""
 
 
 # ---------------------------------------------------------------------------------------------------
 # History
 # ---------------------------------------------------------------------------------------------------
 def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
-    """Delete engine events, HOLD signals and balance snapshots older than `days` days.
+    """Delete engine events, HOLD signals, balance snapshots and engine candles (the sandbox's) older than `days` days.
 
     Orders, fills, BUY/SELL signals, daily PnL and manual requests are never deleted: they are the
-    trading record. The newest balance snapshot of each account is always kept."""
+    trading record. The newest balance snapshot of each account is always kept, and so are the newest
+    `ENGINE_CANDLES_KEPT` engine candles of each source, market and unit. The market history (`Candle`: Upbit's
+    candles, which backtests read) is never pruned."""
     if days < 1:
         raise InvalidInput("days", "days_too_small", value=days)
     cutoff = timezone.now() - timedelta(days=days)
@@ -40,8 +47,22 @@ def history_prune(*, days: int, actor: str = "prune") -> dict[str, int]:
     newest = BalanceSnapshot.objects.values("account").annotate(last=Max("id")).values_list("last", flat=True)
     old_snapshots = BalanceSnapshot.objects.filter(ts__lt=cutoff).exclude(id__in=list(newest))
     counts["snapshots"], _ = old_snapshots.delete()
+    counts["engine_candles"] = _engine_candles_prune(cutoff)
     events.history_pruned(actor=actor, days=days, counts=counts)
     return counts
+
+
+def _engine_candles_prune(cutoff: datetime) -> int:
+    """Delete engine candles older than `cutoff`, keeping the newest ENGINE_CANDLES_KEPT of each series."""
+    deleted = 0
+    series = EngineCandle.objects.values_list("source", "market", "unit").distinct().order_by()
+    for source, market, unit in list(series):
+        rows = EngineCandle.objects.filter(source=source, market=market, unit=unit)
+        kept_from = rows.order_by("-ts").values_list("ts", flat=True)[ENGINE_CANDLES_KEPT - 1 : ENGINE_CANDLES_KEPT].first()
+        if kept_from is not None:
+            count, _ = rows.filter(ts__lt=min(cutoff, kept_from)).delete()
+            deleted += count
+    return deleted
 
 
 # ---------------------------------------------------------------------------------------------------

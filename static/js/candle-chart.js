@@ -1,7 +1,8 @@
 /* The candle chart (templates/trading/candle_chart.html): the engine's market in the running strategy's candle unit,
    its indicators, every trade as a marker and the open position's exit levels, from GET /chart/candles
    (docs/API.md). It polls for new candles with `after=` and loads older ones with `before=` when the view
-   reaches the left edge; nothing reloads the page.
+   reaches the left edge; nothing reloads the page. The candle still forming (`forming`, sent apart from the
+   closed ones) is drawn as the last bar and updated in place by each poll until its closed candle replaces it.
 
    Times: the server sends UTC epoch seconds and every request uses them as they are. lightweight-charts
    labels a timestamp as UTC, so the labels are made here in Asia/Seoul (localization.timeFormatter for the
@@ -84,6 +85,7 @@
   var indicators = {}; // key -> {series, pane}
   var levelLines = [];
   var data = null; // {unit, strategy, time[], bars[], series{key: values[]}, markers Map, hasMore}
+  var formingBar = null; // the forming candle drawn after the closed ones (never in data.bars), or null
   var busy = false;
   var loadingOlder = false;
 
@@ -116,6 +118,8 @@
     root.dataset.series = Object.keys(indicators).join(",");
     root.dataset.levels = levelLines.map(function (l) { return l.kind; }).join(",");
     root.dataset.hasMore = data.hasMore ? "true" : "false";
+    root.dataset.formingTime = formingBar ? String(formingBar.time) : "";
+    root.dataset.formingClose = formingBar ? String(formingBar.close) : "";
   }
 
   // --- building the chart ---------------------------------------------------------------------
@@ -177,6 +181,7 @@
     var bars = new Array(data.time.length);
     for (var i = 0; i < data.time.length; i++) bars[i] = data.bars[i];
     candleSeries.setData(bars);
+    if (formingBar) candleSeries.update(formingBar);
     Object.keys(indicators).forEach(function (key) {
       indicators[key].series.setData(points(data.time, data.series[key] || []));
     });
@@ -206,6 +211,23 @@
       });
       return { kind: level.kind, line: line };
     });
+  }
+
+  // The forming candle: one bar after the closed ones, updated in place; removed when it closed (its closed candle
+  // then comes as a new candle) or the engine stopped cycling (the server sends null).
+  function drawForming(forming) {
+    var last = data.time.length ? data.time[data.time.length - 1] : -Infinity;
+    var next = forming && forming.time > last
+      ? { time: forming.time, open: forming.open, high: forming.high, low: forming.low, close: forming.close }
+      : null;
+    if (formingBar && (!next || next.time !== formingBar.time)) {
+      candleSeries.pop(1);
+      formingBar = null;
+    }
+    if (next) {
+      candleSeries.update(next);
+      formingBar = next;
+    }
   }
 
   // --- hover: the candle's prices and the reasons of its trades --------------------------------
@@ -280,8 +302,10 @@
     addMarkers(page.markers);
     unitLabel.textContent = "· " + page.strategy_title + " · " +
       (page.unit >= 1440 ? label.day : label.minutes.replace("%(n)s", String(page.unit)));
+    formingBar = null;
     build(page);
     fill();
+    drawForming(page.forming);
     drawLevels(page.levels);
     var count = data.time.length;
     if (count) {
@@ -316,6 +340,10 @@
         }
         var got = absorb(page);
         var last = data.time[data.time.length - 1];
+        if (formingBar && got.time.length && got.time[got.time.length - 1] > last) {
+          candleSeries.pop(1); // closed candles come in: they go before any forming one
+          formingBar = null;
+        }
         for (var i = 0; i < got.time.length; i++) {
           if (got.time[i] <= last) continue;
           data.time.push(got.time[i]);
@@ -327,6 +355,7 @@
             indicators[key].series.update(value === null || value === undefined ? { time: got.time[i] } : { time: got.time[i], value: value });
           });
         }
+        drawForming(page.forming);
         addMarkers(page.markers);
         if (page.markers.length) drawMarkers();
         drawLevels(page.levels);

@@ -3,16 +3,17 @@ stored history, in English and Korean, on a desktop and at 375 px, with no conso
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from tests.browser.conftest import SCREENSHOTS, login, screenshot, wait_in_page
 from tests.chart_data import START, epoch, price_path, store
 from tests.factories import BalanceSnapshotFactory, OrderFactory, SignalFactory, StrategyConfigFactory
-from trading.chart_selectors import chart_cache_clear
-from trading.models import DecisionState, Signal
+from trading.chart_selectors import FORMING_KEY, chart_cache_clear
+from trading.models import DecisionState, EngineState, Signal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -150,4 +151,66 @@ def test_hovering_a_trade_shows_its_reason(page):
     assert any(words in text for words in ("crossed above", "crossed below", "stop-loss", "manual"))
     screenshot(page, "chart-tooltip")
     panel.screenshot(path=str(SCREENSHOTS / "chart-tooltip-panel.png"))
+    assert problems == []
+
+
+def _engine_cycled(price: str) -> int:
+    """What a running engine leaves each cycle: its last price and time, and (with its counters) the candle forming
+    now. Returns that candle's start."""
+    now = timezone.now()
+    start = int(now.timestamp()) // 60 * 60
+    forming = {
+        "market": "KRW-BTC",
+        "unit": 1,
+        "start": start,
+        "open": "100000000",
+        "high": "100500000",
+        "low": "99500000",
+        "close": "100100000",
+        "at": start,
+    }
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(
+        metrics={FORMING_KEY: forming}, last_price=Decimal(price), last_cycle_at=now
+    )
+    return start
+
+
+@pytest.mark.parametrize(("language", "width"), [("en", 1280), ("ko", 375)])
+def test_the_forming_candle_is_drawn_last_and_follows_the_engines_last_price(page, language, width):
+    problems = _watch_console(page)
+    page.set_viewport_size({"width": width, "height": 900})
+    EngineState.load()
+    start = _engine_cycled("100200000")
+    login(page)
+    if language == "ko":
+        page.click("button[lang=ko]")
+        page.wait_for_selector("html[lang=ko]")
+    panel = _ready(page)
+
+    assert panel.get_attribute("data-forming-time") == str(start)
+    assert panel.get_attribute("data-forming-close") == "100200000"
+    assert panel.get_attribute("data-candles") == "1000"  # the closed candles; the forming one is drawn after them
+
+    # A later cycle's price moves the forming bar in place, without a reload.
+    start = _engine_cycled("100700000")
+    wait_in_page(
+        page,
+        lambda: panel.get_attribute("data-forming-close") == "100700000",
+        timeout=20,
+        message="the forming candle never followed the engine's last price",
+    )
+    assert panel.get_attribute("data-forming-time") == str(start)
+    assert panel.get_attribute("data-candles") == "1000"
+    screenshot(page, f"chart-forming-{language}-{width}")
+
+    # The candle closes: the engine stores it, and the stored candle takes the forming bar's place.
+    store(price_path(1, start=datetime.fromtimestamp(start, tz=UTC)))
+    wait_in_page(
+        page,
+        lambda: panel.get_attribute("data-last-time") == str(start),
+        timeout=20,
+        message="the closed candle never replaced the forming one",
+    )
+    assert panel.get_attribute("data-forming-time") == ""
+    assert panel.get_attribute("data-candles") == "1001"
     assert problems == []

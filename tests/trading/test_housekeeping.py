@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import io
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,9 +11,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from exchange.models import PaperBalance
+from tests.chart_data import price_path, store
 from tests.factories import BalanceSnapshotFactory, EngineEventFactory, FillFactory, OrderFactory, SignalFactory
 from trading import housekeeping, services
-from trading.models import BalanceSnapshot, EngineEvent, EngineState, Fill, Order, Signal
+from trading.chart_candles import engine_candles_store
+from trading.chart_models import EngineCandle
+from trading.models import BalanceSnapshot, Candle, EngineEvent, EngineState, Fill, Order, Signal
 
 State = EngineState.State
 pytestmark = pytest.mark.django_db
@@ -30,12 +34,51 @@ def test_pruning_deletes_old_events_hold_signals_and_snapshots_but_keeps_the_tra
 
     counts = housekeeping.history_prune(days=30)
 
-    assert counts == {"events": 1, "hold_signals": 1, "snapshots": 1}
+    assert counts == {"events": 1, "hold_signals": 1, "snapshots": 1, "engine_candles": 0}
     assert list(Signal.objects.all()) == [buy]
     assert list(BalanceSnapshot.objects.all()) == [newest_snapshot]  # the newest is always kept
     assert (Order.objects.count(), Fill.objects.count()) == (1, 1)
     event = EngineEvent.objects.exclude(pk=recent_event.pk).get()
     assert event.message.startswith("History older than 30 days pruned: 1 events, 1 HOLD signals, 1 balance snapshots")
+
+
+def _engine_candles(count: int, *, newest: datetime, source: str = "127.0.0.1:8765", unit: int = 1) -> None:
+    """`count` stored engine candles of `unit` minutes, the newest starting at `newest`."""
+    first = newest - timedelta(minutes=unit * (count - 1))
+    engine_candles_store(source=source, market="KRW-BTC", unit=unit, candles=price_path(count, unit=unit, start=first))
+
+
+def test_pruning_deletes_old_engine_candles_but_keeps_what_the_chart_needs_and_the_market_history(monkeypatch):
+    monkeypatch.setattr(housekeeping, "ENGINE_CANDLES_KEPT", 100)
+    now = timezone.now().replace(second=0, microsecond=0)
+    # A sandbox's minute candles: 200 recent ones and 300 from before the engine's last long pause, 31 days ago.
+    _engine_candles(200, newest=now - timedelta(minutes=1))
+    _engine_candles(300, newest=now - timedelta(days=31))
+    # Another series whose candles are all old: its newest 100 stay (the chart's page and warm-up).
+    _engine_candles(150, newest=now - timedelta(days=60), unit=60, source="127.0.0.1:9000")
+    # Upbit's candles are the market history: never pruned, however old.
+    store(price_path(50, start=now - timedelta(days=90)))
+
+    counts = housekeeping.history_prune(days=30)
+
+    assert counts["engine_candles"] == 300 + 50
+    minute = EngineCandle.objects.filter(unit=1)
+    assert minute.count() == 200
+    assert minute.order_by("ts").first().ts == now - timedelta(minutes=200)
+    assert EngineCandle.objects.filter(unit=60).count() == 100
+    assert EngineCandle.objects.filter(unit=60).order_by("-ts").first().ts == now - timedelta(days=60)
+    assert Candle.objects.count() == 50
+    assert EngineEvent.objects.get().meta["engine_candles"] == 350
+    assert housekeeping.history_prune(days=30)["engine_candles"] == 0  # nothing more to prune
+
+
+def test_the_prune_command_says_how_many_engine_candles_went(monkeypatch):
+    monkeypatch.setattr(housekeeping, "ENGINE_CANDLES_KEPT", 10)
+    _engine_candles(30, newest=timezone.now() - timedelta(days=10))
+    out = io.StringIO()
+    call_command("prune", "--days", "5", stdout=out)
+    assert "20 engine candles" in out.getvalue()
+    assert EngineCandle.objects.count() == 10
 
 
 def test_pruning_needs_at_least_a_day():

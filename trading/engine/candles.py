@@ -62,9 +62,15 @@ class CandleCache:
         self._closed: dict[int, list[Candle]] = {}
         self._exhausted: set[int] = set()
         """Units whose history was read back to its first candle: never paged back again."""
+        self._newest: dict[int, Candle] = {}
+        """The newest candle the exchange returned per unit (usually the one still forming), for the chart."""
 
     def cached(self, unit: int) -> list[Candle]:
         return list(self._closed.get(unit, []))
+
+    def newest_read(self, unit: int) -> Candle | None:
+        """The newest candle of the last read (the forming one, as the exchange knew it then), or None."""
+        return self._newest.get(unit)
 
     def fetch(self, unit: int, count: int, to: datetime | None = None) -> list[Candle]:
         if unit >= DAY_UNIT:
@@ -89,6 +95,8 @@ class CandleCache:
         count = max(2, min(PAGE, int((now - cached[-1].start) / step) + 2)) if cached else min(PAGE, need + 1)
         newest = self.fetch(unit, count)
         requests = 1
+        if newest:
+            self._newest[unit] = max(newest, key=lambda candle: candle.start)
         collected = {candle.start: candle for candle in newest}
         oldest = newest[0].start if newest else None
         ended = len(newest) < count

@@ -42,6 +42,8 @@ from trading.engine.candles import DAY_UNIT
 from trading.engine.claim import Claim
 from trading.engine.decisions import DecisionStep, age_seconds, latest_atr
 from trading.engine.failures import FailurePolicy
+from trading.engine.forming import METRIC_KEY as FORMING_KEY
+from trading.engine.forming import FormingTracker
 from trading.engine.gate import GateInput, OrderPath
 from trading.engine.manual import ManualQueue
 from trading.engine.metrics import Metrics
@@ -122,6 +124,8 @@ class TradingEngine:
             clock=clock,
         )
         self._pnl: PnlTracker | None = None
+        self.forming = FormingTracker(self.market)
+        """The candle still forming, published with the counters for the console's chart (no query of its own)."""
         self.feed: MarketFeed | None = None
         """The market stream (set by the runner when MARKET_STREAM is on): prices, wake-ups, reported fills."""
         self._reconciled_at_start = False
@@ -208,6 +212,9 @@ class TradingEngine:
         age = age_seconds(self.clock(), now)
         strategy, params = self.decisions.strategy(inputs.strategy_params)
         candles = self.decisions.closed_candles(strategy, params, now)
+        unit = self.decisions.unit
+        forming = self.forming.observe(unit=unit, price=price, now=now, read=self.decisions.candles.newest_read(unit))
+        self.metrics.publish(FORMING_KEY, forming.as_metric())
         pnl = self._pnl_tracker()
         moment = self._moment(price, now, pnl)
         # Until the position carried over midnight has its midnight value, the gate refuses new entries.

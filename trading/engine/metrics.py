@@ -30,6 +30,8 @@ class Metrics:
     - ``pnl_today_krw`` (str decimal or null): today's realized + unrealized PnL (docs/ENGINE.md).
     - ``last_cycle_at`` (ISO time or null), ``last_cycle_duration_seconds`` (float),
       ``started_at`` (ISO time): when this engine process started, ``owner`` ("host:pid"), ``mode``, ``account``.
+    - ``forming_candle`` (object): the candle still forming, for the console's chart (trading/engine/forming.py):
+      ``{"market", "unit", "start" (epoch s), "open", "high", "low", "close" (decimal text), "at" (epoch s)}``.
     Counters restart from 0 with each engine process (Prometheus handles counter resets).
     """
 
@@ -70,6 +72,11 @@ class Metrics:
             self.exchange_errors_total[name] = self.exchange_errors_total.get(name, 0) + 1
             if isinstance(error, RateLimited):
                 self.rate_limited_seen += 1
+
+    def publish(self, name: str, value: Any) -> None:
+        """Set one of the `extra` values the heartbeat writes (from any thread: a snapshot may be taken meanwhile)."""
+        with self._lock:
+            self.extra[name] = value
 
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:

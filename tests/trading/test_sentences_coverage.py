@@ -23,8 +23,8 @@ pytestmark = pytest.mark.django_db
 IDENTIFIERS = re.compile(
     r"\[[\w.-]+\]|'[^']*'|/v1/[\w/-]+|[\w-]*_[\w-]*|\b(?:[A-Z][a-z0-9]+){2,}\w*\b|\bKRW-[A-Z]+\b|\b(?:web|cli|admin):\w+"
 )
-# Signal names, the launcher (an actor), a notification channel, a strategy's parameter names and Python's None in a parameter change, and
-# the acronym a person typed into a pause reason.
+# Signal names, the launcher (an actor), a notification channel, a strategy's parameter names and Python's None
+# in a parameter change, and the acronym a person typed into a pause reason.
 DATA_WORDS = ALLOWED_WORDS | {"SIGTERM", "SIGKILL", "telegram", "fast", "slow", "None", "FOMC", "launcher"}
 FIGURE = re.compile(r"-?[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?")
 

@@ -33,7 +33,11 @@ def test_the_korean_log_panel_has_no_english_sentence(korean_client):
     log = _panel(korean_client, "log")
 
     assert untranslated(log) == set(), log
-    for korean in ("킬 스위치 발동: 거래소 호출이 3번 연속 실패했습니다", "업비트를 사용할 수 없습니다 (HTTP 503)", "autocoin 일일 요약"):
+    for korean in (
+        "킬 스위치 발동: 거래소 호출이 3번 연속 실패했습니다",
+        "업비트를 사용할 수 없습니다 (HTTP 503)",
+        "autocoin 일일 요약",
+    ):
         assert korean in log, korean
 
 

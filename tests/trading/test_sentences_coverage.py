@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 # Identifiers a Korean sentence keeps as they are: Upbit's error names in brackets, a quoted name, an API path,
 # snake_case codes and setting names, exception class names, market codes, actors ("web:operator").
 IDENTIFIERS = re.compile(
-    r"\[[\w.-]+\]|'[^']*'|/v1/[\w/-]+|[\w-]*_[\w-]*|\b(?:[A-Z][a-z0-9]+){2,}\w*\b|\bKRW-[A-Z]+\b|\b(?:web|cli|admin):\w+"
+    r"\[[\w.-]+\]|'[^']*'|/v1/[\w/-]+|[\w-]*_[\w-]*|\b(?:[A-Z][a-z0-9]+){2,}\w*\b|\bKRW-[A-Z]+\b|\b(?:web|cli|admin|user):\w+"
 )
 # Signal names, the launcher (an actor), a notification channel, a strategy's parameter names and Python's None
 # in a parameter change, and the acronym a person typed into a pause reason.

@@ -81,3 +81,11 @@ def test_the_english_pages_keep_the_stored_sentences(admin_client):
 
     assert "Kill-switch tripped: 3 exchange calls in a row failed" in log
     assert "autocoin daily summary 2026-11-20" in log
+
+
+def test_the_korean_admin_manual_requests_show_their_results_in_korean(korean_client):
+    page = _visible(korean_client.get(reverse("admin:trading_manualorderrequest_changelist")).content.decode())
+
+    for korean in ("주문 ac-20261121-0002: 체결", "만료됨: 120초 안에 실행되지 않음", "web:operator이(가) 취소함"):
+        assert korean in page, korean
+    assert untranslated(page) == set(), page

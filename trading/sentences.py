@@ -27,7 +27,7 @@ from trading.sentence_shapes import EVENT_SENTENCES, LOOSE_TEMPLATES, TEMPLATES
 
 NESTED = frozenset(
     {"why", "reason", "reasons", "order", "problem", "what", "error", "step", "instead", "note", "age", "bound", "unit"}
-    | {"problems", "orders", "shown"}
+    | {"problems", "orders", "shown", "allowed", "range"}
 )
 # Placeholders that hold a code, shown by its name in the active language (trading.labels).
 CODES = {

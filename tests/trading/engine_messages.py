@@ -38,6 +38,7 @@ from trading.engine.notify import Notifier
 from trading.engine.outage import Outage
 from trading.engine.outcome import EngineStopped, StaleMarketData
 from trading.models import EngineEvent, EngineState, ManualOrderRequest, Order
+from trading.strategies import registry
 from trading.strategies.slippage import slippage_check
 
 NOW = datetime(2026, 11, 21, 12, 5, 6, tzinfo=UTC)
@@ -60,11 +61,9 @@ class Written:
 
 
 # Text that is not ours to translate and stays as it came, wherever it is quoted: Python's and the database
-# driver's own exception texts, a strategy parameter's validation message (the parameter form shows its own),
-# the WebSocket library's reason, and what a person typed.
+# driver's own exception texts and the WebSocket library's reason.
 RAW_DETAILS = (
     "division by zero",
-    "macd: parameter fast=60 is more than the maximum; use a whole number at least 2 and at most 50",
     "connection closed",
     "OperationalError: 연결 거부",
 )
@@ -356,7 +355,27 @@ def record_engine_messages(written: Written, order: Order) -> None:
     ):
         written.add("runner", text)
     # engine/decisions.py
-    written.add("decisions", f"Strategy parameters for macd are invalid ({RAW_DETAILS[1]}); using the defaults")
+    for strategy, params in (
+        ("macd", {"fast": 60}),
+        ("macd", {"fast": 30, "slow": 20}),
+        ("macd", {"fast": "12.5"}),
+        ("macd", {"fast": True}),
+        ("macd", {"speed": 3}),
+        ("macd", {"candle_unit": 7}),
+        ("momentum", {"oversold": 80, "overbought": 70}),
+        ("momentum", {"oversold": "abc"}),
+        ("momentum", {"oversold": "inf"}),
+        ("sma_cross", {"fast": None}),
+        ("sma_cross", {"fast": 30, "slow": 20}),
+        ("macd", {"stop_loss_pct": 500}),
+        ("nonexistent", {}),
+    ):
+        try:
+            registry.validate_params(strategy, params)
+        except ValueError as error:
+            written.add("decisions", f"Strategy parameters for {strategy} are invalid ({error}); using the defaults")
+        else:
+            raise AssertionError(f"{strategy} {params} was accepted")
     written.add(
         "decisions",
         "Strategy macd needs 15,000 closed 1-minute candles but the engine reads at most 10,000: it stays in warm-up "

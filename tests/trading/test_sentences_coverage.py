@@ -15,6 +15,7 @@ from tests.korean_seed import ALLOWED_WORDS, english_words
 from tests.trading.engine_messages import RAW_DETAILS, Written, event_function_names, inventory
 from trading import sentences
 from trading.event_texts import shown
+from trading.strategies import STRATEGIES
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +24,12 @@ pytestmark = pytest.mark.django_db
 IDENTIFIERS = re.compile(
     r"\[[\w.-]+\]|'[^']*'|/v1/[\w/-]+|[\w-]*_[\w-]*|\b(?:[A-Z][a-z0-9]+){2,}\w*\b|\bKRW-[A-Z]+\b|\b(?:web|cli|admin|user):\w+"
 )
-# Signal names, the launcher (an actor), a notification channel, a strategy's parameter names and Python's None
-# in a parameter change, and the acronym a person typed into a pause reason.
-DATA_WORDS = ALLOWED_WORDS | {"SIGTERM", "SIGKILL", "telegram", "fast", "slow", "None", "FOMC", "launcher"}
+# Strategies' parameter names, signal names, the launcher (an actor), a notification channel, Python's None and True as
+# values, the acronym a person typed into a pause reason, and a strategy name that does not exist.
+PARAMETER_NAMES = {spec.name for strategy in STRATEGIES.values() for spec in strategy.all_param_specs}
+DATA_WORDS = (
+    ALLOWED_WORDS | PARAMETER_NAMES | {"SIGTERM", "SIGKILL", "telegram", "None", "True", "FOMC", "launcher", "nonexistent"}
+)
 FIGURE = re.compile(r"-?[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?")
 
 

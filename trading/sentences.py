@@ -145,8 +145,9 @@ def _value(name: str, value: str, depth: int) -> str:
 
 
 def shown_params(params: Mapping[str, str]) -> dict[str, str]:
-    """An event sentence's parameters in the active language (those holding a sentence or a code)."""
-    return {name: _value(name, str(value), 0) for name, value in params.items()}
+    """An event sentence's parameters in the active language (those holding a sentence or a code); a sentence
+    is looked up in the same cache as `shown_sentence`, so a panel re-rendered every few seconds reads it once."""
+    return {name: shown_sentence(str(value)) if name in NESTED else _value(name, str(value), 0) for name, value in params.items()}
 
 
 def _error(text: str, depth: int) -> str | None:

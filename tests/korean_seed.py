@@ -77,3 +77,74 @@ def seed_console() -> Order:
         source="strategy",
     )
     return order
+
+
+def seed_engine_trouble() -> None:
+    """What a trader sees after a bad day, written by the real event functions with the engine's own sentences:
+    exchange errors, a database outage, a restart, reconciliation, risk and slippage blocks, the kill-switch,
+    manual requests' results, the daily summary, pauses and the price source. The engine ends in ERROR with
+    the kill-switch tripped."""
+    import requests
+
+    from exchange.exceptions import OrderRejected, RetryLater
+    from exchange.upbit import errors as upbit_errors
+    from trading import event_texts, services
+
+    order = factories.OrderFactory(ts=SEOUL_EVENING, identifier="ac-20261121-0002", status=Order.Status.DONE)
+    unavailable = upbit_errors.server_error(503, upbit_errors.ErrorBody(name="", message=""), [], placing=None)
+    rejected = OrderRejected("order needs 10005 KRW (total + fee); 3000 KRW is free", name="insufficient_funds_bid", status=400)
+    kill_switch = (
+        f"3 exchange calls in a row failed (last: RetryLater: {unavailable}); check the network and Upbit's status, "
+        "then press Reset"
+    )
+    events.engine_restarted(owner="testhost:4243", note="restart 1; the previous one exited with code 1 after 12.3 s")
+    events.exchange_error(error=unavailable, step="running a cycle", failures=2, retry_in_sec=4.0)
+    events.order_unknown(
+        order=order,
+        error=upbit_errors.network_error(requests.ReadTimeout(), "POST", "/v1/orders", "ac-20261121-0002"),
+    )
+    events.order_reconciled(order=order, message=f"Order {order.identifier} updated: WAIT → DONE, 1 new fill(s)")
+    events.reconciliation_finished(checked=2, resolved=1, still_unknown=1, fills_recovered=1)
+    events.order_rejected(order=order, message=f"Order rejected by the exchange: {events.order_described(order)}: {rejected}")
+    events.risk_blocked(
+        action="buy",
+        reasons=[
+            "position cap: the coin would be worth 400,000 KRW, 40.00% of equity 1,000,000 KRW; MAX_POSITION_RATIO=0.3 "
+            "allows 300,000 KRW"
+        ],
+        source="manual",
+    )
+    events.order_shrunk(
+        reason="shrunk from 20,000 to 8,000 KRW: the asks on the book hold only 8,000 KRW; the smaller order averages "
+        "100,000,000 (0.000%)",
+        meta={},
+    )
+    events.engine_error(
+        message="The database did not answer for 42.5 s (last error: OperationalError: 서버 연결 실패); the engine carried on",
+        level=events.Level.WARNING,
+    )
+    events.day_start_unknown(
+        day="2026-11-21", midnight=SEOUL_EVENING, error=str(RetryLater("Upbit is unavailable (HTTP 503)", status=503))
+    )
+    events.pnl_reported(
+        message="autocoin daily summary 2026-11-20 (paper, KRW-BTC): realized -1,200 KRW, unrealized 0 KRW, fees 10 KRW, "
+        "4 fill(s), max drawdown 2,500 KRW",
+        day="2026-11-20",
+        total=Decimal("-1200"),
+    )
+    events.entries_pause_set(actor="web:operator", reason="paused from the dashboard")
+    events.entries_pause_cleared(actor="web:operator", reason="")
+    events.market_data_source_changed(source="rest", code="stream_no_ticker", params={}, market="KRW-BTC")
+    stale = {"market": "KRW-BTC", "owner": "testhost:4244"}
+    events.engine_error(
+        message=event_texts.english("claim_lost", **stale), meta={"text": event_texts.meta("claim_lost", **stale)}
+    )
+    for status, result in (
+        (ManualOrderRequest.Status.DONE, "order ac-20261121-0002: DONE"),
+        (ManualOrderRequest.Status.REJECTED, f"order ac-20261121-0003: REJECTED ({rejected})"),
+        (ManualOrderRequest.Status.REJECTED, "blocked: nothing to sell: the free coin balance is 0"),
+        (ManualOrderRequest.Status.EXPIRED, "expired: not carried out within 120 s (waited 131 s); never sent"),
+        (ManualOrderRequest.Status.CANCELLED, "cancelled by web:operator"),
+    ):
+        factories.ManualOrderRequestFactory(kind=ManualOrderRequest.Kind.BUY, krw=Decimal("10000"), status=status, result=result)
+    services.engine_kill_switch_trip(reason=kill_switch)

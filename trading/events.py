@@ -521,16 +521,12 @@ def entries_pause_set(*, actor: str, reason: str) -> EngineEvent:
 
 
 def entries_pause_cleared(*, actor: str, reason: str) -> EngineEvent:
+    code, params = ("entries_pause_cleared_reason", {"reason": reason}) if reason else ("entries_pause_cleared", {})
     return event_record(
         kind=Kind.CONFIG_CHANGED,
         actor=actor,
-        message=event_texts.english("entries_pause_cleared", actor=actor) + (f": {reason}" if reason else ""),
-        meta={
-            "what": "entries_pause",
-            "paused": False,
-            "reason": reason,
-            "text": event_texts.meta("entries_pause_cleared", actor=actor),
-        },
+        message=event_texts.english(code, actor=actor, **params),
+        meta={"what": "entries_pause", "paused": False, "reason": reason, "text": event_texts.meta(code, actor=actor, **params)},
     )
 
 

@@ -121,6 +121,15 @@ LABELS: Mapping[str, Mapping[str, str | Promise]] = {
         "warmup": pgettext_lazy("decision reason", "warmup"),
         "no_history": pgettext_lazy("decision reason", "no_history"),
     },
+    # The live pre-flight's checks (exchange/preflight.py), as a failed pre-flight's event names them.
+    "preflight_check": {
+        "keys_set": pgettext_lazy("pre-flight check", "keys_set"),
+        "key_expiry": pgettext_lazy("pre-flight check", "key_expiry"),
+        "keys_accepted": pgettext_lazy("pre-flight check", "keys_accepted"),
+        "market": pgettext_lazy("pre-flight check", "market"),
+        "balance": pgettext_lazy("pre-flight check", "balance"),
+        "test_order": pgettext_lazy("pre-flight check", "test_order"),
+    },
 }
 
 

@@ -16,7 +16,7 @@ def test_a_sentence_reads_in_korean_and_its_english_is_the_stored_message():
     with translation.override("en"):
         assert event_texts.shown(message, meta) == message
     with translation.override("ko"):
-        assert event_texts.shown(message, meta) == "주문 ac-1이(가) 아직 UNKNOWN 상태입니다: 결과를 먼저 확인해야 합니다"
+        assert event_texts.shown(message, meta) == "주문 ac-1이(가) 아직 확인 중 상태입니다: 결과를 먼저 확인해야 합니다"
 
 
 def test_an_event_without_a_usable_sentence_shows_its_message():

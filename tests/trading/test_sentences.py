@@ -113,6 +113,6 @@ def test_a_sentence_with_a_semicolon_of_its_own_is_kept_whole():
 
 def test_every_shape_has_distinct_placeholders_in_its_translation():
     with translation.override("ko"):
-        for template in sentences.COMPILED:
+        for template in sentences.compiled_templates():
             names = set(re.findall(r"%\((\w+)\)s", template.msgid))
             assert set(re.findall(r"%\((\w+)\)s", translation.gettext(template.msgid))) == names, template.msgid

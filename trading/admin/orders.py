@@ -21,7 +21,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from trading import manual_requests, services
-from trading.admin.console import AuditAdmin, account_column, admin_actor, money_column, pretty_json, time_column
+from trading.admin.console import AuditAdmin, account_column, admin_actor, money_column, pretty_json, shorten, time_column
 from trading.admin_filters import AccountFilter, CancelRequestedFilter, DateRangeFilter, MarketFilter
 from trading.auth import CANCEL_ORDER, PLACE_MANUAL_ORDER, user_can
 from trading.errors import ManualOrderRefused, ManualRequestNotCancellable
@@ -154,10 +154,14 @@ MANUAL_QUEUED = gettext_noop(
 
 @admin.register(ManualOrderRequest)
 class ManualOrderRequestAdmin(AuditAdmin):
-    list_display = ("time", "kind", "market", "krw_fmt", "volume_fmt", "status", "requested_by", "processed", "order_link")
+    list_display = (
+        *("time", "kind", "market", "krw_fmt", "volume_fmt", "status", "requested_by", "processed", "order_link"),
+        "result_short",
+    )
     list_filter = (DateRangeFilter, "status", "kind", MarketFilter)
     list_select_related = ("order",)
     search_fields = ("requested_by", "result")
+    readonly_fields = ("result_shown",)
     ordering = ("-ts", "-id")
     sortable_by = ("time",)
     actions = ("cancel_pending_requests", "export_selected_csv", "export_selected_excel", "export_selected_json")
@@ -196,6 +200,16 @@ class ManualOrderRequestAdmin(AuditAdmin):
 
     time = time_column("ts", _("time"), ordering="ts")
     processed = time_column("processed_at", _("processed"))
+
+    @admin.display(description=_("result"))
+    def result_short(self, obj: ManualOrderRequest) -> str:
+        # The stored (English) result in the reader's language; the row's page keeps the stored text too.
+        return shorten(shown_sentence(obj.result))
+
+    @admin.display(description=_("result (in your language)"))
+    def result_shown(self, obj: ManualOrderRequest) -> str:
+        return shown_sentence(obj.result)
+
     krw_fmt = money_column("krw", _("KRW"))
     volume_fmt = money_column("volume", _("volume"))
 

@@ -406,7 +406,8 @@ def performance_panel_context(state: EngineState | None) -> dict[str, Any]:
         "performance": {
             "stats": performance_overview(book),
             "periods": {period: profit_by_period(period, limit=PERIODS_SHOWN[period], book=book) for period in PERIODS},
-            "cumulative": cumulative_profit(book),
+            # A tuple kept with the book: the chart drawn from it is reused until a new fill (trading/charts.py).
+            "cumulative": _memo(book, "cumulative_shown", lambda: tuple(cumulative_profit(book))),
             "min_span": profit_chart_min_span(book),
         }
     }

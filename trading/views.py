@@ -142,10 +142,8 @@ def _risk_context(state: EngineState | None) -> dict[str, Any]:
 def _chart_context(state: EngineState | None) -> dict[str, Any]:
     now = timezone.localtime()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return {
-        "equity_today": selectors.equity_series(since=midnight),
-        "equity_week": selectors.equity_series(since=midnight - timedelta(days=6)),
-    }
+    today, week = selectors.equity_series_windows(midnight, midnight - timedelta(days=6))
+    return {"equity_today": today, "equity_week": week}
 
 
 def _signals_context(state: EngineState | None) -> dict[str, Any]:

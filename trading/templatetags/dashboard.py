@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import date as date_filter
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
@@ -100,6 +101,31 @@ def age_text(bucket: tuple[str, int] | None) -> str:
         "d": gettext("%(n)s d"),
     }
     return texts[unit] % {"n": amount}
+
+
+# The numeric date formats the panels use, as strftime patterns: Django's `date` filter parses its format on every
+# call, which costs a polled table of 30 rows a few milliseconds; the text is the same.
+_STRFTIME = {
+    "Y-m-d H:i:s": "%Y-%m-%d %H:%M:%S",
+    "m-d H:i:s": "%m-%d %H:%M:%S",
+    "m-d H:i": "%m-%d %H:%M",
+    "H:i:s": "%H:%M:%S",
+    "H:i": "%H:%M",
+    "Y-m-d": "%Y-%m-%d",
+    "Y-m": "%Y-%m",
+}
+_TIME_CHARACTERS = frozenset("His")
+
+
+@register.filter(expects_localtime=True)
+def stamp(value: date | datetime | str | None, format_string: str) -> str:
+    """`{{ ts|stamp:"m-d H:i:s" }}`: exactly what `|date:"m-d H:i:s"` shows (in the current time zone), faster."""
+    pattern = _STRFTIME.get(format_string)
+    # A date (no time) only for formats without hours, minutes or seconds, as the `date` filter would refuse.
+    timed = isinstance(value, datetime) or not _TIME_CHARACTERS.intersection(format_string)
+    if pattern is not None and isinstance(value, date) and value.year >= 1000 and timed:
+        return value.strftime(pattern)
+    return str(date_filter(value, format_string))
 
 
 @register.filter

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django import template
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 from trading.charts import line_chart_svg
 
@@ -29,7 +29,18 @@ REASON_LABELS = {
 @register.filter
 def reason_label(code: str) -> str:
     """An entry or exit reason code (trading/round_trips.py) in the reader's language."""
-    return str(REASON_LABELS.get(code, code))
+    label = REASON_LABELS.get(code)
+    if label is None:
+        return str(code)
+    key = (get_language(), code)
+    shown = _reasons_shown.get(key)
+    if shown is None:
+        shown = _reasons_shown[key] = str(label)
+    return shown
+
+
+# Two per row of a polled table: each reason is looked up in the catalogue once per language.
+_reasons_shown: dict[tuple[str | None, str], str] = {}
 
 
 @register.filter

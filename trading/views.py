@@ -151,7 +151,7 @@ def _signals_context(state: EngineState | None) -> dict[str, Any]:
 
 
 def _orders_context(state: EngineState | None) -> dict[str, Any]:
-    return {"orders": selectors.orders_recent(limit=15)}
+    return {"orders": selectors.orders_recent_rows(limit=15)}
 
 
 def _manual_context(state: EngineState | None) -> dict[str, Any]:

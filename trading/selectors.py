@@ -223,14 +223,16 @@ class BalanceView:
         return self.coin_value / self.total_krw if self.total_krw > 0 else ZERO
 
 
-def balance_current(state: EngineState | None = None) -> BalanceView | None:
+def balance_current(state: EngineState | None = None, *, with_unrealized: bool = True) -> BalanceView | None:
+    """The newest snapshot valued at the last price; `with_unrealized=False` leaves out the open position's
+    unrealized profit (None), which needs the round trips (the risk panel shows only the position ratio)."""
     snapshot = BalanceSnapshot.objects.filter(account=account_current()).order_by("-ts", "-id").first()
     if snapshot is None:
         return None
     state = state or engine_state_get()
     price = state.last_price if state.last_price else snapshot.price
     coin_value = snapshot.coin_volume * price
-    position = trade_selectors.position_current(state, price=price)
+    position = trade_selectors.position_current(state, price=price) if with_unrealized else None
     unrealized = position.unrealized if position is not None else None
     return BalanceView(
         ts=snapshot.ts,
@@ -494,7 +496,7 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
         return f"{state.last_price}|{_latest_id(Signal)}"
     if name == "risk":
         # What the risk panel shows costs as little to read as any key would: the shown values are the key.
-        return repr(risk_overview(state, balance_current(state), pnl_today()))
+        return repr(risk_overview(state, balance_current(state, with_unrealized=False), pnl_today()))
     return f"{state.last_price}|{_latest_id(BalanceSnapshot)}"  # balance
 
 

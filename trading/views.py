@@ -135,7 +135,7 @@ def _pnl_context(state: EngineState | None) -> dict[str, Any]:
 
 def _risk_context(state: EngineState | None) -> dict[str, Any]:
     state = state or EngineState.load()
-    balance = selectors.balance_current(state)
+    balance = selectors.balance_current(state, with_unrealized=False)  # the position ratio is all it shows
     return {"risk": selectors.risk_overview(state, balance, selectors.pnl_today())}
 
 

@@ -61,3 +61,34 @@ def test_a_kept_chart_is_reused_only_for_the_same_series():
     changed = line_chart_svg(_series([1_000_000, 1_000_500, 1_200_000]), title="Today", min_span=Decimal(1000))
     assert changed != first
     assert "1,200,000 KRW" in changed
+
+
+def test_rows_built_in_one_pass_escape_what_they_show():
+    from types import SimpleNamespace
+
+    from trading.templatetags.dashboard import event_rows, order_rows
+
+    hostile = '<script>alert("x")</script>'
+    order = {
+        "side": "buy",
+        "identifier": hostile,
+        "ts": SEOUL_EVENING,
+        "ord_type": "limit",
+        "status": "REJECTED",
+        "error_message": hostile,
+        "price": Decimal("150000000"),
+        "volume": Decimal("0.001"),
+        "executed_volume": Decimal("0"),
+        "paid_fee": Decimal("0"),
+        "fills": [{"volume": Decimal("0.001"), "price": Decimal("150000000"), "fee": Decimal("75"), "ts": SEOUL_EVENING}],
+    }
+    with translation.override("en"):
+        orders = order_rows([order])
+        event = SimpleNamespace(level="ERROR", ts=SEOUL_EVENING, kind="error", message=hostile, meta={})
+        events = event_rows([event])
+    assert "<script>" not in orders
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in orders
+    assert "12-05 23:04:09" in orders
+    assert "↳ fill 0.00100000 @ 150,000,000 · fee 75 · 23:04:09" in orders
+    assert "<script>" not in events
+    assert "&lt;script&gt;" in events

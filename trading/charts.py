@@ -7,6 +7,8 @@ on the data, so small moves stay small on screen.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +47,36 @@ def _krw_text(value: Decimal) -> str:
     return f"{(abs(rounded) if rounded == 0 else rounded):,f} KRW"
 
 
+class _ChartCache:
+    """The last charts drawn, for series the selectors hand out again unchanged (the same list object: they keep
+    their series in memory until a new row arrives), so a poll of an unchanged chart does not draw it again.
+    An entry holds its series, so the object's id cannot be reused while the entry lives."""
+
+    MAX_ENTRIES = 16
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[tuple[object, ...], tuple[Sequence[tuple[datetime, Decimal]], SafeString]] = OrderedDict()
+
+    def get(self, key: tuple[object, ...], series: Sequence[tuple[datetime, Decimal]]) -> SafeString | None:
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None or entry[0] is not series:
+                return None
+            self.entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple[object, ...], series: Sequence[tuple[datetime, Decimal]], svg: SafeString) -> None:
+        with self.lock:
+            self.entries[key] = (series, svg)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.MAX_ENTRIES:
+                self.entries.popitem(last=False)
+
+
+_chart_cache = _ChartCache()
+
+
 def line_chart_svg(
     series: Sequence[tuple[datetime, Decimal]],
     *,
@@ -55,7 +87,27 @@ def line_chart_svg(
     zero_line: bool = False,
 ) -> SafeString:
     """An SVG line chart of (ts, value) points whose y-axis spans at least `min_span`. With `zero_line`, a line
-    at 0 when 0 is inside the range (profit charts); the colour follows the last value's side of the first."""
+    at 0 when 0 is inside the range (profit charts); the colour follows the last value's side of the first.
+
+    A tuple `series` is never changed in place, so its chart is kept and reused (see _ChartCache)."""
+    if not isinstance(series, tuple):
+        return _line_chart_svg(series, title, min_span, time_format, css_class, zero_line)
+    key = (id(series), len(series), title, min_span, time_format, css_class, zero_line, timezone.get_current_timezone_name())
+    svg = _chart_cache.get(key, series)
+    if svg is None:
+        svg = _line_chart_svg(series, title, min_span, time_format, css_class, zero_line)
+        _chart_cache.put(key, series, svg)
+    return svg
+
+
+def _line_chart_svg(
+    series: Sequence[tuple[datetime, Decimal]],
+    title: str,
+    min_span: Decimal,
+    time_format: str,
+    css_class: str,
+    zero_line: bool,
+) -> SafeString:
     if len(series) < 2:
         return format_html('<p class="muted chart-empty">{}</p>', title)
     values = [value for _, value in series]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.utils.functional import Promise
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import get_language, pgettext_lazy
 
 LABELS: Mapping[str, Mapping[str, str | Promise]] = {
     "state": {
@@ -137,5 +137,15 @@ def code_label(code: object, group: str) -> str:
     """The visible name of `code` in `group` (a key of LABELS), in the active language; an unknown code as it is."""
     if code is None:
         return ""
-    text = LABELS.get(group, {}).get(str(code))
-    return str(code) if text is None else str(text)
+    key = (get_language(), group, str(code))
+    shown = _shown.get(key)
+    if shown is None:
+        text = LABELS.get(group, {}).get(key[2])
+        if text is None:
+            return key[2]
+        shown = _shown[key] = str(text)
+    return shown
+
+
+# The polled panels show a label per row: each known (language, group, code) is looked up in the catalogue once.
+_shown: dict[tuple[str | None, str, str], str] = {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -221,14 +223,16 @@ class BalanceView:
         return self.coin_value / self.total_krw if self.total_krw > 0 else ZERO
 
 
-def balance_current(state: EngineState | None = None) -> BalanceView | None:
+def balance_current(state: EngineState | None = None, *, with_unrealized: bool = True) -> BalanceView | None:
+    """The newest snapshot valued at the last price; `with_unrealized=False` leaves out the open position's
+    unrealized profit (None), which needs the round trips (the risk panel shows only the position ratio)."""
     snapshot = BalanceSnapshot.objects.filter(account=account_current()).order_by("-ts", "-id").first()
     if snapshot is None:
         return None
     state = state or engine_state_get()
     price = state.last_price if state.last_price else snapshot.price
     coin_value = snapshot.coin_volume * price
-    position = trade_selectors.position_current(state, price=price)
+    position = trade_selectors.position_current(state, price=price) if with_unrealized else None
     unrealized = position.unrealized if position is not None else None
     return BalanceView(
         ts=snapshot.ts,
@@ -339,7 +343,8 @@ class _EquityCache:
 
     Snapshots are append-only, so after the first read a poll costs one indexed read of rows with a
     higher id, plus a count and a look at the newest row that detect deleted or rewritten rows (then
-    the window is read again).
+    the window is read again). The thinned series of a window is kept until its rows change, as the
+    same tuple, so the chart drawn from it is reused too (trading/charts.py).
     """
 
     MAX_ENTRIES = 4
@@ -347,36 +352,72 @@ class _EquityCache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: dict[tuple[str, datetime], tuple[list[Row], Row | None]] = {}
+        self.series: dict[tuple[str, datetime, int], tuple[list[Row], tuple[tuple[datetime, Decimal], ...]]] = {}
 
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
+            self.series.clear()
 
     def rows_since(self, account: str, since: datetime) -> list[Row]:
         window = BalanceSnapshot.objects.filter(account=account, ts__gte=since)
         key = (account, since)
         with self.lock:
             cached = self.entries.pop(key, None)
-            rows = self._refresh(window, *cached) if cached else self._read(window)
-            self.entries[key] = (rows, max(rows, key=lambda row: row[0]) if rows else None)
+            if cached:
+                rows, newest = self._refresh(window, *cached)
+            else:
+                rows = self._read(window)
+                newest = max(rows, key=lambda row: row[0]) if rows else None
+            self.entries[key] = (rows, newest)
             while len(self.entries) > self.MAX_ENTRIES:
                 del self.entries[next(iter(self.entries))]
         return rows
 
-    def _refresh(self, window: Any, rows: list[Row], newest: Row | None) -> list[Row]:
+    def series_since(
+        self, account: str, since: datetime, max_points: int, *, read_since: datetime | None = None
+    ) -> tuple[tuple[datetime, Decimal], ...]:
+        """The thinned series of the snapshots since `since`; with `read_since` (earlier), cut from that window's rows,
+        which are not read again."""
+        if read_since is None:
+            rows = self.rows_since(account, since)
+        else:
+            with self.lock:
+                cached = self.entries.get((account, read_since))
+            rows = cached[0] if cached is not None else self.rows_since(account, read_since)
+        key = (account, since, max_points)
+        with self.lock:
+            kept = self.series.get(key)
+            if kept is not None and kept[0] is rows:
+                return kept[1]
+        shown = rows if read_since is None else rows[bisect_left(rows, since, key=lambda row: row[1]) :]
+        if len(shown) > max_points:
+            step = (len(shown) - 1) / (max_points - 1)
+            shown = [shown[round(index * step)] for index in range(max_points)]
+        series = tuple((ts, total) for _id, ts, total in shown)
+        with self.lock:
+            self.series[key] = (rows, series)
+            while len(self.series) > self.MAX_ENTRIES:
+                del self.series[next(iter(self.series))]
+        return series
+
+    def _refresh(self, window: Any, rows: list[Row], newest: Row | None) -> tuple[list[Row], Row | None]:
         newest_id = newest[0] if newest else 0
         intact = window.filter(id__lte=newest_id).count() == len(rows) and (
             newest is None or window.filter(pk=newest_id, ts=newest[1], total_krw=newest[2]).exists()
         )
         if not intact:
-            return self._read(window)
-        fresh = self._read(window.filter(id__gt=newest_id))
+            rows = self._read(window)
+            return rows, max(rows, key=lambda row: row[0]) if rows else None
+        # By id, through the primary key: ordered by time the database would walk the whole window's index.
+        fresh = list(window.filter(id__gt=newest_id).order_by("id").values_list("id", "ts", "total_krw"))
+        fresh.sort(key=lambda row: (row[1], row[0]))
         if not fresh:
-            return rows
+            return rows, newest
         merged = rows + fresh
         if rows and fresh[0][1] < rows[-1][1]:
             merged.sort(key=lambda row: (row[1], row[0]))
-        return merged
+        return merged, max(fresh, key=lambda row: row[0]) if newest is None else max(newest, *fresh, key=lambda row: row[0])
 
     @staticmethod
     def _read(queryset: Any) -> list[Row]:
@@ -390,16 +431,22 @@ def equity_cache_clear() -> None:
     _equity_cache.clear()
 
 
-def equity_series(*, since: datetime, max_points: int = EQUITY_CHART_MAX_POINTS) -> list[tuple[datetime, Decimal]]:
+def equity_series(*, since: datetime, max_points: int = EQUITY_CHART_MAX_POINTS) -> Sequence[tuple[datetime, Decimal]]:
     """(ts, total KRW) of the balance snapshots since `since`, thinned to at most `max_points` evenly spaced rows.
 
-    The first and the last snapshot are always kept, so the chart ends at the current equity.
+    The first and the last snapshot are always kept, so the chart ends at the current equity. The same tuple
+    is returned until a snapshot arrives in the window.
     """
-    rows = _equity_cache.rows_since(account_current(), since)
-    if len(rows) > max_points:
-        step = (len(rows) - 1) / (max_points - 1)
-        rows = [rows[round(index * step)] for index in range(max_points)]
-    return [(ts, total) for _id, ts, total in rows]
+    return _equity_cache.series_since(account_current(), since, max_points)
+
+
+def equity_series_windows(
+    *sinces: datetime, max_points: int = EQUITY_CHART_MAX_POINTS
+) -> list[Sequence[tuple[datetime, Decimal]]]:
+    """`equity_series` of each of `sinces`, reading only the widest window (one refresh for the whole chart panel)."""
+    account, earliest = account_current(), min(sinces)
+    _equity_cache.rows_since(account, earliest)
+    return [_equity_cache.series_since(account, since, max_points, read_since=earliest) for since in sinces]
 
 
 def _latest_id(model: type[models.Model]) -> int:
@@ -449,7 +496,7 @@ def panel_version(name: str, state: EngineState | None = None) -> str:
         return f"{state.last_price}|{_latest_id(Signal)}"
     if name == "risk":
         # What the risk panel shows costs as little to read as any key would: the shown values are the key.
-        return repr(risk_overview(state, balance_current(state), pnl_today()))
+        return repr(risk_overview(state, balance_current(state, with_unrealized=False), pnl_today()))
     return f"{state.last_price}|{_latest_id(BalanceSnapshot)}"  # balance
 
 

@@ -102,11 +102,22 @@ class _TripCache:
     def book(self, market: str, account: str) -> TripBook:
         with self.lock:
             cached = self.entries.get((market, account))
-            if cached is None or not self._intact(cached[0]):
-                cached = self._read_all(market, account)
-            scan, book = cached
             fields = (*_FILL_FIELDS, "trade_id", "order__market", "order__account")
-            rows = _fetch(Fill.objects.filter(id__gt=scan.max_id).order_by("id").values_list(*fields))
+            rows = None
+            if cached is not None:
+                scan = cached[0]
+                # One read (the book is read on every poll of several panels): the newest row read before and every
+                # row after it. Fills are never changed or deleted (orders protect them); a rolled-back transaction
+                # can still take the newest rows away and give their ids to others, which the first row shows:
+                # everything is then read again.
+                rows = _fetch(Fill.objects.filter(id__gte=scan.max_id).order_by("id").values_list(*fields))
+                if scan.max_id:
+                    intact = bool(rows) and rows[0][0] == scan.max_id and rows[0][9] == scan.trade_id
+                    rows = rows[1:] if intact else None
+            if cached is None or rows is None:
+                cached = self._read_all(market, account)
+                rows = _fetch(Fill.objects.filter(id__gt=cached[0].max_id).order_by("id").values_list(*fields))
+            scan, book = cached
             if rows:
                 book = self._fold(book, scan, market, account, rows)
             self.entries[(market, account)] = (scan, book)
@@ -120,12 +131,6 @@ class _TripCache:
             return _Scan(), TripBook()
         scan = _Scan(max_id=newest[0], trade_id=newest[1])
         return scan, pair_round_trips(_all_fills(market, account, max_id=scan.max_id))
-
-    @staticmethod
-    def _intact(scan: _Scan) -> bool:
-        """Fills are never changed or deleted (orders protect them); a rolled-back transaction can still take the
-        newest rows away and give their ids to others, which this notices: everything is then read again."""
-        return scan.max_id == 0 or Fill.objects.filter(pk=scan.max_id, trade_id=scan.trade_id).exists()
 
     def _fold(self, book: TripBook, scan: _Scan, market: str, account: str, rows: list[Any]) -> TripBook:
         scan.max_id, scan.trade_id = rows[-1][0], rows[-1][9]
@@ -406,7 +411,8 @@ def performance_panel_context(state: EngineState | None) -> dict[str, Any]:
         "performance": {
             "stats": performance_overview(book),
             "periods": {period: profit_by_period(period, limit=PERIODS_SHOWN[period], book=book) for period in PERIODS},
-            "cumulative": cumulative_profit(book),
+            # A tuple kept with the book: the chart drawn from it is reused until a new fill (trading/charts.py).
+            "cumulative": _memo(book, "cumulative_shown", lambda: tuple(cumulative_profit(book))),
             "min_span": profit_chart_min_span(book),
         }
     }

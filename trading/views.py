@@ -135,17 +135,15 @@ def _pnl_context(state: EngineState | None) -> dict[str, Any]:
 
 def _risk_context(state: EngineState | None) -> dict[str, Any]:
     state = state or EngineState.load()
-    balance = selectors.balance_current(state)
+    balance = selectors.balance_current(state, with_unrealized=False)  # the position ratio is all it shows
     return {"risk": selectors.risk_overview(state, balance, selectors.pnl_today())}
 
 
 def _chart_context(state: EngineState | None) -> dict[str, Any]:
     now = timezone.localtime()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return {
-        "equity_today": selectors.equity_series(since=midnight),
-        "equity_week": selectors.equity_series(since=midnight - timedelta(days=6)),
-    }
+    today, week = selectors.equity_series_windows(midnight, midnight - timedelta(days=6))
+    return {"equity_today": today, "equity_week": week}
 
 
 def _signals_context(state: EngineState | None) -> dict[str, Any]:
@@ -153,7 +151,7 @@ def _signals_context(state: EngineState | None) -> dict[str, Any]:
 
 
 def _orders_context(state: EngineState | None) -> dict[str, Any]:
-    return {"orders": selectors.orders_recent(limit=15)}
+    return {"orders": selectors.orders_recent_rows(limit=15)}
 
 
 def _manual_context(state: EngineState | None) -> dict[str, Any]:

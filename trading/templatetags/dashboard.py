@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import template
-from django.utils.safestring import SafeString
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import truncatechars
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from trading.charts import equity_min_span, line_chart_svg
@@ -102,6 +106,43 @@ def age_text(bucket: tuple[str, int] | None) -> str:
     return texts[unit] % {"n": amount}
 
 
+# The numeric date formats the panels use, as strftime patterns: Django's `date` filter parses its format on every
+# call, which costs a polled table of 30 rows a few milliseconds; the text is the same.
+_STRFTIME = {
+    "Y-m-d H:i:s": "%Y-%m-%d %H:%M:%S",
+    "m-d H:i:s": "%m-%d %H:%M:%S",
+    "m-d H:i": "%m-%d %H:%M",
+    "H:i:s": "%H:%M:%S",
+    "H:i": "%H:%M",
+    "Y-m-d": "%Y-%m-%d",
+    "Y-m": "%Y-%m",
+}
+_TIME_CHARACTERS = frozenset("His")
+
+
+@register.filter(expects_localtime=True)
+def stamp(value: date | datetime | str | None, format_string: str) -> str:
+    """`{{ ts|stamp:"m-d H:i:s" }}`: exactly what `|date:"m-d H:i:s"` shows (in the current time zone), faster."""
+    pattern = _STRFTIME.get(format_string)
+    # A date (no time) only for formats without hours, minutes or seconds, as the `date` filter would refuse.
+    timed = isinstance(value, datetime) or not _TIME_CHARACTERS.intersection(format_string)
+    if pattern is not None and isinstance(value, date) and value.year >= 1000 and timed:
+        return value.strftime(pattern)
+    return str(date_filter(value, format_string))
+
+
+def escaped_rows(row_format: str, rows: Iterable[Sequence[object]], separator: str) -> SafeString:
+    """Table rows built in one pass, for the polled tables with many cells: `row_format`'s `{}` are filled with the
+    cells, each escaped as the template language escapes a variable (its `escape` is `html.escape`), markup
+    that is already safe left alone."""
+    return mark_safe(  # noqa: S308 - every cell is escaped here
+        separator.join(
+            row_format.format(*(cell.__html__() if hasattr(cell, "__html__") else html.escape(str(cell)) for cell in row))
+            for row in rows
+        )
+    )
+
+
 @register.filter
 def get_item(mapping: Mapping[str, object] | None, key: str) -> object:
     return mapping.get(key) if mapping else None
@@ -115,3 +156,67 @@ def equity_svg(series: Sequence[tuple[datetime, Decimal]], title: str, time_form
     """An SVG line chart of (ts, equity) points; its y-range covers at least 1% of the latest equity (charts.py)."""
     min_span = equity_min_span([value for _, value in series])
     return line_chart_svg(series, title=title, min_span=min_span, time_format=time_format)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The polled tables' rows, built in one pass (escaped_rows): the same markup as the template rows they replace.
+# ---------------------------------------------------------------------------------------------------
+_ORDER_ROW = (
+    '<tr class="order side-{}" data-identifier="{}">\n'
+    '        <td>{}</td><td data-side="{}" class="side-{}">{}</td><td data-ord-type="{}">{}</td>\n'
+    '        <td><span data-status="{}" class="badge status-{}" title="{}">{}</span></td>\n'
+    '        <td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>\n'
+    "      </tr>{}"
+)
+_FILL_ROW = '\n      <tr class="fill"><td></td><td colspan="7" class="muted small">↳ {} {} @ {} · {} {} · {}</td></tr>'
+
+
+@register.simple_tag
+def order_rows(orders: Sequence[Mapping[str, Any]]) -> SafeString:
+    """The Recent orders table's rows (selectors.orders_recent_rows), each followed by its fills."""
+    fill_word, fee_word = gettext("fill"), gettext("fee")
+
+    def cells(order: Mapping[str, Any]) -> tuple[object, ...]:
+        side, status, ord_type = order["side"], order["status"], order["ord_type"]
+        fills = escaped_rows(
+            _FILL_ROW,
+            (
+                (fill_word, volume_text(fill["volume"]), num(fill["price"]), fee_word, num(fill["fee"]), local_stamp(fill["ts"]))
+                for fill in order["fills"]
+            ),
+            "",
+        )
+        return (
+            *(side, order["identifier"], local_stamp(order["ts"], "m-d H:i:s"), side, side, code_label(side, "side")),
+            *(ord_type, code_label(ord_type, "order_type"), status, status, truncatechars(order["error_message"], 200)),
+            *(code_label(status, "order_status"), num(order["price"]), volume_text(order["volume"])),
+            *(volume_text(order["executed_volume"]), num(order["paid_fee"]), fills),
+        )
+
+    return escaped_rows(_ORDER_ROW, (cells(order) for order in orders), "\n      ")
+
+
+_EVENT_ROW = (
+    '<li class="level-{}"><time>{}</time> <span data-level="{}" class="lvl">{}</span>'
+    ' <span data-kind="{}" class="kind">{}</span> {}</li>'
+)
+
+
+@register.simple_tag
+def event_rows(events: Sequence[Any]) -> SafeString:
+    """The Log panel's lines (selectors.events_recent)."""
+    rows = (
+        (
+            *(event.level, local_stamp(event.ts, "m-d H:i:s"), event.level, code_label(event.level, "level")),
+            *(event.kind, code_label(event.kind, "kind"), truncatechars(event_text(event), 240)),
+        )
+        for event in events
+    )
+    return escaped_rows(_EVENT_ROW, rows, "\n    ")
+
+
+def local_stamp(value: datetime | None, format_string: str = "H:i:s") -> str:
+    """`{{ value|stamp:format_string }}` outside a template (which shows an aware time in the current time zone)."""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return stamp(value, format_string)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django import template
+from django.utils.formats import localize
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 from trading.charts import line_chart_svg
+from trading.templatetags.dashboard import escaped_rows, krw, local_stamp, num, pct, sign_class, signed_krw, stamp
 
 register = template.Library()
 
@@ -29,7 +32,18 @@ REASON_LABELS = {
 @register.filter
 def reason_label(code: str) -> str:
     """An entry or exit reason code (trading/round_trips.py) in the reader's language."""
-    return str(REASON_LABELS.get(code, code))
+    label = REASON_LABELS.get(code)
+    if label is None:
+        return str(code)
+    key = (get_language(), code)
+    shown = _reasons_shown.get(key)
+    if shown is None:
+        shown = _reasons_shown[key] = str(label)
+    return shown
+
+
+# Two per row of a polled table: each reason is looked up in the catalogue once per language.
+_reasons_shown: dict[tuple[str | None, str], str] = {}
 
 
 @register.filter
@@ -72,3 +86,87 @@ def signed_pct(value: Decimal | None) -> str:
     if rounded == 0:
         return "0.00%"
     return f"{rounded:+}%"
+
+
+_ROUND_TRIP_ROW = (
+    '<tr class="round-trip">\n'
+    '        <td data-label="{}">{}</td>\n'
+    '        <td data-label="{}">{}</td>\n'
+    '        <td class="num" data-label="{}">{}</td>\n'
+    '        <td class="num" data-label="{}">{}</td>\n'
+    '        <td class="num" data-label="{}">{}</td>\n'
+    '        <td class="num" data-label="{}">{}</td>\n'
+    '        <td class="num {}" data-label="{}" data-profit="{}">{} KRW ({})</td>\n'
+    '        <td data-label="{}">{} → {}</td>\n'
+    '        <td data-label="{}">{}</td>\n'
+    "      </tr>"
+)
+
+
+@register.simple_tag
+def round_trip_rows(trips: Sequence[object], now: datetime) -> SafeString:
+    """The rows of the round trips table, built in one pass: the panel is polled, and the template language's
+    lookups and filters per cell cost milliseconds for 20 rows. The same markup as a template row, escaped alike."""
+    labels = [
+        gettext(text) for text in ("Entry", "Exit", "Entry price", "Exit price", "Volume", "Fees", "Profit", "Reason", "Holding")
+    ]
+    return escaped_rows(_ROUND_TRIP_ROW, (_round_trip_cells(trip, now, labels) for trip in trips), "\n      ")
+
+
+def _round_trip_cells(trip: Any, now: datetime, labels: list[str]) -> tuple[object, ...]:
+    entry, exit_, entry_price, exit_price, volume, fees, profit, reason, holding = labels
+    return (
+        entry,
+        local_stamp(trip.entry_at, "m-d H:i:s"),
+        exit_,
+        local_stamp(trip.exit_at, "m-d H:i:s"),
+        entry_price,
+        num(trip.avg_entry_price),
+        exit_price,
+        num(trip.avg_exit_price),
+        volume,
+        num(trip.buy_volume),
+        fees,
+        krw(trip.fees),
+        sign_class(trip.profit),
+        profit,
+        localize(trip.profit),
+        signed_krw(trip.profit),
+        signed_pct(trip.profit_pct),
+        reason,
+        reason_label(trip.entry_reason),
+        reason_label(trip.exit_reason),
+        holding,
+        holding_text(trip_holding(trip, now)),
+    )
+
+
+_PERIOD_ROW = (
+    '<tr data-period-start="{}">\n'
+    '          <td data-label="{}">{}</td>\n'
+    '          <td class="num" data-label="{}">{}</td>\n'
+    '          <td class="num" data-label="{}">{}</td>\n'
+    '          <td class="num {}" data-label="{}" data-profit="{}">{} KRW</td>\n'
+    '          <td class="num" data-label="{}">{}</td>\n'
+    "        </tr>"
+)
+
+
+@register.simple_tag
+def period_rows(rows: Sequence[Any], period: str) -> SafeString:
+    """The rows of a Performance period table (trade_selectors.profit_by_period), built in one pass."""
+    period_label, trips, win_rate, profit, fees = (
+        gettext(text) for text in ("Period", "Round trips", "Win rate", "Profit", "Fees")
+    )
+    return escaped_rows(
+        _PERIOD_ROW,
+        (
+            (
+                *(stamp(row.start, "Y-m-d"), period_label, stamp(row.start, "Y-m" if period == "month" else "Y-m-d")),
+                *(trips, localize(row.stats.trades), win_rate, pct(row.stats.win_rate), sign_class(row.stats.profit), profit),
+                *(localize(row.stats.profit), signed_krw(row.stats.profit), fees, krw(row.stats.fees)),
+            )
+            for row in rows
+        ),
+        "\n        ",
+    )

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import timezone, translation
 from factory.django import DjangoModelFactory
 
 from tests import factories
@@ -23,6 +23,16 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a Korean request through the test client leaves Korean active in
+    the worker's thread (LocaleMiddleware activates it and nothing switches back), and a later test of a command
+    would then read Korean messages that a fresh process never would."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

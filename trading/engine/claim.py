@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db.models import Exists, F
 
 from trading.engine.outcome import EngineStopped
 from trading.models import EngineState
@@ -30,6 +30,10 @@ class Claim:
         current = EngineState.objects.filter(pk=EngineState.SINGLETON_PK, owner=owner)
         generation = current.values_list("claim_generation", flat=True).first()
         return cls(owner=owner, generation=-1 if generation is None else generation)
+
+    def held(self) -> Exists:
+        """A condition for an UPDATE's WHERE: true while this claim still holds the engine."""
+        return Exists(EngineState.objects.filter(pk=EngineState.SINGLETON_PK, owner=self.owner, claim_generation=self.generation))
 
     def holder(self) -> tuple[str, int]:
         """Who holds the claim now: (owner, generation)."""

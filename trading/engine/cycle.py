@@ -289,7 +289,11 @@ class TradingEngine:
     def _pnl_tracker(self) -> PnlTracker:
         if self._pnl is None:
             self._pnl = PnlTracker(
-                market=self.market, account=self.account, fee_rate=self.orders.fee_rates["sell"], price_at=self._price_at
+                market=self.market,
+                account=self.account,
+                fee_rate=self.orders.fee_rates["sell"],
+                price_at=self._price_at,
+                claim=self.orders.claim,
             )
             # The dashboard values the open position with the same sell fee (trading/trade_selectors.py).
             self.metrics.extra["sell_fee_rate"] = format(self._pnl.fee_rate, "f")

@@ -41,6 +41,7 @@ from exchange.exceptions import ExchangeError, RateLimited, StopTrading
 from exchange.rules import DEFAULT_FEE_RATE
 from exchange.types import Balance, SideName, side_name
 from trading import events
+from trading.engine.claim import Claim, ClaimLost
 from trading.engine.days import trading_day
 from trading.models import BalanceSnapshot, Fill, Order, PnlDaily
 from trading.round_trips import is_dust, mark_to_market, sell_from_position
@@ -282,9 +283,13 @@ class PnlTracker:
         account: str,
         fee_rate: Decimal = DEFAULT_FEE_RATE,
         price_at: Callable[[datetime], Decimal | None] | None = None,
+        claim: Claim | None = None,
     ) -> None:
         self.market = market
         self.account = account
+        self.claim = claim
+        """With a claim, the day's row is written only while the claim holds (in the same UPDATE): a process frozen
+        past its claim and woken after a takeover must not write its stale book over the new owner's figures."""
         self.fee_rate = fee_rate
         self.price_at = price_at
         """Gives the market price at a moment (the close of the candle before it), or None when there is none;
@@ -432,7 +437,13 @@ class PnlTracker:
         key = (row.realized, row.fees, row.trades, row.unrealized, row.equity_start, row.equity_peak, row.equity_last)
         if key != self._last_written:
             # The day's start fields are written by establish_day_start alone.
-            row.save(update_fields=[*_PNL_FIGURES, "updated_at"])
+            if self.claim is None:
+                row.save(update_fields=[*_PNL_FIGURES, "updated_at"])
+            else:
+                figures = {name: getattr(row, name) for name in _PNL_FIGURES}
+                held = PnlDaily.objects.filter(pk=row.pk).filter(self.claim.held())
+                if not held.update(**figures, updated_at=timezone.now()):
+                    raise self.claim.lost_to() or ClaimLost(self.claim, "", -1)
             self._last_written = key
         return PnlUpdate(
             day=day,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict, Unpack
 
 from django.db.models import CharField, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -34,7 +34,7 @@ _STATE_NOW = Coalesce(
 )
 
 
-def event_record(
+def _event_row(
     *,
     kind: str,
     message: str,
@@ -43,8 +43,8 @@ def event_record(
     meta: dict[str, Any] | None = None,
     state: str | None = None,
 ) -> EngineEvent:
-    """Write one audit row (every configured secret masked, meta included) and mirror it to the log."""
-    event = EngineEvent.objects.create(
+    """An audit row ready to be written, every configured secret masked (meta included)."""
+    return EngineEvent(
         kind=kind,
         level=level,
         actor=mask_configured_secrets(actor)[:150],
@@ -52,11 +52,34 @@ def event_record(
         message=mask_configured_secrets(message),
         meta=mask_configured_value(meta or {}),
     )
-    if state is None:
-        # The state was read by the INSERT itself; reading it back (only if asked) costs a query then, not now.
-        del event.__dict__["state"]
-    logger.log(_LOG_LEVELS.get(level, logging.INFO), "%s: %s", kind, event.message)
-    return event
+
+
+def _written(rows: list[EngineEvent]) -> list[EngineEvent]:
+    """Write `rows` in one INSERT, in their order, and mirror each to the log."""
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)
+    else:
+        EngineEvent.objects.bulk_create(rows)
+    for event in rows:
+        if isinstance(event.__dict__.get("state"), Coalesce):
+            # The state was read by the INSERT itself; reading it back (only if asked) costs a query then, not now.
+            del event.__dict__["state"]
+        logger.log(_LOG_LEVELS.get(event.level, logging.INFO), "%s: %s", event.kind, event.message)
+    return rows
+
+
+class _EventFields(TypedDict, total=False):
+    kind: Required[str]
+    message: Required[str]
+    level: str
+    actor: str
+    meta: dict[str, Any] | None
+    state: str | None
+
+
+def event_record(**fields: Unpack[_EventFields]) -> EngineEvent:
+    """Write one audit row (every configured secret masked, meta included) and mirror it to the log."""
+    return _written([_event_row(**fields)])[0]
 
 
 def state_changed(*, old: str, new: str, actor: str, reason: str) -> EngineEvent:
@@ -207,7 +230,7 @@ def engine_released(*, owner: str, reason: str) -> EngineEvent:
     )
 
 
-def order_event(
+def _order_row(
     *, kind: str, order: Any, message: str, level: str = Level.INFO, extra: dict[str, Any] | None = None
 ) -> EngineEvent:
     meta = {
@@ -220,7 +243,13 @@ def order_event(
         "status": order.status,
         **(extra or {}),
     }
-    return event_record(kind=kind, level=level, actor="engine", message=message, meta=meta)
+    return _event_row(kind=kind, level=level, actor="engine", message=message, meta=meta)
+
+
+def order_event(
+    *, kind: str, order: Any, message: str, level: str = Level.INFO, extra: dict[str, Any] | None = None
+) -> EngineEvent:
+    return _written([_order_row(kind=kind, order=order, message=message, level=level, extra=extra)])[0]
 
 
 def order_intent(*, order: Order, reason: str, decision: dict[str, Any] | None = None) -> EngineEvent:
@@ -232,13 +261,22 @@ def order_intent(*, order: Order, reason: str, decision: dict[str, Any] | None =
     )
 
 
-def order_submitted(*, order: Order) -> EngineEvent:
-    return order_event(
+def _order_submitted_row(order: Order) -> EngineEvent:
+    return _order_row(
         kind=Kind.ORDER_SUBMITTED,
         order=order,
         message=f"Order placed: {order_described(order)} → {order.status} (uuid {order.exchange_uuid})",
         extra={"executed_volume": order.executed_volume, "executed_funds": order.executed_funds, "paid_fee": order.paid_fee},
     )
+
+
+def order_submitted(*, order: Order) -> EngineEvent:
+    return _written([_order_submitted_row(order)])[0]
+
+
+def order_placed(*, order: Order, fills: list[Any]) -> list[EngineEvent]:
+    """The placed order's event and one per fill it came back with, written together (one INSERT on every order)."""
+    return _written([_order_submitted_row(order), *(_fill_row(fill) for fill in fills)])
 
 
 def order_rejected(*, order: Order, message: str, level: str = Level.WARNING, extra: dict[str, Any] | None = None) -> EngineEvent:
@@ -286,9 +324,9 @@ def order_described(order: Order) -> str:
     return f"{order.side} {order.ord_type} {amount} on {order.market}"
 
 
-def fill_recorded(*, fill: Any) -> EngineEvent:
+def _fill_row(fill: Any) -> EngineEvent:
     order = fill.order
-    return event_record(
+    return _event_row(
         kind=Kind.FILL,
         actor="engine",
         message=(
@@ -305,6 +343,10 @@ def fill_recorded(*, fill: Any) -> EngineEvent:
             "fee": fill.fee,
         },
     )
+
+
+def fill_recorded(*, fill: Any) -> EngineEvent:
+    return _written([_fill_row(fill)])[0]
 
 
 def exchange_error(*, error: BaseException, step: str, failures: int, retry_in_sec: float | None) -> EngineEvent:

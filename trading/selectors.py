@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from bisect import bisect_left
 from collections.abc import Sequence
@@ -11,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Exists, Prefetch, Subquery
+from django.db import connection, models
+from django.db.models import Exists, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from exchange.redact import mask_configured_secrets
@@ -528,19 +529,48 @@ class CycleInputs:
     """A manual order request for this market waits to be carried out (or to be settled from its order)."""
     strategy_params: dict[str, Any] | None
     """The stored parameters of the strategy (None: none stored, the defaults apply)."""
+    orders_open: bool = True
+    """An order of the account is not final yet (NEW, WAIT or UNKNOWN); True when no account was asked about."""
 
 
-def engine_cycle_inputs(*, market: str, strategy: str) -> CycleInputs:
-    """The engine's state row, whether a manual request waits, and the strategy's stored parameters."""
+def _cycle_inputs_query(*, market: str, strategy: str, account: str | None) -> QuerySet[EngineState]:
     waiting = (ManualOrderRequest.Status.PENDING, ManualOrderRequest.Status.PROCESSING)
     pending = ManualOrderRequest.objects.filter(status__in=waiting, market=market)
     params = StrategyConfig.objects.filter(strategy=strategy).values("params")[:1]
-    row = (
-        EngineState.objects.filter(pk=EngineState.SINGLETON_PK)
-        .annotate(manual_pending=Exists(pending), stored_params=Subquery(params, output_field=models.JSONField()))
-        .first()
-    )
+    annotations: dict[str, Any] = {
+        "manual_pending": Exists(pending),
+        "stored_params": Subquery(params, output_field=models.JSONField()),
+    }
+    if account is not None:
+        # The same literal condition as the partial index on open orders, so the lookup stays on that small index.
+        annotations["orders_open"] = Exists(Order.objects.filter(status__literal_in=Order.OPEN_STATUSES, account=account))
+    return EngineState.objects.filter(pk=EngineState.SINGLETON_PK).annotate(**annotations)
+
+
+_CYCLE_INPUTS_SQL: dict[tuple[str, str, str, str, str | None], tuple[str, tuple[Any, ...]]] = {}
+
+
+def engine_cycle_inputs(*, market: str, strategy: str, account: str | None = None) -> CycleInputs:
+    """The engine's state row, whether a manual request waits, the strategy's stored parameters and, with
+    `account`, whether any of its orders is still open (so the usual cycle, with none open, reads no order).
+
+    The query's SQL is built once per process and database: the ORM spends longer composing its three
+    subqueries than the database spends answering them, and the engine asks the same question every cycle."""
+    key = (connection.alias, connection.vendor, market, strategy, account)
+    compiled = _CYCLE_INPUTS_SQL.get(key)
+    if compiled is None:
+        sql, sql_params = _cycle_inputs_query(market=market, strategy=strategy, account=account).query.sql_with_params()
+        compiled = _CYCLE_INPUTS_SQL[key] = (sql, tuple(sql_params))
+    row = next(iter(EngineState.objects.raw(compiled[0], compiled[1])), None)
     if row is None:
         EngineState.load()
-        return engine_cycle_inputs(market=market, strategy=strategy)
-    return CycleInputs(state=row, manual_pending=bool(row.manual_pending), strategy_params=row.stored_params)
+        return engine_cycle_inputs(market=market, strategy=strategy, account=account)
+    stored = getattr(row, "stored_params", None)
+    if isinstance(stored, str | bytes):
+        stored = json.loads(stored)  # a raw read leaves the subquery's JSON as the database sent it
+    return CycleInputs(
+        state=row,
+        manual_pending=bool(getattr(row, "manual_pending", False)),
+        strategy_params=stored,
+        orders_open=bool(getattr(row, "orders_open", True)),
+    )

@@ -562,11 +562,14 @@ def slippage_reasons() -> list[str]:
 
 
 def event_function_names() -> set[str]:
-    """The functions of trading/events.py that write an event (each must be in the inventory)."""
+    """The functions of trading/events.py that write an event (each must be in the inventory); the private ones
+    only build a row for them."""
     return {
         name
         for name, function in inspect.getmembers(events, inspect.isfunction)
-        if function.__module__ == events.__name__ and inspect.signature(function).return_annotation in ("EngineEvent",)
+        if function.__module__ == events.__name__
+        and not name.startswith("_")
+        and inspect.signature(function).return_annotation in ("EngineEvent",)
     }
 
 

@@ -198,6 +198,35 @@ def test_an_event_reads_the_state_in_its_own_insert(django_assert_num_queries):
     assert EngineEvent.objects.get(pk=events.engine_error(message="no state row").pk).state == ""
 
 
+def test_a_placed_order_and_its_fills_are_written_in_one_insert_in_order(django_assert_num_queries, caplog):
+    EngineState.load()
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state=EngineState.State.RUNNING)
+    order = OrderFactory(side="buy")
+    fills = [FillFactory(order=order, volume=Decimal("0.0001")), FillFactory(order=order, volume=Decimal("0.00005"))]
+
+    with django_assert_num_queries(1):
+        written = events.order_placed(order=order, fills=fills)
+
+    rows = list(EngineEvent.objects.order_by("id"))
+    assert [row.kind for row in rows] == [EngineEvent.Kind.ORDER_SUBMITTED, EngineEvent.Kind.FILL, EngineEvent.Kind.FILL]
+    assert [row.pk for row in rows] == [event.pk for event in written]
+    assert {row.state for row in rows} == {EngineState.State.RUNNING}
+    assert [row.meta["trade_id"] for row in rows[1:]] == [fill.trade_id for fill in fills]
+    assert rows[1].meta["volume"] == "0.0001"
+    assert all(row.meta["order_id"] == order.pk for row in rows)
+    assert [record.getMessage().split(":")[0] for record in caplog.records if record.name == "autocoin.events"] == [
+        "order_submitted",
+        "fill",
+        "fill",
+    ]
+
+
+def test_a_placed_order_without_fills_writes_its_own_event_only():
+    order = OrderFactory()
+    assert [event.kind for event in events.order_placed(order=order, fills=[])] == [EngineEvent.Kind.ORDER_SUBMITTED]
+    assert EngineEvent.objects.count() == 1
+
+
 def test_secrets_never_reach_the_log(settings):
     settings.UPBIT_SECRET_KEY = "very-secret-upbit-key-123"
     event = events.engine_error(

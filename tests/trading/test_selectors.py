@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.factories import BalanceSnapshotFactory, FillFactory, ManualOrderRequestFactory, PnlDailyFactory
+from tests.factories import BalanceSnapshotFactory, FillFactory, ManualOrderRequestFactory, OrderFactory, PnlDailyFactory
 from tests.web.conftest import engine_heartbeat
 from trading import selectors
-from trading.models import EngineState, StrategyConfig
+from trading.models import EngineState, Order, StrategyConfig
 
 State = EngineState.State
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,29 @@ def test_the_cycle_inputs_say_whether_a_manual_request_waits_and_carry_the_store
 
     ManualOrderRequestFactory(kind="buy", krw=Decimal("10000"), market="KRW-BTC")
     assert selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross").manual_pending
+
+
+def test_the_cycle_inputs_say_whether_an_order_of_the_account_is_still_open(django_assert_num_queries):
+    account = "live:api.upbit.com:0123456789ab"
+    with django_assert_num_queries(1):
+        assert not selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross", account=account).orders_open
+    OrderFactory(status=Order.Status.DONE, account=account)
+    OrderFactory(status=Order.Status.WAIT, account="paper")  # another account's open order is not this one's
+    assert not selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross", account=account).orders_open
+    for status in Order.OPEN_STATUSES:
+        order = OrderFactory(status=status, account=account)
+        assert selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross", account=account).orders_open, status
+        order.delete()
+    # without an account nobody asked: the engine then reads the orders itself
+    assert selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross").orders_open
+
+
+def test_the_cycle_inputs_read_stored_parameters_and_fresh_values_every_time():
+    first = selectors.engine_cycle_inputs(market="KRW-BTC", strategy="macd", account="paper")
+    assert first.strategy_params is None
+    StrategyConfig.objects.create(strategy="macd", params={"fast": 12, "slow": 26, "signal": 9, "note": "한글"})
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(kill_switch=True)
+    again = selectors.engine_cycle_inputs(market="KRW-BTC", strategy="macd", account="paper")
+    assert again.strategy_params == {"fast": 12, "slow": 26, "signal": 9, "note": "한글"}
+    assert again.state.kill_switch is True
+    assert isinstance(again.state, EngineState)

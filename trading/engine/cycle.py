@@ -130,6 +130,7 @@ class TradingEngine:
         """The market stream (set by the runner when MARKET_STREAM is on): prices, wake-ups, reported fills."""
         self._reconciled_at_start = False
         self._fills_unread = True
+        self._fills_in_hand: list[Fill] = []
         self._failures_at_start = 0
         self.metrics.extra["mode"] = self.mode
         self.metrics.extra["account"] = self.account
@@ -198,14 +199,15 @@ class TradingEngine:
     # --- the steps -------------------------------------------------------------------------------
     def _cycle(self, *, may_trade: bool) -> CycleOutcome:
         outcome = CycleOutcome(ok=True)
-        inputs = selectors.engine_cycle_inputs(market=self.market, strategy=settings.STRATEGY)
+        inputs = selectors.engine_cycle_inputs(market=self.market, strategy=settings.STRATEGY, account=self.account)
         state = inputs.state
         self._failures_at_start = state.consecutive_failures
         if state.kill_switch or state.state == State.ERROR:
             may_trade = False
         self.orders.refresh_fees()
         self.orders.none_open = False
-        self._reconcile()
+        self.orders.state_seen = state
+        self._reconcile(orders_open=inputs.orders_open)
 
         ticker = (self.feed.ticker() if self.feed is not None else None) or self.exchange.get_ticker(self.market)
         price, now = ticker.trade_price, ticker.timestamp
@@ -233,9 +235,7 @@ class TradingEngine:
         if not stale:
             self._decide(strategy, prepared, candles, moment, outcome, may_trade=may_trade, acted=acted)
 
-        if self._fills_unread:
-            pnl.absorb_new_fills()
-            self._fills_unread = False
+        self._absorb_fills(pnl)
         self.books.record(moment.holdings, price, pnl)
         if stale:
             raise StaleMarketData(
@@ -245,7 +245,7 @@ class TradingEngine:
             )
         return outcome
 
-    def _reconcile(self) -> None:
+    def _reconcile(self, *, orders_open: bool = True) -> None:
         reported = self.feed.take_orders() if self.feed is not None else set()
         if reported and self._reconciled_at_start:
             # The stream saw a trade: ask REST about exactly those orders now (REST is the truth; fills by trade id).
@@ -257,8 +257,9 @@ class TradingEngine:
             pending = order_ops.open_orders(account=self.account)
         else:
             # One read of the open orders serves the reconcile and the requested cancels; with none open and
-            # no fills known to be missing (the usual cycle), nothing else is asked.
-            pending = order_ops.open_orders(account=self.account)
+            # no fills known to be missing (the usual cycle), nothing else is asked. The cycle's first read already
+            # said whether any is open: with none, the orders are not read at all.
+            pending = order_ops.open_orders(account=self.account) if orders_open else []
             if pending or self.orders.fills_pending:
                 result = order_ops.orders_reconcile(
                     self.exchange,
@@ -280,11 +281,18 @@ class TradingEngine:
     def _moment(self, price: Decimal, now: datetime, pnl: PnlTracker) -> GateInput:
         """Fresh balances (and the fills they came with) at this cycle's price and time."""
         holdings = holdings_from_balances(self.exchange.get_accounts(), self.market)
-        if self._fills_unread:
-            # Only this process records fills (through _on_fill), so the book is read again only after one.
-            pnl.absorb_new_fills()
-            self._fills_unread = False
+        self._absorb_fills(pnl)
         return GateInput(price=price, now=now, holdings=holdings, pnl=pnl)
+
+    def _absorb_fills(self, pnl: PnlTracker) -> None:
+        """Bring the PnL book up to date. Only this process records fills, and each one comes through `_on_fill`:
+        those are folded in as they are; the table is read only when fills may have come another way."""
+        if self._fills_unread:
+            pnl.absorb_new_fills()
+        elif self._fills_in_hand:
+            pnl.absorb_fills(self._fills_in_hand)
+        self._fills_unread = False
+        self._fills_in_hand = []
 
     def _pnl_tracker(self) -> PnlTracker:
         if self._pnl is None:
@@ -414,7 +422,7 @@ class TradingEngine:
         )
 
     def _on_fill(self, fill: Fill) -> None:
-        self._fills_unread = True
+        self._fills_in_hand.append(fill)
         self.metrics.add("fills_total")
         order = fill.order
         self.notifier.send(

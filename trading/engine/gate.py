@@ -81,6 +81,9 @@ class OrderPath:
         # Set by the cycle when its reconcile found no open order of this account at all (then none is open
         # on this market either); spent by the first order the gate considers.
         self.none_open = False
+        # Set by the cycle to the state row it read at its start; spent by the first evaluation, so a cycle's
+        # first order reads no row again, and any later one in the same cycle sees what earlier orders changed.
+        self.state_seen: EngineState | None = None
         self.last_rejection: dict[str, str] | None = None
         self._order_failures_seen = 1  # unknown until the gate reads the state row: reset it after an order
         self._fees_at: float | None = None
@@ -148,7 +151,8 @@ class OrderPath:
     # --- the gate ------------------------------------------------------------------------------------
     def evaluate(self, intent: risk.OrderIntent, moment: GateInput) -> risk.RiskResult:
         """Size `intent` and apply the risk rules at `moment`."""
-        state = EngineState.load()
+        state = self.state_seen or EngineState.load()
+        self.state_seen = None
         self._order_failures_seen = state.consecutive_order_failures
         self._market_offline_marked = state.market_offline_at is not None
         opening = intent.side == "buy" and intent.source == risk.IntentSource.STRATEGY

@@ -123,9 +123,13 @@ def open_orders(market: str | None = None, account: str | None = None) -> list[O
 FILL_CHECK_WINDOW = timedelta(days=2)
 
 
-def missing_fills(order: Order) -> bool:
-    """The exchange reports more executed volume than the fills recorded for this order."""
-    recorded: Decimal = order.fills.aggregate(total=Sum("volume"))["total"] or Decimal("0")
+def missing_fills(order: Order, recorded_fills: list[Fill] | None = None) -> bool:
+    """The exchange reports more executed volume than the fills recorded for this order. `recorded_fills`: every
+    fill the order has, when the caller knows them (an order just placed has only those this process recorded)."""
+    if recorded_fills is not None:
+        recorded = sum((fill.volume for fill in recorded_fills), Decimal("0"))
+    else:
+        recorded = order.fills.aggregate(total=Sum("volume"))["total"] or Decimal("0")
     return bool(order.executed_volume > recorded)
 
 
@@ -265,19 +269,22 @@ def order_submit(
     except BaseException as error:
         services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=type(error).__name__, error_message=str(error))
         raise
+    # The order is new: its only fills are the ones recorded here, so they need not be read back to be counted.
     fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates))
-    fills_pending = missing_fills(order)
+    fills_pending = missing_fills(order, fills)
     if fills_pending:
         # Upbit's answer to a new order carries no trades: read them now (or in the next reconcile).
         try:
             fills += services.order_apply_info(
                 order=order, info=exchange.get_order(uuid=info.uuid), fee_rate=_fee_rate(order, fee_rates), totals_as_fill=True
             )
-            fills_pending = missing_fills(order)
+            fills_pending = missing_fills(order, fills)
         except ExchangeError as error:
             logger.info("trades of order %s not read yet (%s); the next reconcile reads them", order.identifier, error)
-    events.order_submitted(order=order)
-    _announce_fills(fills, on_fill)
+    events.order_placed(order=order, fills=fills)  # one INSERT for the order's event and its fills'
+    for fill in fills:
+        if on_fill is not None:
+            on_fill(fill)
     return SubmitResult(order=order, placed=True, new_fills=fills, fills_pending=fills_pending)
 
 

@@ -290,14 +290,19 @@ def fill_record(*, order: Order, trade: Trade, fee_rate: Decimal) -> tuple[Fill,
     return Fill.objects.get_or_create(trade_id=trade.uuid, defaults=_fill_values(order, trade, fee_rate))
 
 
-def _fills_record_new(*, order: Order, trades: tuple[Trade, ...], fee_rate: Decimal, one_by_one: bool) -> list[Fill]:
-    """The fills of `trades` not recorded before. At once: one read of the trade ids already known, then plain
-    inserts (no savepoint per trade); a trade recorded by another writer in between makes the insert fail, and the
-    caller applies the answer again `one_by_one`."""
+def _fills_record_new(
+    *, order: Order, trades: tuple[Trade, ...], fee_rate: Decimal, one_by_one: bool, recorded: frozenset[str] | None
+) -> list[Fill]:
+    """The fills of `trades` not recorded before. At once: one read of the trade ids already known (none when the
+    caller knows them: `recorded`), then plain inserts (no savepoint per trade); a trade recorded by another writer
+    in between makes the insert fail, and the caller applies the answer again `one_by_one`."""
     if one_by_one:
-        recorded = [fill_record(order=order, trade=trade, fee_rate=fee_rate) for trade in trades]
-        return [fill for fill, created in recorded if created]
-    seen = set(Fill.objects.filter(trade_id__in=[trade.uuid for trade in trades]).values_list("trade_id", flat=True))
+        pairs = [fill_record(order=order, trade=trade, fee_rate=fee_rate) for trade in trades]
+        return [fill for fill, created in pairs if created]
+    if recorded is not None:
+        seen = set(recorded)
+    else:
+        seen = set(Fill.objects.filter(trade_id__in=[trade.uuid for trade in trades]).values_list("trade_id", flat=True))
     fills: list[Fill] = []
     for trade in trades:
         if trade.uuid not in seen:
@@ -306,27 +311,41 @@ def _fills_record_new(*, order: Order, trades: tuple[Trade, ...], fee_rate: Deci
     return fills
 
 
-def order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool = False) -> list[Fill]:
+def order_apply_info(
+    *, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool = False, recorded: frozenset[str] | None = None
+) -> list[Fill]:
     """Apply the exchange's view of an order to our row and record its new fills. Returns new fills.
 
     Fills come from the order's trades. Only with `totals_as_fill` (an answer to a lookup of a final
     order, whose trade list is then complete) does an order reported with an executed volume but no
     trades become one fill made from its totals; an order-placement answer never carries trades, and
-    turning it into a fill would count the trades twice when they are read later."""
+    turning it into a fill would count the trades twice when they are read later.
+
+    `recorded`: the trade ids of every fill the order has, when the caller knows them all (an order it has just
+    placed), so they are not read again; the unique trade id still guards against a double count."""
     try:
-        return _order_apply_info(order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=False)
+        return _order_apply_info(
+            order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=False, recorded=recorded
+        )
     except IntegrityError:
         # A trade id was recorded meanwhile (nothing of this attempt was kept): each trade on its own now.
-        return _order_apply_info(order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=True)
+        return _order_apply_info(
+            order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=True, recorded=None
+        )
 
 
-def _order_apply_info(*, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool, one_by_one: bool) -> list[Fill]:
+def _order_apply_info(
+    *, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool, one_by_one: bool, recorded: frozenset[str] | None
+) -> list[Fill]:
     with transaction.atomic():
         new_fills = (
-            _fills_record_new(order=order, trades=info.trades, fee_rate=fee_rate, one_by_one=one_by_one) if info.trades else []
+            _fills_record_new(order=order, trades=info.trades, fee_rate=fee_rate, one_by_one=one_by_one, recorded=recorded)
+            if info.trades
+            else []
         )
+        has_fills = bool(recorded) if recorded is not None else order.fills.exists()
         # Without per-trade detail (the exchange reported totals only), the final totals become one fill.
-        if totals_as_fill and not info.trades and info.is_final and info.executed_volume > 0 and not order.fills.exists():
+        if totals_as_fill and not info.trades and info.is_final and info.executed_volume > 0 and not has_fills:
             funds = info.filled_funds or Decimal("0")
             price = (funds / info.executed_volume).quantize(Decimal("0.00000001")) if funds else (info.price or Decimal("0"))
             if price > 0:

@@ -270,13 +270,17 @@ def order_submit(
         services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=type(error).__name__, error_message=str(error))
         raise
     # The order is new: its only fills are the ones recorded here, so they need not be read back to be counted.
-    fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates))
+    fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates), recorded=frozenset())
     fills_pending = missing_fills(order, fills)
     if fills_pending:
         # Upbit's answer to a new order carries no trades: read them now (or in the next reconcile).
         try:
             fills += services.order_apply_info(
-                order=order, info=exchange.get_order(uuid=info.uuid), fee_rate=_fee_rate(order, fee_rates), totals_as_fill=True
+                order=order,
+                info=exchange.get_order(uuid=info.uuid),
+                fee_rate=_fee_rate(order, fee_rates),
+                totals_as_fill=True,
+                recorded=frozenset(fill.trade_id for fill in fills),
             )
             fills_pending = missing_fills(order, fills)
         except ExchangeError as error:

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.factories import BalanceSnapshotFactory, FillFactory, ManualOrderRequestFactory, PnlDailyFactory
+from tests.factories import BalanceSnapshotFactory, FillFactory, ManualOrderRequestFactory, OrderFactory, PnlDailyFactory
 from tests.web.conftest import engine_heartbeat
 from trading import selectors
-from trading.models import EngineState, StrategyConfig
+from trading.models import EngineState, Order, StrategyConfig
 
 State = EngineState.State
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,50 @@ def test_the_cycle_inputs_say_whether_a_manual_request_waits_and_carry_the_store
 
     ManualOrderRequestFactory(kind="buy", krw=Decimal("10000"), market="KRW-BTC")
     assert selectors.engine_cycle_inputs(market="KRW-BTC", strategy="sma_cross").manual_pending
+
+
+def test_the_order_limit_reads_are_one_query_of_this_account_and_market(django_assert_num_queries, settings, frozen_now):
+    frozen_now.now = timezone.localtime(frozen_now.now).replace(hour=12, minute=0, second=0)  # well inside one day
+    now = timezone.now()
+    OrderFactory(side="buy", ts=now - timedelta(seconds=20), executed_funds=Decimal("7000"))
+    OrderFactory(side="buy", ts=now - timedelta(seconds=5), status=Order.Status.REJECTED)  # never sent: no cooldown
+    OrderFactory(side="sell", ts=now - timedelta(seconds=50), executed_funds=Decimal("9000"))
+    OrderFactory(side="sell", ts=now - timedelta(seconds=1), status=Order.Status.WAIT, executed_funds=Decimal("0"))
+    OrderFactory(side="buy", ts=now - timedelta(days=2), executed_funds=Decimal("99000"))  # before today
+    OrderFactory(side="buy", ts=now, market="KRW-ETH", executed_funds=Decimal("50000"))  # another market
+    OrderFactory(side="buy", ts=now, account="someone-else", executed_funds=Decimal("60000"))  # another account
+    EngineState.load()
+    with django_assert_num_queries(1):
+        reads = selectors.order_limit_reads()
+    assert reads.last_ts == {"buy": now - timedelta(seconds=20), "sell": now - timedelta(seconds=1)}
+    assert reads.largest_today_krw == Decimal("9000")
+    settings.ORDER_COOLDOWN_SEC = 30
+    assert selectors.cooldown_remaining_sec(reads) == {"buy": 10, "sell": 29}
+
+
+def test_the_order_limit_reads_without_orders_or_a_state_row():
+    EngineState.objects.all().delete()
+    reads = selectors.order_limit_reads()
+    assert reads == selectors.OrderLimitReads(largest_today_krw=Decimal("0"), last_ts={"buy": None, "sell": None})
+    assert selectors.cooldown_remaining_sec() == {"buy": 0, "sell": 0}
+    assert selectors.order_largest_today_krw() == Decimal("0")
+
+
+def test_the_recent_orders_carry_their_own_fills_only(django_assert_num_queries):
+    now = timezone.now()
+    older = OrderFactory(ts=now - timedelta(minutes=3))
+    same_time_lower_id = OrderFactory(ts=now - timedelta(minutes=2))
+    oldest_listed = OrderFactory(ts=now - timedelta(minutes=2))
+    newest = OrderFactory(ts=now - timedelta(minutes=1))
+    for order, count in ((older, 1), (same_time_lower_id, 2), (oldest_listed, 2), (newest, 1)):
+        for index in range(count):
+            FillFactory(order=order, ts=order.ts + timedelta(seconds=10 - index), trade_id=f"{order.pk}-{index}")
+    with django_assert_num_queries(2):
+        rows = selectors.orders_recent_rows(limit=2)
+    assert [row["id"] for row in rows] == [newest.pk, oldest_listed.pk]
+    assert [fill["trade_id"] for fill in rows[1]["fills"]] == [f"{oldest_listed.pk}-1", f"{oldest_listed.pk}-0"]
+    assert [fill["trade_id"] for fill in rows[0]["fills"]] == [f"{newest.pk}-0"]
+    assert set(rows[0]["fills"][0]) == {"trade_id", "price", "volume", "funds", "fee", "ts"}
+    assert selectors.orders_recent_rows(limit=0) == []
+    Order.objects.filter(pk=newest.pk).update(ts=now)
+    assert selectors.orders_recent_rows(limit=1)[0]["fills"][0]["trade_id"] == f"{newest.pk}-0"

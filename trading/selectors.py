@@ -30,6 +30,8 @@ from trading.models import (
     Signal,
     StrategyConfig,
 )
+from trading.order_selectors import orders_recent_api_rows as orders_recent_api_rows  # reads of the order list
+from trading.order_selectors import orders_recent_rows as orders_recent_rows
 from trading.pause_selectors import entries_pause_status
 from trading.transitions import allowed_actions as allowed_actions  # a read: which buttons work now
 
@@ -151,48 +153,6 @@ def orders_recent(*, limit: int) -> list[Order]:
     orders = list(Order.objects.order_by("-ts", "-id").defer("raw").prefetch_related(fills)[:limit])
     for order in orders:
         order.error_message = masked(order.error_message)
-    return orders
-
-
-ORDER_ROW_FIELDS = (
-    "id",
-    "identifier",
-    "exchange_uuid",
-    "market",
-    "side",
-    "ord_type",
-    "status",
-    "mode",
-    "price",
-    "volume",
-    "executed_volume",
-    "executed_funds",
-    "paid_fee",
-    "reason",
-    "error_name",
-    "error_message",
-    "ts",
-    "updated_at",
-)
-FILL_ROW_FIELDS = ("order_id", "trade_id", "price", "volume", "funds", "fee", "ts")
-
-
-def orders_recent_rows(*, limit: int) -> list[dict[str, Any]]:
-    """The latest orders as plain dicts, each with its fills under "fills" (two queries, no model objects)."""
-    orders = list(Order.objects.order_by("-ts", "-id").values(*ORDER_ROW_FIELDS)[:limit])
-    fills: dict[int, list[dict[str, Any]]] = {order["id"]: [] for order in orders}
-    if orders:
-        # The fills of every order since the oldest one listed, kept for the listed ones: one bound instead of
-        # hundreds of ids to bind, and still only the orders read above (not one placed in between).
-        since = Fill.objects.filter(order__ts__gte=orders[-1]["ts"]).order_by("ts", "id").values_list(*FILL_ROW_FIELDS)
-        names = FILL_ROW_FIELDS[1:]
-        for order_id, *values in since:
-            listed = fills.get(order_id)
-            if listed is not None:
-                listed.append(dict(zip(names, values, strict=True)))
-    for order in orders:
-        order["fills"] = fills[order["id"]]
-        order["error_message"] = masked(order["error_message"])
     return orders
 
 

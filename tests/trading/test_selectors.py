@@ -142,23 +142,3 @@ def test_the_order_limit_reads_without_orders_or_a_state_row():
     assert reads == selectors.OrderLimitReads(largest_today_krw=Decimal("0"), last_ts={"buy": None, "sell": None})
     assert selectors.cooldown_remaining_sec() == {"buy": 0, "sell": 0}
     assert selectors.order_largest_today_krw() == Decimal("0")
-
-
-def test_the_recent_orders_carry_their_own_fills_only(django_assert_num_queries):
-    now = timezone.now()
-    older = OrderFactory(ts=now - timedelta(minutes=3))
-    same_time_lower_id = OrderFactory(ts=now - timedelta(minutes=2))
-    oldest_listed = OrderFactory(ts=now - timedelta(minutes=2))
-    newest = OrderFactory(ts=now - timedelta(minutes=1))
-    for order, count in ((older, 1), (same_time_lower_id, 2), (oldest_listed, 2), (newest, 1)):
-        for index in range(count):
-            FillFactory(order=order, ts=order.ts + timedelta(seconds=10 - index), trade_id=f"{order.pk}-{index}")
-    with django_assert_num_queries(2):
-        rows = selectors.orders_recent_rows(limit=2)
-    assert [row["id"] for row in rows] == [newest.pk, oldest_listed.pk]
-    assert [fill["trade_id"] for fill in rows[1]["fills"]] == [f"{oldest_listed.pk}-1", f"{oldest_listed.pk}-0"]
-    assert [fill["trade_id"] for fill in rows[0]["fills"]] == [f"{newest.pk}-0"]
-    assert set(rows[0]["fills"][0]) == {"trade_id", "price", "volume", "funds", "fee", "ts"}
-    assert selectors.orders_recent_rows(limit=0) == []
-    Order.objects.filter(pk=newest.pk).update(ts=now)
-    assert selectors.orders_recent_rows(limit=1)[0]["fills"][0]["trade_id"] == f"{newest.pk}-0"

@@ -91,7 +91,8 @@ class PermissionsBackend(ModelBackend):
         own: set[str] = set()
         grouped: set[str] = set()
         if user_obj.is_superuser:
-            own = {f"{app}.{codename}" for app, codename in Permission.objects.values_list("content_type__app_label", "codename")}
+            every = Permission.objects.values_list("content_type__app_label", "codename").order_by()
+            own = {f"{app}.{codename}" for app, codename in every}
             grouped = set(own)
         else:
             alias = router.db_for_read(Permission)

@@ -446,7 +446,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # --- Login throttling (docs/SECURITY.md) ------------------------------------------------------------
 # django-axes counts failed logins per user name and address (its AccessAttempt rows, listed in the admin
 # where "delete" unlocks); a success clears the count. A try during the lockout does not extend it.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Axes first (it refuses a locked-out login before any password is checked); then Django's model backend,
+# reading a user's permissions in one query (trading/auth.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "trading.auth.PermissionsBackend"]
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -457,7 +459,19 @@ AXES_CLIENT_IP_CALLABLE = "trading.auth.client_address"
 # Wrong API bearer tokens per address within LOGIN_LOCKOUT_MINUTES before the API answers 429 (trading/auth.py).
 API_TOKEN_FAILURE_LIMIT = 10
 # The token counter lives in this process's memory: one web process, and a restart forgets it.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "autocoin"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "autocoin"},
+    # Signed-in sessions, apart from the token counter so neither crowds the other out of its entries.
+    "sessions": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "autocoin-sessions",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
+}
+# Sessions are stored in the database and read from this process's memory: a poll costs no session query.
+# Signing out deletes both copies; the one web process (runall) is the only one that reads them.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 
 # --- HTTPS behind a reverse proxy (DJANGO_HTTPS=true; README "Behind HTTPS") -----------------------
 # The proxy ends TLS and tells Django so with X-Forwarded-Proto; Django itself only listens on loopback.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone, translation
 from factory.django import DjangoModelFactory
 
@@ -37,10 +37,12 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """The cache counts wrong API tokens per address: each test starts with none counted."""
+    """The cache counts wrong API tokens per address: each test starts with none counted, and with no session kept."""
     cache.clear()
+    caches["sessions"].clear()
     yield
     cache.clear()
+    caches["sessions"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -69,10 +69,16 @@ class ApiError(Exception):
 # ---------------------------------------------------------------------------------------------------
 def decimal_text(value: Decimal) -> str:
     """10000.00000000 → "10000"; 0.00010000 → "0.0001": exact, never scientific notation."""
-    if value == 0:
-        return "0"
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    # str() is the fast path (a large list formats thousands of these); it writes an exponent only for very
+    # large or very small values, and those take format(), which never does.
+    text = str(value)
+    if "E" in text:
+        if value == 0:
+            return "0"
+        text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def utc_text(value: datetime) -> str:
@@ -350,7 +356,7 @@ def status_data() -> dict[str, Any]:
 
 
 def order_data(row: dict[str, Any]) -> dict[str, Any]:
-    """An order row from `selectors.orders_recent_rows`, in the API's field names."""
+    """An order row from `selectors.orders_recent_api_rows`, in the API's field names."""
     fills = [
         {
             "trade_id": fill["trade_id"],
@@ -358,7 +364,7 @@ def order_data(row: dict[str, Any]) -> dict[str, Any]:
             "volume": decimal_text(fill["volume"]),
             "funds": decimal_text(fill["funds"]),
             "fee": decimal_text(fill["fee"]),
-            "ts": utc_text(fill["ts"]),
+            "ts": fill["ts_text"],
         }
         for fill in row["fills"]
     ]
@@ -379,8 +385,8 @@ def order_data(row: dict[str, Any]) -> dict[str, Any]:
         "reason": row["reason"],
         "error_name": row["error_name"],
         "error_message": row["error_message"],
-        "created_at": utc_text(row["ts"]),
-        "updated_at": utc_text(row["updated_at"]),
+        "created_at": row["ts_text"],
+        "updated_at": row["updated_at_text"],
         "fills": fills,
     }
 
@@ -486,7 +492,7 @@ def account_balance(request: HttpRequest, actor: str) -> tuple[Any, int]:
 def orders_recent(request: HttpRequest, actor: str) -> tuple[Any, int]:
     query = _query(request, ("limit",))
     limit = _limit(query.get("limit"), name="limit", default=LIMIT_DEFAULT, maximum=LIMIT_MAX)
-    return [order_data(row) for row in selectors.orders_recent_rows(limit=limit)], 200
+    return [order_data(row) for row in selectors.orders_recent_api_rows(limit=limit)], 200
 
 
 @api_view("GET")

@@ -31,6 +31,8 @@ from trading.models import (
     Signal,
     StrategyConfig,
 )
+from trading.order_selectors import orders_recent_api_rows as orders_recent_api_rows  # reads of the order list
+from trading.order_selectors import orders_recent_rows as orders_recent_rows
 from trading.pause_selectors import entries_pause_status
 from trading.transitions import allowed_actions as allowed_actions  # a read: which buttons work now
 
@@ -155,42 +157,6 @@ def orders_recent(*, limit: int) -> list[Order]:
     return orders
 
 
-ORDER_ROW_FIELDS = (
-    "id",
-    "identifier",
-    "exchange_uuid",
-    "market",
-    "side",
-    "ord_type",
-    "status",
-    "mode",
-    "price",
-    "volume",
-    "executed_volume",
-    "executed_funds",
-    "paid_fee",
-    "reason",
-    "error_name",
-    "error_message",
-    "ts",
-    "updated_at",
-)
-FILL_ROW_FIELDS = ("order_id", "trade_id", "price", "volume", "funds", "fee", "ts")
-
-
-def orders_recent_rows(*, limit: int) -> list[dict[str, Any]]:
-    """The latest orders as plain dicts, each with its fills under "fills" (two queries, no model objects)."""
-    orders = list(Order.objects.order_by("-ts", "-id").values(*ORDER_ROW_FIELDS)[:limit])
-    fills: dict[int, list[dict[str, Any]]] = {}
-    order_ids = [order["id"] for order in orders]
-    for fill in Fill.objects.filter(order_id__in=order_ids).order_by("ts", "id").values(*FILL_ROW_FIELDS):
-        fills.setdefault(fill.pop("order_id"), []).append(fill)
-    for order in orders:
-        order["fills"] = fills.get(order["id"], [])
-        order["error_message"] = masked(order["error_message"])
-    return orders
-
-
 def events_recent(*, limit: int) -> list[EngineEvent]:
     events = list(EngineEvent.objects.order_by("-ts", "-id")[:limit])
     for event in events:
@@ -275,22 +241,46 @@ class LimitUse:
         return max(0, min(100, int(Decimal(self.used) * 100 / Decimal(self.limit))))
 
 
-def _order_last_ts(side: str) -> datetime | None:
-    return (
-        Order.objects.filter(market=settings.TRADING_MARKET, account=account_current(), side=side)
-        .exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT))
-        .order_by("-ts")
-        .values_list("ts", flat=True)
+@dataclass(frozen=True)
+class OrderLimitReads:
+    """What the risk rules read from today's orders: the largest filled order and each side's last order."""
+
+    largest_today_krw: Decimal
+    last_ts: dict[str, datetime | None]
+
+
+def order_limit_reads() -> OrderLimitReads:
+    """The largest order filled today and the time of the last order on each side, in one query.
+
+    Each is its own indexed "newest first, one row" read, asked as a scalar subquery of the engine's
+    single state row, so the panel pays one round trip instead of three.
+    """
+    orders = Order.objects.filter(market=settings.TRADING_MARKET, account=account_current())
+    placed = orders.exclude(status__in=(Order.Status.REJECTED, Order.Status.ABSENT)).order_by("-ts").values("ts")
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    largest = orders.filter(ts__gte=start, status=Order.Status.DONE).order_by("-executed_funds").values("executed_funds")
+    row = (
+        EngineState.objects.filter(pk=EngineState.SINGLETON_PK)
+        .values(
+            largest=Subquery(largest[:1]),
+            last_buy=Subquery(placed.filter(side="buy")[:1]),
+            last_sell=Subquery(placed.filter(side="sell")[:1]),
+        )
         .first()
     )
+    if row is None:  # no state row yet: the reads stand alone
+        EngineState.load()
+        return order_limit_reads()
+    return OrderLimitReads(largest_today_krw=row["largest"] or ZERO, last_ts={"buy": row["last_buy"], "sell": row["last_sell"]})
 
 
-def cooldown_remaining_sec() -> dict[str, int]:
+def cooldown_remaining_sec(reads: OrderLimitReads | None = None) -> dict[str, int]:
     """Seconds until a new order on each side passes the cooldown rule (0 = ready)."""
+    reads = reads or order_limit_reads()
     now = timezone.now()
     remaining = {}
     for side in ("buy", "sell"):
-        last = _order_last_ts(side)
+        last = reads.last_ts[side]
         left = 0
         if last is not None and settings.ORDER_COOLDOWN_SEC:
             left = max(0, settings.ORDER_COOLDOWN_SEC - int((now - last).total_seconds()))
@@ -307,27 +297,21 @@ def daily_loss(pnl: PnlDaily | None) -> Decimal:
 
 
 def order_largest_today_krw() -> Decimal:
-    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    funds = (
-        Order.objects.filter(market=settings.TRADING_MARKET, account=account_current(), ts__gte=start, status=Order.Status.DONE)
-        .order_by("-executed_funds")
-        .values_list("executed_funds", flat=True)
-        .first()
-    )
-    return funds or ZERO
+    return order_limit_reads().largest_today_krw
 
 
 def risk_overview(state: EngineState, balance: BalanceView | None, pnl: PnlDaily | None) -> dict[str, Any]:
     ratio = balance.position_ratio if balance else ZERO
+    orders = order_limit_reads()
     return {
         "limits": [
-            LimitUse("max_order", settings.MAX_ORDER_KRW, order_largest_today_krw(), "KRW"),
+            LimitUse("max_order", settings.MAX_ORDER_KRW, orders.largest_today_krw, "KRW"),
             LimitUse("daily_loss", settings.MAX_DAILY_LOSS_KRW, daily_loss(pnl), "KRW"),
             LimitUse("position_ratio", settings.MAX_POSITION_RATIO, ratio.quantize(Decimal("0.0001")), "ratio"),
             LimitUse("failures", settings.MAX_CONSECUTIVE_FAILURES, state.consecutive_failures, "count"),
         ],
         "cooldown_sec": settings.ORDER_COOLDOWN_SEC,
-        "cooldown_remaining": cooldown_remaining_sec(),
+        "cooldown_remaining": cooldown_remaining_sec(orders),
         "kill_switch": state.kill_switch,
         "kill_switch_reason": masked(state.kill_switch_reason),
         "kill_switch_at": state.kill_switch_at,

@@ -141,3 +141,30 @@ def test_the_cycle_inputs_read_stored_parameters_and_fresh_values_every_time():
     assert again.strategy_params == {"fast": 12, "slow": 26, "signal": 9, "note": "한글"}
     assert again.state.kill_switch is True
     assert isinstance(again.state, EngineState)
+
+
+def test_the_order_limit_reads_are_one_query_of_this_account_and_market(django_assert_num_queries, settings, frozen_now):
+    frozen_now.now = timezone.localtime(frozen_now.now).replace(hour=12, minute=0, second=0)  # well inside one day
+    now = timezone.now()
+    OrderFactory(side="buy", ts=now - timedelta(seconds=20), executed_funds=Decimal("7000"))
+    OrderFactory(side="buy", ts=now - timedelta(seconds=5), status=Order.Status.REJECTED)  # never sent: no cooldown
+    OrderFactory(side="sell", ts=now - timedelta(seconds=50), executed_funds=Decimal("9000"))
+    OrderFactory(side="sell", ts=now - timedelta(seconds=1), status=Order.Status.WAIT, executed_funds=Decimal("0"))
+    OrderFactory(side="buy", ts=now - timedelta(days=2), executed_funds=Decimal("99000"))  # before today
+    OrderFactory(side="buy", ts=now, market="KRW-ETH", executed_funds=Decimal("50000"))  # another market
+    OrderFactory(side="buy", ts=now, account="someone-else", executed_funds=Decimal("60000"))  # another account
+    EngineState.load()
+    with django_assert_num_queries(1):
+        reads = selectors.order_limit_reads()
+    assert reads.last_ts == {"buy": now - timedelta(seconds=20), "sell": now - timedelta(seconds=1)}
+    assert reads.largest_today_krw == Decimal("9000")
+    settings.ORDER_COOLDOWN_SEC = 30
+    assert selectors.cooldown_remaining_sec(reads) == {"buy": 10, "sell": 29}
+
+
+def test_the_order_limit_reads_without_orders_or_a_state_row():
+    EngineState.objects.all().delete()
+    reads = selectors.order_limit_reads()
+    assert reads == selectors.OrderLimitReads(largest_today_krw=Decimal("0"), last_ts={"buy": None, "sell": None})
+    assert selectors.cooldown_remaining_sec() == {"buy": 0, "sell": 0}
+    assert selectors.order_largest_today_krw() == Decimal("0")

@@ -212,12 +212,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from trading.engine.cycle import TradingEngine
     from trading.engine.orders import open_order_rows
-    from trading.engine.runner import keep_engine_connections
+    from trading.engine.runner import keep_engine_connections, settle_engine_process
     from trading.models import EngineEvent, EngineState, Fill, ManualOrderRequest, Order, StrategyConfig
 
     keep_engine_connections()  # as runengine does
     # With planner statistics present, as on any database that has lived a while (PostgreSQL's autovacuum
     # gathers them by itself): a cycle's cost must not depend on them.
+    restore_seeded_ids()  # a run stopped before its clean-up left a gap in the ids
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     settings.STRATEGY = "sma_cross"
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     EngineState.objects.filter(pk=1).update(state="RUNNING", kill_switch=False, consecutive_failures=0)
 
     engine = TradingEngine(PrefetchedExchange(load_candles()))
+    settle_engine_process()  # as runengine does once the engine is built
     open_plan = " | ".join(open_order_rows().filter(account=engine.account).order_by().explain().splitlines())
     warm = measure(engine, 5)
     hold = measure(engine, args.cycles)
@@ -262,7 +264,24 @@ def main(argv: list[str] | None = None) -> int:
     ManualOrderRequest.objects.filter(requested_by="bench").delete()
     Order.objects.filter(identifier__startswith="ac-").delete()
     EngineState.objects.filter(pk=1).update(state="IDLE")
+    restore_seeded_ids()
     return 0
+
+
+def restore_seeded_ids() -> None:
+    """Set PostgreSQL's id sequences back to the largest id kept. The bench deletes its own orders and fills at
+    the end; a sequence left past them makes a jump in the ids that no living database has (ids only grow there),
+    and the planner, seeing the range above the last fill it knows as thousands of rows wide, would then pick a
+    full scan for the engine's read of new fills."""
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    from trading.models import EngineEvent, Fill, ManualOrderRequest, Order, Signal
+
+    statements = connection.ops.sequence_reset_sql(no_style(), [Fill, Order, ManualOrderRequest, Signal, EngineEvent])
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
 
 
 if __name__ == "__main__":

@@ -231,10 +231,13 @@ def order_intent_create(
     reason: str = "",
     signal: Signal | None = None,
     fence: Callable[[], None] | None = None,
+    then: Callable[[Order], None] | None = None,
 ) -> Order:
     """Write-ahead intent: the NEW row (with the identifier the exchange will see) is committed here,
     before anything is sent, so a crash at any later moment leaves a row to look up. `fence` runs in the
-    same transaction before the row is written; whatever it raises leaves nothing written."""
+    same transaction before the row is written; whatever it raises leaves nothing written. `then` runs in
+    that transaction after the row is written (the intent's event, a manual request's link to it): they are
+    committed together, or none of them is."""
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_intent_create must commit on its own, outside atomic()")
     order = Order(
@@ -257,6 +260,8 @@ def order_intent_create(
         # database's to enforce on insert (checking them first cost a savepoint or a query each, on every order).
         order.full_clean(exclude=["signal"], validate_unique=False, validate_constraints=False)
         order.save()
+        if then is not None:
+            then(order)
     return order
 
 

@@ -196,6 +196,7 @@ def order_submit(
             reason=reason,
             signal=signal,
             fence=claim.fence() if claim is not None else None,
+            then=lambda order: _intent_recorded(order, reason=reason, signal=signal, on_intent=on_intent),
         )
     except ClaimLost as lost:
         params = {"market": market, "owner": lost.owner or "none"}
@@ -211,9 +212,6 @@ def order_submit(
             level=events.Level.WARNING,
         )
         raise
-    events.order_intent(order=order, reason=reason, decision=signal.meta if signal is not None else None)
-    if on_intent is not None:
-        on_intent(order)  # e.g. link a manual request to its order before anything is sent
     request = OrderRequest(
         market=market,
         side=side,
@@ -290,6 +288,14 @@ def order_submit(
         if on_fill is not None:
             on_fill(fill)
     return SubmitResult(order=order, placed=True, new_fills=fills, fills_pending=fills_pending)
+
+
+def _intent_recorded(order: Order, *, reason: str, signal: Signal | None, on_intent: Callable[[Order], None] | None) -> None:
+    """In the intent's own transaction: its event, and whatever must hold before anything is sent (a manual
+    request's link to its order)."""
+    events.order_intent(order=order, reason=reason, decision=signal.meta if signal is not None else None)
+    if on_intent is not None:
+        on_intent(order)
 
 
 def _announce_fills(fills: list[Fill], on_fill: Callable[[Fill], None] | None) -> None:

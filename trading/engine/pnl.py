@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from exchange.account import mode_of
@@ -172,27 +173,37 @@ def _stored_as_is(value: Decimal) -> bool:
     return len(value.normalize().as_tuple().digits) <= _STORED_DIGITS
 
 
-def fill_records(*, market: str, account: str, min_id: int = 0) -> Iterable[FillRecord]:
-    """Fills of one market and account, oldest first; with `min_id`, only fills with a larger id.
-
-    The incremental read walks the primary key (new fills only) and filters market and account here:
-    asking the database to join first would scan every order on a large history."""
-    if min_id:
-        rows = (
-            Fill.objects.filter(id__gt=min_id)
-            .order_by("id")
-            .values_list("id", "ts", "order__side", "volume", "funds", "fee", "order__market", "order__account")
-        )
-        picked = [row[:6] for row in rows if row[6] == market and row[7] == account]
-        picked.sort(key=lambda row: (row[1], row[0]))
-        for pk, ts, side, volume, funds, fee in picked:
-            yield FillRecord(id=pk, ts=ts, side=side_name(side), volume=volume, funds=funds, fee=fee)
-        return
+def fill_records(*, market: str, account: str) -> Iterable[FillRecord]:
+    """Fills of one market and account, oldest first."""
     ordered = Fill.objects.filter(order__market=market, order__account=account).order_by("ts", "id")
     for pk, ts, side, volume, funds, fee in ordered.values_list("id", "ts", "order__side", "volume", "funds", "fee").iterator(
         chunk_size=5000
     ):
         yield FillRecord(id=pk, ts=ts, side=side_name(side), volume=volume, funds=funds, fee=fee)
+
+
+def fills_after(*, market: str, account: str, min_id: int) -> tuple[list[FillRecord], int]:
+    """Fills of one market and account with an id above `min_id`, oldest first, and the largest id read (of any
+    account): every fill up to it has been looked at.
+
+    The read walks the primary key (new fills only) and filters market and account here: asking the database
+    to join first would scan every order on a large history."""
+    rows = list(
+        Fill.objects.filter(id__gt=min_id)
+        .order_by("id")
+        .values_list("id", "ts", "order__side", "volume", "funds", "fee", "order__market", "order__account")
+    )
+    picked = [row[:6] for row in rows if row[6] == market and row[7] == account]
+    picked.sort(key=lambda row: (row[1], row[0]))
+    records = [
+        FillRecord(id=pk, ts=ts, side=side_name(side), volume=volume, funds=funds, fee=fee)
+        for pk, ts, side, volume, funds, fee in picked
+    ]
+    return records, (rows[-1][0] if rows else min_id)
+
+
+def newest_fill_id() -> int:
+    return Fill.objects.aggregate(newest=Max("id"))["newest"] or 0
 
 
 def replay_fills(fills: Iterable[FillRecord], book: Book | None = None) -> Book:
@@ -307,7 +318,7 @@ class PnlTracker:
         self.price_at = price_at
         """Gives the market price at a moment (the close of the candle before it), or None when there is none;
         raises the exchange's errors. Used for day baselines."""
-        self.book = replay_fills(fill_records(market=market, account=account))
+        self.book, self._seen_id = self._book_read()
         self._row: PnlDaily | None = None
         self._day: date | None = None
         self._last_written: tuple[object, ...] | None = None
@@ -400,29 +411,37 @@ class PnlTracker:
         totals = self.book.days.get(day, DayTotals())
         return totals.realized, self._unrealized(day, price)
 
+    def _book_read(self) -> tuple[Book, int]:
+        """The book from every fill of the market and account, and the id up to which every fill was looked at
+        (taken first: only this process records fills, so none below it can appear later)."""
+        seen = newest_fill_id()
+        book = replay_fills(fill_records(market=self.market, account=self.account))
+        return book, max(seen, book.max_id)
+
     def absorb_new_fills(self) -> int:
         """Fold fills recorded since the last call into the book (fills are found by id, which only grows).
 
         A new fill dated before the newest one already applied (an adopted order's late report) forces a
         full replay, so fills are always applied in time order, exactly as `pnl_rebuild` does."""
-        new = list(fill_records(market=self.market, account=self.account, min_id=self.book.max_id))
+        new, seen = fills_after(market=self.market, account=self.account, min_id=self._seen_id)
         if not new:
+            self._seen_id = seen
             return 0
-        new.sort(key=lambda record: (record.ts, record.id))
         if self.book.last_key is not None and (new[0].ts, new[0].id) < self.book.last_key:
             logger.info("a fill dated before the last applied one arrived: replaying the %s %s book", self.market, self.account)
-            self.book = replay_fills(fill_records(market=self.market, account=self.account))
+            self.book, self._seen_id = self._book_read()
         else:
             self.book = replay_fills(new, self.book)
+            self._seen_id = seen
         return len(new)
 
     def absorb_fills(self, fills: list[Fill]) -> int:
         """Fold fills this process just recorded into the book without reading them back, when nothing can be
-        missing: their ids follow the book's last one without a gap (ids only grow, so no fill recorded by anyone
+        missing: their ids follow the last one looked at without a gap (ids only grow, so no fill recorded by anyone
         else lies in between) and they come after the last applied fill in time. Otherwise, and for fills of
         another market or account, the table is read as `absorb_new_fills` does."""
         ordered = sorted(fills, key=lambda fill: fill.pk)
-        consecutive = all(fill.pk == self.book.max_id + offset for offset, fill in enumerate(ordered, start=1))
+        consecutive = all(fill.pk == self._seen_id + offset for offset, fill in enumerate(ordered, start=1))
         records = [
             FillRecord(
                 id=fill.pk, ts=fill.ts, side=side_name(fill.order.side), volume=fill.volume, funds=fill.funds, fee=fill.fee
@@ -437,6 +456,7 @@ class PnlTracker:
         if records and self.book.last_key is not None and (records[0].ts, records[0].id) < self.book.last_key:
             return self.absorb_new_fills()
         self.book = replay_fills(records, self.book)
+        self._seen_id = ordered[-1].pk if ordered else self._seen_id
         return len(records)
 
     def _load_row(self, day: date) -> PnlDaily:

@@ -105,3 +105,33 @@ def test_a_fill_dated_before_the_last_applied_one_replays_the_book_in_time_order
     tracker.absorb_fills([late])
 
     assert book_figures(tracker.book) == book_figures(rebuilt_book())
+
+
+@pytest.mark.django_db
+def test_an_account_without_fills_takes_its_first_fill_in_hand_whatever_other_accounts_hold():
+    for minute in range(3):
+        record("buy", minutes=minute, account="live:api.upbit.com:0123456789ab")  # history of another account
+    tracker = PnlTracker(market="KRW-BTC", account="paper")
+    assert tracker.book.max_id == 0
+    first = record("buy", minutes=10)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tracker.absorb_fills([first]) == 1
+
+    assert len(queries) == 0
+    assert book_figures(tracker.book) == book_figures(rebuilt_book())
+
+
+@pytest.mark.django_db
+def test_fills_of_other_accounts_are_looked_at_once_not_on_every_read():
+    tracker = tracker_after(record("buy", minutes=0))
+    record("buy", minutes=1, account="live:api.upbit.com:0123456789ab")
+    record("buy", minutes=2, account="live:api.upbit.com:0123456789ab")
+
+    assert tracker.absorb_new_fills() == 0
+    mine = record("sell", minutes=5, funds="110000", fee="55")
+    with CaptureQueriesContext(connection) as queries:
+        assert tracker.absorb_fills([mine]) == 1
+
+    assert len(queries) == 0, "the other account's fills were looked at already"
+    assert book_figures(tracker.book) == book_figures(rebuilt_book())

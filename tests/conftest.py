@@ -12,6 +12,36 @@ from trading.models import EngineState
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests",
+        action="store_true",
+        help=(
+            "run only the tests that reach the database (its marker or fixtures) or start processes, the browser tests "
+            "excepted: what a second database can change (CI's PostgreSQL run)"
+        ),
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --database-tests, leave out what runs the same on any database: a test that never reaches the database
+    (pytest-django refuses it any access), and the browser tests, whose pages ask the views' own queries."""
+    if not config.getoption("--database-tests"):
+        return
+    kept, left_out = [], []
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        reaches = item.get_closest_marker("django_db") or fixtures & DATABASE_FIXTURES or item.get_closest_marker("slow")
+        (kept if reaches and not item.get_closest_marker("browser") else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):

@@ -41,8 +41,8 @@ def _open_in(page, language: str, width: int) -> None:
         page.wait_for_selector("html[lang=ko]")
 
 
-@pytest.mark.parametrize("language", ["en", "ko"])
-@pytest.mark.parametrize("width", [1280, 375])
+# English on a desktop and Korean on a phone: both languages and both widths, each with its screenshot.
+@pytest.mark.parametrize(("language", "width"), [("en", 1280), ("ko", 375)])
 def test_a_backtest_runs_from_the_form_to_its_chart_and_metrics(page, language, width):
     load_hourly()
     errors = _console_errors(page)
@@ -114,8 +114,8 @@ def test_a_backtest_runs_from_the_form_to_its_chart_and_metrics(page, language, 
     assert errors == [], "\n".join(errors)
 
 
-@pytest.mark.parametrize("language", ["en", "ko"])
-@pytest.mark.parametrize("width", [1280, 375])
+# English on a desktop and Korean on a phone: both languages and both widths, each with its screenshot.
+@pytest.mark.parametrize(("language", "width"), [("en", 1280), ("ko", 375)])
 def test_the_strategy_parameter_form_shows_every_parameter_and_refuses_bad_values(page, language, width):
     errors = _console_errors(page)
     _open_in(page, language, width)

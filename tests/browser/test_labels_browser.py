@@ -28,6 +28,11 @@ def both(test):
     return test
 
 
+# Behaviour that is one script whatever the language and width: English on a desktop and Korean on a phone cover
+# both languages and both widths (their screenshots show each).
+PAIRS = pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("ko", "phone")])
+
+
 def open_dashboard(page, language: str, width: str) -> None:
     page.set_viewport_size(WIDTHS[width])
     login(page)
@@ -131,7 +136,7 @@ def test_the_risk_panel_tells_at_the_limit_from_over_it(page, settings, language
     page.locator("#panel-risk").screenshot(path=str(screenshot_path(f"labels-risk-over-{language}-{width}")))
 
 
-@both
+@PAIRS
 def test_panels_say_they_are_stale_while_the_server_does_not_answer_and_recover(page, language, width):
     heartbeat(state="RUNNING")
     answered = watch_polls(page)

@@ -49,8 +49,8 @@ def a_won_trip_and_an_open_position() -> None:
     EngineState.objects.update(last_price=Decimal("100500000"))
 
 
-@pytest.mark.parametrize("language", ["en", "ko"])
-@pytest.mark.parametrize("width", [1280, 375])
+# English on a desktop and Korean on a phone: both languages and both widths, each with its screenshot.
+@pytest.mark.parametrize(("language", "width"), [("en", 1280), ("ko", 375)])
 def test_trades_panel_shows_the_round_trip_with_its_profit_and_performance_has_day_week_month(page, language, width):
     a_won_trip_and_an_open_position()
     texts = TEXTS[language]

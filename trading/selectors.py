@@ -296,10 +296,6 @@ def daily_loss(pnl: PnlDaily | None) -> Decimal:
     return loss
 
 
-def order_largest_today_krw() -> Decimal:
-    return order_limit_reads().largest_today_krw
-
-
 def risk_overview(state: EngineState, balance: BalanceView | None, pnl: PnlDaily | None) -> dict[str, Any]:
     ratio = balance.position_ratio if balance else ZERO
     orders = order_limit_reads()

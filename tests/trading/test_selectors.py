@@ -167,4 +167,4 @@ def test_the_order_limit_reads_without_orders_or_a_state_row():
     reads = selectors.order_limit_reads()
     assert reads == selectors.OrderLimitReads(largest_today_krw=Decimal("0"), last_ts={"buy": None, "sell": None})
     assert selectors.cooldown_remaining_sec() == {"buy": 0, "sell": 0}
-    assert selectors.order_largest_today_krw() == Decimal("0")
+    assert selectors.order_limit_reads().largest_today_krw == Decimal("0")

@@ -400,8 +400,10 @@ def trades_panel_context(state: EngineState | None) -> dict[str, Any]:
 
 def trades_panel_version(state: EngineState | None) -> str:
     state = state or EngineState.load()
-    # The holding time of the open position is shown in minutes.
-    minute = timezone.now().replace(second=0, microsecond=0).isoformat()
+    # An open trip's holding time is shown in minutes, so the panel changes each minute while one is open, and
+    # only then: a flat book's panel stays as it is across the minute.
+    open_trip = trip_book().open is not None
+    minute = timezone.now().replace(second=0, microsecond=0).isoformat() if open_trip else ""
     return f"{trades_version()}|{state.last_price}|{sell_fee_rate(state)}|{minute}"
 
 

@@ -83,7 +83,13 @@ def test_unchanged_panels_are_left_alone_and_a_hidden_tab_stops_polling(page):
     page.on("request", lambda request: polls.append(request.url) if "/panels/" in request.url else None)
     page.evaluate("window.swaps = 0; document.body.addEventListener('htmx:afterSwap', () => window.swaps++)")
     answered = watch_polls(page)
-    wait_in_page(page, lambda: len(answered) >= 10, message="the panels did not poll")  # every panel polls each second...
+    for _attempt in range(2):
+        day = timezone.localdate()
+        page.evaluate("window.swaps = 0")
+        answered.clear()
+        wait_in_page(page, lambda: len(answered) >= 10, message="the panels did not poll")  # every panel polls each second...
+        if timezone.localdate() == day:
+            break  # (Seoul's midnight does change what the day's panels show: then look again)
     assert page.evaluate("window.swaps") == 0  # ...and nothing changed, so nothing was swapped
 
     SignalFactory(action="SELL", explanation="dead cross for the browser test")

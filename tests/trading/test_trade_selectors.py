@@ -190,3 +190,16 @@ def test_the_trips_read_from_the_database_add_up_to_the_engines_realized_pnl_to_
     assert trip.buy_fees == D("6.17283946") + D("0.03856173")
     assert trip.sell_funds == D("5123.45678901") + D("7700.00000001")
     assert trip.entry_at == seoul(2025, 9, 1, 10, 0)
+
+
+def test_the_trades_panel_changes_each_minute_only_while_a_trip_is_open(frozen_now):
+    round_trip(seoul(2025, 9, 1, 10, 0), seoul(2025, 9, 1, 11, 0), sell_funds="10110")
+    frozen_now.now = seoul(2025, 9, 2, 9, 33, 59)
+    before = trade_selectors.trades_panel_version(None)
+    frozen_now.advance(seconds=1)
+    assert trade_selectors.trades_panel_version(None) == before  # flat: nothing shown depends on the clock
+
+    trade("buy", seoul(2025, 9, 2, 9, 0), volume="0.0001", funds="10000", fee="5")
+    before = trade_selectors.trades_panel_version(None)
+    frozen_now.advance(seconds=60)
+    assert trade_selectors.trades_panel_version(None) != before  # the open trip's holding time moved on a minute

@@ -14,8 +14,12 @@ Threads:
 - **public-ws / private-ws** (MARKET_STREAM=on): Upbit's WebSocket; the control loop publishes its state and
   last top of book with each heartbeat and records each switch between the stream and REST polling.
 
+Start-up's own database work (the claim, building the engine, the start-up reconcile) rides out a database
+that does not answer the same way the loops do (`_patiently`).
+
 Exit codes: 0 after a graceful stop; 1 when refused (another engine alive, live mode without keys),
-when the claim was taken over by another process, or when the trading thread died.
+when the claim was taken over by another process, when the trading thread died, or when start-up gave up
+(stopped, or the database away longer than DB_OUTAGE_MAX_SEC, before the loops began).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
@@ -51,6 +55,7 @@ logger = logging.getLogger("autocoin.engine")
 State = EngineState.State
 POLL_SEC = 0.5
 ENGINE_ACTOR = "engine"
+T = TypeVar("T")
 
 
 def default_owner() -> str:
@@ -84,6 +89,10 @@ def settle_engine_process() -> None:
 
 def _build_exchange() -> Exchange:
     return build_exchange()
+
+
+class StartAbandoned(Exception):
+    """The process gave up starting: asked to stop, or the database away too long, before its loops began."""
 
 
 @dataclass
@@ -140,7 +149,12 @@ class EngineRunner:
         if problem:
             return RunResult(1, problem)
         keep_engine_connections()
-        claim = services.engine_claim(owner=self.owner, owner_is_dead=owner_is_dead)
+        try:
+            claim = self._patiently(
+                "claiming the engine", lambda: services.engine_claim(owner=self.owner, owner_is_dead=owner_is_dead)
+            )
+        except StartAbandoned as abandoned:
+            return RunResult(1, str(abandoned))
         if not claim.claimed:
             age = "no heartbeat" if claim.heartbeat_age_sec is None else f"last heartbeat {claim.heartbeat_age_sec:.1f} s ago"
             return RunResult(
@@ -150,17 +164,25 @@ class EngineRunner:
             )
         reason = "stopped"
         try:
-            self.engine = TradingEngine(self.exchange_factory(), notifier=self.notifier, metrics=self.metrics, owner=self.owner)
+            exchange = self.exchange_factory()
+            self.engine = self._patiently(
+                "building the engine",
+                lambda: TradingEngine(exchange, notifier=self.notifier, metrics=self.metrics, owner=self.owner),
+            )
             self.notifier.start()
             if not once:
                 self.feed = self.engine.feed = feed_from_settings(self.engine, wake=self._stream_wake)
                 if self.feed is not None:
                     self.feed.start()
-            self._startup_reconcile()
+            self._patiently("reconciling open orders at start", self._startup_reconcile)
             settle_engine_process()
             if once:
                 return self._run_once()
             result = self._control_loop()
+        except StartAbandoned as abandoned:
+            reason = str(abandoned)
+            return RunResult(1, reason)
+        else:
             reason = result.message or reason
             return result
         finally:
@@ -181,6 +203,26 @@ class EngineRunner:
             if callable(close_exchange):
                 close_exchange()
             connection.close()
+
+    def _patiently(self, step: str, work: Callable[[], T]) -> T:
+        """Start-up's database work, retried the way the loops retry theirs: a connection killed, SQLite locked or
+        PostgreSQL restarting while the process starts is ridden out like one in a cycle (the control loop records
+        the outage once the database answers). Gives up, with StartAbandoned, when a stop is asked for meanwhile
+        or once the database has been away longer than DB_OUTAGE_MAX_SEC; the launcher restarts the process."""
+        while True:
+            try:
+                return work()
+            except DATABASE_ERRORS as error:
+                delay = self.database.failed(error)
+                if self.database.blocks_trading():
+                    raise StartAbandoned(
+                        f"the database did not answer for longer than DB_OUTAGE_MAX_SEC={self.database.max_sec:g} "
+                        f"while {step} ({type(error).__name__}: {error}); nothing was traded"
+                    ) from error
+                if self.shutdown.wait(delay):
+                    raise StartAbandoned(
+                        f"stopped on {self.shutdown_reason} while {step}: the database did not answer (state unchanged)"
+                    ) from error
 
     def _built_engine(self) -> TradingEngine:
         """The engine `run` built; every step below runs after it."""

@@ -4,7 +4,11 @@ PostgreSQL connections killed under it. It must carry on when the database answe
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -38,16 +42,54 @@ def running_engine(env: dict[str, str]) -> EngineProcess:
     return engine
 
 
-def hold_the_write_lock_until(silent_for_sec: float, engine: EngineProcess) -> None:
-    """Hold SQLite's write lock from another connection until the engine has written no heartbeat for
-    `silent_for_sec` (longer than its busy timeout: its writes have failed, not just waited)."""
+@contextmanager
+def sqlite_write_locked() -> Iterator[None]:
+    """SQLite's write lock, held by another connection for the block (as another writer would)."""
     locker = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
     try:
         locker.execute("BEGIN IMMEDIATE")
-        wait_until(lambda: timezone.now() - heartbeat_at() > timedelta(seconds=silent_for_sec), 15, engine.output_if_dead)
+        yield
     finally:
         locker.execute("ROLLBACK")
         locker.close()
+
+
+def hold_the_write_lock_until(silent_for_sec: float, engine: EngineProcess) -> None:
+    """Hold SQLite's write lock from another connection until the engine has written no heartbeat for
+    `silent_for_sec` (longer than its busy timeout: its writes have failed, not just waited)."""
+    with sqlite_write_locked():
+        wait_until(lambda: timezone.now() - heartbeat_at() > timedelta(seconds=silent_for_sec), 15, engine.output_if_dead)
+
+
+class WatchedEngine(EngineProcess):
+    """An engine process whose output is read as it comes, so a test can wait for what it says."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+    def output_if_dead(self) -> str:
+        if self.proc.poll() is None:
+            return ""
+        self.reader.join(5)
+        return "".join(self.lines) or "(no output)"
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.reader.join(5)
+        return code, "".join(self.lines)
 
 
 @pytest.fixture
@@ -137,14 +179,82 @@ def test_sigterm_while_the_database_is_away_exits_without_waiting_for_it(env):
     env.update(SQLITE_BUSY_TIMEOUT_SEC=str(BUSY_TIMEOUT_SEC))
     engine = EngineProcess(env)
     engine.wait_claimed()
-    locker = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
-    try:
-        locker.execute("BEGIN IMMEDIATE")
+    with sqlite_write_locked():
         wait_until(lambda: timezone.now() - heartbeat_at() > timedelta(seconds=BUSY_TIMEOUT_SEC + 1), 15, engine.output_if_dead)
         code, out = engine.stop(timeout=15)  # while the lock is still held
-    finally:
-        locker.execute("ROLLBACK")
-        locker.close()
     assert code == 1, out
     assert "stopped on SIGTERM while the database did not answer (state unchanged)" in out
     assert EngineState.load().state == "IDLE"
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_a_database_locked_while_the_engine_starts_is_ridden_out(env):
+    """A restarted engine meets the fault before its loops begin: the claim's write gives up on the lock."""
+    env.update(SQLITE_BUSY_TIMEOUT_SEC=str(BUSY_TIMEOUT_SEC), DB_OUTAGE_MAX_SEC="60")
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state="RUNNING")
+    with sqlite_write_locked():
+        engine = WatchedEngine(env)
+        wait_until(lambda: engine.said("the database does not answer"), 30, engine.output_if_dead)
+        assert EngineState.load().owner != engine.owner  # still waiting to claim
+
+    engine.wait_claimed()
+    wait_until(lambda: iteration() >= 1 and outage_events(), 15, engine.output_if_dead)
+    (event,) = outage_events()
+    assert event.level == "WARNING"
+    assert "database is locked" in event.meta["error"]
+    assert EngineState.load().state == "RUNNING"
+    code, out = engine.stop()
+    assert code == 0, out
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_sigterm_while_the_engine_waits_for_the_database_to_start_gives_up_cleanly(env):
+    env.update(SQLITE_BUSY_TIMEOUT_SEC=str(BUSY_TIMEOUT_SEC))
+    with sqlite_write_locked():
+        engine = WatchedEngine(env)
+        wait_until(lambda: engine.said("the database does not answer"), 30, engine.output_if_dead)
+        code, out = engine.stop(timeout=15)  # while the lock is still held
+    assert code == 1, out
+    assert "stopped on SIGTERM while claiming the engine: the database did not answer (state unchanged)" in out
+    assert EngineState.load().owner == ""
+
+
+def test_postgresql_connection_killed_while_the_engine_claims(env):
+    """A restarted engine's connection is ended in the middle of its claim (held up by a row lock, so the kill
+    lands there and nowhere else); it must claim on a new connection and trade as if nothing happened."""
+    if connection.vendor != "postgresql":
+        pytest.skip("kills PostgreSQL backends")
+    import psycopg
+
+    env["PGAPPNAME"] = ENGINE_APP_NAME
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state="RUNNING")
+    settings = connection.settings_dict
+    locker = psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432)
+    try:
+        locker.execute("SELECT id FROM trading_enginestate WHERE id = %s FOR UPDATE", [EngineState.SINGLETON_PK])
+        engine = WatchedEngine(env)
+
+        def claim_waiting_on_the_lock() -> list[int]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
+                    "AND wait_event_type = 'Lock'",
+                    [ENGINE_APP_NAME],
+                )
+                return [pid for (pid,) in cursor.fetchall()]
+
+        wait_until(claim_waiting_on_the_lock, 30, engine.output_if_dead)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", claim_waiting_on_the_lock()[:1])
+        wait_until(lambda: engine.said("the database does not answer"), 15, engine.output_if_dead)
+    finally:
+        locker.rollback()
+        locker.close()
+
+    engine.wait_claimed()
+    wait_until(lambda: iteration() >= 1 and outage_events(), 15, engine.output_if_dead)
+    assert EngineState.load().state == "RUNNING"
+    assert "the engine carried on" in outage_events()[0].message
+    code, out = engine.stop()
+    assert code == 0, out
+    assert "terminating connection due to administrator command" in out

@@ -317,7 +317,13 @@ def _fills_record_new(
 
 
 def order_apply_info(
-    *, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool = False, recorded: frozenset[str] | None = None
+    *,
+    order: Order,
+    info: OrderInfo,
+    fee_rate: Decimal,
+    totals_as_fill: bool = False,
+    recorded: frozenset[str] | None = None,
+    then: Callable[[list[Fill]], object] | None = None,
 ) -> list[Fill]:
     """Apply the exchange's view of an order to our row and record its new fills. Returns new fills.
 
@@ -327,20 +333,36 @@ def order_apply_info(
     turning it into a fill would count the trades twice when they are read later.
 
     `recorded`: the trade ids of every fill the order has, when the caller knows them all (an order it has just
-    placed), so they are not read again; the unique trade id still guards against a double count."""
+    placed), so they are not read again; the unique trade id still guards against a double count.
+
+    `then(new_fills)` runs in the same transaction, after the order row is updated (its events, written with
+    what they describe)."""
     try:
         return _order_apply_info(
-            order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=False, recorded=recorded
+            order=order,
+            info=info,
+            fee_rate=fee_rate,
+            totals_as_fill=totals_as_fill,
+            one_by_one=False,
+            recorded=recorded,
+            then=then,
         )
     except IntegrityError:
         # A trade id was recorded meanwhile (nothing of this attempt was kept): each trade on its own now.
         return _order_apply_info(
-            order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=True, recorded=None
+            order=order, info=info, fee_rate=fee_rate, totals_as_fill=totals_as_fill, one_by_one=True, recorded=None, then=then
         )
 
 
 def _order_apply_info(
-    *, order: Order, info: OrderInfo, fee_rate: Decimal, totals_as_fill: bool, one_by_one: bool, recorded: frozenset[str] | None
+    *,
+    order: Order,
+    info: OrderInfo,
+    fee_rate: Decimal,
+    totals_as_fill: bool,
+    one_by_one: bool,
+    recorded: frozenset[str] | None,
+    then: Callable[[list[Fill]], object] | None,
 ) -> list[Fill]:
     with transaction.atomic():
         new_fills = (
@@ -386,6 +408,8 @@ def _order_apply_info(
                 "updated_at",
             ]
         )
+        if then is not None:
+            then(new_fills)
     return new_fills
 
 

@@ -267,23 +267,35 @@ def order_submit(
     except BaseException as error:
         services.order_mark(order=order, status=Order.Status.UNKNOWN, error_name=type(error).__name__, error_message=str(error))
         raise
+
     # The order is new: its only fills are the ones recorded here, so they need not be read back to be counted.
-    fills = services.order_apply_info(order=order, info=info, fee_rate=_fee_rate(order, fee_rates), recorded=frozenset())
+    # Its event (with one per fill) is written in the transaction of the fills it reports.
+    fee_rate = _fee_rate(order, fee_rates)
+
+    def placed_when_complete(new_fills: list[Fill]) -> None:
+        if not missing_fills(order, new_fills):
+            events.order_placed(order=order, fills=new_fills)  # one INSERT for the order's event and its fills'
+
+    fills = services.order_apply_info(order=order, info=info, fee_rate=fee_rate, recorded=frozenset(), then=placed_when_complete)
     fills_pending = missing_fills(order, fills)
     if fills_pending:
         # Upbit's answer to a new order carries no trades: read them now (or in the next reconcile).
+        first = list(fills)
         try:
-            fills += services.order_apply_info(
-                order=order,
-                info=exchange.get_order(uuid=info.uuid),
-                fee_rate=_fee_rate(order, fee_rates),
-                totals_as_fill=True,
-                recorded=frozenset(fill.trade_id for fill in fills),
-            )
-            fills_pending = missing_fills(order, fills)
+            info = exchange.get_order(uuid=info.uuid)
         except ExchangeError as error:
             logger.info("trades of order %s not read yet (%s); the next reconcile reads them", order.identifier, error)
-    events.order_placed(order=order, fills=fills)  # one INSERT for the order's event and its fills'
+            events.order_placed(order=order, fills=fills)
+        else:
+            fills += services.order_apply_info(
+                order=order,
+                info=info,
+                fee_rate=fee_rate,
+                totals_as_fill=True,
+                recorded=frozenset(fill.trade_id for fill in first),
+                then=lambda new_fills: events.order_placed(order=order, fills=[*first, *new_fills]),
+            )
+            fills_pending = missing_fills(order, fills)
     for fill in fills:
         if on_fill is not None:
             on_fill(fill)

@@ -240,3 +240,39 @@ def test_a_cancel_requested_in_the_admin_is_carried_out_in_the_next_cycle(live, 
     cancelled = EngineEvent.objects.filter(kind=EngineEvent.Kind.ORDER_CANCELLED).latest("id")
     assert "requested by admin:operator" in cancelled.message
     assert EngineState.load().state == "RUNNING"
+
+
+def test_a_placed_orders_fills_are_kept_with_their_events_or_not_at_all(live, sandbox, monkeypatch):
+    """The log never shows a fill without the placed order's event (or the reverse): they are one write. When that
+    write fails, the order is left missing its fills, and the next cycle's reconcile reads them from the exchange."""
+    from django.db import OperationalError
+
+    sandbox.set_price("100000000")
+
+    def database_gone(**_kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(order_ops.events, "order_placed", database_gone)
+    with pytest.raises(OperationalError):
+        order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
+    assert not Fill.objects.exists()
+    assert not EngineEvent.objects.filter(kind__in=("order_submitted", "fill")).exists()
+    (order,) = order_ops.orders_missing_fills(live.account)  # Upbit said it traded: its trades are still to be read
+
+    monkeypatch.undo()
+    fills = order_ops.order_reconcile_one(live, order)
+    assert order.status == Order.Status.DONE
+    assert order_ops.orders_missing_fills(live.account) == []
+    assert [fill.pk for fill in fills] == list(Fill.objects.values_list("pk", flat=True))
+    assert len(sandbox_orders(sandbox)) == 1
+
+
+def test_a_placed_orders_event_counts_the_fills_read_after_it(live, sandbox):
+    """Upbit's answer to a new order carries no trades; they are read at once, and the order's event names them."""
+    sandbox.set_price("100000000")
+    result = order_ops.order_submit(live, market="KRW-BTC", side="buy", ord_type="price", account=live.account, price=D("6000"))
+    assert result.new_fills
+    submitted = EngineEvent.objects.get(kind="order_submitted")
+    fill_events = EngineEvent.objects.filter(kind="fill")
+    assert fill_events.count() == len(result.new_fills) == Fill.objects.count()
+    assert submitted.id < min(event.id for event in fill_events)

@@ -258,3 +258,18 @@ def test_postgresql_connection_killed_while_the_engine_claims(env):
     code, out = engine.stop()
     assert code == 0, out
     assert "terminating connection due to administrator command" in out
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_a_database_away_longer_than_the_limit_at_start_up_ends_the_process_with_the_reason(env):
+    """Past DB_OUTAGE_MAX_SEC the starting engine gives up (the launcher starts it again after its backoff)."""
+    env.update(SQLITE_BUSY_TIMEOUT_SEC=str(BUSY_TIMEOUT_SEC), DB_OUTAGE_MAX_SEC="1")
+    with sqlite_write_locked():
+        engine = WatchedEngine(env)
+        code = engine.proc.wait(timeout=30)
+    engine.reader.join(5)
+    out = "".join(engine.lines)
+    assert code == 1, out
+    assert "the database did not answer for longer than DB_OUTAGE_MAX_SEC=1 while claiming the engine" in out
+    assert "database is locked" in out
+    assert EngineState.load().owner == ""

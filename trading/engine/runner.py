@@ -18,8 +18,8 @@ Start-up's own database work (the claim, building the engine, the start-up recon
 that does not answer the same way the loops do (`_patiently`).
 
 Exit codes: 0 after a graceful stop; 1 when refused (another engine alive, live mode without keys),
-when the claim was taken over by another process, when the trading thread died, or when start-up gave up
-(stopped, or the database away longer than DB_OUTAGE_MAX_SEC, before the loops began).
+when the claim was taken over by another process, when the trading thread died, or when stopped while
+start-up still waited for the database.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _build_exchange() -> Exchange:
 
 
 class StartAbandoned(Exception):
-    """The process gave up starting: asked to stop, or the database away too long, before its loops began."""
+    """The process was asked to stop while start-up still waited for the database."""
 
 
 @dataclass
@@ -206,19 +206,14 @@ class EngineRunner:
 
     def _patiently(self, step: str, work: Callable[[], T]) -> T:
         """Start-up's database work, retried the way the loops retry theirs: a connection killed, SQLite locked or
-        PostgreSQL restarting while the process starts is ridden out like one in a cycle (the control loop records
-        the outage once the database answers). Gives up, with StartAbandoned, when a stop is asked for meanwhile
-        or once the database has been away longer than DB_OUTAGE_MAX_SEC; the launcher restarts the process."""
+        PostgreSQL restarting while the process starts is ridden out like one in a cycle. The control loop records
+        the outage once the database answers, and one longer than DB_OUTAGE_MAX_SEC ends in ERROR before any
+        cycle runs, as in the loops. Gives up, with StartAbandoned, only when a stop is asked for meanwhile."""
         while True:
             try:
                 return work()
             except DATABASE_ERRORS as error:
                 delay = self.database.failed(error)
-                if self.database.blocks_trading():
-                    raise StartAbandoned(
-                        f"the database did not answer for longer than DB_OUTAGE_MAX_SEC={self.database.max_sec:g} "
-                        f"while {step} ({type(error).__name__}: {error}); nothing was traded"
-                    ) from error
                 if self.shutdown.wait(delay):
                     raise StartAbandoned(
                         f"stopped on {self.shutdown_reason} while {step}: the database did not answer (state unchanged)"

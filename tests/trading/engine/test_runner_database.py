@@ -261,15 +261,21 @@ def test_postgresql_connection_killed_while_the_engine_claims(env):
 
 
 @pytest.mark.usefixtures("sqlite_only")
-def test_a_database_away_longer_than_the_limit_at_start_up_ends_the_process_with_the_reason(env):
-    """Past DB_OUTAGE_MAX_SEC the starting engine gives up (the launcher starts it again after its backoff)."""
+def test_a_database_away_longer_than_the_limit_at_start_up_ends_in_error_before_any_cycle(env):
+    """A restarted engine that waited longer than DB_OUTAGE_MAX_SEC to claim treats it like any long outage: ERROR,
+    with the reason, before it trades, so the person looks first."""
     env.update(SQLITE_BUSY_TIMEOUT_SEC=str(BUSY_TIMEOUT_SEC), DB_OUTAGE_MAX_SEC="1")
+    EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state="RUNNING")
     with sqlite_write_locked():
         engine = WatchedEngine(env)
-        code = engine.proc.wait(timeout=30)
-    engine.reader.join(5)
-    out = "".join(engine.lines)
-    assert code == 1, out
-    assert "the database did not answer for longer than DB_OUTAGE_MAX_SEC=1 while claiming the engine" in out
-    assert "database is locked" in out
-    assert EngineState.load().owner == ""
+        wait_until(lambda: engine.said("the database has not answered for"), 30, engine.output_if_dead)
+
+    engine.wait_claimed()
+    wait_until(lambda: EngineState.load().state == "ERROR", 15, engine.output_if_dead)
+    state = EngineState.load()
+    assert "longer than DB_OUTAGE_MAX_SEC=1" in state.state_reason
+    assert iteration() == 0  # no cycle ran
+    (event,) = outage_events()
+    assert event.level == "ERROR"
+    code, out = engine.stop()
+    assert code == 0, out

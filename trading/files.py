@@ -62,6 +62,19 @@ def private_paths(database: dict[str, Any]) -> list[Path]:
     return paths
 
 
+def database_folder_problem(database: dict[str, Any]) -> str:
+    """Why the SQLite database cannot be opened at all (its folder is missing), or "": a setting to fix, not an
+    outage to wait out."""
+    if database.get("ENGINE") != "django.db.backends.sqlite3":
+        return ""
+    name = Path(str(database["NAME"]))
+    if name.parent.is_dir():
+        return ""
+    return (
+        f"DATABASE_URL names the SQLite file {name}, but the folder {name.parent} does not exist; create it or fix DATABASE_URL"
+    )
+
+
 def private_files_tighten(database: dict[str, Any]) -> None:
     """Once per process, at the first database connection: tighten every private file that is looser."""
     if _tightened.is_set():

@@ -47,6 +47,7 @@ from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
 from trading.engine.outage import DATABASE_ERRORS, DatabaseOutage
 from trading.engine.stream import MarketFeed, feed_from_settings, off_snapshot
+from trading.files import database_folder_problem
 from trading.liveness import owner_is_dead as owner_is_dead  # the claim's takeover test, kept importable here
 from trading.models import EngineState
 
@@ -145,7 +146,7 @@ class EngineRunner:
 
     # --- the process -----------------------------------------------------------------------------
     def run(self, *, once: bool = False) -> RunResult:
-        problem = services.live_mode_problem()
+        problem = services.live_mode_problem() or database_folder_problem(connection.settings_dict)
         if problem:
             return RunResult(1, problem)
         keep_engine_connections()

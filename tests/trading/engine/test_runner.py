@@ -286,6 +286,17 @@ def test_live_mode_without_keys_refuses_to_start(engine_env):
     assert EngineState.load().owner == ""
 
 
+def test_a_sqlite_file_in_a_missing_folder_refuses_to_start_with_the_fix(engine_env, tmp_path):
+    """A setting to fix, not an outage to wait out: the engine says so at once."""
+    engine_env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'no-such-folder' / 'db.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runengine"], cwd=ROOT, env=engine_env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1
+    assert "the folder" in result.stderr
+    assert "no-such-folder does not exist; create it or fix DATABASE_URL" in result.stderr
+
+
 def test_once_runs_one_cycle_in_paper_mode_and_exits(engine_env):
     engine_env["PAPER_MODE"] = "true"
     result = subprocess.run(

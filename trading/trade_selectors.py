@@ -99,6 +99,12 @@ class _TripCache:
         with self.lock:
             self.entries.clear()
 
+    def peek(self, market: str, account: str) -> TripBook | None:
+        """The book as last read in this process, without reading new fills (None: not read yet)."""
+        with self.lock:
+            cached = self.entries.get((market, account))
+            return cached[1] if cached is not None else None
+
     def book(self, market: str, account: str) -> TripBook:
         with self.lock:
             cached = self.entries.get((market, account))
@@ -401,9 +407,12 @@ def trades_panel_context(state: EngineState | None) -> dict[str, Any]:
 def trades_panel_version(state: EngineState | None) -> str:
     state = state or EngineState.load()
     # An open trip's holding time is shown in minutes, so the panel changes each minute while one is open, and
-    # only then: a flat book's panel stays as it is across the minute.
-    open_trip = trip_book().open is not None
-    minute = timezone.now().replace(second=0, microsecond=0).isoformat() if open_trip else ""
+    # only then: a flat book's panel stays as it is across the minute. The book as last read is enough to tell
+    # (a new fill changes the version anyway, and the render that follows reads the book again).
+    book = _trip_cache.peek(settings.TRADING_MARKET, account_current())
+    if book is None:
+        book = trip_book()  # the first look in this process: the render reads it next anyway
+    minute = timezone.now().replace(second=0, microsecond=0).isoformat() if book.open is not None else ""
     return f"{trades_version()}|{state.last_price}|{sell_fee_rate(state)}|{minute}"
 
 

@@ -16,15 +16,16 @@ pytestmark = [
 ]
 
 
-def admin_connection() -> psycopg.Connection:
+def admin_connection(dbname: str = "postgres", *, autocommit: bool = True) -> psycopg.Connection:
+    """A connection of the test's own, outside Django's pool, to the server the tests use."""
     settings = connection.settings_dict
     return psycopg.connect(
         host=settings.get("HOST") or "127.0.0.1",
         port=settings.get("PORT") or 5432,
         user=settings.get("USER") or "postgres",
         password=settings.get("PASSWORD") or None,
-        dbname="postgres",
-        autocommit=True,
+        dbname=dbname,
+        autocommit=autocommit,
     )
 
 

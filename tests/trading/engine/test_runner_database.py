@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.autocoin.test_database_pool import admin_connection
 from tests.trading.engine.test_runner import (  # the engine-process fixtures, shared
     EngineProcess,
     _no_engine_outlives_its_test,  # noqa: F401 - imported to be active here: kills what a test left running
@@ -224,12 +225,9 @@ def test_postgresql_connection_killed_while_the_engine_claims(env):
     lands there and nowhere else); it must claim on a new connection and trade as if nothing happened."""
     if connection.vendor != "postgresql":
         pytest.skip("kills PostgreSQL backends")
-    import psycopg
-
     env["PGAPPNAME"] = ENGINE_APP_NAME
     EngineState.objects.filter(pk=EngineState.SINGLETON_PK).update(state="RUNNING")
-    settings = connection.settings_dict
-    locker = psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432)
+    locker = admin_connection(connection.settings_dict["NAME"], autocommit=False)  # holds the row lock below
     try:
         locker.execute("SELECT id FROM trading_enginestate WHERE id = %s FOR UPDATE", [EngineState.SINGLETON_PK])
         engine = WatchedEngine(env)

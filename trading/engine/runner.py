@@ -46,7 +46,7 @@ from trading.engine.cycle import TradingEngine
 from trading.engine.metrics import Metrics
 from trading.engine.notify import Notifier
 from trading.engine.outage import DATABASE_ERRORS, DatabaseOutage
-from trading.engine.stream import MarketFeed, feed_from_settings, off_snapshot
+from trading.engine.stream import MarketFeed, SourceSwitch, feed_from_settings, off_snapshot
 from trading.files import database_folder_problem
 from trading.liveness import owner_is_dead as owner_is_dead  # the claim's takeover test, kept importable here
 from trading.models import EngineState
@@ -129,6 +129,7 @@ class EngineRunner:
         self._thread_error: BaseException | None = None
         self._busy = threading.Event()
         self._stream_due = threading.Event()
+        self._stream_switch: SourceSwitch | None = None
         self.feed: MarketFeed | None = None
         self.engine: TradingEngine | None = None
         self.database = DatabaseOutage(max_sec=float(settings.DB_OUTAGE_MAX_SEC))
@@ -277,6 +278,7 @@ class EngineRunner:
                 message = f"Another engine process ({current.owner or 'unknown'}) took over this engine; this one stops now"
                 events.engine_error(message=message, meta={"owner": self.owner}, level=events.Level.WARNING)
                 return RunResult(1, message)
+            self._record_stream_switch()
             self._record_outage_end()
             state = selectors.engine_state_get().state
             if state != last_state:
@@ -308,12 +310,23 @@ class EngineRunner:
         self._wake.set()
 
     def _publish_stream(self) -> None:
-        """The stream's state and top of book for the heartbeat; an event when the price source switches."""
+        """The stream's state and top of book for the next heartbeat. A switch of the price source is decided
+        first, so the snapshot never predates it, and is kept until `_record_stream_switch` writes it."""
         feed = self.feed
-        self.metrics.extra["stream"] = feed.snapshot() if feed is not None else off_snapshot()
-        switch = feed.source_changed() if feed is not None else None
-        if feed is not None and switch is not None:
+        if feed is None:
+            self.metrics.extra["stream"] = off_snapshot()
+            return
+        switch = feed.source_changed()
+        if switch is not None:
+            self._stream_switch = switch
+        self.metrics.extra["stream"] = feed.snapshot()
+
+    def _record_stream_switch(self) -> None:
+        """After the heartbeat, so whoever reads the event finds the metrics agree; kept if the database fails."""
+        switch, feed = self._stream_switch, self.feed
+        if switch is not None and feed is not None:
             events.market_data_source_changed(source=switch.source, code=switch.code, params=switch.params, market=feed.market)
+            self._stream_switch = None
 
     def _trading_loop(self) -> None:
         while not self._thread_exit.is_set():

@@ -408,6 +408,9 @@ def record_state_reasons(written: Written) -> None:
         "Reset pressed in the admin",
         "engine process offline: no cycle was running",
         "engine process received SIGTERM",
+        "the current cycle finished",  # the runner completing a stop (trading/engine/runner.py)
+        "no cycle was running",
+        "demo start",  # make demo (runall --demo)
         "replay starts",
         "replay",
         "replay finished",

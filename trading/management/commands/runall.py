@@ -64,11 +64,19 @@ class Command(BaseCommand):
         if options["verbose"]:
             env["LOG_POLLS"] = "true"
         port = int(str(options["sandbox_port"]))
+        web_port = int(address["port"])
         if options["demo"]:
             if not 1 <= port <= 65535:
                 raise CommandError(f"--sandbox-port must be from 1 to 65535, not {port}")
+            if port == web_port:
+                raise CommandError(
+                    f"the web server and the sandbox cannot share port {port}; choose another --addr or --sandbox-port"
+                )
             if self._port_in_use(port):
                 raise CommandError(f"port {port} is already in use (another sandbox or demo?); stop it or choose --sandbox-port")
+        if self._port_in_use(web_port):
+            # Checked here: runserver would fail only after the engine (and the sandbox) had started.
+            raise CommandError(f"port {web_port} is already in use (is autocoin already running?); stop it or choose --addr")
 
         stopping = False
 

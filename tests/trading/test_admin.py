@@ -409,3 +409,26 @@ def test_fill_search_by_order_identifier(admin_client):
 
     assert fill.trade_id in page
     assert "trade-2" not in page
+
+
+def test_the_engine_page_shows_the_stored_reasons_in_the_readers_language(admin_client):
+    state = EngineState.load()
+    EngineState.objects.filter(pk=state.pk).update(
+        state_reason="stop requested",
+        kill_switch=True,
+        kill_switch_reason=(
+            "the daily loss limit was reached: today's PnL is -60,000 KRW (realized -60,000, unrealized 0), limit -50,000 "
+            "KRW (MAX_DAILY_LOSS_KRW). Open orders were cancelled; trading stays stopped until Reset, and new entries stay "
+            "blocked until local midnight"
+        ),
+    )
+    admin_client.cookies["django_language"] = "ko"
+    page = admin_client.get(reverse("admin:trading_enginestate_change", args=[state.pk])).content.decode()
+    assert "중지 요청" in page
+    assert "일일 손실 한도에 도달했습니다" in page
+    assert "stop requested" not in page
+    assert "the daily loss limit was reached" not in page
+
+    admin_client.cookies["django_language"] = "en"
+    page = admin_client.get(reverse("admin:trading_enginestate_change", args=[state.pk])).content.decode()
+    assert "stop requested" in page

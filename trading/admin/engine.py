@@ -24,6 +24,7 @@ from trading.labels import code_label
 from trading.models import EngineState, StrategyConfig
 from trading.param_fields import param_rows
 from trading.pause_selectors import entries_pause_status
+from trading.sentences import shown_sentence
 from trading.strategies.registry import STRATEGIES as STRATEGY_NAMES
 
 
@@ -34,8 +35,38 @@ from trading.strategies.registry import STRATEGIES as STRATEGY_NAMES
 class EngineStateAdmin(ConsoleAdmin):
     change_form_template = "admin/trading/enginestate/change_form.html"
     actions = ()
-    exclude = ("metrics",)
-    readonly_fields = ("metrics_pretty",)
+    # The stored reasons are English sentences: each is shown in the reader's language, as on the dashboard.
+    fields = (
+        "state",
+        "state_since",
+        "state_reason_shown",
+        "state_changed_by",
+        "last_error_shown",
+        "consecutive_failures",
+        "consecutive_order_failures",
+        "iteration",
+        "owner",
+        "heartbeat_at",
+        "claim_generation",
+        "last_cycle_at",
+        "last_price",
+        "kill_switch",
+        "kill_switch_reason_shown",
+        "kill_switch_at",
+        "entries_paused",
+        "entries_paused_reason_shown",
+        "entries_paused_by",
+        "entries_paused_at",
+        "market_offline_at",
+        "metrics_pretty",
+    )
+    readonly_fields = (
+        "state_reason_shown",
+        "last_error_shown",
+        "kill_switch_reason_shown",
+        "entries_paused_reason_shown",
+        "metrics_pretty",
+    )
 
     CONTROLS = ("start", "stop", "reset", "paper_reset", "pause_entries", "resume_entries")
 
@@ -55,6 +86,22 @@ class EngineStateAdmin(ConsoleAdmin):
     @admin.display(description=_("metrics"))
     def metrics_pretty(self, obj: EngineState) -> str:
         return pretty_json(obj.metrics or {})
+
+    @admin.display(description=_("state reason"))
+    def state_reason_shown(self, obj: EngineState) -> str:
+        return shown_sentence(obj.state_reason)
+
+    @admin.display(description=_("last error"))
+    def last_error_shown(self, obj: EngineState) -> str:
+        return shown_sentence(obj.last_error)
+
+    @admin.display(description=_("kill-switch reason"))
+    def kill_switch_reason_shown(self, obj: EngineState) -> str:
+        return shown_sentence(obj.kill_switch_reason)
+
+    @admin.display(description=_("pause reason"))
+    def entries_paused_reason_shown(self, obj: EngineState) -> str:
+        return shown_sentence(obj.entries_paused_reason)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not self.has_view_or_change_permission(request):

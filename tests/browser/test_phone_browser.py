@@ -31,7 +31,7 @@ NARROWEST_CELL_PX = 40
 # Every element's right edge, and every visible table cell's width: what sticks out and what is squeezed.
 MEASURE = r"""() => {
   const width = document.documentElement.clientWidth;
-  const wide = [], narrow = [];
+  const wide = [], narrow = [], covered = [];
   for (const el of document.querySelectorAll('body *')) {
     const box = el.getBoundingClientRect();
     if (box.width === 0 && box.height === 0) continue;
@@ -39,6 +39,13 @@ MEASURE = r"""() => {
     if (style.visibility === 'hidden' || style.position === 'absolute' && box.width <= 1) continue;
     if (box.right > width + 1 || box.left < -1) {
       wide.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className} right=${Math.round(box.right)}`);
+    }
+    if (el.tagName === 'TD' && el.hasAttribute('data-label') && box.width > 0) {
+      // A card's label placed over its cell must have the cell's left padding to itself.
+      const label = getComputedStyle(el, '::before');
+      if (label.content !== 'none' && label.position === 'absolute' && parseFloat(style.paddingLeft) < parseFloat(label.width)) {
+        covered.push(`td "${el.getAttribute('data-label')}" padding ${style.paddingLeft}, label ${label.width}`);
+      }
     }
     const text = el.textContent.trim();
     if ((el.tagName === 'TD' || el.tagName === 'TH') && box.width > 0 && text) {
@@ -62,7 +69,7 @@ MEASURE = r"""() => {
       }
     }
   }
-  return {width, scroll: document.documentElement.scrollWidth, wide, narrow};
+  return {width, scroll: document.documentElement.scrollWidth, wide, narrow, covered};
 }""".replace("NARROWEST_CELL_PX", str(NARROWEST_CELL_PX))
 
 
@@ -107,6 +114,7 @@ def test_nothing_on_the_dashboard_is_wider_than_a_phone(page, settings, language
     found = measured(page)
     assert found["wide"] == [], f"wider than the {found['width']} px screen: {found['wide'][:10]}"
     assert found["narrow"] == [], f"squeezed columns: {found['narrow'][:10]}"
+    assert found["covered"] == [], f"labels over their values: {found['covered'][:10]}"
     assert found["scroll"] <= found["width"] + 1
     # Each order is a card whose cells name their column.
     first = page.locator("#panel-orders tr.order").first
@@ -151,4 +159,27 @@ def test_the_admin_lists_fit_a_phone(page, language, path):
     found = measured(page)
     assert found["wide"] == [], f"wider than the {found['width']} px screen on {path}: {found['wide'][:10]}"
     assert found["narrow"] == [], f"squeezed columns on {path}: {found['narrow'][:10]}"
+    assert found["covered"] == [], f"labels over their values on {path}: {found['covered'][:10]}"
     screenshot(page, f"phone-admin-{path.strip('/').replace('/', '-')}-{language}")
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_backtest_form_fits_a_phone_with_each_label_beside_its_value(page, language):
+    get_user_model().objects.filter(username=USERNAME).update(is_superuser=True)
+    page.set_viewport_size(PHONE)
+    login(page)
+    if language == "ko":
+        page.click("button[lang=ko]")
+        page.wait_for_selector("html[lang=ko]")
+    page.goto(f"{page.base_url}/backtests/")
+    page.wait_for_selector("#backtest-params .bt-param-table td[data-label]")
+    wait_in_page(page, lambda: page.evaluate("document.readyState") == "complete")
+
+    found = measured(page)
+    assert found["wide"] == [], f"wider than the {found['width']} px screen: {found['wide'][:10]}"
+    assert found["covered"] == [], f"labels over their values: {found['covered'][:10]}"
+    # The value's input sits beside its label, not under it.
+    cell = page.locator("#backtest-params .bt-param-table td[data-label]:has(input)").first
+    label_right = cell.evaluate("el => el.getBoundingClientRect().left + parseFloat(getComputedStyle(el, '::before').width || 0)")
+    assert cell.locator("input, select").first.bounding_box()["x"] >= label_right - 1
+    screenshot(page, f"phone-backtest-form-{language}")

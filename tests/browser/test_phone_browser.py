@@ -92,6 +92,15 @@ def busy_dashboard() -> None:
     PnlDailyFactory(date=timezone.localdate())
 
 
+def superuser_on_a_phone(page, language: str) -> None:
+    get_user_model().objects.filter(username=USERNAME).update(is_superuser=True)
+    page.set_viewport_size(PHONE)
+    login(page)
+    if language == "ko":
+        page.click("button[lang=ko]")
+        page.wait_for_selector("html[lang=ko]")
+
+
 def measured(page) -> dict:
     page.wait_for_load_state("load")
     return page.evaluate(MEASURE)
@@ -145,13 +154,8 @@ def test_on_a_desktop_the_tables_stay_tables(page):
     "path", ["/admin/trading/order/", "/admin/trading/manualorderrequest/", "/admin/trading/engineevent/", "/admin/"]
 )
 def test_the_admin_lists_fit_a_phone(page, language, path):
-    get_user_model().objects.filter(username=USERNAME).update(is_superuser=True)
     busy_dashboard()
-    page.set_viewport_size(PHONE)
-    login(page)
-    if language == "ko":
-        page.click("button[lang=ko]")
-        page.wait_for_selector("html[lang=ko]")
+    superuser_on_a_phone(page, language)
     page.goto(f"{page.base_url}{path}")
     page.wait_for_selector("#content")
     wait_in_page(page, lambda: page.evaluate("document.readyState") == "complete")
@@ -165,12 +169,7 @@ def test_the_admin_lists_fit_a_phone(page, language, path):
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 def test_the_backtest_form_fits_a_phone_with_each_label_beside_its_value(page, language):
-    get_user_model().objects.filter(username=USERNAME).update(is_superuser=True)
-    page.set_viewport_size(PHONE)
-    login(page)
-    if language == "ko":
-        page.click("button[lang=ko]")
-        page.wait_for_selector("html[lang=ko]")
+    superuser_on_a_phone(page, language)
     page.goto(f"{page.base_url}/backtests/")
     page.wait_for_selector("#backtest-params .bt-param-table td[data-label]")
     wait_in_page(page, lambda: page.evaluate("document.readyState") == "complete")

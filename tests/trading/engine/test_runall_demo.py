@@ -3,6 +3,7 @@ stops the engine before the sandbox, and a killed launcher leaves nothing runnin
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -59,6 +60,13 @@ def query(db: Path, sql: str) -> list[tuple]:
             return []
 
 
+def engine_account(db: Path) -> str | None:
+    """The exchange account the running engine keeps its ledger under (its heartbeat's metrics)."""
+    rows = query(db, "select metrics from trading_enginestate")
+    metrics = json.loads(rows[0][0]) if rows and rows[0][0] else {}
+    return metrics.get("account") if isinstance(metrics, dict) else None
+
+
 def start_demo(db: Path, web: int, sandbox: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UPBIT_", "PAPER_", "TELEGRAM_", "NOTIFY_", "STRATEGY"))}
     env.update(DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="INFO")
@@ -110,9 +118,15 @@ def test_the_demo_trades_within_a_minute_and_stops_cleanly(tmp_path):
     assert not query(db, "select id from trading_engineevent where kind = 'exchange_error'")
 
     # A launcher killed outright takes its children with it (no engine left trading on its own).
+    first_accounts = {account for (account,) in query(db, "select distinct account from trading_order")}
     again = start_demo(db, web, sandbox)
     try:
         wait_until(lambda: query(db, "select owner from trading_enginestate") not in ([], [("",)]), 60, again)
+        # The restarted sandbox is a fresh exchange account, and the run's ledger is a fresh one too: the first
+        # run's buys are not a position of this one.
+        assert first_accounts
+        wait_until(lambda: engine_account(db) not in (None, *first_accounts), 30, again)
+        assert str(engine_account(db)).startswith(f"live:127.0.0.1:{sandbox}:")
         wait_until(lambda: listening(web), 30, again)
         os.kill(again.pid, signal.SIGKILL)
         again.communicate(timeout=10)

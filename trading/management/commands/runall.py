@@ -14,6 +14,7 @@ also told to stop when the launcher dies, so a killed launcher leaves no engine 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,8 +29,14 @@ DEMO_PORT = 8765
 RESTART_FIRST_SEC = 1.0
 RESTART_MAX_SEC = 60.0
 PR_SET_PDEATHSIG = 1
-DEMO_ACCESS_KEY = "sandbox-demo-access-key"
-DEMO_SECRET_KEY = "sandbox-demo-secret-key-not-a-real-upbit-key"  # noqa: S105 - the local sandbox's demo key, no real secret
+DEMO_KEY_PREFIX = "sandbox-demo"
+
+
+def demo_keys() -> tuple[str, str]:
+    """A key pair for one demo run. The sandbox keeps its balances in memory, so every run is a fresh exchange
+    account: with keys of its own, the run's orders, fills and PnL are a ledger of their own too (the ledger
+    belongs to the API and the key's fingerprint), and an earlier run's position never shows as held."""
+    return f"{DEMO_KEY_PREFIX}-{secrets.token_hex(8)}", f"{DEMO_KEY_PREFIX}-secret-{secrets.token_hex(16)}"
 
 
 class Command(BaseCommand):
@@ -91,9 +98,9 @@ class Command(BaseCommand):
         engine_started = time.monotonic()
         try:
             if options["demo"]:
-                env.update(self._demo_environment(python, manage, port, str(options["demo_database"] or "")))
-                keys = ["--access-key", DEMO_ACCESS_KEY, "--secret-key", DEMO_SECRET_KEY]
-                sandbox = self._spawn([python, manage, "runsandbox", "--port", str(port), *keys], env)
+                env.update(self._demo_environment(python, manage, port, str(options["demo_database"] or ""), *demo_keys()))
+                # The sandbox takes the run's keys from UPBIT_ACCESS_KEY / UPBIT_SECRET_KEY, never from its command line.
+                sandbox = self._spawn([python, manage, "runsandbox", "--port", str(port)], env)
                 children.append(("sandbox", sandbox))
                 self._wait_for_port(port, sandbox)
             if not stopping:
@@ -165,15 +172,17 @@ class Command(BaseCommand):
             probe.settimeout(0.2)
             return probe.connect_ex(("127.0.0.1", port)) == 0
 
-    def _demo_environment(self, python: str, manage: str, port: int, database: str) -> dict[str, str]:
+    def _demo_environment(
+        self, python: str, manage: str, port: int, database: str, access_key: str, secret_key: str
+    ) -> dict[str, str]:
         demo_db = Path(database).resolve() if database else Path(settings.BASE_DIR) / "var" / "demo.sqlite3"
         demo_db.parent.mkdir(parents=True, exist_ok=True)
         env = {
             "DATABASE_URL": f"sqlite:///{demo_db}",
             "UPBIT_API_BASE": f"http://127.0.0.1:{port}",
             "UPBIT_SANDBOX": "true",
-            "UPBIT_ACCESS_KEY": DEMO_ACCESS_KEY,
-            "UPBIT_SECRET_KEY": DEMO_SECRET_KEY,
+            "UPBIT_ACCESS_KEY": access_key,
+            "UPBIT_SECRET_KEY": secret_key,
             "PAPER_MODE": "false",
             "LOOP_INTERVAL_SEC": "2",
             "ORDER_COOLDOWN_SEC": "10",

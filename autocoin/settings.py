@@ -202,11 +202,11 @@ def _database(url: str) -> dict[str, Any]:
     elif engine in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
         config["ENGINE"] = "django.db.backends.postgresql"
         # A pool per process: a burst of requests on the threaded web server shares a few connections
-        # (waiting up to 5 s for one) instead of opening one per thread until PostgreSQL refuses clients.
+        # (waiting up to POSTGRES_POOL_TIMEOUT_SEC for one) instead of opening one per thread until PostgreSQL refuses clients.
         config["CONN_MAX_AGE"] = 0
         options = config.setdefault("OPTIONS", {})
         options["connect_timeout"] = 5
-        options["pool"] = {"min_size": 1, "max_size": POSTGRES_POOL_SIZE, "timeout": 5}
+        options["pool"] = {"min_size": 1, "max_size": POSTGRES_POOL_SIZE, "timeout": POSTGRES_POOL_TIMEOUT_SEC}
         # The pool checks a connection as it hands it out: one the server ended while it sat there (a restart,
         # a failover, pg_terminate_backend) is replaced, not given to a request to fail with.
         config["CONN_HEALTH_CHECKS"] = True
@@ -238,6 +238,7 @@ try:
     TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Seoul")
     SQLITE_BUSY_TIMEOUT_SEC = env_int("SQLITE_BUSY_TIMEOUT_SEC", 20, minimum=1, maximum=600)
     POSTGRES_POOL_SIZE = env_int("POSTGRES_POOL_SIZE", 10, minimum=2, maximum=100)
+    POSTGRES_POOL_TIMEOUT_SEC = env_int("POSTGRES_POOL_TIMEOUT_SEC", 5, minimum=1, maximum=60)
     DATABASES = {"default": _database(_raw("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 
     # --- Upbit ------------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(database_url):
         "LOG_LEVEL": "ERROR",
         "AUTOCOIN_API_TOKEN": "x" * 20,
         "AUTOCOIN_API_USER": "api",
+        "POSTGRES_POOL_TIMEOUT_SEC": "1",  # each of the three requests gives up after this wait for a connection
     }
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -164,11 +164,70 @@ def job_params_text(params: dict[str, Any] | None) -> str:
 
 def trade_rows(job: BacktestJob) -> list[dict[str, Any]]:
     """The trades for the page's table: Seoul time, side, reason, price, volume, amount, fee, profit."""
+    return _local_rows((job.chart or {}).get("trades", []))
+
+
+def _local_rows(trades: list[dict[str, Any]]) -> list[dict[str, Any]]:
     zone = ZoneInfo(settings.TIME_ZONE)
-    rows = []
-    for trade in (job.chart or {}).get("trades", []):
-        rows.append({**trade, "local": datetime.fromisoformat(trade["ts"]).astimezone(zone)})
-    return rows
+    return [{**trade, "local": datetime.fromisoformat(trade["ts"]).astimezone(zone)} for trade in trades]
+
+
+TRADES_PER_PAGE = 100
+"""Trades on one page of a run's results: a year of minutes makes tens of thousands (the CSV has them all)."""
+
+
+@dataclass(frozen=True)
+class TradePage:
+    rows: list[dict[str, Any]]
+    number: int
+    pages: int
+    total: int
+    first: int
+    """The 1-based position of the page's first trade (0 when there are none)."""
+    last: int
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.pages else None
+
+
+def trade_page(job: BacktestJob, requested: str | None) -> TradePage:
+    """One page of the run's trades, oldest first. A page number that is not a number reads as the first page, and
+    one past either end as the nearest page there is."""
+    trades = (job.chart or {}).get("trades", [])
+    total = len(trades)
+    pages = max(1, -(-total // TRADES_PER_PAGE))
+    number = int(requested) if requested and requested.isdigit() else 1
+    number = min(max(number, 1), pages)
+    start = (number - 1) * TRADES_PER_PAGE
+    shown = trades[start : start + TRADES_PER_PAGE]
+    return TradePage(_local_rows(shown), number, pages, total, start + 1 if shown else 0, start + len(shown))
+
+
+def chart_for_page(job: BacktestJob) -> dict[str, Any]:
+    """What a page's chart draws: the bars, and the trades as markers, one per bar and side with how many trades it
+    stands for. A year of minutes makes tens of thousands of trades on some 1,500 bars: their full records would
+    weigh megabytes and a marker each would bury the candles."""
+    chart = job.chart or {}
+    markers: dict[tuple[int, str], dict[str, Any]] = {}
+    for trade in chart.get("trades", []):
+        key = (int(trade["t"]), str(trade["side"]))
+        marker = markers.get(key)
+        if marker is None:
+            markers[key] = {"t": key[0], "side": key[1], "count": 1, "reason": trade["reason"]}
+        else:
+            marker["count"] += 1
+    return {
+        "unit_sec": chart.get("unit_sec"),
+        "grouped": chart.get("grouped"),
+        "bars": chart.get("bars", []),
+        "markers": list(markers.values()),
+        "trades": len(chart.get("trades", [])),
+    }
 
 
 CSV_HEADER = ("time (Asia/Seoul)", "side", "reason", "price", "volume", "amount KRW", "fee KRW", "realized PnL KRW", "equity KRW")

@@ -72,7 +72,8 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": backtest_selectors.job_summary(job),
         "params_text": backtest_selectors.job_params_text(job.run.params if job.run else job.request.get("params")),
         "metrics": backtest_selectors.metric_rows(job),
-        "trades": backtest_selectors.trade_rows(job),
+        "trades": backtest_selectors.trade_page(job, request.GET.get("page")),
+        "chart": backtest_selectors.chart_for_page(job),
         "can_apply": user_can(request.user, CHANGE_STRATEGY),
         "can_export": user_can(request.user, EXPORT_DATA),
         "others": backtest_selectors.jobs_done_other_than(job),
@@ -128,6 +129,8 @@ def backtest_compare(request: HttpRequest) -> HttpResponse:
         "left_params": backtest_selectors.job_params_text(left.run.params if left.run else {}),
         "right_params": backtest_selectors.job_params_text(right.run.params if right.run else {}),
         "rows": backtest_selectors.compare_rows(left, right),
+        "left_chart": backtest_selectors.chart_for_page(left),
+        "right_chart": backtest_selectors.chart_for_page(right),
     }
     return render(request, "trading/backtest_compare.html", context)
 

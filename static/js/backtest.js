@@ -46,16 +46,17 @@
     candles.setData(data.bars.map(function (bar) {
       return { time: seoul(bar.t), open: bar.o, high: bar.h, low: bar.l, close: bar.c };
     }));
-    // Labels only while they stay readable; with many trades the arrows alone (buy up, sell down) tell them apart.
-    var labelled = data.trades.length <= 40;
-    var markers = data.trades.map(function (trade) {
-      var buy = trade.side === "buy";
+    // One marker per bar and side (the server groups the trades); labels only while they stay readable, and with
+    // many markers the arrows alone (buy up, sell down) tell them apart.
+    var labelled = data.markers.length <= 40;
+    var markers = data.markers.map(function (mark) {
+      var buy = mark.side === "buy";
       return {
-        time: seoul(trade.t),
+        time: seoul(mark.t),
         position: buy ? "belowBar" : "aboveBar",
         color: buy ? "#16a34a" : "#dc2626",
         shape: buy ? "arrowUp" : "arrowDown",
-        text: labelled ? (buy ? "B " : "S ") + trade.reason : "",
+        text: labelled ? (buy ? "B " : "S ") + (mark.count > 1 ? "×" + mark.count : mark.reason) : "",
       };
     });
     markers.sort(function (a, b) { return a.time - b.time; });

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.trading.backtest_console_helpers import load_hourly, request_data
 from trading import backtest_jobs
 from trading.backtest.worker import run_job
 from trading.backtest_job_models import BacktestJob
+from trading.backtest_selectors import TRADES_PER_PAGE
 from trading.models import EngineEvent, StrategyConfig
 
 pytestmark = pytest.mark.django_db
@@ -162,9 +164,75 @@ def test_the_results_page_shows_formatted_metrics_the_chart_data_and_the_trades(
     assert 'data-backtest-chart="price"' in page
     assert "lightweight-charts.standalone.production.js" in page
     assert f"{run.metrics['orders']} trades" in page
-    assert page.count("<tr>") >= run.metrics["orders"]
+    assert page.count("<tr>") >= min(run.metrics["orders"], TRADES_PER_PAGE)
     assert reverse("backtest_trades_csv", args=[job.pk]) in page
     assert reverse("backtest_apply", args=[job.pk]) in page
+
+
+def table_of(page: str) -> str:
+    return page.split('id="backtest-trades"')[1].split("</table>")[0]
+
+
+def synthetic_trades(count: int, *, bar: int = 1_735_689_600, per_bar: int = 1) -> list[dict[str, Any]]:
+    """Trades as a finished run's chart keeps them: `per_bar` buys on each bar, an hour apart."""
+    return [
+        {
+            "t": bar + (number // per_bar) * 3600,
+            "ts": f"2025-01-01T{(number // per_bar) % 24:02d}:00:00+00:00",
+            "side": "buy",
+            "reason": f"entry {number}",
+            "price": "140000000",
+            "volume": "0.0001",
+            "funds": "14000",
+            "fee": "7",
+            "pnl": "0",
+            "equity": "1000000.00",
+        }
+        for number in range(count)
+    ]
+
+
+def test_a_long_runs_trades_come_a_page_at_a_time_with_the_chart_marking_each_bar_once():
+    load_hourly()
+    job = done_job()
+    chart = {**job.chart, "trades": synthetic_trades(250, per_bar=5)}
+    BacktestJob.objects.filter(pk=job.pk).update(chart=chart)
+    client = client_in("Viewers")
+    url = reverse("backtest_detail", args=[job.pk])
+
+    first = client.get(url).content.decode()
+    assert "250 trades" in first
+    assert "Trades 1–100 of 250 (page 1 of 3)" in first
+    assert table_of(first).count("entry ") == TRADES_PER_PAGE
+    assert 'href="?page=2#trades" rel="next"' in first
+    assert 'rel="prev"' not in first
+    data = json.loads(first.split('id="backtest-chart-data" type="application/json">')[1].split("</script>")[0])
+    assert len(data["markers"]) == 50  # 250 buys on 50 bars
+    assert {marker["count"] for marker in data["markers"]} == {5}
+    assert data["trades"] == 250
+
+    last = client.get(url, {"page": "3"}).content.decode()
+    assert "Trades 201–250 of 250 (page 3 of 3)" in last
+    assert "entry 249" in table_of(last)
+    assert "entry 199" not in table_of(last)
+    assert 'rel="next"' not in last
+    # Past the end, or not a number: the nearest page there is.
+    assert "Trades 201–250 of 250 (page 3 of 3)" in client.get(url, {"page": "99"}).content.decode()
+    assert "Trades 1–100 of 250 (page 1 of 3)" in client.get(url, {"page": "two"}).content.decode()
+
+    client.cookies["django_language"] = "ko"
+    korean = client.get(url, {"page": "2"}).content.decode()
+    assert "거래 250건 중 101–200 (3쪽 중 2쪽)" in korean
+
+
+def test_a_short_runs_trades_fit_one_page_with_no_page_links():
+    load_hourly()
+    job = done_job()
+    BacktestJob.objects.filter(pk=job.pk).update(chart={**job.chart, "trades": synthetic_trades(3)})
+    page = client_in("Viewers").get(reverse("backtest_detail", args=[job.pk])).content.decode()
+    assert "3 trades" in page
+    assert "bt-trade-pages" not in page
+    assert table_of(page).count("entry ") == 3
 
 
 def test_the_trades_download_as_csv_in_seoul_time():

@@ -101,8 +101,20 @@ def _whole_number(params: Mapping[str, str], name: str, low: int, high: int) -> 
     return value
 
 
+CHART_PARAMETERS = ("before", "after", "limit")
+
+
 def chart_query_parse(params: Mapping[str, str]) -> ChartQuery:
-    """`before` / `after` (UTC epoch seconds of a candle start, not both) and `limit` (1 to MAX_LIMIT)."""
+    """`before` / `after` (UTC epoch seconds of a candle start, not both) and `limit` (1 to MAX_LIMIT). Any other
+    parameter is refused by name: the chart is the engine's market and unit, and a `unit=` or `market=` that
+    was quietly ignored would show a chart of something else than was asked for."""
+    for name in params:
+        if name not in CHART_PARAMETERS:
+            raise ChartQueryError(
+                name[:100],
+                gettext("unknown parameter %(name)r; accepted: %(accepted)s")
+                % {"name": name[:40], "accepted": ", ".join(CHART_PARAMETERS)},
+            )
     before = _whole_number(params, "before", 0, MAX_EPOCH)
     after = _whole_number(params, "after", 0, MAX_EPOCH)
     if before is not None and after is not None:

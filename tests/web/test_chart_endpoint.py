@@ -68,6 +68,8 @@ def test_anonymous_is_sent_to_log_in():
         ({"limit": "5000"}, "limit", "between 1 and 1000"),
         ({"before": "99999999999999"}, "before", "between 0 and"),
         ({"before": "100", "after": "50"}, "after", "not both"),
+        ({"unit": "7"}, "unit", "unknown parameter 'unit'; accepted: before, after, limit"),
+        ({"market": "KRW-ETH"}, "market", "unknown parameter 'market'"),
     ],
 )
 def test_bad_parameters_get_400_naming_the_parameter(session_client, query, field, words):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from trading.templatetags.dashboard import equity_svg, krw, num, pct, signed_krw
+from trading.templatetags.dashboard import avg_price, equity_svg, krw, num, pct, signed_krw
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,21 @@ def test_krw_is_whole_won_with_separators(value, expected):
 )
 def test_num_keeps_up_to_eight_decimals_exactly(value, expected):
     assert num(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("122205830.9807516"), "122,205,830.98"),
+        (Decimal("122182500"), "122,182,500"),
+        (Decimal("100.004"), "100"),
+        (Decimal("99.12345678"), "99.12345678"),
+        (Decimal("0.00012345"), "0.00012345"),
+        (None, "—"),
+    ],
+)
+def test_an_average_price_of_100_krw_or_more_has_at_most_two_decimals(value, expected):
+    assert avg_price(value) == expected
 
 
 def test_signed_and_percent():

@@ -68,6 +68,21 @@ def num(value: object) -> str:
     return format_grouped(value, 8)
 
 
+AVERAGE_PRICE_PLACES = (Decimal("100"), 2)
+"""An average of fills in KRW is shown to 2 decimals once it is 100 KRW or more (122,205,830.98, not the
+7 decimals the division leaves); a cheap coin's average keeps up to 8, as its prices do."""
+
+
+@register.filter
+def avg_price(value: object) -> str:
+    """An average buy or entry price: separators, 2 decimals from 100 KRW up, up to 8 below, no trailing zeros."""
+    number = _decimal(value)
+    if number is None:
+        return format_grouped(value, 8)
+    bound, places = AVERAGE_PRICE_PLACES
+    return format_grouped(number, places if abs(number) >= bound else 8)
+
+
 @register.filter
 def volume(value: object) -> str:
     """A coin volume with all 8 decimals (Upbit's precision): 0.001 → 0.00100000."""

@@ -130,6 +130,7 @@ class EngineRunner:
         self._busy = threading.Event()
         self._stream_due = threading.Event()
         self._stream_switch: SourceSwitch | None = None
+        self._stream_recorded: str | None = None
         self.feed: MarketFeed | None = None
         self.engine: TradingEngine | None = None
         self.database = DatabaseOutage(max_sec=float(settings.DB_OUTAGE_MAX_SEC))
@@ -318,7 +319,8 @@ class EngineRunner:
             return
         switch = feed.source_changed()
         if switch is not None:
-            self._stream_switch = switch
+            # Switched back to the source last recorded before a waiting switch was written: nothing to record.
+            self._stream_switch = None if switch.source == self._stream_recorded else switch
         self.metrics.extra["stream"] = feed.snapshot()
 
     def _record_stream_switch(self) -> None:
@@ -327,6 +329,7 @@ class EngineRunner:
         if switch is not None and feed is not None:
             events.market_data_source_changed(source=switch.source, code=switch.code, params=switch.params, market=feed.market)
             self._stream_switch = None
+            self._stream_recorded = switch.source
 
     def _trading_loop(self) -> None:
         while not self._thread_exit.is_set():

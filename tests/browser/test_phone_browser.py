@@ -21,6 +21,9 @@ from tests.factories import (
     PnlDailyFactory,
     SignalFactory,
 )
+from tests.trading.backtest_console_helpers import load_hourly, request_data
+from trading import backtest_jobs
+from trading.backtest.worker import run_job
 from trading.models import ManualOrderRequest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,6 +48,11 @@ MEASURE = r"""() => {
       const label = getComputedStyle(el, '::before');
       if (label.content !== 'none' && label.position === 'absolute' && parseFloat(style.paddingLeft) < parseFloat(label.width)) {
         covered.push(`td "${el.getAttribute('data-label')}" padding ${style.paddingLeft}, label ${label.width}`);
+      }
+      // ...and must fit in it: a long label runs down over the cards below.
+      if (label.content !== 'none' && label.position === 'absolute' && parseFloat(label.height) > box.height + 2) {
+        const name = el.getAttribute('data-label').slice(0, 30);
+        covered.push(`td "${name}" label ${label.height} tall in a ${Math.round(box.height)}px cell`);
       }
     }
     const text = el.textContent.trim();
@@ -182,3 +190,25 @@ def test_the_backtest_form_fits_a_phone_with_each_label_beside_its_value(page, l
     label_right = cell.evaluate("el => el.getBoundingClientRect().left + parseFloat(getComputedStyle(el, '::before').width || 0)")
     assert cell.locator("input, select").first.bounding_box()["x"] >= label_right - 1
     screenshot(page, f"phone-backtest-form-{language}")
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_a_backtests_results_and_a_comparison_fit_a_phone_with_each_label_in_its_card(page, language):
+    load_hourly()
+    first = run_job(backtest_jobs.backtest_job_create(request=request_data(), actor="user:alice", launch=False).pk)
+    second = run_job(
+        backtest_jobs.backtest_job_create(
+            request=request_data(params={"fast": "8", "slow": "40", "candle_unit": "60"}), actor="user:alice", launch=False
+        ).pk
+    )
+    superuser_on_a_phone(page, language)
+    for path in (f"/backtests/{first.pk}", f"/backtests/compare?run={first.pk}&run={second.pk}"):
+        page.goto(f"{page.base_url}{path}")
+        page.wait_for_selector("[data-backtest-chart][data-ready=true] canvas")
+        found = measured(page)
+        assert found["wide"] == [], f"wider than the {found['width']} px screen on {path}: {found['wide'][:10]}"
+        assert found["covered"] == [], f"labels over their values on {path}: {found['covered'][:10]}"
+    # Each compared value is labelled by its run's number alone.
+    label = page.locator("#backtest-compare td").first.evaluate("el => getComputedStyle(el, '::before').content")
+    assert label.strip('"') == f"#{first.pk}"
+    screenshot(page, f"phone-backtest-compare-{language}")

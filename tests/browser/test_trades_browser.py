@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tests.browser.conftest import SCREENSHOTS, login, screenshot
+from tests.browser.test_phone_browser import measured
 from tests.factories import FillFactory, OrderFactory
 from trading import trade_selectors
 from trading.models import EngineState
@@ -93,3 +94,5 @@ def test_trades_panel_shows_the_round_trip_with_its_profit_and_performance_has_d
         overflow = page.eval_on_selector(panel, "el => el.scrollWidth - el.clientWidth")
         assert overflow <= 1, f"{panel} is {overflow}px wider than its card at {width}px"
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    covered = measured(page)["covered"]
+    assert covered == [], f"labels over their values at {width}px: {covered[:10]}"

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext, gettext_noop
 
+from trading.sentences import shown_sentence
 from trading.strategies import registry
 from trading.strategies.params import ParamSpec
 
@@ -147,5 +148,5 @@ def params_from_form(
     except ValueError as error:
         param = getattr(error, "param", "")
         field = PREFIX + param if param and PREFIX + param in form.fields else None
-        form.add_error(field, str(error))
+        form.add_error(field, shown_sentence(str(error)))  # the engine's English sentence, in the reader's language
         return None

@@ -206,6 +206,19 @@ def test_bad_strategy_params_are_refused_with_the_reason(admin_client, params, m
     assert not EngineEvent.objects.filter(kind=EngineEvent.Kind.CONFIG_CHANGED).exists()
 
 
+def test_a_strategy_parameter_refusal_reads_in_korean(admin_client):
+    config = StrategyConfigFactory(strategy="macd", params={"fast": 12, "slow": 26, "signal": 9})
+    admin_client.cookies["django_language"] = "ko"
+
+    response = admin_client.post(
+        admin_url(StrategyConfig, "change", config.pk), {"param_candle_unit": "60", "param_fast": "30", "param_slow": "10"}
+    )
+
+    errors = response.content.decode().split('class="errorlist', 1)[1]
+    assert "macd: 파라미터 fast=30은(는) slow=10보다 작아야 합니다" in errors
+    assert "must be less than" not in errors
+
+
 def test_strategy_config_can_be_added_for_a_known_strategy(admin_client):
     response = admin_client.post(admin_url(StrategyConfig, "add") + "?strategy=sma_cross", {"strategy": "sma_cross"}, follow=True)
 

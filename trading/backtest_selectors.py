@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext, gettext_lazy
 
 from trading.backtest_job_models import BacktestJob
-from trading.models import StrategyConfig
+from trading.models import BacktestRun, StrategyConfig
 
 
 def jobs_recent(limit: int = 50) -> QuerySet[BacktestJob]:
@@ -25,6 +25,11 @@ def jobs_recent(limit: int = 50) -> QuerySet[BacktestJob]:
 def jobs_done_other_than(job: BacktestJob, limit: int = 50) -> QuerySet[BacktestJob]:
     """Finished runs to compare `job` with, newest first."""
     return BacktestJob.objects.filter(status=BacktestJob.Status.DONE).exclude(pk=job.pk).defer("chart")[:limit]
+
+
+def run_equity_svg(pk: int) -> str:
+    """A backtest run's stored equity chart ("" when the run is unknown or has none)."""
+    return BacktestRun.objects.filter(pk=pk).values_list("equity_svg", flat=True).first() or ""
 
 
 def job_get(pk: int) -> BacktestJob | None:

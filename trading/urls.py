@@ -24,6 +24,7 @@ urlpatterns = [
     path("backtests/<int:pk>/progress", views_backtest.backtest_progress, name="backtest_progress"),
     path("backtests/<int:pk>/trades.csv", views_backtest.backtest_trades_csv, name="backtest_trades_csv"),
     path("backtests/<int:pk>/apply", views_backtest.backtest_apply, name="backtest_apply"),
+    path("backtests/runs/<int:pk>/equity.svg", views_backtest.backtest_run_equity, name="backtest_run_equity"),
     path("backtests/studies", views.studies, name="studies"),
     path("backtests/studies/<int:pk>", views.study_detail, name="study_detail"),
     path("backtests/studies/<int:pk>/chart.svg", views.study_chart, name="study_chart"),

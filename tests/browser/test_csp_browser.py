@@ -17,6 +17,7 @@ from tests.factories import (
     EngineEventFactory,
     FillFactory,
     ManualOrderRequestFactory,
+    OptimizationStudyFactory,
     OrderFactory,
     PnlDailyFactory,
     SignalFactory,
@@ -168,11 +169,14 @@ def test_every_admin_list_and_one_row_of_each_have_no_violation(watched, admin_u
         BalanceSnapshotFactory,
         PnlDailyFactory,
         CandleFactory,
-        BacktestRunFactory,
         StrategyConfigFactory,
         ManualOrderRequestFactory,
     ):
         factory()
+    # Rows with their charts: a chart drawn from a data: URI or with an inline style is a violation.
+    chart = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><path d="M0 0L9 9" stroke="#000"/></svg>'
+    BacktestRunFactory(equity_svg=chart)
+    OptimizationStudyFactory(chart_svg=chart)
     EngineState.load()
     log_in(watched, "/admin/")
     for model in admin.site._registry:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from tests.factories import (
     BacktestRunFactory,
@@ -235,8 +236,15 @@ def test_backtest_equity_chart_is_an_image_not_inline_markup(admin_client):
 
     page = admin_client.get(admin_url(BacktestRun, "change", run.pk)).content.decode()
 
-    assert 'src="data:image/svg+xml;base64,' in page
+    chart = reverse("backtest_run_equity", args=[run.pk])
+    assert f'<img class="admin-chart" src="{chart}"' in page
     assert "<script>alert(1)</script>" not in page
+    assert "data:image" not in page
+    image = admin_client.get(chart)
+    assert image["Content-Type"] == "image/svg+xml"
+    assert image["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    assert image.content.decode() == svg
+    assert admin_client.get(reverse("backtest_run_equity", args=[run.pk + 1000])).status_code == 404
 
 
 def test_backtest_changelist_shows_the_return(admin_client):

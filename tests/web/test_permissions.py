@@ -289,6 +289,10 @@ def _job(view: str) -> Callable[[dict[str, Any]], str]:
     return lambda rows: reverse(view, args=[rows["BacktestJob"].pk])
 
 
+def _run(view: str) -> Callable[[dict[str, Any]], str]:
+    return lambda rows: reverse(view, args=[rows["BacktestRun"].pk])
+
+
 def _backtest_doors() -> list[Door]:
     run, change = "trading.run_backtest", "trading.change_strategyconfig"
     doors = []
@@ -297,6 +301,10 @@ def _backtest_doors() -> list[Door]:
         doors += [Door(name, PAGE, "GET", reverse(name), perm, ok), Door(name, PAGE, "POST", reverse(name), perm, 405)]
     for name, perm in (("backtest_detail", VIEW), ("backtest_progress", VIEW), ("backtest_trades_csv", EXPORT)):
         doors += [Door(name, PAGE, "GET", _job(name), perm, 200), Door(name, PAGE, "POST", _job(name), perm, 405)]
+    doors += [
+        Door("backtest_run_equity", PAGE, "GET", _run("backtest_run_equity"), VIEW, 200),
+        Door("backtest_run_equity", PAGE, "POST", _run("backtest_run_equity"), VIEW, 405),
+    ]
     return [
         *doors,
         Door("backtest_new", PAGE, "GET", reverse("backtest_new"), run, 405),
@@ -481,7 +489,7 @@ def rows() -> dict[str, Any]:
         "PnlDaily": factories.PnlDailyFactory(),
         "ManualOrderRequest": factories.ManualOrderRequestFactory(),
         "Candle": factories.CandleFactory(),
-        "BacktestRun": factories.BacktestRunFactory(),
+        "BacktestRun": factories.BacktestRunFactory(equity_svg='<svg xmlns="http://www.w3.org/2000/svg"/>'),
         "OptimizationStudy": (study := factories.OptimizationStudyFactory()),
         "OptimizationTrial": factories.OptimizationTrialFactory(study=study),
         "BacktestJob": BacktestJob.objects.create(

@@ -131,7 +131,11 @@ def test_the_strategy_parameter_form_shows_every_parameter_and_refuses_bad_value
     page.fill("input[name=param_slow]", "20")
     page.click("input[name=_save]")
     page.wait_for_selector(".errorlist")
-    assert "macd: parameter fast=30 must be less than slow=20" in page.inner_text("#strategyconfig_form")
+    refusal = {
+        "en": "macd: parameter fast=30 must be less than slow=20",
+        "ko": "macd: 파라미터 fast=30은(는) slow=20보다 작아야 합니다",
+    }[language]
+    assert refusal in page.inner_text("#strategyconfig_form")
     screenshot(page, f"strategy-params-{language}-{width}")
     page.fill("input[name=param_fast]", "10")
     page.fill("input[name=param_slow]", "30")

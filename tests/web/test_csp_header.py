@@ -84,3 +84,28 @@ def test_api_answers_carry_the_policy(token_client, path):
 
     assert response["Content-Type"] == "application/json"
     assert_policy(response)
+
+
+@pytest.mark.parametrize(("language", "heading"), [("en", "Not found"), ("ko", "찾을 수 없음")])
+def test_a_missing_page_says_so_in_the_readers_language_and_leads_back(session_client, language, heading):
+    session_client.cookies["django_language"] = language
+    response = session_client.get("/backtests/99999")
+
+    assert response.status_code == 404
+    assert_policy(response)
+    page = response.content.decode()
+    assert f"{heading} <span" in page
+    assert 'href="/"' in page
+    assert "<style" not in page
+    assert "style=" not in page
+
+
+def test_the_server_error_page_needs_no_context_and_speaks_korean():
+    from django.template.loader import get_template
+    from django.utils import translation
+
+    with translation.override("ko"):
+        page = get_template("500.html").render({})
+    assert "서버 오류" in page
+    assert 'href="/"' in page
+    assert "style=" not in page

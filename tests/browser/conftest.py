@@ -83,6 +83,8 @@ def login(page, path: str = "/") -> None:
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#panel-engine")
+    # Scripts have run (htmx binds the controls on DOMContentLoaded): a click before that is a plain form post.
+    page.wait_for_load_state("load")
 
 
 def screenshot(page, name: str) -> Path:

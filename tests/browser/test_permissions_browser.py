@@ -18,6 +18,8 @@ def login_as(page, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_selector("#panel-engine")
+    # Scripts have run (htmx binds the controls on DOMContentLoaded): a click before that is a plain form post.
+    page.wait_for_load_state("load")
 
 
 def test_a_viewer_sees_the_figures_but_no_controls(page):

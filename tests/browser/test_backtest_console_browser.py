@@ -40,6 +40,7 @@ def _open_in(page, language: str, width: int) -> None:
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
 
 
 # English on a desktop and Korean on a phone: both languages and both widths, each with its screenshot.

@@ -88,6 +88,7 @@ def test_candle_chart_draws_marks_updates_and_scrolls_back(page, chart_data, lan
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
     panel = _ready(page)
 
     assert panel.get_attribute("data-candles") == "1000"
@@ -186,6 +187,7 @@ def test_the_forming_candle_is_drawn_last_and_follows_the_engines_last_price(pag
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
     panel = _ready(page)
 
     assert panel.get_attribute("data-forming-time") == str(start)

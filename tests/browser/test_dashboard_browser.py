@@ -165,6 +165,7 @@ def test_korean_switch_phone_width_and_admin_in_korean(page):
     login(page)
     page.click("button[lang=ko]")
     page.wait_for_selector("html[lang=ko]")
+    page.wait_for_load_state("load")  # htmx has bound the controls
     assert page.inner_text("#panel-engine h2") == "엔진"
     assert page.inner_text(".btn-start") == "시작"
     screenshot(page, "04-korean")
@@ -177,6 +178,7 @@ def test_korean_switch_phone_width_and_admin_in_korean(page):
 
     page.goto(f"{page.base_url}/admin/")
     page.wait_for_selector("html[lang=ko]")
+    page.wait_for_load_state("load")  # htmx has bound the controls
     assert "로그아웃" in page.content()
 
 

@@ -84,6 +84,7 @@ def test_the_admin_switches_language_from_its_login_page(page, operator):
     page.goto(f"{page.base_url}/admin/login/")
     page.click(".admin-lang-switch button[lang=ko]")
     page.wait_for_selector("html[lang=ko]")
+    page.wait_for_load_state("load")  # htmx has bound the controls
     assert page.inner_text("#site-name") == "autocoin 운영 콘솔"
     page.fill("#id_username", USERNAME)
     page.fill("#id_password", PASSWORD)

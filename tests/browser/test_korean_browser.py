@@ -42,6 +42,7 @@ def visible_text(page) -> str:
 def switch_to_korean(page) -> None:
     page.click("button[lang=ko]")
     page.wait_for_selector("html[lang=ko]")
+    page.wait_for_load_state("load")  # htmx has bound the controls
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -76,6 +77,7 @@ def test_the_admin_reads_in_korean_only(page, viewport):
     for path in ADMIN_PAGES:
         page.goto(page.base_url + path.format(order=order.pk))
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
         text = visible_text(page)
 
         assert english_words(text) - DATA_WORDS == set(), (path, english_words(text) - DATA_WORDS)

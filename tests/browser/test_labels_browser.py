@@ -39,6 +39,7 @@ def open_dashboard(page, language: str, width: str) -> None:
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
 
 
 @both

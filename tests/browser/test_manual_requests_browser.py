@@ -31,6 +31,7 @@ def test_status_order_and_cancel_read_whole_beside_a_long_result(page, language,
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
 
     row = page.locator("#panel-manual tr", has_text=f"#{pending.pk}")
     cancel = row.locator("button")
@@ -58,6 +59,7 @@ def test_the_orders_table_keeps_its_words_whole_on_a_phone(page):
     login(page)
     page.click("button[lang=ko]")
     page.wait_for_selector("html[lang=ko]")
+    page.wait_for_load_state("load")  # htmx has bound the controls
 
     row = page.locator("#panel-orders tr.order").first
     for cell in ("td:nth-child(1)", "td:nth-child(2)", "td:nth-child(3)", ".badge"):

@@ -27,6 +27,7 @@ def open_dashboard(page, language: str, width: int) -> None:
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
 
 
 def fits_the_card(page, selector: str) -> None:

@@ -107,6 +107,7 @@ def superuser_on_a_phone(page, language: str) -> None:
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
 
 
 def measured(page) -> dict:
@@ -126,6 +127,7 @@ def test_nothing_on_the_dashboard_is_wider_than_a_phone(page, settings, language
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
     page.wait_for_selector("#panel-orders tr.order")
 
     found = measured(page)

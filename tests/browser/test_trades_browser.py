@@ -60,6 +60,7 @@ def test_trades_panel_shows_the_round_trip_with_its_profit_and_performance_has_d
     if language == "ko":
         page.click("button[lang=ko]")
         page.wait_for_selector("html[lang=ko]")
+        page.wait_for_load_state("load")  # htmx has bound the controls
     trades = page.locator("#panel-trades")
     assert trades.locator("h2").text_content() == texts["trades"]
     row = trades.locator("tr.round-trip")

@@ -525,10 +525,14 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_DASHBOARD)
 def study_chart(request: HttpRequest, pk: int) -> HttpResponse:
     """The stored chart as its own same-origin image (the page's CSP allows no data: images)."""
-    study = _study_or_404(pk)
-    if not study.chart_svg:
+    return stored_svg(_study_or_404(pk).chart_svg)
+
+
+def stored_svg(svg: str) -> HttpResponse:
+    """A chart the backtester stored, as an image of its own (404 when there is none)."""
+    if not svg:
         raise Http404
-    response = HttpResponse(study.chart_svg, content_type="image/svg+xml")
+    response = HttpResponse(svg, content_type="image/svg+xml")
     # Shown through <img> only; opened on its own it still may not run anything.
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

@@ -21,7 +21,7 @@ from trading.backtest_job_models import BacktestJob
 from trading.errors import InvalidInput
 from trading.forms_backtest import BacktestForm
 from trading.param_fields import param_rows
-from trading.views import actor_of, permission_required
+from trading.views import actor_of, permission_required, stored_svg
 
 
 def _job_or_404(pk: int) -> BacktestJob:
@@ -166,10 +166,4 @@ def backtest_apply(request: HttpRequest, pk: int) -> HttpResponse:
 def backtest_run_equity(request: HttpRequest, pk: int) -> HttpResponse:
     """A run's stored equity chart as its own same-origin image, for the admin's run page (whose CSP allows no
     data: images)."""
-    svg = backtest_selectors.run_equity_svg(pk)
-    if not svg:
-        raise Http404
-    response = HttpResponse(svg, content_type="image/svg+xml")
-    # Shown through <img> only; opened on its own it still may not run anything.
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return response
+    return stored_svg(backtest_selectors.run_equity_svg(pk))

@@ -110,6 +110,15 @@ def superuser_on_a_phone(page, language: str) -> None:
         page.wait_for_load_state("load")  # htmx has bound the controls
 
 
+def assert_fits(page, where: str = "", *, narrow: bool = True) -> None:
+    """Nothing wider than the screen, no card label over its value (and, with `narrow`, no squeezed column)."""
+    found = measured(page)
+    assert found["wide"] == [], f"wider than the {found['width']} px screen{where}: {found['wide'][:10]}"
+    if narrow:
+        assert found["narrow"] == [], f"squeezed columns{where}: {found['narrow'][:10]}"
+    assert found["covered"] == [], f"labels over their values{where}: {found['covered'][:10]}"
+
+
 def measured(page) -> dict:
     page.wait_for_load_state("load")
     return page.evaluate(MEASURE)
@@ -170,10 +179,7 @@ def test_the_admin_lists_fit_a_phone(page, language, path):
     page.wait_for_selector("#content")
     wait_in_page(page, lambda: page.evaluate("document.readyState") == "complete")
 
-    found = measured(page)
-    assert found["wide"] == [], f"wider than the {found['width']} px screen on {path}: {found['wide'][:10]}"
-    assert found["narrow"] == [], f"squeezed columns on {path}: {found['narrow'][:10]}"
-    assert found["covered"] == [], f"labels over their values on {path}: {found['covered'][:10]}"
+    assert_fits(page, f" on {path}")
     screenshot(page, f"phone-admin-{path.strip('/').replace('/', '-')}-{language}")
 
 
@@ -184,9 +190,7 @@ def test_the_backtest_form_fits_a_phone_with_each_label_beside_its_value(page, l
     page.wait_for_selector("#backtest-params .bt-param-table td[data-label]")
     wait_in_page(page, lambda: page.evaluate("document.readyState") == "complete")
 
-    found = measured(page)
-    assert found["wide"] == [], f"wider than the {found['width']} px screen: {found['wide'][:10]}"
-    assert found["covered"] == [], f"labels over their values: {found['covered'][:10]}"
+    assert_fits(page, narrow=False)
     # The value's input sits beside its label, not under it.
     cell = page.locator("#backtest-params .bt-param-table td[data-label]:has(input)").first
     label_right = cell.evaluate("el => el.getBoundingClientRect().left + parseFloat(getComputedStyle(el, '::before').width || 0)")
@@ -207,9 +211,7 @@ def test_a_backtests_results_and_a_comparison_fit_a_phone_with_each_label_in_its
     for path in (f"/backtests/{first.pk}", f"/backtests/compare?run={first.pk}&run={second.pk}"):
         page.goto(f"{page.base_url}{path}")
         page.wait_for_selector("[data-backtest-chart][data-ready=true] canvas")
-        found = measured(page)
-        assert found["wide"] == [], f"wider than the {found['width']} px screen on {path}: {found['wide'][:10]}"
-        assert found["covered"] == [], f"labels over their values on {path}: {found['covered'][:10]}"
+        assert_fits(page, f" on {path}", narrow=False)
     # Each compared value is labelled by its run's number alone.
     label = page.locator("#backtest-compare td").first.evaluate("el => getComputedStyle(el, '::before').content")
     assert label.strip('"') == f"#{first.pk}"

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, reset_queries, transaction
+from django.db import close_old_connections, connection, reset_queries
 from django.utils import timezone
 
 from exchange.account import PAPER_ACCOUNT
@@ -160,7 +160,10 @@ class TradingEngine:
     def run_cycle(self, *, may_trade: bool = True) -> CycleOutcome:
         """One full cycle. `may_trade=False` observes only (reconcile, prices, PnL), never places orders."""
         started = time.monotonic()
-        if transaction.get_autocommit():
+        # Asked of the connection object, not the database: `get_autocommit()` would open a connection (with a
+        # pool, hand one out and check it) only for `close_old_connections()` to hand it straight back.
+        outside_transaction = not connection.in_atomic_block
+        if outside_transaction:
             close_old_connections()
         if settings.DEBUG:
             reset_queries()
@@ -187,7 +190,7 @@ class TradingEngine:
             stats = getattr(self.exchange, "stats", None)
             if isinstance(stats, dict):
                 self.metrics.client_rate_limited = int(stats.get("http_429", 0) or 0)
-            if transaction.get_autocommit():
+            if outside_transaction:
                 close_old_connections()
         if outcome.stopped:
             self._fills_unread = True  # a kill-switch's cancels may have recorded fills without telling

@@ -36,6 +36,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from exchange.base import Exchange
@@ -64,6 +66,7 @@ def default_owner() -> str:
 
 
 ENGINE_CONN_MAX_AGE_SEC = 600
+KEEP_POOLED_CONNECTIONS = "autocoin-engine-keeps-pooled-connections"
 
 
 def keep_engine_connections() -> None:
@@ -71,13 +74,25 @@ def keep_engine_connections() -> None:
 
     `close_old_connections()` still runs at the start and end of every cycle, and still drops a
     connection that errored or grew older than this; it just no longer reconnects every few seconds
-    (with CONN_MAX_AGE=0 a SQLite reconnect costs more than the cycle's own work)."""
+    (with CONN_MAX_AGE=0 a SQLite reconnect costs more than the cycle's own work). A pooled connection
+    (PostgreSQL) is kept the same way instead of going back to the pool after each cycle and each
+    heartbeat: the pool checks a connection with a round trip each time it hands one out, which cost
+    every cycle more than its own read. A connection killed while kept fails its next query, and the
+    engine rides that out like any outage (outage.py): the connection is dropped and the query retried."""
     for alias in connections:
         settings_dict = connections[alias].settings_dict
         if "pool" in settings_dict.get("OPTIONS", {}):
-            continue  # a pooled connection is handed back to the pool, not reopened, so nothing to keep
+            continue  # Django refuses CONN_MAX_AGE with a pool; `_keep_pooled_connection` keeps these
         if not settings_dict.get("CONN_MAX_AGE"):
             settings_dict["CONN_MAX_AGE"] = ENGINE_CONN_MAX_AGE_SEC
+    connection_created.connect(_keep_pooled_connection, dispatch_uid=KEEP_POOLED_CONNECTIONS)
+
+
+def _keep_pooled_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """Sent as a connection opens: a pooled one would be closed (handed back) at the next
+    `close_old_connections()`, as CONN_MAX_AGE is 0 with a pool; keep it as long as an unpooled one."""
+    if "pool" in connection.settings_dict.get("OPTIONS", {}):
+        connection.close_at = time.monotonic() + ENGINE_CONN_MAX_AGE_SEC
 
 
 def settle_engine_process() -> None:

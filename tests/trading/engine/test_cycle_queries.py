@@ -7,12 +7,14 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import ManualOrderRequestFactory, OrderFactory
 from trading.engine import risk
 from trading.engine.cycle import TradingEngine
 from trading.engine.pnl import fill_records, replay_fills
+from trading.engine.runner import KEEP_POOLED_CONNECTIONS, keep_engine_connections
 from trading.models import EngineState, Fill, Order, PnlDaily
 
 D = Decimal
@@ -110,3 +112,29 @@ def test_the_gate_judges_by_the_cycles_own_state_row_once_then_reads_it_again(en
     assert not judged_by_cycle_row.allowed
     assert reads(first, "trading_enginestate") == []
     assert judged_by_stored_row.allowed, judged_by_stored_row.message
+
+
+@pytest.fixture
+def engine_process_connections():
+    """The engine process's connection settings (runengine applies them at start), undone afterwards."""
+    keep_engine_connections()
+    yield
+    connection_created.disconnect(dispatch_uid=KEEP_POOLED_CONNECTIONS)
+    connection.close()
+
+
+@pytest.mark.usefixtures("engine_process_connections")
+def test_cycles_keep_their_pooled_connection_rather_than_ask_the_pool_for_one_each_time(engine):
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL's connections come from a pool")
+    connection.close()  # the next query opens the connection the engine keeps from then on
+    assert engine.run_cycle().ok
+    kept = connection.connection
+    handed_out = connection.pool.get_stats().get("requests_num", 0)
+
+    for _ in range(3):
+        assert engine.run_cycle().ok
+
+    # Each hand-out costs a round trip for the pool's check; before, every cycle asked for two.
+    assert connection.pool.get_stats().get("requests_num", 0) == handed_out
+    assert connection.connection is kept

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
 
 from trading import events, services
 from trading.engine.failures import FailurePolicy
@@ -47,13 +49,25 @@ class Bookkeeper:
         """Snapshot, daily PnL and the daily loss check after a cycle (raises EngineStopped when the limit trips)."""
         if self._snapshots is None:
             self._snapshots = SnapshotKeeper(account=self.account, market=self.market)
+        snapshots = self._snapshots
         now = self.clock()
-        self._snapshots.maybe_store(holdings, price, now)
         equity = holdings.equity(price)
-        update = pnl.update(price=price, equity=equity, now=now)
+        # With a snapshot due (the holdings changed, as after a fill) the cycle leaves three rows: one commit for
+        # the three, rather than one each (each commit waits for the disk, which cost more than the writes).
+        several = snapshots.due(holdings, now)
+        try:
+            with transaction.atomic() if several else nullcontext():
+                snapshots.maybe_store(holdings, price, now)
+                update = pnl.update(price=price, equity=equity, now=now)
+                services.engine_cycle_record(last_price=price)
+        except BaseException:
+            if several:
+                # Rolled back: what the keepers took for written is not, so the next cycle writes it again.
+                self._snapshots = None
+                pnl.forget_written()
+            raise
         self.metrics.equity_krw = equity.quantize(QUANTUM)
         self.metrics.pnl_today_krw = update.total
-        services.engine_cycle_record(last_price=price)
         if update.new_day and update.previous_day is not None:
             self.daily_summary(update.previous_day)
         if not update.day_start_known:

@@ -468,6 +468,10 @@ class PnlTracker:
             self._last_written = None
         return self._row
 
+    def forget_written(self) -> None:
+        """The day's row as last written was rolled back: the next `update` writes it again, changed or not."""
+        self._last_written = None
+
     def today_total(self, price: Decimal, now: datetime | None = None) -> Decimal | None:
         realized, unrealized = self.today(price, now)
         return None if unrealized is None else realized + unrealized
@@ -527,12 +531,17 @@ class SnapshotKeeper:
         self._last_key = (last.krw, last.coin_volume) if last else None
         self._last_at = last.ts if last else None
 
-    def maybe_store(self, holdings: Holdings, price: Decimal, now: datetime | None = None) -> BalanceSnapshot | None:
-        now = now or timezone.now()
+    def due(self, holdings: Holdings, now: datetime) -> bool:
+        """Whether `maybe_store` at `now` writes a snapshot: the holdings changed, or the interval has passed."""
         key = (q8(holdings.krw), q8(holdings.coin))
         interval = timedelta(seconds=settings.BALANCE_SNAPSHOT_INTERVAL_SEC)
-        if key == self._last_key and self._last_at is not None and now - self._last_at < interval:
+        return key != self._last_key or self._last_at is None or now - self._last_at >= interval
+
+    def maybe_store(self, holdings: Holdings, price: Decimal, now: datetime | None = None) -> BalanceSnapshot | None:
+        now = now or timezone.now()
+        if not self.due(holdings, now):
             return None
+        key = (q8(holdings.krw), q8(holdings.coin))
         snapshot = BalanceSnapshot.objects.create(
             ts=now,
             mode=mode_of(self.account),

@@ -116,7 +116,9 @@ def test_the_gate_judges_by_the_cycles_own_state_row_once_then_reads_it_again(en
 
 @pytest.fixture
 def engine_process_connections():
-    """The engine process's connection settings (runengine applies them at start), undone afterwards."""
+    """The engine process's connection settings for PostgreSQL (runengine applies them at start), undone afterwards."""
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL's connections come from a pool")
     keep_engine_connections()
     yield
     connection_created.disconnect(dispatch_uid=KEEP_POOLED_CONNECTIONS)
@@ -125,8 +127,6 @@ def engine_process_connections():
 
 @pytest.mark.usefixtures("engine_process_connections")
 def test_cycles_keep_their_pooled_connection_rather_than_ask_the_pool_for_one_each_time(engine):
-    if connection.vendor != "postgresql":
-        pytest.skip("only PostgreSQL's connections come from a pool")
     connection.close()  # the next query opens the connection the engine keeps from then on
     assert engine.run_cycle().ok
     kept = connection.connection

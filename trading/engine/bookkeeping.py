@@ -57,7 +57,8 @@ class Bookkeeper:
         several = snapshots.due(holdings, now)
         try:
             with transaction.atomic() if several else nullcontext():
-                snapshots.maybe_store(holdings, price, now)
+                if several:
+                    snapshots.store(holdings, price, now)
                 update = pnl.update(price=price, equity=equity, now=now)
                 services.engine_cycle_record(last_price=price)
         except BaseException:

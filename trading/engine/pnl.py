@@ -532,15 +532,17 @@ class SnapshotKeeper:
         self._last_at = last.ts if last else None
 
     def due(self, holdings: Holdings, now: datetime) -> bool:
-        """Whether `maybe_store` at `now` writes a snapshot: the holdings changed, or the interval has passed."""
+        """Whether a snapshot is due at `now`: the holdings changed, or the interval has passed."""
         key = (q8(holdings.krw), q8(holdings.coin))
         interval = timedelta(seconds=settings.BALANCE_SNAPSHOT_INTERVAL_SEC)
         return key != self._last_key or self._last_at is None or now - self._last_at >= interval
 
     def maybe_store(self, holdings: Holdings, price: Decimal, now: datetime | None = None) -> BalanceSnapshot | None:
         now = now or timezone.now()
-        if not self.due(holdings, now):
-            return None
+        return self.store(holdings, price, now) if self.due(holdings, now) else None
+
+    def store(self, holdings: Holdings, price: Decimal, now: datetime) -> BalanceSnapshot:
+        """Write the snapshot (the caller has found it `due`)."""
         key = (q8(holdings.krw), q8(holdings.coin))
         snapshot = BalanceSnapshot.objects.create(
             ts=now,
